@@ -1,0 +1,1 @@
+"""Darknet/YOLO object detection for AWS Lambda: engines, event handling and outputs."""
