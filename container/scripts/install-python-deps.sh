@@ -1,0 +1,52 @@
+#!/bin/sh
+# Install the image's Python dependencies into plain folders (Debian's python3 has no pip at
+# run time): runtime wheels into $2/python, build-only wheels into $2/build-python, and AWS's
+# Runtime Interface Emulator into $2/rie. Uses the wheelhouse in $1/cache/wheels when it
+# holds wheels (offline builds; the host downloaded them), otherwise the package index.
+set -eu
+src="$1"
+dest="$2"
+wheels="$src/cache/wheels"
+
+if ls "$wheels"/*.whl >/dev/null 2>&1; then
+  source_args="--no-index --find-links $wheels"
+else
+  source_args=""
+fi
+pip_install() {
+  # shellcheck disable=SC2086
+  python3 -m pip install --quiet --disable-pip-version-check --no-compile --only-binary=:all: \
+    $source_args --target "$1" -r "$2"
+}
+
+pip_install "$dest/python" "$src/requirements.txt"
+grep -v '^aws-sam-cli' "$src/requirements-build.txt" >"$src/requirements-convert.txt"
+pip_install "$dest/build-python" "$src/requirements-convert.txt"
+
+# botocore carries API models for every AWS service (~80 MB); the handler calls S3 and Lambda.
+data="$dest/python/botocore/data"
+for entry in "$data"/*; do
+  case "$(basename "$entry")" in
+    s3|lambda|sts|*.json) ;;
+    *) rm -rf "$entry" ;;
+  esac
+done
+find "$dest/python" -type d \( -name tests -o -name __pycache__ \) -prune -exec rm -rf {} +
+
+sam_spec="$(grep '^aws-sam-cli' "$src/requirements-build.txt")"
+sam_wheel="$(ls "$wheels"/aws_sam_cli-*.whl 2>/dev/null | head -n 1 || true)"
+if [ -z "$sam_wheel" ]; then
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    --dest /tmp/sam "$sam_spec"
+  sam_wheel="$(ls /tmp/sam/aws_sam_cli-*.whl)"
+fi
+machine="$(uname -m)"
+case "$machine" in aarch64) machine=arm64 ;; esac
+mkdir -p "$dest/rie"
+python3 - "$sam_wheel" "samcli/local/rapid/aws-lambda-rie-$machine" "$dest/rie/aws-lambda-rie" <<'PY'
+import sys, zipfile
+wheel, member, target = sys.argv[1:]
+with zipfile.ZipFile(wheel) as archive, open(target, "wb") as out:
+    out.write(archive.read(member))
+PY
+chmod 0755 "$dest/rie/aws-lambda-rie"
