@@ -131,9 +131,7 @@ def inspect_image(data: bytes, max_bytes: int, max_pixels: int) -> ImageInfo:
         )
     kind = sniff(data)
     if kind is None:
-        raise InvalidImage(
-            "not_an_image", "the body is not an image: expected JPEG, PNG, BMP or GIF", 415
-        )
+        raise InvalidImage("not_an_image", "the body is not an image: expected JPEG, PNG, BMP or GIF", 415)
     if kind not in SUPPORTED_TYPES:
         raise InvalidImage(
             "unsupported_type", f"{kind.upper()} images are not supported: send JPEG, PNG, BMP or GIF", 415

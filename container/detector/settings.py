@@ -61,7 +61,9 @@ class Settings:
             if not prefix.endswith("/"):
                 raise SettingsError(f"{name}={prefix!r} must end with '/'")
         if input_prefix.startswith(output_prefix) or output_prefix.startswith(input_prefix):
-            raise SettingsError("INPUT_PREFIX and OUTPUT_PREFIX must not overlap: outputs would trigger the function")
+            raise SettingsError(
+                "INPUT_PREFIX and OUTPUT_PREFIX must not overlap: outputs would trigger the function"
+            )
         return cls(
             engine=engine,
             model=text("DETECTOR_MODEL", defaults.model),

@@ -1,0 +1,134 @@
+"""The reference engine: Darknet's own CLI, run once per image exactly as the original example did.
+
+Darknet exits 0 even when it cannot read the image, so success is judged from its output: the
+"Predicted in" line on stdout. Boxes come from the image's one-line patch that reports each
+drawn box on stderr; stdout (result.out) is left exactly as Darknet prints it.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .detection import Detection, DetectionRun, ImageDecodeError
+
+PREDICTED = re.compile(r"^(?P<image>.*): Predicted in (?P<seconds>[0-9.]+) seconds\.$")
+CLASS_LINE = re.compile(r"^(?P<label>[^:]+): (?P<percent>\d+)%$")
+BOX_LINE = re.compile(
+    r"^box: (?P<prob>[0-9.]+) (?P<left>-?\d+) (?P<top>-?\d+) (?P<right>-?\d+) (?P<bottom>-?\d+)"
+    r" (?P<label>.+)$"
+)
+DARKNET_TIMEOUT_SECONDS = 600
+
+
+class DarknetError(RuntimeError):
+    """Darknet ran but did not predict, for a reason other than an unreadable image."""
+
+
+@dataclass(frozen=True)
+class DarknetOutput:
+    predict_seconds: float
+    result_text: str
+    detections: list[Detection]
+
+
+def parse_output(stdout: str, stderr: str) -> DarknetOutput:
+    """Turn Darknet's stdout (result.out) and the patched stderr box lines into detections."""
+    if "Cannot load image" in stderr:
+        reason = next((line for line in stderr.splitlines() if line.startswith("STB Reason")), "")
+        raise ImageDecodeError(f"Darknet cannot load the image. {reason}".strip())
+    lines = stdout.splitlines()
+    predicted = next((PREDICTED.match(line) for line in lines if PREDICTED.match(line)), None)
+    if predicted is None:
+        tail = "\n".join(stderr.strip().splitlines()[-5:])
+        raise DarknetError(f"Darknet printed no 'Predicted in' line; stderr ends with:\n{tail}")
+    boxes = [BOX_LINE.match(line) for line in stderr.splitlines()]
+    detections = [
+        Detection(
+            label=m["label"],
+            confidence=float(m["prob"]),
+            left=int(m["left"]),
+            top=int(m["top"]),
+            right=int(m["right"]),
+            bottom=int(m["bottom"]),
+        )
+        for m in boxes
+        if m
+    ]
+    printed = [m["label"] for m in map(CLASS_LINE.match, lines) if m]
+    if printed != [d.label for d in detections]:
+        raise DarknetError(f"stdout classes {printed} do not match the reported boxes")
+    start = lines.index(predicted.string)
+    result_text = "\n".join(lines[start:]) + "\n"
+    return DarknetOutput(float(predicted["seconds"]), result_text, detections)
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    with path.open("rb") as handle:
+        header = handle.read(24)
+    if header[:8] != b"\x89PNG\r\n\x1a\n":
+        raise DarknetError(f"{path.name} is not a PNG")
+    return struct.unpack(">II", header[16:24])
+
+
+class DarknetCliEngine:
+    """`darknet detector test` per image: the stock path, reloading the network every call."""
+
+    name = "darknet"
+
+    def __init__(self, model_dir: Path, model: str, threshold: float, darknet_bin: Path) -> None:
+        self.model = model
+        self.threshold = threshold
+        self.darknet_bin = darknet_bin
+        self.data_file = model_dir / "coco.data"
+        self.cfg = model_dir / f"{model}.cfg"
+        self.weights = model_dir / f"{model}.weights"
+        for path in (darknet_bin, self.data_file, self.cfg, self.weights):
+            if not path.is_file():
+                raise FileNotFoundError(f"Darknet engine needs {path}")
+
+    def command(self, image_path: Path, out_prefix: Path) -> list[str]:
+        return [
+            str(self.darknet_bin),
+            "detector",
+            "test",
+            str(self.data_file),
+            str(self.cfg),
+            str(self.weights),
+            str(image_path),
+            "-thresh",
+            str(self.threshold),
+            "-out",
+            str(out_prefix),
+        ]
+
+    def detect(self, image_path: Path, workdir: Path) -> DetectionRun:
+        started = time.perf_counter()
+        completed = subprocess.run(
+            self.command(image_path, workdir / "image-result"),
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=DARKNET_TIMEOUT_SECONDS,
+            check=False,
+        )
+        elapsed = time.perf_counter() - started
+        output = parse_output(completed.stdout, completed.stderr)
+        annotated = workdir / "image-result.png"
+        if not annotated.is_file():
+            raise DarknetError(f"Darknet did not write {annotated.name}: {completed.stderr.strip()[-300:]}")
+        width, height = png_size(annotated)
+        return DetectionRun(
+            detections=output.detections,
+            predict_seconds=output.predict_seconds,
+            result_text=output.result_text,
+            annotated_png=annotated,
+            image_width=width,
+            image_height=height,
+            timings={"engine_seconds": round(elapsed, 4)},
+        )

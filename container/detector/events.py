@@ -1,0 +1,135 @@
+"""Typed requests parsed from the three event shapes the function receives.
+
+S3 notifications and API Gateway REST proxy events are read with Powertools' data classes; the
+third shape is the function's own asynchronous job, sent by the HTTP path to itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, S3Event
+
+ASYNC_JOB_KEY = "darknet_job"
+GZIP_MEDIA_TYPES = ("application/gzip", "application/x-gzip", "application/x-tar+gzip")
+# Request ids of S3 objects are derived from the object's identity, so a duplicated delivery of
+# the same notification rewrites the same output folder instead of creating a second one.
+S3_REQUEST_NAMESPACE = uuid.UUID("6f1c5a8e-3d0b-4f59-9a55-0c2a6b7f4e21")
+
+
+class BadEvent(ValueError):
+    """The event is not one the function understands."""
+
+
+@dataclass(frozen=True)
+class S3ObjectRequest:
+    bucket: str
+    key: str  # URL-decoded, as the object is really named
+    size: int | None
+    request_id: str
+
+
+@dataclass(frozen=True)
+class HttpDetectRequest:
+    body: bytes
+    wants_gzip: bool
+    wants_async: bool
+    request_id: str
+    content_type: str | None
+
+
+@dataclass(frozen=True)
+class AsyncJob:
+    request_id: str
+    bucket: str
+    image: bytes
+    filename: str
+
+
+def event_kind(event: dict) -> str:
+    if not isinstance(event, dict):
+        raise BadEvent(f"event is a {type(event).__name__}, not an object")
+    if ASYNC_JOB_KEY in event:
+        return "job"
+    records = event.get("Records")
+    if isinstance(records, list) and records and records[0].get("eventSource") == "aws:s3":
+        return "s3"
+    if "httpMethod" in event and "requestContext" in event:
+        return "http"
+    raise BadEvent("not an S3 notification, an API Gateway REST proxy event or a detection job")
+
+
+def s3_request_id(bucket: str, key: str, version_or_sequencer: str) -> str:
+    return str(uuid.uuid5(S3_REQUEST_NAMESPACE, f"{bucket}\0{key}\0{version_or_sequencer}"))
+
+
+def parse_s3_event(event: dict) -> list[S3ObjectRequest]:
+    """Every ObjectCreated record, keys decoded (S3 sends them URL-encoded, spaces as '+')."""
+    requests = []
+    for record in S3Event(event).records:
+        if not record.event_name.startswith("ObjectCreated:"):
+            continue
+        obj = record.s3.get_object
+        bucket = record.s3.bucket.name
+        key = unquote_plus(obj.key)
+        identity = obj.version_id or obj.get("sequencer") or obj.etag
+        size = obj.get("size")
+        requests.append(
+            S3ObjectRequest(
+                bucket=bucket,
+                key=key,
+                size=int(size) if size is not None else None,
+                request_id=s3_request_id(bucket, key, identity),
+            )
+        )
+    return requests
+
+
+def parse_http_event(event: dict, request_id: str) -> HttpDetectRequest:
+    proxy = APIGatewayProxyEvent(event)
+    headers = proxy.headers
+    raw = proxy.body or ""
+    if proxy.is_base64_encoded:
+        try:
+            body = base64.b64decode(raw, validate=True)
+        except binascii.Error as error:
+            raise BadEvent(f"body is marked base64 but does not decode: {error}") from None
+    else:
+        # A text body means API Gateway did not treat the request as binary (no binary Content-Type).
+        body = raw.encode("latin-1", errors="replace")
+    accept = (headers.get("accept") or "").lower()
+    return HttpDetectRequest(
+        body=body,
+        wants_gzip=any(media in accept for media in GZIP_MEDIA_TYPES),
+        wants_async=(headers.get("x-amz-invocation-type") or "").strip().lower() == "event",
+        request_id=request_id,
+        content_type=headers.get("content-type"),
+    )
+
+
+def make_async_job(request_id: str, bucket: str, image: bytes, filename: str) -> dict:
+    return {
+        ASYNC_JOB_KEY: {
+            "request_id": request_id,
+            "bucket": bucket,
+            "filename": filename,
+            "image_base64": base64.b64encode(image).decode(),
+        }
+    }
+
+
+def parse_async_job(event: dict) -> AsyncJob:
+    job = event[ASYNC_JOB_KEY]
+    try:
+        return AsyncJob(
+            request_id=str(uuid.UUID(job["request_id"])),
+            bucket=job["bucket"],
+            image=base64.b64decode(job["image_base64"], validate=True),
+            filename=job["filename"],
+        )
+    except (KeyError, TypeError, ValueError, binascii.Error) as error:
+        raise BadEvent(f"malformed detection job: {error}") from None

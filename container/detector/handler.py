@@ -1,0 +1,97 @@
+"""Lambda entry point: parse the event, call the service, return what the caller understands."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from . import service
+from .detection import Engine
+from .engines import load_engine
+from .events import BadEvent, event_kind, parse_async_job, parse_http_event, parse_s3_event
+from .responses import error_response
+from .settings import Settings
+
+logger = Logger(service="darknet-lambda")
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def engine() -> Engine:
+    """Loaded once per container, so warm invocations reuse the network."""
+    return load_engine(settings())
+
+
+@cache
+def s3_client():
+    return boto3.client("s3")
+
+
+@cache
+def lambda_client():
+    return boto3.client("lambda")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    try:
+        kind = event_kind(event)
+    except BadEvent as error:
+        logger.error("unrecognised event", extra={"error": str(error)})
+        raise
+    logger.append_keys(event_kind=kind)
+    if kind == "s3":
+        results = [
+            service.process_s3_object(request, s3_client(), engine(), settings())
+            for request in parse_s3_event(event)
+        ]
+        for result in results:
+            logger.info(
+                "object processed",
+                extra={
+                    "result": {k: result.get(k) for k in ("request_id", "status")},
+                    "source": result.get("source"),
+                },
+            )
+        return {"processed": len(results), "results": [r.get("request_id") for r in results]}
+    if kind == "job":
+        job = parse_async_job(event)
+        logger.append_keys(request_id=job.request_id)
+        document = service.process_job(job, s3_client(), engine(), settings())
+        return {"request_id": job.request_id, "status": document["status"]}
+    return _http(event, context)
+
+
+def _http(event: dict, context: LambdaContext) -> dict:
+    request_id = context.aws_request_id
+    try:
+        request = parse_http_event(event, request_id)
+    except BadEvent as error:
+        return error_response(400, "bad_request", str(error), request_id)
+
+    def invoke_async(payload: dict) -> None:
+        lambda_client().invoke(
+            FunctionName=context.invoked_function_arn,
+            InvocationType="Event",
+            Payload=json.dumps(payload).encode(),
+        )
+
+    response = service.answer_http(request, engine(), settings(), invoke_async)
+    logger.info(
+        "http request answered",
+        extra={
+            "status": response["statusCode"],
+            "async": request.wants_async,
+            "gzip": request.wants_gzip,
+            "bytes": len(request.body),
+        },
+    )
+    return response

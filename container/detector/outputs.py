@@ -1,0 +1,77 @@
+"""What a detection leaves behind: S3 keys, result.json, and the tar.gz of the binary mode."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from pathlib import Path
+
+from .detection import DetectionRun
+
+RESULT_IMAGE = "image-result.png"
+RESULT_TEXT = "result.out"
+RESULT_JSON = "result.json"
+
+
+def output_keys(output_prefix: str, request_id: str) -> dict[str, str]:
+    folder = f"{output_prefix}{request_id}/"
+    return {
+        "folder": folder,
+        "image": folder + RESULT_IMAGE,
+        "text": folder + RESULT_TEXT,
+        "json": folder + RESULT_JSON,
+    }
+
+
+def result_document(
+    request_id: str,
+    source: dict,
+    engine: str,
+    model: str,
+    threshold: float,
+    run: DetectionRun | None = None,
+    error: dict | None = None,
+    timings: dict | None = None,
+) -> dict:
+    """result.json and the synchronous JSON answer: one schema for success and failure."""
+    document: dict = {
+        "request_id": request_id,
+        "status": "error" if error else "ok",
+        "source": source,
+        "model": model,
+        "engine": engine,
+        "threshold": threshold,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    if run is not None:
+        document["image"] = {"width": run.image_width, "height": run.image_height}
+        document["detections"] = run.detections_as_dicts()
+        document["timings"] = {
+            "predict_seconds": round(run.predict_seconds, 4),
+            **run.timings,
+            **(timings or {}),
+        }
+    if error is not None:
+        document["error"] = error
+    return document
+
+
+def result_archive(run: DetectionRun) -> bytes:
+    """tar.gz holding image-result.png and result.out, as the original example's binary mode."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        archive.add(str(run.annotated_png), arcname=RESULT_IMAGE)
+        text = run.result_text.encode()
+        info = tarfile.TarInfo(RESULT_TEXT)
+        info.size = len(text)
+        info.mtime = int(time.time())
+        archive.addfile(info, io.BytesIO(text))
+    return buffer.getvalue()
+
+
+def safe_filename(key: str, extension: str) -> str:
+    """A local file name for an object key: its base name, made of safe characters."""
+    stem = Path(key).stem or "image"
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:100] or "image"
+    return cleaned + extension

@@ -1,0 +1,212 @@
+"""The work behind the handler, as plain functions of bytes, clients and an engine.
+
+Nothing here reads the environment or the Lambda context, so every path (S3, HTTP, job) is
+testable with fakes and moto.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from aws_lambda_powertools import Logger
+
+from .detection import DetectionRun, Engine, ImageDecodeError
+from .events import AsyncJob, HttpDetectRequest, S3ObjectRequest, make_async_job
+from .images import InvalidImage, inspect_image
+from .outputs import output_keys, result_archive, result_document, safe_filename
+from .responses import error_response, gzip_response, json_response
+from .settings import Settings
+
+logger = Logger(service="darknet-lambda")
+
+
+@contextmanager
+def detect_image(
+    data: bytes, name_hint: str, engine: Engine, settings: Settings, max_bytes: int
+) -> Iterator[DetectionRun]:
+    """Validate data, run the engine in a private folder under the work root, clean up after."""
+    info = inspect_image(data, max_bytes, settings.max_pixels)
+    with TemporaryDirectory(prefix="detect-", dir=settings.work_root) as folder:
+        workdir = Path(folder)
+        image_path = workdir / safe_filename(name_hint, info.extension)
+        image_path.write_bytes(data)
+        yield engine.detect(image_path, workdir)
+
+
+def _error(error: Exception) -> dict:
+    code = error.code if isinstance(error, InvalidImage) else "corrupt_image"
+    return {"code": code, "message": str(error)}
+
+
+def store_detection(
+    s3,
+    bucket: str,
+    request_id: str,
+    source: dict,
+    data: bytes,
+    name_hint: str,
+    engine: Engine,
+    settings: Settings,
+    max_bytes: int,
+) -> dict:
+    """Detect and write the three outputs; a bad image yields result.json with the error instead.
+
+    result.json is written last, so its presence means the folder is complete.
+    """
+    keys = output_keys(settings.output_prefix, request_id)
+    common = {
+        "request_id": request_id,
+        "source": source,
+        "engine": engine.name,
+        "model": engine.model,
+        "threshold": engine.threshold,
+    }
+    try:
+        with detect_image(data, name_hint, engine, settings, max_bytes) as run:
+            started = time.perf_counter()
+            s3.put_object(
+                Bucket=bucket, Key=keys["image"], Body=run.annotated_png.read_bytes(), ContentType="image/png"
+            )
+            s3.put_object(
+                Bucket=bucket,
+                Key=keys["text"],
+                Body=run.result_text.encode(),
+                ContentType="text/plain; charset=utf-8",
+            )
+            document = result_document(
+                **common, run=run, timings={"upload_seconds": round(time.perf_counter() - started, 4)}
+            )
+    except (InvalidImage, ImageDecodeError) as error:
+        logger.warning("image rejected", extra={"error": str(error), "source": source})
+        document = result_document(**common, error=_error(error))
+    document["outputs"] = {name: f"s3://{bucket}/{key}" for name, key in keys.items() if name != "folder"}
+    s3.put_object(
+        Bucket=bucket,
+        Key=keys["json"],
+        Body=json.dumps(document, indent=2).encode(),
+        ContentType="application/json",
+    )
+    return document
+
+
+def process_s3_object(request: S3ObjectRequest, s3, engine: Engine, settings: Settings) -> dict:
+    """One uploaded object: read it from input/, write output/REQUEST_ID/."""
+    source = {"bucket": request.bucket, "key": request.key}
+    if not request.key.startswith(settings.input_prefix):
+        # The notification filters input/; this guards against a misconfigured trigger looping on outputs.
+        logger.warning("ignoring object outside the input prefix", extra=source)
+        return {"request_id": request.request_id, "status": "ignored", "source": source}
+    if request.size is not None and request.size > settings.max_s3_image_bytes:
+        data = b""
+        too_large = InvalidImage(
+            "too_large",
+            f"the object is {request.size} bytes; the limit is {settings.max_s3_image_bytes} bytes",
+            413,
+        )
+        keys = output_keys(settings.output_prefix, request.request_id)
+        document = result_document(
+            request.request_id, source, engine.name, engine.model, engine.threshold, error=_error(too_large)
+        )
+        s3.put_object(
+            Bucket=request.bucket,
+            Key=keys["json"],
+            Body=json.dumps(document, indent=2).encode(),
+            ContentType="application/json",
+        )
+        return document
+    started = time.perf_counter()
+    try:
+        data = s3.get_object(Bucket=request.bucket, Key=request.key)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        logger.warning("object deleted before it could be read", extra=source)
+        return {"request_id": request.request_id, "status": "gone", "source": source}
+    logger.info(
+        "object read",
+        extra={**source, "bytes": len(data), "download_seconds": round(time.perf_counter() - started, 4)},
+    )
+    return store_detection(
+        s3,
+        request.bucket,
+        request.request_id,
+        source,
+        data,
+        request.key,
+        engine,
+        settings,
+        settings.max_s3_image_bytes,
+    )
+
+
+def process_job(job: AsyncJob, s3, engine: Engine, settings: Settings) -> dict:
+    """The asynchronous half of an HTTP request: same outputs as the S3 path."""
+    return store_detection(
+        s3,
+        job.bucket,
+        job.request_id,
+        {"http": job.filename},
+        job.image,
+        job.filename,
+        engine,
+        settings,
+        settings.max_async_image_bytes,
+    )
+
+
+def _too_large_message(error: InvalidImage, settings: Settings, limit: int) -> str:
+    target = (
+        f"s3://{settings.output_bucket}/{settings.input_prefix}" if settings.output_bucket else "the S3 path"
+    )
+    return (
+        f"{error} for this request (Lambda's payload limit allows {limit} bytes of image through the "
+        f"HTTP API); upload larger images to {target} instead"
+    )
+
+
+def answer_http(request: HttpDetectRequest, engine: Engine, settings: Settings, invoke_async) -> dict:
+    """Synchronous JSON or tar.gz, or 202 after handing the image to an asynchronous invocation.
+
+    invoke_async(payload: dict) sends the job to this same function with InvocationType=Event.
+    """
+    limit = settings.max_async_image_bytes if request.wants_async else settings.max_http_image_bytes
+    try:
+        if request.wants_async:
+            if not settings.output_bucket:
+                return error_response(
+                    501, "async_unavailable", "asynchronous requests need OUTPUT_BUCKET", request.request_id
+                )
+            info = inspect_image(request.body, limit, settings.max_pixels)
+            invoke_async(
+                make_async_job(
+                    request.request_id, settings.output_bucket, request.body, f"request{info.extension}"
+                )
+            )
+            keys = output_keys(settings.output_prefix, request.request_id)
+            location = f"s3://{settings.output_bucket}/{keys['folder']}"
+            return json_response(
+                202,
+                {
+                    "request_id": request.request_id,
+                    "status": "accepted",
+                    "location": location,
+                    "result": f"s3://{settings.output_bucket}/{keys['json']}",
+                },
+                request.request_id,
+            )
+        with detect_image(request.body, "request", engine, settings, limit) as run:
+            if request.wants_gzip:
+                return gzip_response(result_archive(run), request.request_id)
+            document = result_document(
+                request.request_id, {"http": "request"}, engine.name, engine.model, engine.threshold, run=run
+            )
+            document["result_out"] = run.result_text
+            return json_response(200, document, request.request_id)
+    except InvalidImage as error:
+        message = _too_large_message(error, settings, limit) if error.status == 413 else str(error)
+        return error_response(error.status, error.code, message, request.request_id)
+    except ImageDecodeError as error:
+        return error_response(400, "corrupt_image", str(error), request.request_id)
