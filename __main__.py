@@ -1,0 +1,15 @@
+"""The darknet-lambda stack: the stack's configuration wired into one DarknetService."""
+
+import pulumi
+
+from components import DarknetService, service_args_from_config
+
+service = DarknetService("darknet", service_args_from_config(pulumi.Config()))
+
+pulumi.export("bucketName", service.bucket_name)
+pulumi.export("inputUri", service.input_uri)
+pulumi.export("outputUri", service.output_uri)
+pulumi.export("apiUrl", service.api_url)
+pulumi.export("functionName", service.function_name)
+pulumi.export("logGroupName", service.log_group_name)
+pulumi.export("imageUri", service.image_uri)

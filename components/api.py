@@ -1,0 +1,178 @@
+"""DarknetApi: a REST API with POST /detect proxied to the function."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from .checks import LOG_RETENTION_DAYS, check_choice, check_range
+
+# Images arrive as request bodies and tar.gz leaves as a response body: both must stay binary.
+BINARY_MEDIA_TYPES = ("image/*", "application/gzip", "application/octet-stream")
+
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "httpMethod": "$context.httpMethod",
+        "resourcePath": "$context.resourcePath",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "integrationLatency": "$context.integrationLatency",
+    }
+)
+
+
+@dataclass
+class DarknetApiArgs:
+    """REST API (v1: binary media types, and it runs on LocalStack Community)."""
+
+    function_name: pulumi.Input[str]
+    function_invoke_arn: pulumi.Input[str]
+    stage_name: str = "v1"
+    throttle_rate_limit: float = 10.0
+    throttle_burst_limit: int = 20
+    binary_media_types: Sequence[str] = BINARY_MEDIA_TYPES
+    log_retention_days: int = 14
+    manage_account_logs_role: bool = False
+    """Set the account-wide role API Gateway needs to write access logs. It is one setting per account
+    and region: enable it in one stack only, and only if nothing else manages it."""
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_range("throttle_rate_limit", self.throttle_rate_limit, 1, 10000, "requests per second")
+        check_range("throttle_burst_limit", self.throttle_burst_limit, 1, 5000, "requests")
+        check_choice("log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)
+
+
+class DarknetApi(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    """The full invoke URL of POST /detect."""
+    rest_api_id: pulumi.Output[str]
+    execution_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DarknetApiArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("darknet:index:DarknetApi", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        rest_api = aws.apigateway.RestApi(
+            name,
+            description="Darknet/YOLO object detection",
+            binary_media_types=list(args.binary_media_types),
+            endpoint_configuration={"types": "REGIONAL"},
+            tags=args.tags,
+            opts=child,
+        )
+        detect = aws.apigateway.Resource(
+            f"{name}-detect",
+            rest_api=rest_api.id,
+            parent_id=rest_api.root_resource_id,
+            path_part="detect",
+            opts=child,
+        )
+        method = aws.apigateway.Method(
+            f"{name}-detect-post",
+            rest_api=rest_api.id,
+            resource_id=detect.id,
+            http_method="POST",
+            authorization="NONE",
+            opts=child,
+        )
+        integration = aws.apigateway.Integration(
+            f"{name}-detect-post",
+            rest_api=rest_api.id,
+            resource_id=detect.id,
+            http_method=method.http_method,
+            type="AWS_PROXY",
+            integration_http_method="POST",
+            uri=args.function_invoke_arn,
+            opts=child,
+        )
+        deployment = aws.apigateway.Deployment(
+            name,
+            rest_api=rest_api.id,
+            # A new deployment whenever the route or its integration changes.
+            triggers={
+                "route": pulumi.Output.json_dumps(
+                    [detect.id, method.id, integration.id, integration.uri, list(args.binary_media_types)]
+                )
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[method, integration]),
+        )
+        access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access",
+            name_prefix=f"/aws/apigateway/{name}-",
+            retention_in_days=args.log_retention_days,
+            tags=args.tags,
+            opts=child,
+        )
+        stage_dependencies = [self._account_logs_role(name, args)] if args.manage_account_logs_role else []
+        stage = aws.apigateway.Stage(
+            name,
+            rest_api=rest_api.id,
+            deployment=deployment.id,
+            stage_name=args.stage_name,
+            access_log_settings={"destination_arn": access_logs.arn, "format": ACCESS_LOG_FORMAT},
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=stage_dependencies),
+        )
+        aws.apigateway.MethodSettings(
+            name,
+            rest_api=rest_api.id,
+            stage_name=stage.stage_name,
+            method_path="*/*",
+            settings={
+                "throttling_rate_limit": args.throttle_rate_limit,
+                "throttling_burst_limit": args.throttle_burst_limit,
+                "metrics_enabled": True,
+            },
+            opts=child,
+        )
+        aws.lambda_.Permission(
+            name,
+            action="lambda:InvokeFunction",
+            function=args.function_name,
+            principal="apigateway.amazonaws.com",
+            source_arn=rest_api.execution_arn.apply(lambda arn: f"{arn}/*/POST/detect"),
+            opts=child,
+        )
+
+        self.url = stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}/detect")
+        self.rest_api_id = rest_api.id
+        self.execution_arn = rest_api.execution_arn
+        self.register_outputs({"url": self.url, "rest_api_id": self.rest_api_id})
+
+    def _account_logs_role(self, name: str, args: DarknetApiArgs) -> aws.apigateway.Account:
+        role = aws.iam.Role(
+            f"{name}-account-logs",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "apigateway.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-account-logs",
+            role=role.name,
+            policy_arn=aws.iam.ManagedPolicy.AMAZON_API_GATEWAY_PUSH_TO_CLOUD_WATCH_LOGS,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return aws.apigateway.Account(
+            name,
+            cloudwatch_role_arn=role.arn,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
+        )

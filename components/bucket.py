@@ -1,0 +1,111 @@
+"""DarknetBucket: the private, encrypted, TLS-only bucket holding input images and results."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from .checks import check_range
+
+
+@dataclass
+class DarknetBucketArgs:
+    """Safe defaults: private, SSE-S3, TLS only, no versioning, results kept until deleted."""
+
+    versioning: bool = False
+    output_prefix: str = "output/"
+    output_expiration_days: int | None = None
+    """Delete results under `output_prefix` after this many days (and old versions, when versioned)."""
+    kms_key_arn: pulumi.Input[str] | None = None
+    """Encrypt with this KMS key instead of S3-managed keys (AES256)."""
+    force_destroy: bool = False
+    """Let `pulumi destroy` delete the bucket while it still holds objects."""
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.output_expiration_days is not None:
+            check_range("output_expiration_days", self.output_expiration_days, 1, 3650, "days")
+
+
+class DarknetBucket(pulumi.ComponentResource):
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DarknetBucketArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("darknet:index:DarknetBucket", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        bucket = aws.s3.Bucket(name, force_destroy=args.force_destroy, tags=args.tags, opts=child)
+        public_access_block = aws.s3.BucketPublicAccessBlock(
+            name,
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        if args.kms_key_arn is None:
+            default_encryption = {"sse_algorithm": "AES256"}
+        else:
+            default_encryption = {"sse_algorithm": "aws:kms", "kms_master_key_id": args.kms_key_arn}
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            name,
+            bucket=bucket.id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": default_encryption,
+                    "bucket_key_enabled": args.kms_key_arn is not None,
+                }
+            ],
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            name,
+            bucket=bucket.id,
+            policy=bucket.arn.apply(_tls_only_policy),
+            # S3 rejects policy changes while the public access block is still being applied.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access_block]),
+        )
+        if args.versioning:
+            aws.s3.BucketVersioning(
+                name,
+                bucket=bucket.id,
+                versioning_configuration={"status": "Enabled"},
+                opts=child,
+            )
+        if args.output_expiration_days is not None:
+            rule: dict = {
+                "id": "expire-old-outputs",
+                "status": "Enabled",
+                "filter": {"prefix": args.output_prefix},
+                "expiration": {"days": args.output_expiration_days},
+            }
+            if args.versioning:
+                rule["noncurrent_version_expiration"] = {"noncurrent_days": args.output_expiration_days}
+            aws.s3.BucketLifecycleConfiguration(name, bucket=bucket.id, rules=[rule], opts=child)
+
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})
+
+
+def _tls_only_policy(bucket_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )

@@ -1,0 +1,204 @@
+"""Runs Pulumi programs under pulumi.runtime.set_mocks: no CLI, no plugin, no network.
+
+The mocks answer like AWS would (ARNs, names, the pushed image's digest) so that tests can assert on
+the exact values that reach each resource, and they record each resource's parent and dependencies.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from unittest import mock
+
+import pulumi
+import pytest
+import yaml
+from pulumi.runtime.mocks import MockMonitor
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "darknet-lambda"
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+IMAGE_DIGEST = "sha256:" + "ab" * 32
+
+
+@dataclass
+class Registered:
+    type: str
+    name: str
+    inputs: dict
+    state: dict
+    urn: str = ""
+    parent: str = ""
+    dependencies: list[str] = field(default_factory=list)
+
+    @property
+    def parent_type(self) -> str:
+        return _type_of(self.parent)
+
+    def policy(self, key: str = "policy") -> dict:
+        return json.loads(self.inputs[key])
+
+
+@dataclass
+class Deployment:
+    resources: list[Registered]
+    exports: dict
+
+    def of_type(self, type_token: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def one(self, type_token: str, name: str | None = None) -> Registered:
+        found = [r for r in self.of_type(type_token) if name is None or r.name == name]
+        assert len(found) == 1, f"expected one {type_token} {name or ''}, found {[r.name for r in found]}"
+        return found[0]
+
+    def by_urn(self, urn: str) -> Registered:
+        return next(r for r in self.resources if r.urn == urn)
+
+    @property
+    def types(self) -> set[str]:
+        return {r.type for r in self.resources}
+
+
+def _type_of(urn: str) -> str:
+    return urn.split("::")[2].split("$")[-1] if urn else ""
+
+
+def _fake_state(typ: str, name: str, inputs: dict) -> tuple[str, dict]:
+    """What AWS would answer, for the properties the components read back."""
+    state = dict(inputs)
+    if typ == "aws:s3/bucket:Bucket":
+        bucket = inputs.get("bucket") or f"{name}-0a1b2c3"
+        state.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}")
+        return bucket, state
+    if typ == "aws:cloudwatch/logGroup:LogGroup":
+        group = inputs.get("name") or inputs["namePrefix"] + "0a1b2c3"
+        state.update(name=group, arn=f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}")
+        return group, state
+    if typ == "aws:sqs/queue:Queue":
+        queue = f"{name}-0a1b2c3"
+        state.update(
+            name=queue,
+            arn=f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}",
+            url=f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{queue}",
+        )
+        return state["url"], state
+    if typ == "aws:iam/role:Role":
+        role = f"{name}-0a1b2c3"
+        state.update(name=role, arn=f"arn:aws:iam::{ACCOUNT}:role/{role}")
+        return role, state
+    if typ == "aws:lambda/function:Function":
+        function = inputs.get("name") or f"{name}-0a1b2c3"
+        arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}"
+        state.update(
+            name=function,
+            arn=arn,
+            invokeArn=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}/invocations",
+        )
+        return function, state
+    if typ == "aws:ecr/repository:Repository":
+        repository = f"{name}-0a1b2c3"
+        state.update(
+            name=repository,
+            registryId=ACCOUNT,
+            repositoryUrl=f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repository}",
+        )
+        return repository, state
+    if typ == "docker:index/image:Image":
+        repository = inputs["imageName"].rsplit(":", 1)[0]
+        state["repoDigest"] = "" if inputs.get("skipPush") else f"{repository}@{IMAGE_DIGEST}"
+        return inputs["imageName"], state
+    if typ == "aws:apigateway/restApi:RestApi":
+        state.update(
+            rootResourceId="root0a1b2c", executionArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:api0a1b2c3"
+        )
+        return "api0a1b2c3", state
+    if typ == "aws:apigateway/stage:Stage":
+        state["invokeUrl"] = (
+            f"https://{inputs['restApi']}.execute-api.{REGION}.amazonaws.com/{inputs['stageName']}"
+        )
+        return f"{name}-id", state
+    return f"{name}-id", state
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[Registered] = []
+        self.registering = threading.local()
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        resource_id, state = _fake_state(args.typ, args.name, args.inputs)
+        request = self.registering.request
+        self.resources.append(
+            Registered(
+                args.typ,
+                args.name,
+                args.inputs,
+                state,
+                urn=self.registering.urn,
+                parent=request.parent,
+                dependencies=list(request.dependencies),
+            )
+        )
+        return resource_id, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return {
+                "userName": "AWS",
+                "password": "ecr-token",
+                "proxyEndpoint": f"https://{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com",
+            }
+        raise AssertionError(f"unexpected provider call {args.token}")
+
+
+class RecordingMonitor(MockMonitor):
+    """Adds each resource's URN, parent and dependencies to what the mocks record."""
+
+    def RegisterResource(self, request):
+        # Registrations run concurrently on worker threads; new_resource runs on the same thread.
+        self.mocks.registering.urn = self.make_urn(request.parent, request.type, request.name)
+        self.mocks.registering.request = request
+        return super().RegisterResource(request)
+
+
+def run_program(program: Callable[[], object], config: dict[str, str] | None = None) -> Deployment:
+    """Runs `program` under mocks with `config` and returns its resources and resolved exports."""
+    mocks = RecordingMocks()
+    pulumi.runtime.set_all_config(config or {})
+    pulumi.runtime.set_mocks(
+        mocks, project=PROJECT, stack="test", preview=False, monitor=RecordingMonitor(mocks)
+    )
+    exports: dict = {}
+    resolved: dict = {}
+
+    @pulumi.runtime.test
+    def deploy():
+        with mock.patch.object(pulumi, "export", exports.__setitem__):
+            program()
+        return pulumi.Output.all(**exports).apply(resolved.update) if exports else None
+
+    deploy()
+    return Deployment(mocks.resources, resolved)
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """A stack file's configuration as the Pulumi engine hands it to the program (objects as JSON)."""
+    values = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
+
+
+def run_main(config: dict[str, str]) -> Deployment:
+    return run_program(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), config)
+
+
+@pytest.fixture
+def build_context(tmp_path: Path) -> Path:
+    """A stand-in build context: the components only check that it holds a Dockerfile."""
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    return tmp_path
