@@ -6,6 +6,8 @@ the exact values that reach each resource, and they record each resource's paren
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import runpy
 import threading
@@ -17,6 +19,7 @@ from unittest import mock
 import pulumi
 import pytest
 import yaml
+from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +66,12 @@ class Deployment:
     @property
     def types(self) -> set[str]:
         return {r.type for r in self.resources}
+
+
+def secret(value: object) -> object:
+    """The plain value of an input the program marked secret; fails if it was not marked."""
+    assert isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig, value
+    return value["value"]
 
 
 def _type_of(urn: str) -> str:
@@ -171,9 +180,8 @@ def run_program(program: Callable[[], object], config: dict[str, str] | None = N
     """Runs `program` under mocks with `config` and returns its resources and resolved exports."""
     mocks = RecordingMocks()
     pulumi.runtime.set_all_config(config or {})
-    pulumi.runtime.set_mocks(
-        mocks, project=PROJECT, stack="test", preview=False, monitor=RecordingMonitor(mocks)
-    )
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="test", preview=False, monitor=monitor)
     exports: dict = {}
     resolved: dict = {}
 
@@ -187,14 +195,33 @@ def run_program(program: Callable[[], object], config: dict[str, str] | None = N
     return Deployment(mocks.resources, resolved)
 
 
-def stack_config(stack: str) -> dict[str, str]:
-    """A stack file's configuration as the Pulumi engine hands it to the program (objects as JSON)."""
-    values = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
+class PulumiMocks:
+    """What the Pulumi tests use, handed out by the `mocked` fixture."""
+
+    account = ACCOUNT
+    region = REGION
+    image_digest = IMAGE_DIGEST
+    root = ROOT
+    secret = staticmethod(secret)
+
+    @staticmethod
+    def run(program: Callable[[], object], config: dict[str, str] | None = None) -> Deployment:
+        return run_program(program, config)
+
+    @staticmethod
+    def stack_config(stack: str) -> dict[str, str]:
+        """A stack file's configuration as the Pulumi engine hands it to the program (objects as JSON)."""
+        values = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+        return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
+
+    @staticmethod
+    def run_main(config: dict[str, str]) -> Deployment:
+        return run_program(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), config)
 
 
-def run_main(config: dict[str, str]) -> Deployment:
-    return run_program(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), config)
+@pytest.fixture
+def mocked() -> PulumiMocks:
+    return PulumiMocks()
 
 
 @pytest.fixture
@@ -202,3 +229,17 @@ def build_context(tmp_path: Path) -> Path:
     """A stand-in build context: the components only check that it holds a Dockerfile."""
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     return tmp_path
+
+
+def _suite_helpers() -> dict[str, object]:
+    """Pytest binds the name `conftest` to this file for the test modules in this directory; the plain
+    helper functions of the suite-wide tests/conftest.py stay importable from it as well."""
+    suite = importlib.import_module("tests.conftest")
+    return {
+        name: value
+        for name, value in vars(suite).items()
+        if inspect.isfunction(value) and value.__module__ == suite.__name__
+    }
+
+
+globals().update(_suite_helpers())

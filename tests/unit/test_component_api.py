@@ -1,0 +1,86 @@
+"""DarknetApi: REST API with POST /detect as a Lambda proxy, binary media, throttling and access logs."""
+
+import json
+
+from components import DarknetApi, DarknetApiArgs
+
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:detector"
+INVOKE_ARN = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{FUNCTION_ARN}/invocations"
+
+
+def deploy(mocked, **overrides):
+    args = DarknetApiArgs(function_name="detector", function_invoke_arn=INVOKE_ARN, **overrides)
+    outputs = {}
+
+    def program():
+        api = DarknetApi("http", args)
+        api.url.apply(lambda url: outputs.update(url=url))
+
+    deployment = mocked.run(program)
+    deployment.exports.update(outputs)
+    return deployment
+
+
+def test_binary_media_types_cover_images_and_gzip(mocked):
+    rest_api = deploy(mocked).one("aws:apigateway/restApi:RestApi").inputs
+    assert {"image/*", "application/gzip"} <= set(rest_api["binaryMediaTypes"])
+
+
+def test_post_detect_is_a_lambda_proxy_integration(mocked):
+    deployment = deploy(mocked)
+    rest_api = deployment.one("aws:apigateway/restApi:RestApi")
+    resource = deployment.one("aws:apigateway/resource:Resource")
+    assert resource.inputs["pathPart"] == "detect"
+    assert resource.inputs["parentId"] == rest_api.state["rootResourceId"]
+    method = deployment.one("aws:apigateway/method:Method").inputs
+    assert (method["httpMethod"], method["resourceId"]) == ("POST", "http-detect-id")
+    integration = deployment.one("aws:apigateway/integration:Integration").inputs
+    assert integration["type"] == "AWS_PROXY"
+    assert integration["integrationHttpMethod"] == "POST"
+    assert integration["uri"] == INVOKE_ARN
+    assert integration["httpMethod"] == "POST"
+
+
+def test_deployment_follows_the_route_and_stage_has_throttling_and_access_logs(mocked):
+    deployment = deploy(mocked, throttle_rate_limit=5, throttle_burst_limit=7, stage_name="prod")
+    api_deployment = deployment.one("aws:apigateway/deployment:Deployment")
+    assert deployment.one("aws:apigateway/integration:Integration").urn in api_deployment.dependencies
+    assert INVOKE_ARN in json.loads(api_deployment.inputs["triggers"]["route"])
+
+    stage = deployment.one("aws:apigateway/stage:Stage").inputs
+    access_logs = deployment.one("aws:cloudwatch/logGroup:LogGroup", "http-access")
+    assert stage["stageName"] == "prod"
+    assert stage["accessLogSettings"]["destinationArn"] == access_logs.state["arn"]
+    assert "$context.requestId" in stage["accessLogSettings"]["format"]
+    settings = deployment.one("aws:apigateway/methodSettings:MethodSettings").inputs
+    assert settings["methodPath"] == "*/*"
+    assert settings["stageName"] == "prod"
+    assert (settings["settings"]["throttlingRateLimit"], settings["settings"]["throttlingBurstLimit"]) == (
+        5,
+        7,
+    )
+    assert deployment.of_type("aws:apigateway/account:Account") == [], "account-wide setting only when asked"
+
+
+def test_permission_is_scoped_to_this_api_and_route(mocked):
+    deployment = deploy(mocked)
+    execution_arn = deployment.one("aws:apigateway/restApi:RestApi").state["executionArn"]
+    permission = deployment.one("aws:lambda/permission:Permission").inputs
+    assert permission == {
+        "action": "lambda:InvokeFunction",
+        "function": "detector",
+        "principal": "apigateway.amazonaws.com",
+        "sourceArn": f"{execution_arn}/*/POST/detect",
+    }
+
+
+def test_url_is_the_detect_route_of_the_stage(mocked):
+    assert deploy(mocked).exports["url"] == "https://api0a1b2c3.execute-api.us-east-1.amazonaws.com/v1/detect"
+
+
+def test_account_logs_role_when_asked(mocked):
+    deployment = deploy(mocked, manage_account_logs_role=True)
+    account = deployment.one("aws:apigateway/account:Account")
+    role = deployment.one("aws:iam/role:Role")
+    assert account.inputs["cloudwatchRoleArn"] == role.state["arn"]
+    assert account.urn in deployment.one("aws:apigateway/stage:Stage").dependencies
