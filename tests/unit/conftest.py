@@ -176,12 +176,14 @@ class RecordingMonitor(MockMonitor):
         return super().RegisterResource(request)
 
 
-def run_program(program: Callable[[], object], config: dict[str, str] | None = None) -> Deployment:
+def run_program(
+    program: Callable[[], object], config: dict[str, str] | None = None, project: str = PROJECT
+) -> Deployment:
     """Runs `program` under mocks with `config` and returns its resources and resolved exports."""
     mocks = RecordingMocks()
     pulumi.runtime.set_all_config(config or {})
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="test", preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project, stack="test", preview=False, monitor=monitor)
     exports: dict = {}
     resolved: dict = {}
 
@@ -205,8 +207,10 @@ class PulumiMocks:
     secret = staticmethod(secret)
 
     @staticmethod
-    def run(program: Callable[[], object], config: dict[str, str] | None = None) -> Deployment:
-        return run_program(program, config)
+    def run(
+        program: Callable[[], object], config: dict[str, str] | None = None, project: str = PROJECT
+    ) -> Deployment:
+        return run_program(program, config, project)
 
     @staticmethod
     def stack_config(stack: str) -> dict[str, str]:

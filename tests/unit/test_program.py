@@ -1,0 +1,136 @@
+"""__main__.py with each stack file: the resources, their parents, the exports and config errors."""
+
+import inspect
+import json
+
+import pulumi
+import pulumi_aws
+import pytest
+
+from components import StackConfigError
+
+EXPORTS = {"bucketName", "inputUri", "outputUri", "apiUrl", "functionName", "logGroupName", "imageUri"}
+STACKS = ("dev", "prod", "localstack")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_resource_is_parented_to_its_component(mocked, stack):
+    deployment = mocked.run_main(mocked.stack_config(stack))
+    for resource in deployment.resources:
+        if resource.type == "darknet:index:DarknetService":
+            assert resource.parent_type == "pulumi:pulumi:Stack"
+        elif resource.type.startswith("darknet:index:"):
+            assert resource.parent_type == "darknet:index:DarknetService", resource.urn
+        else:
+            assert resource.parent_type.startswith("darknet:index:"), resource.urn
+            assert resource.parent_type != "darknet:index:DarknetService", resource.urn
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_outputs(mocked, stack):
+    exports = mocked.run_main(mocked.stack_config(stack)).exports
+    assert set(exports) == EXPORTS
+    bucket = exports["bucketName"]
+    assert (exports["inputUri"], exports["outputUri"]) == (f"s3://{bucket}/input/", f"s3://{bucket}/output/")
+    assert exports["apiUrl"].endswith("/v1/detect")
+    assert exports["logGroupName"].startswith("/aws/lambda/")
+    assert all(exports.values())
+
+
+def test_dev_function_runs_the_pushed_digest(mocked):
+    deployment = mocked.run_main(mocked.stack_config("dev"))
+    digest = deployment.one("docker:index/image:Image").state["repoDigest"]
+    assert digest.endswith(mocked.image_digest)
+    assert deployment.one("aws:lambda/function:Function").inputs["imageUri"] == digest
+    assert deployment.exports["imageUri"] == digest
+
+
+def test_prod_settings_reach_the_resources(mocked):
+    deployment = mocked.run_main(mocked.stack_config("prod"))
+    function = deployment.one("aws:lambda/function:Function").inputs
+    assert (function["memorySize"], function["timeout"], function["reservedConcurrentExecutions"]) == (
+        3008,
+        120,
+        20,
+    )
+    assert deployment.one("aws:s3/bucketVersioning:BucketVersioning")
+    assert deployment.one("aws:s3/bucket:Bucket").inputs["forceDestroy"] is False
+
+
+def test_localstack_uses_the_local_image_and_no_ecr(mocked):
+    deployment = mocked.run_main(mocked.stack_config("localstack"))
+    assert not {t for t in deployment.types if t.startswith(("aws:ecr/", "docker:"))}
+    assert deployment.one("aws:lambda/function:Function").inputs["imageUri"] == "darknet-lambda:yolov3-tiny"
+    assert deployment.of_type("aws:apigateway/account:Account") == []
+
+
+def test_localstack_endpoints_are_valid_provider_keys_for_every_service_used(mocked):
+    config = mocked.stack_config("localstack")
+    endpoints = json.loads(config["aws:endpoints"])[0]
+    schema_keys = {
+        name.rstrip("_")
+        for name in inspect.signature(pulumi_aws.config.outputs.Endpoints.__init__).parameters
+    }
+    assert set(endpoints) <= schema_keys
+    assert {"sts", "iam", "s3", "lambda", "apigateway", "logs", "sqs", "cloudwatch"} <= set(endpoints)
+    assert set(endpoints.values()) == {"http://localhost:4566"}
+    for flag in (
+        "skipCredentialsValidation",
+        "skipRequestingAccountId",
+        "skipMetadataApiCheck",
+        "s3UsePathStyle",
+    ):
+        assert config[f"aws:{flag}"] == "true"
+    assert (config["aws:accessKey"], config["aws:secretKey"], config["aws:region"]) == (
+        "test",
+        "test",
+        "us-east-1",
+    )
+
+
+def test_http_path_off_removes_the_api_and_the_self_invoke_statement(mocked):
+    deployment = mocked.run_main({**mocked.stack_config("dev"), "darknet-lambda:httpApi": "false"})
+    assert not {t for t in deployment.types if t.startswith("aws:apigateway/")}
+    assert [p.name for p in deployment.of_type("aws:iam/rolePolicy:RolePolicy")] == ["darknet-access"]
+    assert deployment.exports["apiUrl"] is None
+    assert deployment.one("aws:s3/bucketNotification:BucketNotification")
+
+
+def test_s3_path_off_removes_the_trigger(mocked):
+    deployment = mocked.run_main({**mocked.stack_config("dev"), "darknet-lambda:s3Trigger": "false"})
+    assert deployment.of_type("aws:s3/bucketNotification:BucketNotification") == []
+    assert [p.inputs["principal"] for p in deployment.of_type("aws:lambda/permission:Permission")] == [
+        "apigateway.amazonaws.com"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("memorySize", "512", r"darknet-lambda:memorySize: 512 MB .*Darknet needs at least 1024 MB"),
+        ("memorySize", "20480", r"darknet-lambda:memorySize: .*maximum of 10240 MB"),
+        ("engine", "tensorrt", r"darknet-lambda:engine: 'tensorrt' is not one of onnx, darknet"),
+        ("architecture", "sparc", r"darknet-lambda:architecture: 'sparc' is not one of"),
+        ("timeout", "0", r"darknet-lambda:timeout: 0 is outside 1..900"),
+        ("threshold", "1.5", r"darknet-lambda:threshold: 1.5 is outside"),
+        ("outputPrefix", "input/out/", r"darknet-lambda:outputPrefix: .*overlaps the input prefix"),
+        ("logRetentionDays", "10", r"darknet-lambda:logRetentionDays: 10 is not one of"),
+        ("apiThrottleBurstLimit", "0", r"darknet-lambda:apiThrottleBurstLimit: 0 is outside"),
+        ("buildContext", "/nonexistent", r"darknet-lambda:buildContext: no Dockerfile in /nonexistent"),
+        ("environment", '["A"]', r"darknet-lambda:environment: expected a map of strings"),
+    ],
+)
+def test_invalid_config_names_the_key(mocked, key, value, message):
+    with pytest.raises(StackConfigError, match=message):
+        mocked.run_main({**mocked.stack_config("dev"), f"darknet-lambda:{key}": value})
+
+
+def test_both_paths_off_is_refused(mocked):
+    config = {"darknet-lambda:s3Trigger": "false", "darknet-lambda:httpApi": "false"}
+    with pytest.raises(StackConfigError, match="darknet-lambda:httpApi: the S3 trigger and the HTTP API"):
+        mocked.run_main({**mocked.stack_config("dev"), **config})
+
+
+def test_wrongly_typed_config_names_the_key(mocked):
+    with pytest.raises(pulumi.ConfigTypeError, match="darknet-lambda:memorySize"):
+        mocked.run_main({**mocked.stack_config("dev"), "darknet-lambda:memorySize": "lots"})
