@@ -1,0 +1,588 @@
+"""Applies the resources a Pulumi program registers to LocalStack with boto3, and deletes them.
+
+The table RESOURCE_TYPES maps each type token the components register to the API calls that
+create and delete it. Every input a handler does not consume is an error, as is an unknown type,
+so a component change that the harness does not apply faithfully breaks the e2e loudly instead
+of deploying something else. Physical names follow Pulumi's auto-naming (logical name + random
+suffix) unless the program names the resource.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import boto3
+from botocore.config import Config
+
+ENDPOINT = "http://127.0.0.1:4566"
+ACCOUNT = "000000000000"
+# Inputs that only Pulumi itself acts on: they have no API call of their own here.
+PULUMI_ONLY_INPUTS = {"tags", "forceDestroy", "triggers"}
+
+
+class UnsupportedResource(RuntimeError):
+    """A resource the harness cannot create on LocalStack Community."""
+
+
+@dataclass
+class Applied:
+    type: str
+    name: str
+    id: str
+    state: dict
+
+
+@dataclass
+class Applier:
+    region: str = "us-east-1"
+    applied: list[Applied] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def client(self, service: str):
+        return boto3.client(
+            service,
+            endpoint_url=ENDPOINT,
+            region_name=self.region,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
+        )
+
+    def create(self, type_token: str, name: str, inputs: dict) -> tuple[str, dict]:
+        if type_token not in RESOURCE_TYPES:
+            raise UnsupportedResource(
+                f"no LocalStack mapping for {type_token} ({name}); add one to applier.py"
+            )
+        create, _ = RESOURCE_TYPES[type_token]
+        with self._lock:  # registrations arrive on several threads; apply one at a time, in order
+            remaining = {k: v for k, v in inputs.items() if k not in PULUMI_ONLY_INPUTS}
+            resource_id, state = create(self, name, _Inputs(type_token, name, remaining))
+            self.applied.append(Applied(type_token, name, resource_id, state))
+        return resource_id, {**inputs, **state}
+
+    def destroy(self) -> list[str]:
+        """Delete everything in reverse order; return the failures instead of stopping at the first."""
+        failures = []
+        while self.applied:
+            resource = self.applied.pop()
+            _, delete = RESOURCE_TYPES[resource.type]
+            try:
+                delete(self, resource)
+            except Exception as error:
+                failures.append(f"{resource.type} {resource.name}: {error}")
+        return failures
+
+
+class _Inputs:
+    """A resource's inputs; `done()` fails on any input no API call consumed."""
+
+    def __init__(self, type_token: str, name: str, values: dict):
+        self.type_token, self.name, self._values, self._used = type_token, name, values, set()
+
+    def __getitem__(self, key: str):
+        self._used.add(key)
+        return self._values[key]
+
+    def get(self, key: str, default=None):
+        self._used.add(key)
+        return self._values.get(key, default)
+
+    def done(self) -> None:
+        unused = set(self._values) - self._used
+        if unused:
+            raise UnsupportedResource(
+                f"{self.type_token} {self.name}: the harness does not apply inputs {sorted(unused)}"
+            )
+
+
+def autoname(name: str) -> str:
+    return f"{name}-{secrets.token_hex(4)[:7]}"
+
+
+# --- S3 --------------------------------------------------------------------------------------
+
+
+def _bucket(applier: Applier, name: str, inputs: _Inputs):
+    bucket = inputs.get("bucket") or autoname(name)
+    inputs.done()
+    applier.client("s3").create_bucket(Bucket=bucket)
+    return bucket, {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket}
+
+
+def _delete_bucket(applier: Applier, resource: Applied):
+    s3 = applier.client("s3")
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=resource.id):
+        objects = [
+            {"Key": item["Key"], "VersionId": item["VersionId"]}
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+        if objects:
+            s3.delete_objects(Bucket=resource.id, Delete={"Objects": objects})
+    s3.delete_bucket(Bucket=resource.id)
+
+
+def _public_access_block(applier: Applier, name: str, inputs: _Inputs):
+    bucket = inputs["bucket"]
+    settings = {
+        key[0].upper() + key[1:]: inputs.get(key, False)
+        for key in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    }
+    inputs.done()
+    applier.client("s3").put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=settings)
+    return bucket, {}
+
+
+def _encryption(applier: Applier, name: str, inputs: _Inputs):
+    bucket = inputs["bucket"]
+    rules = []
+    for rule in inputs["rules"]:
+        default = rule["applyServerSideEncryptionByDefault"]
+        by_default = {"SSEAlgorithm": default["sseAlgorithm"]}
+        if default.get("kmsMasterKeyId"):
+            by_default["KMSMasterKeyID"] = default["kmsMasterKeyId"]
+        rules.append(
+            {
+                "ApplyServerSideEncryptionByDefault": by_default,
+                "BucketKeyEnabled": rule.get("bucketKeyEnabled", False),
+            }
+        )
+    inputs.done()
+    applier.client("s3").put_bucket_encryption(
+        Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules}
+    )
+    return bucket, {}
+
+
+def _bucket_policy(applier: Applier, name: str, inputs: _Inputs):
+    bucket, policy = inputs["bucket"], inputs["policy"]
+    inputs.done()
+    applier.client("s3").put_bucket_policy(Bucket=bucket, Policy=policy)
+    return bucket, {}
+
+
+def _versioning(applier: Applier, name: str, inputs: _Inputs):
+    bucket, status = inputs["bucket"], inputs["versioningConfiguration"]["status"]
+    inputs.done()
+    applier.client("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": status})
+    return bucket, {}
+
+
+def _lifecycle(applier: Applier, name: str, inputs: _Inputs):
+    bucket = inputs["bucket"]
+    rules = []
+    for rule in inputs["rules"]:
+        converted = {"ID": rule["id"], "Status": rule["status"], "Filter": {}}
+        if rule.get("filter", {}).get("prefix") is not None:
+            converted["Filter"] = {"Prefix": rule["filter"]["prefix"]}
+        if rule.get("expiration"):
+            converted["Expiration"] = {"Days": int(rule["expiration"]["days"])}
+        if rule.get("noncurrentVersionExpiration"):
+            days = rule["noncurrentVersionExpiration"]["noncurrentDays"]
+            converted["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(days)}
+        if rule.get("abortIncompleteMultipartUpload"):
+            days = rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"]
+            converted["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": int(days)}
+        rules.append(converted)
+    inputs.done()
+    applier.client("s3").put_bucket_lifecycle_configuration(
+        Bucket=bucket, LifecycleConfiguration={"Rules": rules}
+    )
+    return bucket, {}
+
+
+def _notification(applier: Applier, name: str, inputs: _Inputs):
+    bucket = inputs["bucket"]
+    configurations = []
+    for target in inputs["lambdaFunctions"]:
+        rules = [
+            {"Name": rule_name, "Value": target[key]}
+            for rule_name, key in (("prefix", "filterPrefix"), ("suffix", "filterSuffix"))
+            if target.get(key)
+        ]
+        configuration = {"LambdaFunctionArn": target["lambdaFunctionArn"], "Events": target["events"]}
+        if rules:
+            configuration["Filter"] = {"Key": {"FilterRules": rules}}
+        configurations.append(configuration)
+    inputs.done()
+    applier.client("s3").put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"LambdaFunctionConfigurations": configurations}
+    )
+    return bucket, {}
+
+
+def _deleted_with_parent(applier: Applier, resource: Applied):
+    """Settings and sub-resources go away with the bucket, API or function they belong to."""
+
+
+# --- Logs, SQS, IAM ----------------------------------------------------------------------------
+
+
+def _log_group(applier: Applier, name: str, inputs: _Inputs):
+    group = inputs.get("name") or inputs["namePrefix"] + secrets.token_hex(4)[:7]
+    retention = inputs.get("retentionInDays")
+    inputs.done()
+    logs = applier.client("logs")
+    logs.create_log_group(logGroupName=group)
+    if retention:
+        logs.put_retention_policy(logGroupName=group, retentionInDays=int(retention))
+    return group, {"name": group, "arn": f"arn:aws:logs:{applier.region}:{ACCOUNT}:log-group:{group}"}
+
+
+def _delete_log_group(applier: Applier, resource: Applied):
+    applier.client("logs").delete_log_group(logGroupName=resource.id)
+
+
+def _queue(applier: Applier, name: str, inputs: _Inputs):
+    queue = inputs.get("name") or autoname(name)
+    attributes = {}
+    if inputs.get("messageRetentionSeconds"):
+        attributes["MessageRetentionPeriod"] = str(int(inputs["messageRetentionSeconds"]))
+    if inputs.get("sqsManagedSseEnabled") is not None:
+        attributes["SqsManagedSseEnabled"] = str(inputs["sqsManagedSseEnabled"]).lower()
+    inputs.done()
+    sqs = applier.client("sqs")
+    url = sqs.create_queue(QueueName=queue, Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, {"name": queue, "arn": arn, "url": url}
+
+
+def _delete_queue(applier: Applier, resource: Applied):
+    applier.client("sqs").delete_queue(QueueUrl=resource.id)
+
+
+def _role(applier: Applier, name: str, inputs: _Inputs):
+    role = inputs.get("name") or autoname(name)
+    policy = inputs["assumeRolePolicy"]
+    inputs.done()
+    arn = applier.client("iam").create_role(RoleName=role, AssumeRolePolicyDocument=policy)["Role"]["Arn"]
+    return role, {"name": role, "arn": arn}
+
+
+def _delete_role(applier: Applier, resource: Applied):
+    applier.client("iam").delete_role(RoleName=resource.id)
+
+
+def _role_policy(applier: Applier, name: str, inputs: _Inputs):
+    role, document = inputs["role"], inputs["policy"]
+    policy = inputs.get("name") or autoname(name)
+    inputs.done()
+    applier.client("iam").put_role_policy(RoleName=role, PolicyName=policy, PolicyDocument=document)
+    return f"{role}:{policy}", {"name": policy}
+
+
+def _delete_role_policy(applier: Applier, resource: Applied):
+    role, policy = resource.id.split(":", 1)
+    applier.client("iam").delete_role_policy(RoleName=role, PolicyName=policy)
+
+
+def _role_policy_attachment(applier: Applier, name: str, inputs: _Inputs):
+    role, policy_arn = inputs["role"], inputs["policyArn"]
+    inputs.done()
+    applier.client("iam").attach_role_policy(RoleName=role, PolicyArn=policy_arn)
+    return f"{role}|{policy_arn}", {}
+
+
+def _detach_role_policy(applier: Applier, resource: Applied):
+    role, policy_arn = resource.id.split("|", 1)
+    applier.client("iam").detach_role_policy(RoleName=role, PolicyArn=policy_arn)
+
+
+# --- Lambda ------------------------------------------------------------------------------------
+
+
+def _function(applier: Applier, name: str, inputs: _Inputs):
+    function = inputs.get("name") or autoname(name)
+    if inputs["packageType"] != "Image":
+        raise UnsupportedResource(f"{name}: only image functions are deployed by this harness")
+    request = {
+        "FunctionName": function,
+        "PackageType": "Image",
+        "Code": {"ImageUri": inputs["imageUri"]},
+        "Role": inputs["role"],
+        "MemorySize": int(inputs.get("memorySize", 128)),
+        "Timeout": int(inputs.get("timeout", 3)),
+        "Architectures": inputs.get("architectures", ["x86_64"]),
+        "Environment": {"Variables": inputs.get("environment", {}).get("variables", {})},
+    }
+    if inputs.get("ephemeralStorage"):
+        request["EphemeralStorage"] = {"Size": int(inputs["ephemeralStorage"]["size"])}
+    if inputs.get("loggingConfig"):
+        logging = inputs["loggingConfig"]
+        request["LoggingConfig"] = {"LogFormat": logging["logFormat"], "LogGroup": logging["logGroup"]}
+    if inputs.get("imageConfig"):
+        image = inputs["imageConfig"]
+        request["ImageConfig"] = {
+            api_key: image[key]
+            for key, api_key in (
+                ("commands", "Command"),
+                ("entryPoints", "EntryPoint"),
+                ("workingDirectory", "WorkingDirectory"),
+            )
+            if image.get(key)
+        }
+    reserved = inputs.get("reservedConcurrentExecutions")
+    inputs.done()
+    lambda_ = applier.client("lambda")
+    arn = lambda_.create_function(**request)["FunctionArn"]
+    lambda_.get_waiter("function_active_v2").wait(
+        FunctionName=function, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+    )
+    if reserved is not None and reserved >= 0:
+        lambda_.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=int(reserved))
+    invoke_arn = f"arn:aws:apigateway:{applier.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+    return function, {"name": function, "arn": arn, "invokeArn": invoke_arn, "qualifiedArn": f"{arn}:$LATEST"}
+
+
+def _delete_function(applier: Applier, resource: Applied):
+    applier.client("lambda").delete_function(FunctionName=resource.id)
+
+
+def _permission(applier: Applier, name: str, inputs: _Inputs):
+    function = inputs["function"]
+    statement = inputs.get("statementId") or autoname(name)
+    request = {
+        "FunctionName": function,
+        "StatementId": statement,
+        "Action": inputs["action"],
+        "Principal": inputs["principal"],
+    }
+    for key, api_key in (("sourceArn", "SourceArn"), ("sourceAccount", "SourceAccount")):
+        if inputs.get(key):
+            request[api_key] = inputs[key]
+    inputs.done()
+    applier.client("lambda").add_permission(**request)
+    return f"{function}/{statement}", {"statementId": statement}
+
+
+def _delete_permission(applier: Applier, resource: Applied):
+    function, statement = resource.id.rsplit("/", 1)
+    applier.client("lambda").remove_permission(FunctionName=function, StatementId=statement)
+
+
+def _event_invoke_config(applier: Applier, name: str, inputs: _Inputs):
+    function = inputs["functionName"]
+    request = {"FunctionName": function}
+    if inputs.get("maximumRetryAttempts") is not None:
+        request["MaximumRetryAttempts"] = int(inputs["maximumRetryAttempts"])
+    if inputs.get("maximumEventAgeInSeconds") is not None:
+        request["MaximumEventAgeInSeconds"] = int(inputs["maximumEventAgeInSeconds"])
+    destinations = inputs.get("destinationConfig") or {}
+    if destinations:
+        request["DestinationConfig"] = {
+            api_key: {"Destination": destinations[key]["destination"]}
+            for key, api_key in (("onFailure", "OnFailure"), ("onSuccess", "OnSuccess"))
+            if destinations.get(key)
+        }
+    inputs.done()
+    applier.client("lambda").put_function_event_invoke_config(**request)
+    return function, {}
+
+
+def _delete_event_invoke_config(applier: Applier, resource: Applied):
+    applier.client("lambda").delete_function_event_invoke_config(FunctionName=resource.id)
+
+
+# --- API Gateway (REST) ------------------------------------------------------------------------
+
+
+def _rest_api(applier: Applier, name: str, inputs: _Inputs):
+    request = {"name": inputs.get("name") or autoname(name)}
+    if inputs.get("description"):
+        request["description"] = inputs["description"]
+    if inputs.get("binaryMediaTypes"):
+        request["binaryMediaTypes"] = inputs["binaryMediaTypes"]
+    if inputs.get("endpointConfiguration"):
+        types = inputs["endpointConfiguration"]["types"]
+        request["endpointConfiguration"] = {"types": [types] if isinstance(types, str) else types}
+    inputs.done()
+    api = applier.client("apigateway").create_rest_api(**request)
+    return api["id"], {
+        "rootResourceId": api["rootResourceId"],
+        "executionArn": f"arn:aws:execute-api:{applier.region}:{ACCOUNT}:{api['id']}",
+        "name": request["name"],
+    }
+
+
+def _delete_rest_api(applier: Applier, resource: Applied):
+    applier.client("apigateway").delete_rest_api(restApiId=resource.id)
+
+
+def _api_resource(applier: Applier, name: str, inputs: _Inputs):
+    created = applier.client("apigateway").create_resource(
+        restApiId=inputs["restApi"], parentId=inputs["parentId"], pathPart=inputs["pathPart"]
+    )
+    inputs.done()
+    return created["id"], {"path": created["path"]}
+
+
+def _method(applier: Applier, name: str, inputs: _Inputs):
+    request = {
+        "restApiId": inputs["restApi"],
+        "resourceId": inputs["resourceId"],
+        "httpMethod": inputs["httpMethod"],
+        "authorizationType": inputs["authorization"],
+    }
+    if inputs.get("apiKeyRequired") is not None:
+        request["apiKeyRequired"] = inputs["apiKeyRequired"]
+    if inputs.get("requestParameters"):
+        request["requestParameters"] = inputs["requestParameters"]
+    inputs.done()
+    applier.client("apigateway").put_method(**request)
+    return f"{request['resourceId']}-{request['httpMethod']}", {}
+
+
+def _integration(applier: Applier, name: str, inputs: _Inputs):
+    request = {
+        "restApiId": inputs["restApi"],
+        "resourceId": inputs["resourceId"],
+        "httpMethod": inputs["httpMethod"],
+        "type": inputs["type"],
+        "integrationHttpMethod": inputs["integrationHttpMethod"],
+        "uri": inputs["uri"],
+    }
+    if inputs.get("timeoutMilliseconds"):
+        request["timeoutInMillis"] = int(inputs["timeoutMilliseconds"])
+    if inputs.get("contentHandling"):
+        request["contentHandling"] = inputs["contentHandling"]
+    inputs.done()
+    applier.client("apigateway").put_integration(**request)
+    return f"{request['resourceId']}-{request['httpMethod']}-integration", {}
+
+
+def _deployment(applier: Applier, name: str, inputs: _Inputs):
+    api = inputs["restApi"]
+    request = {"restApiId": api}
+    if inputs.get("description"):
+        request["description"] = inputs["description"]
+    inputs.done()
+    deployment = applier.client("apigateway").create_deployment(**request)
+    return deployment["id"], {}
+
+
+def _stage(applier: Applier, name: str, inputs: _Inputs):
+    api, stage = inputs["restApi"], inputs["stageName"]
+    apigateway = applier.client("apigateway")
+    apigateway.create_stage(restApiId=api, stageName=stage, deploymentId=inputs["deployment"])
+    access_log = inputs.get("accessLogSettings")
+    inputs.done()
+    if access_log:
+        apigateway.update_stage(
+            restApiId=api,
+            stageName=stage,
+            patchOperations=[
+                {
+                    "op": "replace",
+                    "path": "/accessLogSettings/destinationArn",
+                    "value": access_log["destinationArn"],
+                },
+                {"op": "replace", "path": "/accessLogSettings/format", "value": access_log["format"]},
+            ],
+        )
+    # LocalStack serves every stage at this path, with no DNS needed.
+    invoke_url = f"{ENDPOINT}/restapis/{api}/{stage}/_user_request_"
+    return f"{api}/{stage}", {"invokeUrl": invoke_url, "stageName": stage}
+
+
+def _delete_stage(applier: Applier, resource: Applied):
+    api, stage = resource.id.split("/", 1)
+    applier.client("apigateway").delete_stage(restApiId=api, stageName=stage)
+
+
+def _method_settings(applier: Applier, name: str, inputs: _Inputs):
+    api, stage, method_path = inputs["restApi"], inputs["stageName"], inputs["methodPath"]
+    settings = inputs["settings"]
+    inputs.done()
+    paths = {
+        "metricsEnabled": "metrics/enabled",
+        "loggingLevel": "logging/loglevel",
+        "dataTraceEnabled": "logging/dataTrace",
+        "throttlingBurstLimit": "throttling/burstLimit",
+        "throttlingRateLimit": "throttling/rateLimit",
+    }
+    unknown = set(settings) - set(paths)
+    if unknown:
+        raise UnsupportedResource(f"{name}: the harness does not apply method settings {sorted(unknown)}")
+    operations = [
+        {"op": "replace", "path": f"/{method_path}/{paths[key]}", "value": str(value).lower()}
+        for key, value in settings.items()
+    ]
+    applier.client("apigateway").update_stage(restApiId=api, stageName=stage, patchOperations=operations)
+    return f"{api}/{stage}/{method_path}", {}
+
+
+def _api_account(applier: Applier, name: str, inputs: _Inputs):
+    role_arn = inputs["cloudwatchRoleArn"]
+    inputs.done()
+    applier.client("apigateway").update_account(
+        patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role_arn}]
+    )
+    return "api-gateway-account", {}
+
+
+def _cannot_apply(reason: str) -> Callable:
+    def create(applier: Applier, name: str, inputs: _Inputs):
+        raise UnsupportedResource(f"{inputs.type_token} {name}: {reason}")
+
+    return create
+
+
+_NOT_IN_COMMUNITY = (
+    "ECR is not in LocalStack Community; deploy the localstack stack with pushToEcr: false and the "
+    "locally built image, or run against a licensed LocalStack with `pulumi up`"
+)
+
+RESOURCE_TYPES: dict[str, tuple[Callable, Callable]] = {
+    "aws:s3/bucket:Bucket": (_bucket, _delete_bucket),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": (_public_access_block, _deleted_with_parent),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        _encryption,
+        _deleted_with_parent,
+    ),
+    "aws:s3/bucketPolicy:BucketPolicy": (_bucket_policy, _deleted_with_parent),
+    "aws:s3/bucketVersioning:BucketVersioning": (_versioning, _deleted_with_parent),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (_lifecycle, _deleted_with_parent),
+    "aws:s3/bucketNotification:BucketNotification": (_notification, _deleted_with_parent),
+    "aws:cloudwatch/logGroup:LogGroup": (_log_group, _delete_log_group),
+    "aws:sqs/queue:Queue": (_queue, _delete_queue),
+    "aws:iam/role:Role": (_role, _delete_role),
+    "aws:iam/rolePolicy:RolePolicy": (_role_policy, _delete_role_policy),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": (_role_policy_attachment, _detach_role_policy),
+    "aws:lambda/function:Function": (_function, _delete_function),
+    "aws:lambda/permission:Permission": (_permission, _delete_permission),
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": (
+        _event_invoke_config,
+        _delete_event_invoke_config,
+    ),
+    "aws:apigateway/restApi:RestApi": (_rest_api, _delete_rest_api),
+    "aws:apigateway/resource:Resource": (_api_resource, _deleted_with_parent),
+    "aws:apigateway/method:Method": (_method, _deleted_with_parent),
+    "aws:apigateway/integration:Integration": (_integration, _deleted_with_parent),
+    "aws:apigateway/deployment:Deployment": (_deployment, _deleted_with_parent),
+    "aws:apigateway/stage:Stage": (_stage, _delete_stage),
+    "aws:apigateway/methodSettings:MethodSettings": (_method_settings, _deleted_with_parent),
+    "aws:apigateway/account:Account": (_api_account, _deleted_with_parent),
+    "aws:ecr/repository:Repository": (_cannot_apply(_NOT_IN_COMMUNITY), _deleted_with_parent),
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": (_cannot_apply(_NOT_IN_COMMUNITY), _deleted_with_parent),
+    "docker:index/image:Image": (
+        _cannot_apply(
+            "the harness runs the image `make image` built; set darknet-lambda:image instead of a build"
+        ),
+        _deleted_with_parent,
+    ),
+}
+
+
+def save(applier: Applier, path: str) -> None:
+    """Record what was applied, so that another process can destroy it."""
+    with open(path, "w") as file:
+        json.dump({"region": applier.region, "applied": [vars(a) for a in applier.applied]}, file, indent=1)
+
+
+def load(path: str) -> Applier:
+    with open(path) as file:
+        document = json.load(file)
+    return Applier(region=document["region"], applied=[Applied(**a) for a in document["applied"]])

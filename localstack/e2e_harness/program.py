@@ -1,0 +1,68 @@
+"""Runs the project's Pulumi program (__main__.py) under Pulumi's mock monitor.
+
+Every resource the program registers is handed, in registration order and with its inputs fully
+resolved, to a callback that returns the resource's id and state; the program's exports are
+returned. The stack's own config file supplies the configuration, as `pulumi up` would.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from collections.abc import Callable
+from pathlib import Path
+from unittest import mock
+
+import pulumi
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "darknet-lambda"
+
+NewResource = Callable[[str, str, dict], tuple[str, dict]]
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The stack file's config as the engine passes it: namespaced keys, non-strings as JSON."""
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    config = {}
+    for key, value in (document.get("config") or {}).items():
+        full_key = key if ":" in key else f"{PROJECT}:{key}"
+        config[full_key] = value if isinstance(value, str) else json.dumps(value)
+    return config
+
+
+class _ApplyingMocks(pulumi.runtime.Mocks):
+    def __init__(self, new_resource: NewResource):
+        self._new_resource = new_resource
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        if args.typ.startswith("darknet:"):  # component resources own nothing themselves
+            return f"{args.name}-component", dict(args.inputs)
+        return self._new_resource(args.typ, args.name, dict(args.inputs))
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": "000000000000", "arn": "arn:aws:iam::000000000000:root", "userId": "test"}
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": "us-east-1", "region": "us-east-1", "id": "us-east-1"}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}
+        raise NotImplementedError(f"the harness does not answer the provider call {args.token}")
+
+
+def run_program(stack: str, new_resource: NewResource) -> dict:
+    """Run __main__.py for `stack`, applying each resource through `new_resource`; return exports."""
+    pulumi.runtime.set_all_config(stack_config(stack))
+    pulumi.runtime.set_mocks(_ApplyingMocks(new_resource), project=PROJECT, stack=stack, preview=False)
+    exports: dict = {}
+    resolved: dict = {}
+
+    @pulumi.runtime.test
+    def deploy():
+        with mock.patch.object(pulumi, "export", exports.__setitem__):
+            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        return pulumi.Output.all(**exports).apply(resolved.update) if exports else None
+
+    deploy()
+    return resolved
