@@ -19,6 +19,7 @@ function_image="${FUNCTION_IMAGE:-darknet-lambda:yolov3-tiny}"
 localstack_version="2026.3.0"
 localstack_python="3.13"
 started_at=$(date +%s)
+container_prefix="darknet-e2e"
 ls_pid=""
 deployed=""
 summary=()
@@ -69,6 +70,8 @@ localstack_env() {
   export DNS_ADDRESS=0 DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 SKIP_INFRA_DOWNLOADS=1
   export SERVICES="s3,lambda,apigateway,iam,sts,logs,sqs,cloudwatch"
   export LAMBDA_KEEPALIVE_MS=600000 LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT=60
+  # Function containers are named MAIN_CONTAINER_NAME-lambda-<function>-<id>.
+  export MAIN_CONTAINER_NAME="$container_prefix"
 }
 
 install_lambda_init() {
@@ -114,14 +117,21 @@ stop_localstack() {
 }
 
 remove_function_containers() {
-  # LocalStack names its Lambda containers localstack-lambda-<function>-<id>; it stops them on
-  # shutdown, this only catches those left by a killed run.
+  # LocalStack stops its function containers on shutdown; this catches those a killed run left.
   local ids
-  ids="$(docker ps -aq --filter 'name=^localstack-lambda-')"
+  ids="$(docker ps -aq --filter "name=^${container_prefix}-lambda-")"
   if [[ -n "$ids" ]]; then
     # shellcheck disable=SC2086
     docker rm -f $ids >/dev/null
   fi
+}
+
+extract_dog_jpg() {
+  # Darknet's own sample picture, as shipped inside the function image.
+  local container
+  container="$(docker create "$function_image")"
+  docker cp "$container:/opt/darknet/data/dog.jpg" "$state/dog.jpg" >/dev/null
+  docker rm "$container" >/dev/null
 }
 
 deploy() {
@@ -130,7 +140,7 @@ deploy() {
     (cd "$root" && pulumi stack output --stack localstack --json) >"$state/outputs.json"
   else
     (cd "$root" && PYTHONPATH="$root/localstack" "$root/.venv/bin/python" -m e2e_harness deploy \
-      --state "$state/deployed.json" --outputs "$state/outputs.json")
+      --state "$state/deployed.json" --outputs "$state/outputs.json" --function-image "$function_image")
   fi
   deployed=1
 }
@@ -185,7 +195,8 @@ main() {
   deploy
   step "deploy" "$t"
   t=$(date +%s)
-  export E2E_OUTPUTS="$state/outputs.json" E2E_FUNCTION_IMAGE="$function_image"
+  extract_dog_jpg
+  export E2E_OUTPUTS="$state/outputs.json" E2E_FUNCTION_IMAGE="$function_image" E2E_DOG_JPG="$state/dog.jpg"
   case "$mode" in
     e2e)
       # shellcheck disable=SC2086
@@ -193,7 +204,7 @@ main() {
       ;;
     demo)
       PYTHONPATH="$root/localstack" "$root/.venv/bin/python" -m e2e_harness demo \
-        --outputs "$state/outputs.json" --image "${IMAGE:-$root/examples/dog.jpg}" --download-dir "$root/out"
+        --outputs "$state/outputs.json" --image "${IMAGE:-$state/dog.jpg}" --download-dir "$root/out"
       ;;
     *)
       log "unknown mode $mode"

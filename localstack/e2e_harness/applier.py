@@ -412,10 +412,9 @@ def _delete_rest_api(applier: Applier, resource: Applied):
 
 
 def _api_resource(applier: Applier, name: str, inputs: _Inputs):
-    created = applier.client("apigateway").create_resource(
-        restApiId=inputs["restApi"], parentId=inputs["parentId"], pathPart=inputs["pathPart"]
-    )
+    request = {"restApiId": inputs["restApi"], "parentId": inputs["parentId"], "pathPart": inputs["pathPart"]}
     inputs.done()
+    created = applier.client("apigateway").create_resource(**request)
     return created["id"], {"path": created["path"]}
 
 
@@ -464,11 +463,11 @@ def _deployment(applier: Applier, name: str, inputs: _Inputs):
 
 
 def _stage(applier: Applier, name: str, inputs: _Inputs):
-    api, stage = inputs["restApi"], inputs["stageName"]
-    apigateway = applier.client("apigateway")
-    apigateway.create_stage(restApiId=api, stageName=stage, deploymentId=inputs["deployment"])
+    api, stage, deployment = inputs["restApi"], inputs["stageName"], inputs["deployment"]
     access_log = inputs.get("accessLogSettings")
     inputs.done()
+    apigateway = applier.client("apigateway")
+    apigateway.create_stage(restApiId=api, stageName=stage, deploymentId=deployment)
     if access_log:
         apigateway.update_stage(
             restApiId=api,
@@ -507,11 +506,20 @@ def _method_settings(applier: Applier, name: str, inputs: _Inputs):
     if unknown:
         raise UnsupportedResource(f"{name}: the harness does not apply method settings {sorted(unknown)}")
     operations = [
-        {"op": "replace", "path": f"/{method_path}/{paths[key]}", "value": str(value).lower()}
+        {"op": "replace", "path": f"/{method_path}/{paths[key]}", "value": _patch_value(value)}
         for key, value in settings.items()
     ]
     applier.client("apigateway").update_stage(restApiId=api, stageName=stage, patchOperations=operations)
     return f"{api}/{stage}/{method_path}", {}
+
+
+def _patch_value(value) -> str:
+    """Patch operations take strings; Pulumi hands numbers over as floats (20.0 means 20)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _api_account(applier: Applier, name: str, inputs: _Inputs):

@@ -51,9 +51,9 @@ class _ApplyingMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(f"the harness does not answer the provider call {args.token}")
 
 
-def run_program(stack: str, new_resource: NewResource) -> dict:
-    """Run __main__.py for `stack`, applying each resource through `new_resource`; return exports."""
-    pulumi.runtime.set_all_config(stack_config(stack))
+def run_program(stack: str, config: dict[str, str], new_resource: NewResource) -> dict:
+    """Run __main__.py as `stack` with `config`, applying each resource through `new_resource`."""
+    pulumi.runtime.set_all_config(config)
     pulumi.runtime.set_mocks(_ApplyingMocks(new_resource), project=PROJECT, stack=stack, preview=False)
     exports: dict = {}
     resolved: dict = {}

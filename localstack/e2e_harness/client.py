@@ -1,0 +1,86 @@
+"""What the e2e tests and the demo do with a deployed stack: upload, wait for results, call the API."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import boto3
+import requests
+from botocore.config import Config
+
+from .applier import ENDPOINT
+
+
+def aws(service: str, region: str = "us-east-1"):
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name=region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(s3={"addressing_style": "path"}, max_pool_connections=32),
+    )
+
+
+@dataclass
+class Stack:
+    bucket: str
+    api_url: str
+    function_name: str
+
+    @classmethod
+    def from_outputs(cls, path: str) -> Stack:
+        with open(path) as file:
+            outputs = json.load(file)
+        return cls(outputs["bucketName"], outputs["apiUrl"], outputs["functionName"])
+
+    def results(self) -> dict[str, dict]:
+        """Every complete output folder (result.json is written last), by its folder prefix."""
+        s3 = aws("s3")
+        found = {}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix="output/"):
+            for item in page.get("Contents", []):
+                if item["Key"].endswith("/result.json"):
+                    body = s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
+                    found[item["Key"].rsplit("/", 1)[0] + "/"] = json.loads(body)
+        return found
+
+    def wait_for_results(self, keys: set[str], timeout: float = 60) -> dict[str, tuple[str, dict]]:
+        """Wait until every input key has a result.json; map key -> (folder, document)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            by_key = {}
+            for folder, document in self.results().items():
+                key = (document.get("source") or {}).get("key")
+                if key in keys:
+                    by_key.setdefault(key, []).append((folder, document))
+            if set(by_key) == keys or time.monotonic() > deadline:
+                missing = keys - set(by_key)
+                if missing:
+                    raise TimeoutError(f"no result within {timeout:.0f} s for {sorted(missing)}")
+                duplicated = {k: [f for f, _ in v] for k, v in by_key.items() if len(v) > 1}
+                if duplicated:
+                    raise AssertionError(f"more than one result folder for {duplicated}")
+                return {key: found[0] for key, found in by_key.items()}
+            time.sleep(0.5)
+
+    def wait_for_folder(self, folder: str, timeout: float = 60) -> dict:
+        s3, deadline = aws("s3"), time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                body = s3.get_object(Bucket=self.bucket, Key=f"{folder}result.json")["Body"].read()
+                return json.loads(body)
+            except s3.exceptions.NoSuchKey:
+                time.sleep(0.5)
+        raise TimeoutError(f"no result.json under {folder} within {timeout:.0f} s")
+
+    def detect(self, body: bytes, content_type: str = "image/jpeg", **headers) -> requests.Response:
+        return requests.post(
+            self.api_url, data=body, headers={"Content-Type": content_type, **headers}, timeout=120
+        )
+
+
+def classes(document: dict) -> set[str]:
+    return {detection["class"] for detection in document.get("detections", [])}

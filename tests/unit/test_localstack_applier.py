@@ -1,0 +1,90 @@
+"""The harness's resource table against the program's own registrations, without LocalStack."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "localstack"))
+
+from e2e_harness import applier, program
+
+ACCOUNT = "000000000000"
+
+
+def fake_state(type_token: str, name: str, inputs: dict) -> tuple[str, dict]:
+    """Just enough answered state for the components to wire their dependents."""
+    arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
+    return f"{name}-id", {
+        **inputs,
+        "arn": arn,
+        "name": inputs.get("name", name),
+        "bucket": inputs.get("bucket", name),
+        "rootResourceId": "root",
+        "invokeArn": f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations",
+        "executionArn": f"arn:aws:execute-api:us-east-1:{ACCOUNT}:api",
+        "url": "http://queue",
+        "invokeUrl": "http://api/v1",
+    }
+
+
+@pytest.fixture(scope="module")
+def registrations() -> list[tuple[str, str, dict]]:
+    seen: list[tuple[str, str, dict]] = []
+
+    def record(type_token: str, name: str, inputs: dict):
+        seen.append((type_token, name, inputs))
+        return fake_state(type_token, name, inputs)
+
+    program.run_program("localstack", program.stack_config("localstack"), record)
+    return seen
+
+
+def test_every_type_the_localstack_stack_registers_has_a_mapping(registrations):
+    registered = {type_token for type_token, _, _ in registrations}
+    assert registered - set(applier.RESOURCE_TYPES) == set()
+    assert "aws:lambda/function:Function" in registered
+    assert "aws:s3/bucketNotification:BucketNotification" in registered
+
+
+def test_the_localstack_stack_deploys_the_configured_image_without_ecr(registrations):
+    function = next(inputs for t, _, inputs in registrations if t == "aws:lambda/function:Function")
+    assert function["packageType"] == "Image"
+    assert function["imageUri"] == program.stack_config("localstack")["darknet-lambda:image"]
+    assert not any(t.startswith("aws:ecr/") for t, _, _ in registrations)
+
+
+def test_an_unknown_type_fails_loudly():
+    with pytest.raises(applier.UnsupportedResource, match="no LocalStack mapping"):
+        applier.Applier().create("aws:ec2/instance:Instance", "web", {})
+
+
+def test_an_input_the_harness_does_not_apply_fails_loudly():
+    inputs = {"assumeRolePolicy": "{}", "permissionsBoundary": "arn:aws:iam::1:policy/b"}
+    with pytest.raises(applier.UnsupportedResource, match="permissionsBoundary"):
+        applier.Applier().create("aws:iam/role:Role", "role", inputs)
+
+
+def test_ecr_is_refused_with_the_reason():
+    with pytest.raises(applier.UnsupportedResource, match="ECR is not in LocalStack Community"):
+        applier.Applier().create("aws:ecr/repository:Repository", "repo", {})
+
+
+def test_destroy_deletes_in_reverse_order_and_reports_failures(monkeypatch):
+    deleted = []
+    target = applier.Applier(
+        applied=[applier.Applied("first", "a", "1", {}), applier.Applied("second", "b", "2", {})]
+    )
+
+    def delete(_, resource):
+        deleted.append(resource.name)
+        if resource.name == "b":
+            raise RuntimeError("still in use")
+
+    monkeypatch.setattr(applier, "RESOURCE_TYPES", {"first": (None, delete), "second": (None, delete)})
+    failures = target.destroy()
+    assert deleted == ["b", "a"]
+    assert failures == ["second b: still in use"]
+    assert target.applied == []
