@@ -7,7 +7,8 @@
 #   bash localstack/run.sh demo    # IMAGE=path (default dog.jpg) through the S3 and HTTP paths
 #
 # Environment: IMAGE (demo input), FUNCTION_IMAGE (the Lambda image tag, default
-# darknet-lambda:yolov3-tiny), E2E_PYTEST_ARGS (extra pytest arguments).
+# darknet-lambda:yolov3-tiny), E2E_PYTEST_ARGS (extra pytest arguments), LOCALSTACK_MODE
+# (host: LocalStack Community from PyPI, offline, the default; compose: docker-compose.yml).
 set -euo pipefail
 
 mode="${1:?usage: run.sh e2e|demo}"
@@ -19,6 +20,7 @@ function_image="${FUNCTION_IMAGE:-darknet-lambda:yolov3-tiny}"
 localstack_version="2026.3.0"
 localstack_python="3.13"
 started_at=$(date +%s)
+localstack_mode="${LOCALSTACK_MODE:-host}"
 container_prefix="darknet-e2e"
 ls_pid=""
 deployed=""
@@ -86,25 +88,46 @@ print(installer._get_install_marker_path(installer._get_install_dir(InstallTarge
   install -m 0755 "$root/localstack/lambda-init/init.py" "$target"
 }
 
-start_localstack() {
-  mkdir -p "$cache/fs" "$cache/tmp" "$state"
-  localstack_env
-  install_lambda_init
-  (cd "$cache" && exec "$venv/bin/python" -m localstack.runtime.main) >"$state/localstack.log" 2>&1 &
-  ls_pid=$!
-  for _ in $(seq 1 120); do
+compose() {
+  if docker compose version >/dev/null 2>&1; then
+    docker compose -f "$root/localstack/docker-compose.yml" "$@"
+  else
+    docker-compose -f "$root/localstack/docker-compose.yml" "$@"
+  fi
+}
+
+wait_for_localstack() {
+  for _ in $(seq 1 240); do
     if curl -fsS --max-time 2 http://127.0.0.1:4566/_localstack/health >/dev/null 2>&1; then
       return
     fi
-    kill -0 "$ls_pid" 2>/dev/null || break
+    [[ -z "$ls_pid" ]] || kill -0 "$ls_pid" 2>/dev/null || break
     sleep 0.5
   done
-  tail -n 30 "$state/localstack.log" >&2
+  [[ -z "$ls_pid" ]] || tail -n 30 "$state/localstack.log" >&2
   log "LocalStack did not become healthy"
   return 1
 }
 
+start_localstack() {
+  mkdir -p "$cache/fs" "$cache/tmp" "$state"
+  if [[ "$localstack_mode" == compose ]]; then
+    compose up -d
+    wait_for_localstack
+    return
+  fi
+  localstack_env
+  install_lambda_init
+  (cd "$cache" && exec "$venv/bin/python" -m localstack.runtime.main) >"$state/localstack.log" 2>&1 &
+  ls_pid=$!
+  wait_for_localstack
+}
+
 stop_localstack() {
+  if [[ "$localstack_mode" == compose ]]; then
+    compose down --timeout 10 >/dev/null 2>&1 || log "docker compose down failed"
+    return
+  fi
   [[ -n "$ls_pid" ]] || return 0
   kill -TERM "$ls_pid" 2>/dev/null || true
   for _ in $(seq 1 40); do
@@ -184,9 +207,11 @@ main() {
     make -C "$root" image
   fi
   step "function image" "$t"
-  t=$(date +%s)
-  ensure_localstack_venv
-  step "LocalStack venv" "$t"
+  if [[ "$localstack_mode" == host ]]; then
+    t=$(date +%s)
+    ensure_localstack_venv
+    step "LocalStack venv" "$t"
+  fi
   t=$(date +%s)
   remove_function_containers
   start_localstack
