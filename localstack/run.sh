@@ -47,7 +47,7 @@ ensure_localstack_venv() {
   # Build the plugin from a copy so nothing is written into the source tree.
   rm -rf "$cache/plugin-build" && mkdir -p "$cache" && cp -r "$root/localstack/plugin" "$cache/plugin-build"
   "$venv/bin/pip" install -q --no-deps --no-build-isolation --force-reinstall "$cache/plugin-build"
-  rm -rf "$cache/plugin-build"
+  rm -rf "$cache/plugin-build" "$cache/xdg/plux"  # plux caches the entry points it found
   echo "$want" >"$stamp"
 }
 
@@ -66,7 +66,7 @@ docker_bridge_address() {
 localstack_env() {
   local bridge
   bridge="$(docker_bridge_address)"
-  export OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$cache/fs" TMPDIR="$cache/tmp"
+  export OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$cache/fs" TMPDIR="$cache/tmp" XDG_CACHE_HOME="$cache/xdg"
   # LocalStack binds every interface on the port whatever host is given here.
   export GATEWAY_LISTEN="0.0.0.0:4566" HOSTNAME_FROM_LAMBDA="$bridge"
   export DNS_ADDRESS=0 DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 SKIP_INFRA_DOWNLOADS=1

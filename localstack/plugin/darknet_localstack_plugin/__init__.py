@@ -5,14 +5,20 @@ no image was chosen for the function's container; the public executor hook may c
 hook picks the function's ImageUri, as present in the local daemon, and passes the image's own
 entrypoint and command (or the function's ImageConfig overrides) as arguments to the Lambda init
 at /var/rapid/init, which runs them under AWS's Runtime Interface Emulator. A second hook keeps
-LocalStack from asking a registry for images the daemon already has.
+LocalStack from asking a registry for images the daemon already has, and a third keeps S3's object
+store inside LocalStack's own filesystem root instead of a fixed folder under /tmp.
 """
+
+import os
 
 from localstack.runtime.hooks import on_infra_start
 from localstack.services.lambda_.hooks import start_docker_executor
 from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, PackageType
+from localstack.services.s3 import provider as s3_provider
 from localstack.utils.container_utils.container_client import ContainerConfiguration, NoSuchImage
 from localstack.utils.docker_utils import DOCKER_CLIENT
+
+from localstack import config
 
 
 def image_command(image_config: dict, function_version: FunctionVersion) -> list[str]:
@@ -52,3 +58,8 @@ def use_local_images_without_pulling():
             return pull_image(docker_image, *args, **kwargs)
 
     DOCKER_CLIENT.pull_image = pull_unless_present
+
+
+@on_infra_start()
+def keep_s3_storage_in_filesystem_root():
+    s3_provider.DEFAULT_S3_TMP_DIR = os.path.join(config.dirs.tmp, "s3-storage")
