@@ -1,0 +1,70 @@
+"""How many CPUs this process may really use, so thread pools never oversubscribe a CPU quota.
+
+Under a quota (docker --cpus, Lambda's memory-sized share) more threads than granted CPUs run slower
+than fewer, because the extra threads only wait for the scheduler's next period.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+THREADS_ENV = "DETECTOR_THREADS"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cpus_from_cgroup_v2(cpu_max: str) -> float | None:
+    """CPUs allowed by a cgroup v2 `cpu.max` line ("QUOTA PERIOD" or "max PERIOD"); None if unlimited."""
+    fields = cpu_max.split()
+    if not fields or fields[0] == "max":
+        return None
+    quota = int(fields[0])
+    period = int(fields[1]) if len(fields) > 1 else 100_000
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def cpus_from_cgroup_v1(quota_us: str, period_us: str) -> float | None:
+    """CPUs allowed by cgroup v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`; None if unlimited (-1)."""
+    quota, period = int(quota_us), int(period_us)
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
+def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> float | None:
+    """The CPU quota of this process's cgroup in CPUs, or None when there is none or it cannot be read."""
+    v2 = _read(root / "cpu.max")
+    if v2 is not None:
+        return cpus_from_cgroup_v2(v2)
+    quota, period = _read(root / "cpu" / "cpu.cfs_quota_us"), _read(root / "cpu" / "cpu.cfs_period_us")
+    if quota is not None and period is not None:
+        return cpus_from_cgroup_v1(quota, period)
+    return None
+
+
+def granted_cpus(root: Path = CGROUP_ROOT, affinity: int | None = None) -> int:
+    """Whole CPUs to size thread pools by: the quota rounded up, never more than the CPUs we may run on."""
+    if affinity is None:
+        affinity = len(os.sched_getaffinity(0))
+    limit = cgroup_cpu_limit(root)
+    if limit is None:
+        return max(1, affinity)
+    return max(1, min(affinity, math.ceil(limit - 1e-9)))
+
+
+def thread_count(environ: dict[str, str] | None = None, root: Path = CGROUP_ROOT) -> int:
+    """Threads for the inference engine: DETECTOR_THREADS when set, otherwise the granted CPUs."""
+    environ = os.environ if environ is None else environ
+    override = environ.get(THREADS_ENV, "").strip()
+    if override:
+        value = int(override)
+        if value < 1:
+            raise ValueError(f"{THREADS_ENV} must be a positive integer, got {override!r}")
+        return value
+    return granted_cpus(root)

@@ -1,0 +1,213 @@
+"""Darknet's own image and box code, called through ctypes on libdarknet.so.
+
+Decoding (stb_image), letterboxing, NMS (qsort order included) and drawing come from the same C source as
+the Darknet binary, so the fast engine's input tensor, detection order and annotated PNG match it exactly.
+Darknet's load_image_stb calls exit() on an unreadable file, which would kill a warm Lambda process, so
+images are decoded here with stbi_load directly and a failure becomes an ImageDecodeError.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from detector.detection import ImageDecodeError
+
+LIBRARY_ENV = "DARKNET_LIB"
+DEFAULT_LIBRARY = Path("/opt/darknet/lib/libdarknet.so")
+# Debian's build hard-codes this directory in load_alphabet (a missing glyph makes Darknet exit()).
+LABELS_DIR = Path("/usr/share/darknet/data/labels")
+ALPHABET_SIZES, ALPHABET_CHARS = 8, range(32, 127)
+
+
+class Image(ctypes.Structure):
+    _fields_ = (
+        ("w", ctypes.c_int),
+        ("h", ctypes.c_int),
+        ("c", ctypes.c_int),
+        ("data", ctypes.POINTER(ctypes.c_float)),
+    )
+
+
+class Box(ctypes.Structure):
+    _fields_ = (("x", ctypes.c_float), ("y", ctypes.c_float), ("w", ctypes.c_float), ("h", ctypes.c_float))
+
+
+class DetectionStruct(ctypes.Structure):
+    _fields_ = (
+        ("bbox", Box),
+        ("classes", ctypes.c_int),
+        ("prob", ctypes.POINTER(ctypes.c_float)),
+        ("mask", ctypes.POINTER(ctypes.c_float)),
+        ("objectness", ctypes.c_float),
+        ("sort_class", ctypes.c_int),
+    )
+
+
+def image_array(image: Image) -> np.ndarray:
+    """A (c, h, w) float32 view of a Darknet image's planar buffer (valid until the image is freed)."""
+    return np.ctypeslib.as_array(image.data, shape=(image.c, image.h, image.w))
+
+
+class Candidates:
+    """Detections in Darknet's struct layout, with probabilities in one numpy array NMS edits in place."""
+
+    def __init__(self, boxes: np.ndarray, objectness: np.ndarray, probs: np.ndarray):
+        self.probs = np.ascontiguousarray(probs, dtype=np.float32)
+        count, classes = self.probs.shape
+        self.array = (DetectionStruct * count)()
+        row_bytes = classes * 4
+        base = self.probs.ctypes.data
+        for i in range(count):
+            entry = self.array[i]
+            x, y, w, h = (float(v) for v in boxes[i])
+            entry.bbox = Box(x, y, w, h)
+            entry.classes = classes
+            entry.prob = ctypes.cast(base + i * row_bytes, ctypes.POINTER(ctypes.c_float))
+            entry.objectness = float(objectness[i])
+            entry.sort_class = 0
+        self._base, self._row_bytes = base, row_bytes
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def order(self) -> list[int]:
+        """Which input row each struct now holds: do_nms_sort permutes the structs, not the prob rows."""
+        return [
+            (ctypes.cast(entry.prob, ctypes.c_void_p).value - self._base) // self._row_bytes
+            for entry in self.array
+        ]
+
+
+class Libdarknet:
+    """The handful of libdarknet.so functions the fast engine borrows from Darknet."""
+
+    def __init__(self, path: Path | str | None = None):
+        path = Path(path or os.environ.get(LIBRARY_ENV) or DEFAULT_LIBRARY)
+        if not path.is_file():
+            raise FileNotFoundError(f"libdarknet not found at {path} (set {LIBRARY_ENV})")
+        self.path = path
+        lib = ctypes.CDLL(str(path))
+        self._libc = ctypes.CDLL(None)
+        int_p = ctypes.POINTER(ctypes.c_int)
+        self._signature(lib.stbi_load, ctypes.c_void_p, ctypes.c_char_p, int_p, int_p, int_p, ctypes.c_int)
+        self._signature(lib.stbi_failure_reason, ctypes.c_char_p)
+        self._signature(lib.stbi_image_free, None, ctypes.c_void_p)
+        self._signature(lib.make_image, Image, ctypes.c_int, ctypes.c_int, ctypes.c_int)
+        self._signature(lib.free_image, None, Image)
+        self._signature(lib.letterbox_image, Image, Image, ctypes.c_int, ctypes.c_int)
+        self._signature(
+            lib.do_nms_sort, None, ctypes.POINTER(DetectionStruct), ctypes.c_int, ctypes.c_int, ctypes.c_float
+        )
+        self._signature(lib.load_alphabet, ctypes.POINTER(ctypes.POINTER(Image)))
+        self._signature(
+            lib.draw_detections,
+            None,
+            Image,
+            ctypes.POINTER(DetectionStruct),
+            ctypes.c_int,
+            ctypes.c_float,
+            ctypes.POINTER(ctypes.c_char_p),
+            ctypes.POINTER(ctypes.POINTER(Image)),
+            ctypes.c_int,
+        )
+        self._signature(self._libc.fflush, ctypes.c_int, ctypes.c_void_p)
+        self._lib = lib
+
+    @staticmethod
+    def _signature(function, restype, *argtypes) -> None:
+        function.restype = restype
+        function.argtypes = argtypes
+
+    def load_image(self, path: Path) -> Image:
+        """Decode like load_image_color(path, 0, 0), but raise ImageDecodeError instead of exiting.
+
+        The caller owns the result and must pass it to free_image.
+        """
+        width, height, channels = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+        pixels = self._lib.stbi_load(
+            os.fsencode(path), ctypes.byref(width), ctypes.byref(height), ctypes.byref(channels), 3
+        )
+        if not pixels:
+            reason = (self._lib.stbi_failure_reason() or b"unknown").decode(errors="replace")
+            raise ImageDecodeError(f"Cannot load image {str(path)!r}: {reason}")
+        try:
+            w, h = width.value, height.value
+            bytes_pointer = ctypes.cast(pixels, ctypes.POINTER(ctypes.c_uint8))
+            interleaved = np.ctypeslib.as_array(bytes_pointer, (h, w, 3))
+            image = self._lib.make_image(w, h, 3)
+            # load_image_stb: (float)byte/255. is a double division rounded once to float.
+            image_array(image)[...] = (interleaved.transpose(2, 0, 1) / 255.0).astype(np.float32)
+        finally:
+            self._lib.stbi_image_free(pixels)
+        return image
+
+    def free_image(self, image: Image) -> None:
+        self._lib.free_image(image)
+
+    def letterbox(self, image: Image, width: int, height: int) -> np.ndarray:
+        """The network input test_detector feeds: letterbox_image's resize and 0.5 grey padding, NCHW."""
+        sized = self._lib.letterbox_image(image, width, height)
+        try:
+            return image_array(sized)[None].copy()
+        finally:
+            self._lib.free_image(sized)
+
+    def nms_sort(self, candidates: Candidates, classes: int, threshold: float) -> None:
+        """do_nms_sort in place: reorders the structs and zeroes suppressed probabilities."""
+        if len(candidates):
+            self._lib.do_nms_sort(candidates.array, len(candidates), classes, threshold)
+
+    def load_alphabet(self):
+        """Darknet's label glyphs; checked first because a missing glyph file makes Darknet exit()."""
+        for size in range(ALPHABET_SIZES):
+            for char in ALPHABET_CHARS:
+                glyph = LABELS_DIR / f"{char}_{size}.png"
+                if not glyph.is_file():
+                    raise FileNotFoundError(f"Darknet label glyph missing: {glyph}")
+        return self._lib.load_alphabet()
+
+    def draw_detections(
+        self, image: Image, candidates: Candidates, threshold: float, names, alphabet, classes: int
+    ) -> None:
+        """draw_detections on image; what it prints (class lines, box lines on stderr) is dropped."""
+        with self._c_output_silenced():
+            self._lib.draw_detections(
+                image, candidates.array, len(candidates), threshold, names, alphabet, classes
+            )
+
+    @staticmethod
+    def rgb_bytes(image: Image) -> np.ndarray:
+        """(h, w, 3) uint8 pixels exactly as save_image_options converts them: (unsigned char)(255*v)."""
+        scaled = np.float32(255) * image_array(image)
+        return np.clip(scaled, 0, 255).astype(np.uint8).transpose(1, 2, 0)
+
+    @contextmanager
+    def _c_output_silenced(self) -> Iterator[None]:
+        """Point fds 1 and 2 at /dev/null while C code prints, flushing C's buffers before restoring them."""
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        self._libc.fflush(None)
+        saved = [os.dup(1), os.dup(2)]
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            self._libc.fflush(None)
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in (*saved, devnull):
+                os.close(fd)
+
+
+def c_string_array(values: Sequence[str]):
+    """A char** that stays valid as long as the returned ctypes array is referenced."""
+    return (ctypes.c_char_p * len(values))(*(value.encode() for value in values))
