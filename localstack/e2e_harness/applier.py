@@ -19,7 +19,10 @@ import boto3
 from botocore.config import Config
 
 ENDPOINT = "http://127.0.0.1:4566"
-ACCOUNT = "000000000000"
+# AWS's RIE reports every function as arn:aws:lambda:us-east-1:012345678912:function:NAME
+# (context.invoked_function_arn). LocalStack takes a 12-digit access key id as the account, so
+# deploying into that account makes the ARN the function sees its real one.
+ACCOUNT = "012345678912"
 # Inputs that only Pulumi itself acts on: they have no API call of their own here.
 PULUMI_ONLY_INPUTS = {"tags", "forceDestroy", "triggers"}
 
@@ -47,7 +50,7 @@ class Applier:
             service,
             endpoint_url=ENDPOINT,
             region_name=self.region,
-            aws_access_key_id="test",
+            aws_access_key_id=ACCOUNT,
             aws_secret_access_key="test",
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
         )

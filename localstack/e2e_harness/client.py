@@ -10,7 +10,7 @@ import boto3
 import requests
 from botocore.config import Config
 
-from .applier import ENDPOINT
+from .applier import ACCOUNT, ENDPOINT
 
 
 def aws(service: str, region: str = "us-east-1"):
@@ -18,7 +18,7 @@ def aws(service: str, region: str = "us-east-1"):
         service,
         endpoint_url=ENDPOINT,
         region_name=region,
-        aws_access_key_id="test",
+        aws_access_key_id=ACCOUNT,
         aws_secret_access_key="test",
         config=Config(s3={"addressing_style": "path"}, max_pool_connections=32),
     )

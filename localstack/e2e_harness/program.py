@@ -16,6 +16,8 @@ from unittest import mock
 import pulumi
 import yaml
 
+from .applier import ACCOUNT
+
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "darknet-lambda"
 
@@ -43,7 +45,7 @@ class _ApplyingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": "000000000000", "arn": "arn:aws:iam::000000000000:root", "userId": "test"}
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:root", "userId": ACCOUNT}
         if args.token == "aws:index/getRegion:getRegion":
             return {"name": "us-east-1", "region": "us-east-1", "id": "us-east-1"}
         if args.token == "aws:index/getPartition:getPartition":

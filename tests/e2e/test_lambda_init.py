@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from e2e_harness.applier import ACCOUNT
 from e2e_harness.client import aws
 
 TOY_IMAGE_DIR = Path(__file__).parent / "toy_image"
@@ -45,7 +46,7 @@ def toy_function():
         FunctionName=name,
         PackageType="Image",
         Code={"ImageUri": tag},
-        Role="arn:aws:iam::000000000000:role/toy",
+        Role=f"arn:aws:iam::{ACCOUNT}:role/toy",
         Timeout=3,
     )
     client.get_waiter("function_active_v2").wait(
