@@ -69,7 +69,7 @@ localstack_env() {
   export OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$cache/fs" TMPDIR="$cache/tmp" XDG_CACHE_HOME="$cache/xdg"
   # LocalStack binds every interface on the port whatever host is given here.
   export GATEWAY_LISTEN="0.0.0.0:4566" HOSTNAME_FROM_LAMBDA="$bridge"
-  export DNS_ADDRESS=0 DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 SKIP_INFRA_DOWNLOADS=1
+  export DNS_ADDRESS=0 DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1
   export SERVICES="s3,lambda,apigateway,iam,sts,logs,sqs,cloudwatch"
   export LAMBDA_KEEPALIVE_MS=600000 LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT=60
   # Function containers are named MAIN_CONTAINER_NAME-lambda-<function>-<id>.

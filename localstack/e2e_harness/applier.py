@@ -485,7 +485,7 @@ def _stage(applier: Applier, name: str, inputs: _Inputs):
             ],
         )
     # LocalStack serves every stage at this path, with no DNS needed.
-    invoke_url = f"{ENDPOINT}/restapis/{api}/{stage}/_user_request_"
+    invoke_url = f"{ENDPOINT}/_aws/execute-api/{api}/{stage}"
     return f"{api}/{stage}", {"invokeUrl": invoke_url, "stageName": stage}
 
 
