@@ -111,6 +111,10 @@ wait_for_localstack() {
 
 start_localstack() {
   mkdir -p "$cache/fs" "$cache/tmp" "$state"
+  if curl -fsS --max-time 2 http://127.0.0.1:4566/_localstack/health >/dev/null 2>&1; then
+    log "port 4566 already answers: stop that LocalStack first, the tests must run against this one"
+    return 1
+  fi
   if [[ "$localstack_mode" == compose ]]; then
     compose up -d
     wait_for_localstack
@@ -158,6 +162,8 @@ extract_dog_jpg() {
 }
 
 deploy() {
+  rm -f "$state/deployed.json" "$state/outputs.json"
+  deployed=1 # a deployment that fails half-way is destroyed too
   if command -v pulumi >/dev/null 2>&1; then
     (cd "$root" && pulumi up --stack localstack --yes --skip-preview)
     (cd "$root" && pulumi stack output --stack localstack --json) >"$state/outputs.json"
@@ -165,14 +171,13 @@ deploy() {
     (cd "$root" && PYTHONPATH="$root/localstack" "$root/.venv/bin/python" -m e2e_harness deploy \
       --state "$state/deployed.json" --outputs "$state/outputs.json" --function-image "$function_image")
   fi
-  deployed=1
 }
 
 destroy() {
   [[ -n "$deployed" ]] || return 0
   if command -v pulumi >/dev/null 2>&1; then
     (cd "$root" && pulumi destroy --stack localstack --yes) || log "pulumi destroy failed"
-  else
+  elif [[ -f "$state/deployed.json" ]]; then
     (cd "$root" && PYTHONPATH="$root/localstack" "$root/.venv/bin/python" -m e2e_harness destroy \
       --state "$state/deployed.json") || log "destroy failed"
   fi
@@ -195,6 +200,10 @@ teardown() {
 
 main() {
   local t
+  if [[ ! -x "$root/.venv/bin/python" ]]; then
+    log "the project venv .venv is missing: run make (it creates it) before this script"
+    exit 1
+  fi
   trap teardown EXIT
   trap 'exit 130' INT TERM
   t=$(date +%s)
