@@ -1,0 +1,86 @@
+"""Inside the built image: the ONNX engine reports what the Darknet binary reports, on every sample image.
+
+Runs detector.parity, which calls both engines; nothing here compares against stored numbers. Needs Docker
+and the built image, and fails (never skips) when either is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+pytestmark = pytest.mark.docker
+
+IMAGE = os.environ.get("DETECTOR_IMAGE", "darknet-lambda:yolov3-tiny")
+SAMPLES = ["dog", "eagle", "giraffe", "horses", "person", "kite", "scream"]
+
+
+def run_in_image(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    if shutil.which("docker") is None:
+        pytest.fail("docker is not installed: the parity test needs the built image")
+    inspected = subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True, text=True)
+    if inspected.returncode != 0:
+        pytest.fail(f"image {IMAGE} is not built (docker image inspect: {inspected.stderr.strip()})")
+    return subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", IMAGE, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_onnx_engine_matches_darknet_on_every_sample_image():
+    completed = run_in_image(
+        "-m",
+        "detector.parity",
+        "--model-dir",
+        "/opt/model",
+        "--model",
+        "yolov3-tiny",
+        "--darknet",
+        "/opt/darknet/bin/darknet",
+        *(f"/opt/darknet/data/{name}.jpg" for name in SAMPLES),
+    )
+    assert completed.returncode == 0, completed.stderr
+    summary = json.loads(completed.stdout)
+    assert summary["passed"] and summary["model"] == "yolov3-tiny"
+    assert [r["image"] for r in summary["images"]] == [f"/opt/darknet/data/{n}.jpg" for n in SAMPLES]
+    for report in summary["images"]:
+        assert report["passed"], report["problems"]
+        assert report["result_text_identical"], report
+    counts = {r["image"].rsplit("/", 1)[1]: r["detections"] for r in summary["images"]}
+    assert counts["dog.jpg"] == 5 and counts["scream.jpg"] == 0
+
+
+ENGINE_ON_BAD_INPUT = """
+import pathlib, sys, tempfile
+from detector.detection import ImageDecodeError
+from detector.onnx_engine import OnnxEngine
+engine = OnnxEngine(pathlib.Path("/opt/model"), "yolov3-tiny", 0.5)
+work = pathlib.Path(tempfile.mkdtemp())
+dog = pathlib.Path("/opt/darknet/data/dog.jpg").read_bytes()
+cases = {"truncated.jpg": dog[: len(dog) // 4], "corrupt.jpg": b"\\xff\\xd8\\xff\\xe0 not a jpeg" * 50}
+for name, data in cases.items():
+    (work / name).write_bytes(data)
+    try:
+        engine.detect(work / name, work)
+        print(name, "decoded")
+    except ImageDecodeError as error:
+        print(name, "ImageDecodeError", error)
+run = engine.detect(pathlib.Path("/opt/darknet/data/dog.jpg"), work)
+print("alive", len(run.detections), run.annotated_png.read_bytes()[:8] == b"\\x89PNG\\r\\n\\x1a\\n")
+"""
+
+
+def test_unreadable_images_raise_instead_of_ending_the_process():
+    """Darknet's loader calls exit() on a bad file, which would kill a warm Lambda; the engine must not."""
+    completed = run_in_image("-c", ENGINE_ON_BAD_INPUT, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert lines[0].startswith("truncated.jpg ImageDecodeError"), lines
+    assert lines[1].startswith("corrupt.jpg ImageDecodeError"), lines
+    assert lines[2] == "alive 5 True", lines
