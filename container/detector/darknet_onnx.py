@@ -556,7 +556,8 @@ def write_random_weights(cfg_path: Path, out_path: Path, seed: int = 0) -> int:
 
     For timing models whose real weights cannot be fetched: the network does the same arithmetic, but its
     detections are meaningless, so these files must never be used for detection. Returns the bytes written.
-    Values are He-scaled so activations stay in a normal range (denormals or infinities would skew timing).
+    The convolutions feeding [yolo] layers get zero objectness kernels and a -30 bias: random objectness
+    would otherwise flood NMS with tens of thousands of boxes and time NMS instead of the network.
     """
     net, layers = build_layers(parse_cfg(Path(cfg_path).read_text()))
     rng = np.random.default_rng(seed)
@@ -564,16 +565,24 @@ def write_random_weights(cfg_path: Path, out_path: Path, seed: int = 0) -> int:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with out_path.open("wb") as handle:
         handle.write(struct.pack("<iiiQ", 0, 2, 0, 0))
-        for _, shape in conv_shapes(net, layers):
+        for layer, shape in conv_shapes(net, layers):
             fan_in = shape.weight_count // shape.filters
-            parts = [rng.normal(0.0, 0.01, shape.filters)]
+            biases = rng.normal(0.0, 0.01, shape.filters)
+            kernel = rng.normal(0.0, np.sqrt(2.0 / fan_in), (shape.filters, fan_in))
+            feeds_yolo = layer.index + 1 < len(layers) and layers[layer.index + 1].section.kind == "yolo"
+            if feeds_yolo:
+                head = layers[layer.index + 1].section
+                objectness = np.arange(4, shape.filters, head.integer("classes", 20) + 5)
+                biases[objectness] = -30.0
+                kernel[objectness] = 0.0
+            parts = [biases]
             if shape.batch_normalize:
                 parts += [
                     rng.uniform(0.8, 1.2, shape.filters),
                     rng.normal(0.0, 0.01, shape.filters),
                     rng.uniform(0.8, 1.2, shape.filters),
                 ]
-            parts.append(rng.normal(0.0, np.sqrt(2.0 / fan_in), shape.weight_count))
+            parts.append(kernel.reshape(-1))
             handle.write(np.concatenate(parts).astype("<f4").tobytes())
     return out_path.stat().st_size
 

@@ -340,3 +340,12 @@ def test_weights_that_do_not_fit_the_cfg_are_rejected(tmp_path, small_model):
         bad.write_bytes(data)
         with pytest.raises(ConversionError, match="do not match"):
             convert(cfg, bad, tmp_path / f"{name}.onnx")
+
+
+def test_random_weights_never_detect_so_timing_measures_the_network(small_model):
+    _, _, onnx_path, _ = small_model
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    image = np.random.default_rng(4).random((1, 3, 20, 20), dtype=np.float32)
+    for raw in session.run(None, {INPUT_NAME: image}):
+        objectness = raw.reshape(3, 2 + 5, -1)[:, 4]
+        np.testing.assert_array_equal(objectness, -30.0)
