@@ -82,5 +82,20 @@ class Stack:
         )
 
 
+def invocation_count(function_name: str) -> int:
+    """Invocations LocalStack counted for the function (its AWS/Lambda metric)."""
+    now = time.time()
+    points = aws("cloudwatch").get_metric_statistics(
+        Namespace="AWS/Lambda",
+        MetricName="Invocations",
+        Dimensions=[{"Name": "FunctionName", "Value": function_name}],
+        StartTime=now - 3600,
+        EndTime=now + 60,
+        Period=60,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return int(sum(point["Sum"] for point in points))
+
+
 def classes(document: dict) -> set[str]:
     return {detection["class"] for detection in document.get("detections", [])}

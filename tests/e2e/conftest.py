@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -38,18 +37,3 @@ def dog_jpg() -> bytes:
 @pytest.fixture(scope="session")
 def s3():
     return aws("s3")
-
-
-def invocation_count(function_name: str) -> int:
-    """Invocations LocalStack counted for the function (its AWS/Lambda metric)."""
-    now = time.time()
-    points = aws("cloudwatch").get_metric_statistics(
-        Namespace="AWS/Lambda",
-        MetricName="Invocations",
-        Dimensions=[{"Name": "FunctionName", "Value": function_name}],
-        StartTime=now - 3600,
-        EndTime=now + 60,
-        Period=60,
-        Statistics=["Sum"],
-    )["Datapoints"]
-    return int(sum(point["Sum"] for point in points))

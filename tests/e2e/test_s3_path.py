@@ -7,8 +7,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import invocation_count
-from e2e_harness.client import classes
+from e2e_harness.client import classes, invocation_count
 
 EXPECTED = {"dog", "truck", "bicycle"}
 

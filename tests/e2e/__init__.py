@@ -1,0 +1,1 @@
+"""End-to-end tests against the LocalStack harness (a package, so its conftest does not shadow others)."""
