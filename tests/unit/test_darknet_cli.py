@@ -1,0 +1,61 @@
+"""Darknet's CLI output: success judged from the text, boxes from the patched stderr lines."""
+
+import pytest
+from detector.darknet_cli import DarknetError, parse_output
+from detector.detection import ImageDecodeError
+
+STDOUT = """/tmp/detect-x/dog.jpg: Predicted in 0.225046 seconds.
+dog: 57%
+car: 52%
+truck: 56%
+bicycle: 59%
+"""
+STDERR = """layer     filters    size              input                output
+    0 conv     16  3 x 3 / 1   416 x 416 x   3   ->   416 x 416 x  16  0.150 BFLOPs
+Loading weights from yolov3-tiny.weights...Done!
+box: 0.570733 129 186 369 517 dog
+box: 0.517268 533 94 621 157 car
+box: 0.557826 533 94 621 157 truck
+box: 0.585022 206 150 575 450 bicycle
+"""
+
+
+def test_parses_prediction_time_text_and_boxes():
+    output = parse_output(STDOUT, STDERR)
+    assert output.predict_seconds == pytest.approx(0.225046)
+    assert output.result_text == STDOUT
+    assert [(d.label, round(d.confidence, 2)) for d in output.detections] == [
+        ("dog", 0.57),
+        ("car", 0.52),
+        ("truck", 0.56),
+        ("bicycle", 0.59),
+    ]
+    assert (output.detections[0].left, output.detections[0].bottom) == (129, 517)
+
+
+def test_class_names_with_spaces():
+    output = parse_output(
+        "x.jpg: Predicted in 0.1 seconds.\ntraffic light: 70%\n", "box: 0.700000 1 2 3 4 traffic light\n"
+    )
+    assert output.detections[0].label == "traffic light"
+
+
+def test_no_detections_is_a_success():
+    output = parse_output("x.jpg: Predicted in 0.2 seconds.\n", "Loading weights...Done!\n")
+    assert output.detections == []
+
+
+def test_unreadable_image_raises_decode_error_even_though_darknet_exits_zero():
+    stderr = 'Loading weights from w...Done!\nCannot load image "bad.jpg"\nSTB Reason: no SOF\n'
+    with pytest.raises(ImageDecodeError, match="no SOF"):
+        parse_output("", stderr)
+
+
+def test_missing_prediction_line_is_an_error():
+    with pytest.raises(DarknetError, match="Predicted in"):
+        parse_output("", "Segmentation fault\n")
+
+
+def test_stdout_and_boxes_must_agree():
+    with pytest.raises(DarknetError, match="do not match"):
+        parse_output(STDOUT, "box: 0.570733 129 186 369 517 dog\n")

@@ -1,0 +1,79 @@
+"""Event parsing: S3 keys decoded as S3 encodes them, ids stable per object, HTTP modes."""
+
+import base64
+
+import pytest
+from detector.events import (
+    BadEvent,
+    event_kind,
+    make_async_job,
+    parse_async_job,
+    parse_http_event,
+    parse_s3_event,
+)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["input/dog.jpg", "input/my holiday photo.jpg", "input/café/Ünïcødé 写真.jpg", "input/a+b=c&d.jpg"],
+)
+def test_s3_keys_are_url_decoded(s3_event, key):
+    (request,) = parse_s3_event(s3_event("bucket", key))
+    assert request.key == key
+    assert request.bucket == "bucket"
+
+
+def test_duplicate_delivery_keeps_the_request_id_and_new_upload_changes_it(s3_event):
+    first = s3_event("bucket", "input/dog.jpg", sequencer="0055AED6DCD90281E5")
+    (a,) = parse_s3_event(first)
+    (b,) = parse_s3_event(first)
+    (c,) = parse_s3_event(s3_event("bucket", "input/dog.jpg", sequencer="0055AED6DCD90281E6"))
+    assert a.request_id == b.request_id
+    assert a.request_id != c.request_id
+
+
+def test_several_records_each_get_their_own_request(s3_event):
+    event = s3_event("bucket", "input/a.jpg")
+    event["Records"] += s3_event("bucket", "input/b.jpg")["Records"]
+    requests = parse_s3_event(event)
+    assert [r.key for r in requests] == ["input/a.jpg", "input/b.jpg"]
+    assert len({r.request_id for r in requests}) == 2
+
+
+def test_non_create_records_are_ignored(s3_event):
+    assert parse_s3_event(s3_event("bucket", "input/a.jpg", event_name="ObjectRemoved:Delete")) == []
+
+
+def test_event_kinds(s3_event, api_event):
+    assert event_kind(s3_event("b", "input/x.jpg")) == "s3"
+    assert event_kind(api_event(b"x")) == "http"
+    assert event_kind(make_async_job("6f1c5a8e-3d0b-4f59-9a55-0c2a6b7f4e21", "b", b"x", "x.jpg")) == "job"
+    with pytest.raises(BadEvent):
+        event_kind({"hello": "world"})
+
+
+def test_http_modes_from_headers(api_event):
+    plain = parse_http_event(api_event(b"img"), "req-1")
+    assert (plain.body, plain.wants_gzip, plain.wants_async) == (b"img", False, False)
+    gzip = parse_http_event(api_event(b"img", {"accept": "application/gzip"}), "req-1")
+    assert gzip.wants_gzip
+    asynchronous = parse_http_event(api_event(b"img", {"x-amz-invocation-type": "Event"}), "req-1")
+    assert asynchronous.wants_async
+
+
+def test_invalid_base64_body_is_a_bad_event(api_event):
+    event = api_event(b"img")
+    event["body"] = "***not base64***"
+    with pytest.raises(BadEvent):
+        parse_http_event(event, "req-1")
+
+
+def test_async_job_round_trip():
+    job = parse_async_job(
+        make_async_job("6f1c5a8e-3d0b-4f59-9a55-0c2a6b7f4e21", "bucket", b"\xff\xd8data", "r.jpg")
+    )
+    assert (job.bucket, job.image, job.filename) == ("bucket", b"\xff\xd8data", "r.jpg")
+    broken = make_async_job("6f1c5a8e-3d0b-4f59-9a55-0c2a6b7f4e21", "bucket", b"x", "r.jpg")
+    broken["darknet_job"]["image_base64"] = base64.b64encode(b"x").decode() + "!"
+    with pytest.raises(BadEvent):
+        parse_async_job(broken)
