@@ -31,6 +31,10 @@ for entry in "$data"/*; do
     *) rm -rf "$entry" ;;
   esac
 done
+# onnxruntime's model-tuning tools are never imported at run time, and its Python module links the
+# runtime statically: the separate libonnxruntime.so (35 MB) serves C API users only.
+rm -rf "$dest/python/onnxruntime/transformers" "$dest/python/onnxruntime/quantization" \
+       "$dest/python/onnxruntime/tools" "$dest/python/bin" "$dest"/python/onnxruntime/capi/libonnxruntime.so.*
 find "$dest/python" -type d \( -name tests -o -name __pycache__ \) -prune -exec rm -rf {} +
 
 sam_spec="$(grep '^aws-sam-cli' "$src/requirements-build.txt")"

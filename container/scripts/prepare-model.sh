@@ -19,4 +19,4 @@ cp "$weights" "$out/$model.weights"
 cd /var/task
 python3 -m detector.darknet_onnx "$out/$model.cfg" "$out/$model.weights" "$out/$model.onnx"
 python3 -m detector.parity --model-dir "$out" --model "$model" --darknet /opt/darknet/bin/darknet \
-  /opt/darknet/data/dog.jpg /opt/darknet/data/person.jpg /opt/darknet/data/horses.jpg
+  /opt/darknet/data/*.jpg

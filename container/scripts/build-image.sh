@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `make image`: everything a fresh machine needs to build the Lambda image offline.
+# Installs and starts a Docker engine if needed, provides the base image, fills
+# container/cache with the Python wheels (downloaded by the host's pip, which trusts the
+# host's TLS set-up) and the verified weights, then builds darknet-lambda:$MODEL.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+context="$(dirname "$here")"
+model="${MODEL:-yolov3-tiny}"
+tag="${IMAGE_TAG:-darknet-lambda:$model}"
+python="${PYTHON:-python3}"
+
+bash "$here/ensure-docker.sh"
+bash "$here/ensure-base-image.sh"
+
+wheels="$context/cache/wheels"
+mkdir -p "$wheels"
+stamp="$wheels/.requirements.sha256"
+wanted="$(cat "$context/requirements.txt" "$context/requirements-build.txt" | sha256sum | cut -d' ' -f1)"
+if [[ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
+  echo "build-image: downloading wheels for the image (CPython 3.11, manylinux x86_64)" >&2
+  rm -f "$wheels"/*.whl
+  "$python" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+    --implementation cp --python-version 3.11 \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+    --platform manylinux1_x86_64 --platform manylinux_2_5_x86_64 \
+    -r "$context/requirements.txt" -r <(grep -v '^aws-sam-cli' "$context/requirements-build.txt") \
+    --dest "$wheels"
+  "$python" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    "$(grep '^aws-sam-cli' "$context/requirements-build.txt")" --dest "$wheels"
+  echo "$wanted" >"$stamp"
+fi
+
+"$python" "$here/fetch_model.py" "$model" "$context/cache/models" >/dev/null
+
+started=$SECONDS
+docker build --quiet --build-arg "MODEL=$model" -t "$tag" "$context" >/dev/null
+# The legacy builder leaves the build stages behind as untagged images.
+docker image prune --force --filter label!=keep >/dev/null 2>&1 || true
+echo "build-image: $tag built in $((SECONDS - started)) s, $(docker image inspect -f '{{.Size}}' "$tag" | numfmt --to=si)B" >&2
