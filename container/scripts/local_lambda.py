@@ -1,0 +1,129 @@
+"""Run the Lambda image locally under AWS's Runtime Interface Emulator and invoke it.
+
+Shared by `make detect`, `make bench` and tests/container: the container starts as Lambda
+starts it (non-root, read-only root file system, writable /tmp), optionally with a CPU and
+memory limit, and answers POST /2015-03-31/functions/function/invocations like Lambda's Invoke.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+
+DEFAULT_IMAGE = "darknet-lambda:yolov3-tiny"
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def docker_bridge_address() -> str:
+    """The host's address on docker's bridge: where containers reach servers the host runs."""
+    gateway = subprocess.run(
+        ["docker", "network", "inspect", "bridge", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return gateway or "172.17.0.1"
+
+
+@dataclass
+class LocalLambda:
+    image: str = DEFAULT_IMAGE
+    env: dict[str, str] = field(default_factory=dict)
+    cpus: float | None = None
+    memory_mb: int | None = None
+    port: int = field(default_factory=free_port)
+    container_id: str | None = None
+
+    def start(self) -> LocalLambda:
+        command = [
+            "docker",
+            "run",
+            "--detach",
+            "--rm",
+            "--read-only",
+            "--tmpfs",
+            "/tmp:rw,size=512m",
+            "--publish",
+            f"127.0.0.1:{self.port}:8080",
+        ]
+        if self.cpus:
+            command += ["--cpus", str(self.cpus)]
+        if self.memory_mb:
+            command += ["--memory", f"{self.memory_mb}m", "--memory-swap", f"{self.memory_mb}m"]
+        for name, value in {"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", **self.env}.items():
+            command += ["--env", f"{name}={value}"]
+        command.append(self.image)
+        self.container_id = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """The emulator accepts connections as soon as it starts; wait for its port to answer."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise TimeoutError(
+            f"the emulator did not listen on port {self.port} within {timeout} s:\n{self.logs()}"
+        )
+
+    def invoke(self, event: dict, timeout: float = 300.0) -> dict:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{INVOKE_PATH}", data=json.dumps(event).encode(), method="POST"
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=timeout) as response:
+                    return json.loads(response.read() or b"null")
+            except (urllib.error.URLError, ConnectionError) as error:
+                # Right after start the published port may reset the first connections.
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"invoke failed: {error}\n{self.logs()}") from error
+                time.sleep(0.05)
+
+    def logs(self) -> str:
+        if not self.container_id:
+            return ""
+        done = subprocess.run(
+            ["docker", "logs", self.container_id], capture_output=True, text=True, check=False
+        )
+        return done.stdout + done.stderr
+
+    def peak_memory_bytes(self) -> int | None:
+        """cgroup v2 memory.peak of the container (None where the kernel does not keep it)."""
+        if not self.container_id:
+            return None
+        done = subprocess.run(
+            ["docker", "exec", self.container_id, "cat", "/sys/fs/cgroup/memory.peak"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return int(done.stdout) if done.returncode == 0 and done.stdout.strip().isdigit() else None
+
+    def stop(self) -> None:
+        if self.container_id:
+            subprocess.run(["docker", "rm", "--force", self.container_id], capture_output=True, check=False)
+            self.container_id = None
+
+    def __enter__(self) -> LocalLambda:
+        self.start()
+        self.wait_ready()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
