@@ -1,0 +1,50 @@
+# darknet-lambda: every command a developer or CI runs. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+MODEL ?= yolov3-tiny
+IMAGE ?=
+export MODEL IMAGE
+
+.PHONY: help venv lint unit image detect container-test bench e2e demo test clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed ## project virtualenv with the dev tools
+
+lint: venv ## ruff over the whole tree
+	$(VENV)/bin/ruff check .
+
+unit: venv ## unit tests: Pulumi mocks and pure functions, no Docker, seconds
+	$(VENV)/bin/pytest tests/unit
+
+image: ## build darknet-lambda:$(MODEL) (installs and starts Docker, builds the base image if needed)
+	PYTHON=$(PYTHON) bash container/scripts/build-image.sh
+
+detect: venv image ## IMAGE=path/to.jpg through the local container; prints result.out, saves out/
+	cd container/scripts && ../../$(PY) detect.py $(if $(IMAGE),"$(abspath $(IMAGE))") \
+	  --out "$(CURDIR)/out" --container-image darknet-lambda:$(MODEL)
+
+container-test: venv image ## the built image under AWS's Lambda emulator, S3 on moto
+	$(VENV)/bin/pytest tests/container
+
+bench: venv image ## both engines side by side, unrestricted and as a 1024 MB Lambda
+	$(PY) container/scripts/bench.py
+
+e2e: venv ## the whole flow on LocalStack, deployed through the Pulumi program
+	bash localstack/run.sh e2e
+
+demo: venv ## the main job: IMAGE (default dog.jpg) through the S3 and HTTP paths on LocalStack
+	bash localstack/run.sh demo
+
+test: lint unit container-test e2e ## everything CI runs
+
+clean: ## remove the venv, caches and outputs (keeps Docker images)
+	rm -rf $(VENV) .cache out container/cache/wheels container/cache/models

@@ -1,0 +1,74 @@
+"""`make detect IMAGE=path`: one image through the local container, the way the HTTP path sends it.
+
+Prints Darknet's result.out to stdout and saves image-result.png and result.out in the output
+folder (default out/). Without IMAGE it uses the sample dog.jpg shipped in the image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import uuid
+from pathlib import Path
+
+from local_lambda import DEFAULT_IMAGE, LocalLambda
+
+
+def proxy_event(body: bytes) -> dict:
+    """A minimal API Gateway REST proxy event for POST /detect asking for the tar.gz answer."""
+    headers = {"Content-Type": "application/octet-stream", "Accept": "application/gzip"}
+    return {
+        "resource": "/detect",
+        "path": "/detect",
+        "httpMethod": "POST",
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "resourcePath": "/detect",
+            "httpMethod": "POST",
+            "stage": "local",
+        },
+        "body": base64.b64encode(body).decode(),
+        "isBase64Encoded": True,
+    }
+
+
+def sample_image(image_tag: str) -> bytes:
+    return subprocess.run(
+        ["docker", "run", "--rm", "--entrypoint", "cat", image_tag, "/opt/darknet/data/dog.jpg"],
+        capture_output=True,
+        check=True,
+    ).stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("image", nargs="?", type=Path, help="an image file (default: the sample dog.jpg)")
+    parser.add_argument("--out", type=Path, default=Path("out"))
+    parser.add_argument("--container-image", default=DEFAULT_IMAGE)
+    parser.add_argument("--engine", choices=["onnx", "darknet"], default="onnx")
+    args = parser.parse_args()
+
+    body = args.image.read_bytes() if args.image else sample_image(args.container_image)
+    with LocalLambda(image=args.container_image, env={"DETECTOR_ENGINE": args.engine}) as function:
+        response = function.invoke(proxy_event(body))
+    if response.get("statusCode") != 200:
+        error = json.loads(response.get("body") or "{}").get("error", response)
+        print(f"detect: HTTP {response.get('statusCode')}: {error}", file=sys.stderr)
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(response["body"])), mode="r:gz") as archive:
+        archive.extractall(args.out, filter="data")
+    sys.stdout.write((args.out / "result.out").read_text())
+    print(f"detect: image-result.png saved to {args.out / 'image-result.png'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
