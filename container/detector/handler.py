@@ -78,8 +78,10 @@ def _http(event: dict, context: LambdaContext) -> dict:
         return error_response(400, "bad_request", str(error), request_id)
 
     def invoke_async(payload: dict) -> None:
+        # By name: the function's own role credentials resolve it in its own account and region,
+        # wherever it runs (AWS, LocalStack, or an emulator whose ARNs carry a placeholder account).
         lambda_client().invoke(
-            FunctionName=context.invoked_function_arn,
+            FunctionName=context.function_name,
             InvocationType="Event",
             Payload=json.dumps(payload).encode(),
         )
