@@ -38,10 +38,10 @@ container-test: venv image ## the built image under AWS's Lambda emulator, S3 on
 bench: venv image ## both engines side by side, unrestricted and as a 1024 MB Lambda
 	$(PY) container/scripts/bench.py
 
-e2e: venv ## the whole flow on LocalStack, deployed through the Pulumi program
+e2e: venv image ## the whole flow on LocalStack, deployed through the Pulumi program
 	bash localstack/run.sh e2e
 
-demo: venv ## the main job: IMAGE (default dog.jpg) through the S3 and HTTP paths on LocalStack
+demo: venv image ## the main job: IMAGE (default dog.jpg) through the S3 and HTTP paths on LocalStack
 	bash localstack/run.sh demo
 
 test: lint unit container-test e2e ## everything CI runs
