@@ -68,9 +68,13 @@ def sniff(data: bytes) -> str | None:
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int]:
-    """Walk the JPEG markers to the frame header; require the end-of-image marker."""
+    """Walk the JPEG markers to the frame header, then to the first scan; require the end-of-image marker.
+
+    A frame header with no scan after it carries no pixels: stb_image "decodes" it as a blank picture.
+    """
     if data.rstrip(b"\x00")[-2:] != b"\xff\xd9":
         raise InvalidImage("truncated_image", "JPEG is truncated: no end-of-image marker", 400)
+    size: tuple[int, int] | None = None
     position = 2
     while position + 4 <= len(data):
         if data[position] != 0xFF:
@@ -82,14 +86,22 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             position += 2
             continue
+        if marker == 0xD9:
+            break
         (length,) = struct.unpack(">H", data[position + 2 : position + 4])
+        if marker == 0xDA:
+            if size is None:
+                break
+            return size
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
             if position + 9 > len(data):
                 break
             height, width = struct.unpack(">HH", data[position + 5 : position + 9])
-            return width, height
+            size = (width, height)
         position += 2 + length
-    raise InvalidImage("corrupt_image", "JPEG is corrupt: no frame header", 400)
+    if size is None:
+        raise InvalidImage("corrupt_image", "JPEG is corrupt: no frame header", 400)
+    raise InvalidImage("corrupt_image", "JPEG is corrupt: no image data after the frame header", 400)
 
 
 def _png_size(data: bytes) -> tuple[int, int]:

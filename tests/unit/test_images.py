@@ -72,3 +72,13 @@ def test_too_many_pixels_is_413():
         inspect_image(encode_image("PNG", (200, 100)), max_bytes=LIMITS["max_bytes"], max_pixels=19_999)
     assert raised.value.status == 413
     assert "200x100" in str(raised.value)
+
+
+def test_jpeg_with_a_frame_header_but_no_scan_is_rejected(small_jpeg):
+    """No SOS segment means no pixels: the decoders would return a blank picture and 200 with nothing."""
+    start_of_scan = small_jpeg.index(b"\xff\xda")
+    headers_only = small_jpeg[:start_of_scan] + b"\xff\xd9"
+    with pytest.raises(InvalidImage) as raised:
+        inspect_image(headers_only, **LIMITS)
+    assert (raised.value.code, raised.value.status) == ("corrupt_image", 400)
+    assert "no image data" in str(raised.value)

@@ -1,0 +1,101 @@
+"""The S3 path in the built image: an input/ object yields output/REQUEST_ID/ with the three results."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.docker
+
+OUTPUT_NAMES = {"image-result.png", "result.out", "result.json"}
+
+
+def process(function, s3, bucket, key, data, make_s3_event, sequencer=None):
+    """Upload data to key, deliver S3's notification, return (response, new keys in the bucket)."""
+    before = set(_keys(s3, bucket))
+    s3.put_object(Bucket=bucket, Key=key, Body=data)
+    event = make_s3_event(bucket, key, size=len(data), sequencer=sequencer)
+    response = function.invoke(event)
+    assert isinstance(response, dict) and "errorType" not in response, response
+    return event, response, set(_keys(s3, bucket)) - before - {key}
+
+
+def _keys(s3, bucket):
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            yield item["Key"]
+
+
+def output_folder(new_keys: set[str]) -> str:
+    folders = {key.rsplit("/", 1)[0] + "/" for key in new_keys}
+    assert len(folders) == 1, sorted(new_keys)
+    (folder,) = folders
+    assert folder.startswith("output/"), folder
+    assert {key.rsplit("/", 1)[1] for key in new_keys} == OUTPUT_NAMES, sorted(new_keys)
+    return folder
+
+
+@pytest.mark.parametrize("key", ["input/dog.jpg", "input/my dog ü 写真.jpg"], ids=["plain", "unicode"])
+def test_s3_upload_writes_the_three_outputs(any_engine, s3, bucket, dog_jpg, s3_event, dog_checks, key):
+    engine, function = any_engine
+    _, response, new_keys = process(function, s3, bucket, key, dog_jpg, s3_event)
+
+    folder = output_folder(new_keys)
+    request_id = folder.split("/")[1]
+    assert response == {"processed": 1, "results": [request_id]}
+    assert not any(k.startswith("input/") for k in new_keys), new_keys
+
+    png = s3.get_object(Bucket=bucket, Key=folder + "image-result.png")
+    assert png["ContentType"] == "image/png"
+    assert dog_checks["png_size"](png["Body"].read()) == dog_checks["size"]
+
+    dog_checks["result_out"](s3.get_object(Bucket=bucket, Key=folder + "result.out")["Body"].read().decode())
+
+    import json
+
+    document = json.loads(s3.get_object(Bucket=bucket, Key=folder + "result.json")["Body"].read())
+    assert document["status"] == "ok", document
+    assert document["request_id"] == request_id
+    assert document["source"] == {"bucket": bucket, "key": key}
+    assert document["engine"] == engine
+    assert document["model"] == "yolov3-tiny"
+    assert document["threshold"] == 0.5
+    assert document["image"] == {"width": 768, "height": 576}
+    dog_checks["detections"](document["detections"])
+    assert document["timings"]["predict_seconds"] > 0, document["timings"]
+    assert document["outputs"] == {
+        "image": f"s3://{bucket}/{folder}image-result.png",
+        "text": f"s3://{bucket}/{folder}result.out",
+        "json": f"s3://{bucket}/{folder}result.json",
+    }
+
+
+def test_nothing_is_written_under_input(lambda_onnx, s3, bucket, dog_jpg, s3_event, bucket_keys):
+    key = "input/only-this.jpg"
+    inputs_before = bucket_keys("input/")
+    process(lambda_onnx, s3, bucket, key, dog_jpg, s3_event)
+    assert bucket_keys("input/") == inputs_before | {key}
+
+
+def test_duplicate_delivery_rewrites_the_same_single_folder(lambda_onnx, s3, bucket, dog_jpg, s3_event):
+    key = "input/delivered-twice.jpg"
+    event, first, new_keys = process(lambda_onnx, s3, bucket, key, dog_jpg, s3_event)
+    folder = output_folder(new_keys)
+    before_second = set(_keys(s3, bucket))
+
+    second = lambda_onnx.invoke(event)
+
+    assert second == first, (first, second)
+    assert set(_keys(s3, bucket)) == before_second
+    assert first["results"] == [folder.split("/")[1]]
+
+
+def test_object_outside_input_is_ignored(lambda_onnx, s3, bucket, dog_jpg, s3_event):
+    _, response, new_keys = process(lambda_onnx, s3, bucket, "elsewhere/dog.jpg", dog_jpg, s3_event)
+    assert new_keys == set()
+    assert response["processed"] == 1, response
+
+
+def test_an_output_object_does_not_trigger_more_output(lambda_onnx, s3, bucket, dog_jpg, s3_event):
+    """A misconfigured trigger on output/ must not loop: outputs are ignored like any non-input key."""
+    _, _, new_keys = process(lambda_onnx, s3, bucket, "output/looping/image-result.png", dog_jpg, s3_event)
+    assert new_keys == set()

@@ -1,0 +1,41 @@
+"""Logs of the built image are JSON lines carrying Lambda's request id (Powertools Logger)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+pytestmark = pytest.mark.docker
+
+
+def json_lines(text: str) -> list[dict]:
+    records = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records
+
+
+def test_invocation_logs_json_lines_with_the_request_id(lambda_onnx, dog_jpg, api_event):
+    response = lambda_onnx.invoke(api_event(dog_jpg))
+    request_id = response["headers"]["X-Request-Id"]
+
+    deadline = time.monotonic() + 10
+    while True:
+        mine = [r for r in json_lines(lambda_onnx.logs()) if r.get("function_request_id") == request_id]
+        if mine or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+
+    assert mine, f"no JSON log line carries {request_id}:\n{lambda_onnx.logs()[-4000:]}"
+    for record in mine:
+        assert {"level", "message", "timestamp", "service"} <= set(record), record
+        assert record["service"] == "darknet-lambda"
+    answered = [r for r in mine if r["message"] == "http request answered"]
+    assert answered and answered[0]["status"] == 200, mine
