@@ -91,3 +91,58 @@ def test_async_request_reinvokes_the_function_and_results_land_where_202_said(
     png = s3.get_object(Bucket=bucket, Key=folder + "image-result.png")["Body"].read()
     assert dog_checks["png_size"](png) == dog_checks["size"]
     dog_checks["result_out"](s3.get_object(Bucket=bucket, Key=folder + "result.out")["Body"].read().decode())
+
+
+def logged_function(function) -> dict:
+    """The function's name and ARN as Powertools logged them from the Lambda context."""
+    for line in function.logs().splitlines():
+        if line.startswith("{") and '"function_arn"' in line:
+            record = json.loads(line)
+            return {"name": record["function_name"], "arn": record["function_arn"]}
+    raise AssertionError(f"no log line names the function:\n{function.logs()[-3000:]}")
+
+
+def test_async_invoke_targets_the_function_itself(lambda_async, fake_lambda_api, dog_jpg, api_event):
+    already = len(fake_lambda_api.requests)
+    assert lambda_async.invoke(api_event(dog_jpg, {"X-Amz-Invocation-Type": "Event"}))["statusCode"] == 202
+
+    (call,) = fake_lambda_api.wait_for(already + 1)[already:]
+    target = unquote(INVOKE_PATH.fullmatch(call.path).group("function"))
+    itself = logged_function(lambda_async)
+    assert target in (itself["name"], itself["arn"]), (target, itself)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"", 400, "empty_body"),
+        (b"plain text, not an image" * 10, 415, "not_an_image"),
+        (b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(64), 415, "unsupported_type"),
+    ],
+    ids=["empty", "text", "webp"],
+)
+def test_async_bad_input_is_refused_at_once_without_an_invoke(
+    lambda_async, fake_lambda_api, api_event, body, status, code
+):
+    already = len(fake_lambda_api.requests)
+    response = lambda_async.invoke(api_event(body, {"X-Amz-Invocation-Type": "Event"}))
+
+    assert response["statusCode"] == status, response
+    assert json.loads(response["body"])["error"]["code"] == code
+    assert len(fake_lambda_api.requests) == already, "a bad image must not be handed to an async run"
+
+
+def test_async_image_over_the_event_limit_is_413_pointing_to_s3(
+    lambda_async, fake_lambda_api, bucket, dog_jpg, api_event
+):
+    limit = 700 * 1024  # the handler's default MAX_ASYNC_IMAGE_BYTES: base64 of it fits a 1 MB Event
+    body = dog_jpg[:-2] + bytes(limit + 1 - len(dog_jpg)) + b"\xff\xd9"
+    already = len(fake_lambda_api.requests)
+
+    response = lambda_async.invoke(api_event(body, {"X-Amz-Invocation-Type": "Event"}))
+
+    assert response["statusCode"] == 413, response
+    error = json.loads(response["body"])["error"]
+    assert error["code"] == "too_large"
+    assert str(limit) in error["message"] and f"s3://{bucket}/input/" in error["message"], error
+    assert len(fake_lambda_api.requests) == already

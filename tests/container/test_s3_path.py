@@ -34,7 +34,11 @@ def output_folder(new_keys: set[str]) -> str:
     return folder
 
 
-@pytest.mark.parametrize("key", ["input/dog.jpg", "input/my dog ü 写真.jpg"], ids=["plain", "unicode"])
+@pytest.mark.parametrize(
+    "key",
+    ["input/dog.jpg", "input/my dog ü 写真.jpg", "input/a+b & c/100% (1).jpg"],
+    ids=["plain", "unicode", "reserved"],
+)
 def test_s3_upload_writes_the_three_outputs(any_engine, s3, bucket, dog_jpg, s3_event, dog_checks, key):
     engine, function = any_engine
     _, response, new_keys = process(function, s3, bucket, key, dog_jpg, s3_event)
