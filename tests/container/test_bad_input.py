@@ -112,3 +112,22 @@ def test_warm_container_still_detects_after_every_bad_input(any_engine, dog_jpg,
     assert response["statusCode"] == 200, response
     dog_checks["detections"](json.loads(response["body"])["detections"])
     assert function.logs().count("INIT START") == inits, "the runtime was restarted: the process died"
+
+
+def test_s3_object_over_the_s3_limit_gets_too_large_without_raising(
+    lambda_onnx, s3, bucket, dog_jpg, s3_event, bucket_keys
+):
+    """The notification's size is checked before download: 413 too_large in result.json, no retry."""
+    s3_limit = 30 * 1024 * 1024  # the handler's default MAX_S3_IMAGE_BYTES
+    key = "input/declared-huge.jpg"
+    s3.put_object(Bucket=bucket, Key=key, Body=dog_jpg)
+
+    response = lambda_onnx.invoke(s3_event(bucket, key, size=s3_limit + 1))
+
+    assert "errorType" not in response, response
+    (request_id,) = response["results"]
+    folder = f"output/{request_id}/"
+    assert bucket_keys(folder) == {folder + "result.json"}
+    document = json.loads(s3.get_object(Bucket=bucket, Key=folder + "result.json")["Body"].read())
+    assert document["status"] == "error" and document["error"]["code"] == "too_large", document
+    assert str(s3_limit) in document["error"]["message"], document

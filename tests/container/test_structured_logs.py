@@ -39,3 +39,27 @@ def test_invocation_logs_json_lines_with_the_request_id(lambda_onnx, dog_jpg, ap
         assert record["service"] == "darknet-lambda"
     answered = [r for r in mine if r["message"] == "http request answered"]
     assert answered and answered[0]["status"] == 200, mine
+
+
+def test_s3_invocation_logs_the_object_and_its_result_folder(lambda_onnx, s3, bucket, dog_jpg, s3_event):
+    key = "input/logged.jpg"
+    s3.put_object(Bucket=bucket, Key=key, Body=dog_jpg)
+    (request_id,) = lambda_onnx.invoke(s3_event(bucket, key, size=len(dog_jpg)))["results"]
+
+    deadline = time.monotonic() + 10
+    while True:
+        processed = [
+            r
+            for r in json_lines(lambda_onnx.logs())
+            if r.get("message") == "object processed" and r.get("result", {}).get("request_id") == request_id
+        ]
+        if processed or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+
+    assert processed, lambda_onnx.logs()[-4000:]
+    (record,) = processed
+    assert record["source"] == {"bucket": bucket, "key": key}
+    assert record["result"]["status"] == "ok"
+    assert record["event_kind"] == "s3"
+    assert record["function_request_id"], record
