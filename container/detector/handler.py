@@ -61,13 +61,23 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
                     "source": result.get("source"),
                 },
             )
-        return {"processed": len(results), "results": [r.get("request_id") for r in results]}
+        return {
+            "processed": sum(r["status"] in ("ok", "error") for r in results),
+            "ignored": sum(r["status"] not in ("ok", "error") for r in results),
+            "results": [{"request_id": r["request_id"], "status": r["status"]} for r in results],
+        }
     if kind == "job":
         job = parse_async_job(event)
         logger.append_keys(request_id=job.request_id)
         document = service.process_job(job, s3_client(), engine(), settings())
         return {"request_id": job.request_id, "status": document["status"]}
     return _http(event, context)
+
+
+def function_qualifier(invoked_arn: str) -> dict:
+    """The alias or version this invocation came through, so the async half runs the same code."""
+    parts = invoked_arn.split(":")
+    return {"Qualifier": parts[7]} if len(parts) > 7 and parts[7] else {}
 
 
 def _http(event: dict, context: LambdaContext) -> dict:
@@ -78,10 +88,11 @@ def _http(event: dict, context: LambdaContext) -> dict:
         return error_response(400, "bad_request", str(error), request_id)
 
     def invoke_async(payload: dict) -> None:
-        # By name: the function's own role credentials resolve it in its own account and region,
+        # By name (and qualifier): its own role credentials resolve it in its own account and region,
         # wherever it runs (AWS, LocalStack, or an emulator whose ARNs carry a placeholder account).
         lambda_client().invoke(
             FunctionName=context.function_name,
+            **function_qualifier(context.invoked_function_arn),
             InvocationType="Event",
             Payload=json.dumps(payload).encode(),
         )

@@ -35,7 +35,10 @@ def detect_image(
         workdir = Path(folder)
         image_path = workdir / safe_filename(name_hint, info.extension)
         image_path.write_bytes(data)
-        yield engine.detect(image_path, workdir)
+        run = engine.detect(image_path, workdir)
+        # Darknet names the file it read; the private folder means nothing to the caller.
+        run.result_text = run.result_text.replace(f"{workdir}/", "", 1)
+        yield run
 
 
 def _error(error: Exception) -> dict:

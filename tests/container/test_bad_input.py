@@ -88,7 +88,7 @@ def test_s3_bad_object_yields_an_error_result_json_without_raising(
 
     # A raised error would make Lambda retry the asynchronous S3 invocation twice, for nothing.
     assert "errorType" not in response, response
-    (request_id,) = response["results"]
+    (request_id,) = [result["request_id"] for result in response["results"]]
     folder = f"output/{request_id}/"
     assert bucket_keys(folder) == {folder + "result.json"}
     document = json.loads(s3.get_object(Bucket=bucket, Key=folder + "result.json")["Body"].read())
@@ -125,7 +125,7 @@ def test_s3_object_over_the_s3_limit_gets_too_large_without_raising(
     response = lambda_onnx.invoke(s3_event(bucket, key, size=s3_limit + 1))
 
     assert "errorType" not in response, response
-    (request_id,) = response["results"]
+    (request_id,) = [result["request_id"] for result in response["results"]]
     folder = f"output/{request_id}/"
     assert bucket_keys(folder) == {folder + "result.json"}
     document = json.loads(s3.get_object(Bucket=bucket, Key=folder + "result.json")["Body"].read())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from detector.outputs import safe_filename
 
 pytestmark = pytest.mark.docker
 
@@ -45,14 +46,17 @@ def test_s3_upload_writes_the_three_outputs(any_engine, s3, bucket, dog_jpg, s3_
 
     folder = output_folder(new_keys)
     request_id = folder.split("/")[1]
-    assert response == {"processed": 1, "results": [request_id]}
+    assert response == {"processed": 1, "ignored": 0, "results": [{"request_id": request_id, "status": "ok"}]}
     assert not any(k.startswith("input/") for k in new_keys), new_keys
 
     png = s3.get_object(Bucket=bucket, Key=folder + "image-result.png")
     assert png["ContentType"] == "image/png"
     assert dog_checks["png_size"](png["Body"].read()) == dog_checks["size"]
 
-    dog_checks["result_out"](s3.get_object(Bucket=bucket, Key=folder + "result.out")["Body"].read().decode())
+    result_out = s3.get_object(Bucket=bucket, Key=folder + "result.out")["Body"].read().decode()
+    dog_checks["result_out"](result_out)
+    # Darknet names the file it read: the object's own name, not the function's private folder.
+    assert result_out.split(": Predicted in ")[0] == safe_filename(key, ".jpg"), result_out.splitlines()[0]
 
     import json
 
@@ -90,13 +94,13 @@ def test_duplicate_delivery_rewrites_the_same_single_folder(lambda_onnx, s3, buc
 
     assert second == first, (first, second)
     assert set(_keys(s3, bucket)) == before_second
-    assert first["results"] == [folder.split("/")[1]]
+    assert first["results"] == [{"request_id": folder.split("/")[1], "status": "ok"}]
 
 
 def test_object_outside_input_is_ignored(lambda_onnx, s3, bucket, dog_jpg, s3_event):
     _, response, new_keys = process(lambda_onnx, s3, bucket, "elsewhere/dog.jpg", dog_jpg, s3_event)
     assert new_keys == set()
-    assert response["processed"] == 1, response
+    assert (response["processed"], response["ignored"]) == (0, 1), response
 
 
 def test_an_output_object_does_not_trigger_more_output(lambda_onnx, s3, bucket, dog_jpg, s3_event):

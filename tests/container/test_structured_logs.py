@@ -44,7 +44,8 @@ def test_invocation_logs_json_lines_with_the_request_id(lambda_onnx, dog_jpg, ap
 def test_s3_invocation_logs_the_object_and_its_result_folder(lambda_onnx, s3, bucket, dog_jpg, s3_event):
     key = "input/logged.jpg"
     s3.put_object(Bucket=bucket, Key=key, Body=dog_jpg)
-    (request_id,) = lambda_onnx.invoke(s3_event(bucket, key, size=len(dog_jpg)))["results"]
+    response = lambda_onnx.invoke(s3_event(bucket, key, size=len(dog_jpg)))
+    (request_id,) = [result["request_id"] for result in response["results"]]
 
     deadline = time.monotonic() + 10
     while True:

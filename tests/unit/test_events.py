@@ -77,3 +77,12 @@ def test_async_job_round_trip():
     broken["darknet_job"]["image_base64"] = base64.b64encode(b"x").decode() + "!"
     with pytest.raises(BadEvent):
         parse_async_job(broken)
+
+
+def test_async_reinvocation_keeps_the_alias_or_version():
+    from detector.handler import function_qualifier
+
+    assert function_qualifier("arn:aws:lambda:us-east-1:123456789012:function:detector") == {}
+    assert function_qualifier("arn:aws:lambda:us-east-1:123456789012:function:detector:live") == {
+        "Qualifier": "live"
+    }
