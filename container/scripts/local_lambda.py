@@ -17,6 +17,11 @@ from dataclasses import dataclass, field
 
 DEFAULT_IMAGE = "darknet-lambda:yolov3-tiny"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+# The container's high-water mark of memory, where each cgroup version keeps it (page cache included).
+PEAK_MEMORY_FILES = (
+    ("/sys/fs/cgroup/memory.peak", "cgroup v2 memory.peak"),
+    ("/sys/fs/cgroup/memory/memory.max_usage_in_bytes", "cgroup v1 memory.max_usage_in_bytes"),
+)
 
 
 def free_port() -> int:
@@ -44,6 +49,8 @@ class LocalLambda:
     memory_mb: int | None = None
     port: int = field(default_factory=free_port)
     container_id: str | None = None
+    # Host folder -> path in the container, mounted read-only (e.g. a model directory for timing).
+    volumes: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> LocalLambda:
         command = [
@@ -61,6 +68,8 @@ class LocalLambda:
             command += ["--cpus", str(self.cpus)]
         if self.memory_mb:
             command += ["--memory", f"{self.memory_mb}m", "--memory-swap", f"{self.memory_mb}m"]
+        for host_path, container_path in self.volumes.items():
+            command += ["--volume", f"{host_path}:{container_path}:ro"]
         for name, value in {"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", **self.env}.items():
             command += ["--env", f"{name}={value}"]
         command.append(self.image)
@@ -103,17 +112,26 @@ class LocalLambda:
         )
         return done.stdout + done.stderr
 
-    def peak_memory_bytes(self) -> int | None:
-        """cgroup v2 memory.peak of the container (None where the kernel does not keep it)."""
+    def peak_memory(self) -> tuple[int, str] | None:
+        """The container's peak memory in bytes and the cgroup file it came from (None if none is kept)."""
         if not self.container_id:
             return None
-        done = subprocess.run(
-            ["docker", "exec", self.container_id, "cat", "/sys/fs/cgroup/memory.peak"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        return int(done.stdout) if done.returncode == 0 and done.stdout.strip().isdigit() else None
+        for path, source in PEAK_MEMORY_FILES:
+            done = subprocess.run(
+                ["docker", "exec", self.container_id, "cat", path],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            if done.returncode == 0 and done.stdout.strip().isdigit():
+                return int(done.stdout), source
+        return None
+
+    def peak_memory_bytes(self) -> int | None:
+        """Just the bytes of peak_memory(), for callers that do not report the source."""
+        found = self.peak_memory()
+        return found[0] if found else None
 
     def stop(self) -> None:
         if self.container_id:

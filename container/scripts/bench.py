@@ -1,0 +1,461 @@
+"""`make bench`: both engines side by side in the local Lambda container, on the machine at hand.
+
+What it measures, and how:
+- yolov3-tiny on Darknet's dog.jpg through the synchronous HTTP JSON path (an API Gateway REST proxy
+  event, so no S3 transfer is timed), for the `onnx` engine (the default) and the `darknet` engine (the
+  stock CLI, reloading the weights each call), unrestricted and under `--cpus 0.6 --memory 1024m`
+  (about the CPU share of a 1024 MB Lambda).
+- Cold start: from `docker run` to the first answer, median of a few fresh containers. Warm latency:
+  the client's wall time per invocation, median and p90, next to the handler's own figures (timings in
+  the JSON answer; predict_seconds is the network alone, Darknet's "Predicted in" for the CLI engine).
+- Peak memory: the container cgroup's high-water mark, read with `docker exec` (v2 memory.peak or
+  v1 memory.max_usage_in_bytes, whichever the host keeps; both count page cache).
+- Parity: detector.parity inside the image on every sample image, judged by its exit code.
+- Full YOLOv3 for scale: Darknet's cfg/yolov3.cfg (taken from the image's cached `darknet` build stage)
+  at 416x416 with random weights of the real shape, converted on the host and mounted read-only into
+  the same image. Random weights give meaningless detections: that model is for timing only.
+
+Containers run one at a time (timings on a 2-core machine would otherwise disturb each other) and are
+always removed. The last line of output is one JSON object for the README and CI logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from local_lambda import DEFAULT_IMAGE, LocalLambda
+
+SCRIPTS = Path(__file__).resolve().parent
+CONTAINER = SCRIPTS.parent
+ROOT = CONTAINER.parent
+sys.path.insert(0, str(CONTAINER))
+
+from detector.darknet_onnx import convert, write_random_weights  # noqa: E402
+
+ENGINES = ("onnx", "darknet")
+DEFAULT_ENGINE = "onnx"
+SAMPLE_IMAGE = "/opt/darknet/data/dog.jpg"
+STAGE_IMAGE = "darknet-lambda-stage:darknet"
+BIG_MODEL = "yolov3"
+BIG_MODEL_SIZE = 416  # the size of the original's 12.4 s figure (~66 GFLOP per image)
+BIG_MODEL_MOUNT = "/opt/timing-model"
+COLD_STARTS = 3
+INVOKE_TIMEOUT_SECONDS = 300
+DOCKER_TIMEOUT_SECONDS = 300
+STAGE_BUILD_TIMEOUT_SECONDS = 1200
+GOAL_SPEEDUP = 10.0
+GOAL_COLD_START_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    key: str
+    label: str
+    cpus: float | None = None
+    memory_mb: int | None = None
+
+
+@dataclass
+class EngineTiming:
+    """One engine under one setting: cold starts of fresh containers, then warm calls on the last one."""
+
+    engine: str
+    limits: Limits
+    cold_seconds: list[float] = field(default_factory=list)
+    docker_run_seconds: list[float] = field(default_factory=list)
+    init_ms: list[float] = field(default_factory=list)
+    warm_seconds: list[float] = field(default_factory=list)
+    predict_seconds: list[float] = field(default_factory=list)
+    peak_bytes: int | None = None
+    peak_source: str | None = None
+    error: str | None = None
+
+    def summary(self) -> dict:
+        return {
+            "cold_start_ms": ms(median(self.cold_seconds)),
+            "docker_run_ms": ms(median(self.docker_run_seconds)),
+            "runtime_init_ms": round(median(self.init_ms), 1) if self.init_ms else None,
+            "warm_ms": {"median": ms(median(self.warm_seconds)), "p90": ms(p90(self.warm_seconds))},
+            "calls": len(self.warm_seconds),
+            "predict_ms": ms(median(self.predict_seconds)),
+            "peak_memory_mib": round(self.peak_bytes / 2**20, 1) if self.peak_bytes else None,
+            **({"error": self.error} if self.error else {}),
+        }
+
+
+def median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def p90(values: list[float]) -> float | None:
+    if len(values) < 2:
+        return values[0] if values else None
+    return statistics.quantiles(values, n=10, method="inclusive")[-1]
+
+
+def ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+def docker(
+    *args: str, timeout: float = DOCKER_TIMEOUT_SECONDS, check: bool = True
+) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, timeout=timeout, check=check)
+
+
+def file_from_image(image: str, path: str) -> bytes:
+    return docker("run", "--rm", "--entrypoint", "cat", image, path).stdout
+
+
+def machine() -> dict:
+    """What the README quotes next to the figures: the timings mean little without the machine.
+
+    Family/model numbers and the widest vector unit matter because "model name" may be as vague as
+    "AMD EPYC", and ONNX Runtime uses AVX-512 where the CPU has it (Lambda's CPUs may not).
+    """
+    first_cpu = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
+    cpuinfo = dict(
+        (key.strip(), value.strip())
+        for key, _, value in (line.partition(":") for line in first_cpu.splitlines())
+    )
+    flags = set(cpuinfo.get("flags", "").split())
+    meminfo = Path("/proc/meminfo").read_text()
+    total_kib = int(re.search(r"^MemTotal:\s+(\d+)", meminfo, re.M).group(1))
+    engine = docker("info", "-f", "{{.ServerVersion}} {{.CgroupVersion}}").stdout.decode().split()
+    return {
+        "cpu": cpuinfo.get("model name") or platform.processor(),
+        "cpu_family_model": f"{cpuinfo.get('cpu family', '?')}/{cpuinfo.get('model', '?')}",
+        "vector": "avx512f" if "avx512f" in flags else "avx2" if "avx2" in flags else "none of avx2/avx512",
+        "cores": os.cpu_count(),
+        "memory_gib": round(total_kib / 2**20, 1),
+        "kernel": platform.release(),
+        "docker": engine[0] if engine else None,
+        "cgroup": f"v{engine[1]}" if len(engine) > 1 else None,
+    }
+
+
+def image_env(image: str) -> dict[str, str]:
+    lines = docker("image", "inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", image).stdout
+    return dict(line.split("=", 1) for line in lines.decode().splitlines() if "=" in line)
+
+
+def api_event_builder():
+    """tests/conftest.py's API Gateway REST proxy event, loaded by path so tests/ never joins sys.path."""
+    spec = importlib.util.spec_from_file_location("api_gateway_events", ROOT / "tests" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make_api_event
+
+
+def answer_body(answer: dict) -> dict:
+    """The JSON document of a 200 answer; anything else stops the measurement of that engine."""
+    if not isinstance(answer, dict) or answer.get("statusCode") != 200:
+        raise RuntimeError(f"unexpected answer: {json.dumps(answer)[:500]}")
+    body = json.loads(answer["body"])
+    if body.get("status") != "ok":
+        raise RuntimeError(f"detection failed: {json.dumps(body)[:500]}")
+    return body
+
+
+RUNTIME_INIT = re.compile(r"INIT REPORT\(durationMs: ([0-9.]+)\)")
+
+
+def time_engine(
+    image: str,
+    engine: str,
+    limits: Limits,
+    event: dict,
+    warm_calls: int,
+    cold_starts: int = COLD_STARTS,
+    extra_env: dict[str, str] | None = None,
+    volumes: dict[str, str] | None = None,
+) -> EngineTiming:
+    """Cold-start fresh containers, then time warm calls on the last; failures are recorded, not raised."""
+    timing = EngineTiming(engine, limits)
+    env = {"DETECTOR_ENGINE": engine, **(extra_env or {})}
+    try:
+        for attempt in range(cold_starts):
+            container = LocalLambda(
+                image=image, env=env, cpus=limits.cpus, memory_mb=limits.memory_mb, volumes=volumes or {}
+            )
+            try:
+                started = time.perf_counter()
+                container.start()
+                timing.docker_run_seconds.append(time.perf_counter() - started)
+                container.wait_ready()
+                answer_body(container.invoke(event, timeout=INVOKE_TIMEOUT_SECONDS))
+                timing.cold_seconds.append(time.perf_counter() - started)
+                init = RUNTIME_INIT.search(container.logs())
+                if init:
+                    timing.init_ms.append(float(init.group(1)))
+                if attempt < cold_starts - 1:
+                    continue
+                for _ in range(warm_calls):
+                    started = time.perf_counter()
+                    body = answer_body(container.invoke(event, timeout=INVOKE_TIMEOUT_SECONDS))
+                    timing.warm_seconds.append(time.perf_counter() - started)
+                    timing.predict_seconds.append(body["timings"]["predict_seconds"])
+                peak = container.peak_memory()
+                if peak:
+                    timing.peak_bytes, timing.peak_source = peak
+            finally:
+                container.stop()
+    except (RuntimeError, TimeoutError, subprocess.SubprocessError, OSError) as error:
+        timing.error = str(error).splitlines()[0][:300]
+    progress(f"{engine:8s} {limits.label}: {json.dumps(timing.summary())}")
+    return timing
+
+
+def progress(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def parity(image: str, model: str) -> bool:
+    command = (
+        f"python3 -m detector.parity --model-dir /opt/model --model {model} "
+        "--darknet /opt/darknet/bin/darknet /opt/darknet/data/*.jpg"
+    )
+    done = docker("run", "--rm", "--entrypoint", "sh", image, "-c", command, check=False)
+    return done.returncode == 0
+
+
+def timing_cfg(cfg_text: str, size: int) -> str:
+    """Darknet's training cfg as one deploys it: batch 1 (its own "Testing" lines) at the given size."""
+    values = {"batch": 1, "subdivisions": 1, "width": size, "height": size}
+    for key, value in values.items():
+        cfg_text = re.sub(rf"^{key}=\d+$", f"{key}={value}", cfg_text, count=1, flags=re.M)
+    return cfg_text
+
+
+def big_model_dir(image: str, folder: Path) -> Path:
+    """A yolov3 model directory like /opt/model, with random weights (timing only), readable by the container.
+
+    The runtime image ships no cfg files and no converter dependencies, so the cfg comes from the
+    Dockerfile's `darknet` stage (a cache hit after `make image`) and the conversion runs on the host.
+    """
+    docker(
+        "build",
+        "--quiet",
+        "--target",
+        "darknet",
+        "-t",
+        STAGE_IMAGE,
+        str(CONTAINER),
+        timeout=STAGE_BUILD_TIMEOUT_SECONDS,
+    )
+    cfg_text = file_from_image(STAGE_IMAGE, f"/opt/darknet/cfg/{BIG_MODEL}.cfg").decode()
+    cfg = folder / f"{BIG_MODEL}.cfg"
+    cfg.write_text(timing_cfg(cfg_text, BIG_MODEL_SIZE))
+    (folder / "coco.names").write_bytes(file_from_image(image, "/opt/darknet/data/coco.names"))
+    (folder / "coco.data").write_text(f"classes = 80\nnames = {BIG_MODEL_MOUNT}/coco.names\n")
+    weights = folder / f"{BIG_MODEL}.weights"
+    write_random_weights(cfg, weights, seed=0)
+    progress("converted: " + convert(cfg, weights, folder / f"{BIG_MODEL}.onnx").split(": ", 1)[1])
+    folder.chmod(0o755)
+    for path in folder.iterdir():
+        path.chmod(0o644)
+    return folder
+
+
+def fmt(value, unit: str = "", digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}{unit}"
+
+
+COLUMNS = (
+    ("setting", 24),
+    ("engine", 9),
+    ("cold start", 11),
+    ("docker run", 11),
+    ("warm median", 13),
+    ("warm p90", 12),
+    ("predict", 12),
+    ("peak mem", 10),
+    ("speedup", 9),
+)
+
+
+def table(title: str, timings: list[EngineTiming]) -> list[str]:
+    def row(cells: list[str]) -> str:
+        """Setting and engine left-aligned, figures right-aligned."""
+        return "".join(
+            f"{cell:<{width}}" if index < 2 else f"{cell:>{width}}"
+            for index, (cell, (_, width)) in enumerate(zip(cells, COLUMNS, strict=True))
+        )
+
+    rows = [title, row([name for name, _ in COLUMNS])]
+    by_setting: dict[str, dict[str, EngineTiming]] = {}
+    for timing in timings:
+        by_setting.setdefault(timing.limits.label, {})[timing.engine] = timing
+    for label, engines in by_setting.items():
+        for engine, timing in engines.items():
+            summary = timing.summary()
+            speed = speedup(engines) if engine == DEFAULT_ENGINE else None
+            cells = [
+                label,
+                engine,
+                fmt(summary["cold_start_ms"], " ms"),
+                fmt(summary["docker_run_ms"], " ms"),
+                fmt(summary["warm_ms"]["median"], " ms", 1),
+                fmt(summary["warm_ms"]["p90"], " ms", 1),
+                fmt(summary["predict_ms"], " ms", 1),
+                fmt(summary["peak_memory_mib"], " MiB"),
+                fmt(speed, "x", 1),
+            ]
+            rows.append(row(cells) + (f"  ERROR {timing.error}" if timing.error else ""))
+    return rows
+
+
+def goal_lines(goals: dict) -> list[str]:
+    def verdict(value) -> str:
+        if isinstance(value, dict):
+            return ", ".join(f"{key} {verdict(inner)}" for key, inner in value.items())
+        return "PASS" if value else "FAIL"
+
+    return [f"  {name}: {verdict(value)}" for name, value in goals.items()]
+
+
+def speedup(engines: dict[str, EngineTiming]) -> float | None:
+    fast, reference = (median(engines[name].warm_seconds) if name in engines else None for name in ENGINES)
+    return round(reference / fast, 1) if fast and reference else None
+
+
+def grouped(timings: list[EngineTiming]) -> dict:
+    """Summaries keyed by setting, then engine, with the speedup of each setting."""
+    by_setting: dict[str, dict[str, EngineTiming]] = {}
+    for timing in timings:
+        by_setting.setdefault(timing.limits.key, {})[timing.engine] = timing
+    return {
+        key: {**{name: timing.summary() for name, timing in engines.items()}, "speedup": speedup(engines)}
+        for key, engines in by_setting.items()
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--image", default=os.environ.get("IMAGE_TAG", DEFAULT_IMAGE))
+    parser.add_argument("--warm-calls", type=int, default=20, help="warm calls per engine and setting")
+    parser.add_argument(
+        "--big-model-calls", type=int, default=3, help="warm yolov3 calls (the CLI takes seconds per call)"
+    )
+    args = parser.parse_args(argv)
+    began = time.perf_counter()
+
+    host = machine()
+    env = image_env(args.image)
+    model = env.get("DETECTOR_MODEL", "yolov3-tiny")
+    image_bytes = int(docker("image", "inspect", "-f", "{{.Size}}", args.image).stdout)
+    progress(f"{args.image} ({image_bytes / 1e6:.0f} MB) on {host['cpu']}, {host['cores']} cores")
+    make_api_event = api_event_builder()
+    event = make_api_event(file_from_image(args.image, SAMPLE_IMAGE))
+    settings = (
+        Limits("unrestricted", f"{host['cores']} CPUs (unrestricted)"),
+        Limits("cpus0.6_mem1024m", "0.6 CPU, 1024 MB", cpus=0.6, memory_mb=1024),
+    )
+
+    progress("parity: detector.parity inside the image on every sample")
+    parity_ok = parity(args.image, model)
+
+    timings = [
+        time_engine(args.image, engine, limits, event, args.warm_calls)
+        for limits in settings
+        for engine in ENGINES
+    ]
+
+    with tempfile.TemporaryDirectory(prefix="bench-model-") as folder:
+        progress(f"{BIG_MODEL} {BIG_MODEL_SIZE}x{BIG_MODEL_SIZE}: random weights, converted on the host")
+        model_dir = big_model_dir(args.image, Path(folder))
+        big_timings = [
+            time_engine(
+                args.image,
+                engine,
+                limits,
+                event,
+                args.big_model_calls,
+                cold_starts=1,
+                extra_env={"DETECTOR_MODEL": BIG_MODEL, "DETECTOR_MODEL_DIR": BIG_MODEL_MOUNT},
+                volumes={str(model_dir): BIG_MODEL_MOUNT},
+            )
+            for limits in settings
+            for engine in ENGINES
+        ]
+
+    peak_source = next((t.peak_source for t in timings + big_timings if t.peak_source), None)
+    results = grouped(timings)
+    onnx_cold = {key: engines[DEFAULT_ENGINE]["cold_start_ms"] for key, engines in results.items()}
+    full = results["unrestricted"][DEFAULT_ENGINE]["warm_ms"]["median"]
+    quota = results["cpus0.6_mem1024m"][DEFAULT_ENGINE]["warm_ms"]["median"]
+    goals = {
+        "onnx_at_least_10x_faster": {key: (e["speedup"] or 0) >= GOAL_SPEEDUP for key, e in results.items()},
+        "onnx_under_60ms_unrestricted": full is not None and full < 60,
+        "onnx_under_150ms_cpus0.6_mem1024m": quota is not None and quota < 150,
+        "cold_start_under_1s": {
+            key: v is not None and v < GOAL_COLD_START_SECONDS * 1000 for key, v in onnx_cold.items()
+        },
+        "parity": parity_ok,
+    }
+
+    lines = [
+        "",
+        f"machine: {host['cpu']} (family/model {host['cpu_family_model']}, {host['vector']}), "
+        f"{host['cores']} cores, {host['memory_gib']} GiB, kernel {host['kernel']}, "
+        f"docker {host['docker']}, cgroup {host['cgroup']}",
+        f"image:   {args.image}, {image_bytes / 1e6:.0f} MB; default engine {DEFAULT_ENGINE}; "
+        f"parity {'PASS' if parity_ok else 'FAIL'}",
+        "event:   dog.jpg (768x576) as an API Gateway REST proxy event, synchronous JSON answer (no S3)",
+        "",
+        *table(f"{model}: {args.warm_calls} warm calls per engine and setting", timings),
+        "",
+        *table(
+            f"{BIG_MODEL} {BIG_MODEL_SIZE}x{BIG_MODEL_SIZE}, RANDOM weights (timing only, detections "
+            f"meaningless): {args.big_model_calls} warm calls per engine and setting",
+            big_timings,
+        ),
+        "",
+        f"cold start: docker run to first answer, median of {COLD_STARTS} fresh containers ({BIG_MODEL}: 1);",
+        "  docker run: of that, until `docker run` returned (a step Lambda's own cold start does not have).",
+        "warm: client wall time per invoke; predict: the handler's predict_seconds (the network alone;",
+        "  Darknet's own 'Predicted in' for the darknet engine, which also reloads the weights every call).",
+        f"peak mem: {peak_source or 'not available'} via docker exec (page cache included).",
+        "speedup: darknet warm median / onnx warm median, same run, same setting.",
+        "goals:",
+        *goal_lines(goals),
+        f"bench took {time.perf_counter() - began:.0f} s",
+    ]
+    print("\n".join(lines))
+    summary = {
+        "model": model,
+        "engine": DEFAULT_ENGINE,
+        "machine": host,
+        "image": args.image,
+        "image_size_mb": round(image_bytes / 1e6, 1),
+        "parity": parity_ok,
+        "warm_calls": args.warm_calls,
+        "cold_start_ms": onnx_cold,
+        "results": results,
+        "peak_memory_source": peak_source,
+        "goals": goals,
+        BIG_MODEL: {
+            "input": f"{BIG_MODEL_SIZE}x{BIG_MODEL_SIZE}",
+            "weights": "random, timing only: never used for detections",
+            "warm_calls": args.big_model_calls,
+            "results": grouped(big_timings),
+        },
+    }
+    print(json.dumps(summary))
+    return 0 if all(t.error is None for t in timings + big_timings) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
