@@ -2,91 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import io
-import time
-import uuid
-from urllib.parse import quote_plus
 
 import pytest
-
-
-def make_s3_event(
-    bucket: str,
-    key: str,
-    size: int = 1024,
-    sequencer: str | None = None,
-    event_name: str = "ObjectCreated:Put",
-) -> dict:
-    """An S3 notification with one record; the key URL-encoded as S3 sends it."""
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": "us-east-1",
-                "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-                "eventName": event_name,
-                "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
-                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-                "responseElements": {
-                    "x-amz-request-id": "C3D13FE58DE4C810",
-                    "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD",
-                },
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "darknet-input",
-                    "bucket": {
-                        "name": bucket,
-                        "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
-                        "arn": f"arn:aws:s3:::{bucket}",
-                    },
-                    "object": {
-                        "key": quote_plus(key, safe="/"),
-                        "size": size,
-                        "eTag": "d41d8cd98f00b204e9800998ecf8427e",
-                        "sequencer": sequencer or uuid.uuid4().hex[:18].upper(),
-                    },
-                },
-            }
-        ]
-    }
-
-
-def make_api_event(body: bytes, headers: dict[str, str] | None = None, base64_encoded: bool = True) -> dict:
-    """An API Gateway REST (v1) Lambda proxy event for POST /detect."""
-    headers = {
-        "Content-Type": "image/jpeg",
-        "Host": "abc123.execute-api.us-east-1.amazonaws.com",
-        **(headers or {}),
-    }
-    return {
-        "resource": "/detect",
-        "path": "/detect",
-        "httpMethod": "POST",
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abc123",
-            "httpMethod": "POST",
-            "path": "/prod/detect",
-            "protocol": "HTTP/1.1",
-            "requestId": str(uuid.uuid4()),
-            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
-            "requestTimeEpoch": int(time.time() * 1000),
-            "resourceId": "res123",
-            "resourcePath": "/detect",
-            "stage": "prod",
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": "pytest"},
-        },
-        "body": base64.b64encode(body).decode() if base64_encoded else body.decode("latin-1"),
-        "isBase64Encoded": base64_encoded,
-    }
+from lambda_events import make_api_event, make_s3_event
 
 
 @pytest.fixture
@@ -106,6 +25,11 @@ def encode_image(fmt: str, size: tuple[int, int] = (64, 48)) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt)
     return buffer.getvalue()
+
+
+@pytest.fixture(name="encode_image")
+def encode_image_fixture():
+    return encode_image
 
 
 @pytest.fixture(scope="session")

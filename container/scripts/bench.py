@@ -22,7 +22,6 @@ always removed. The last line of output is one JSON object for the README and CI
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -35,6 +34,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lambda_events import make_api_event
 from local_lambda import DEFAULT_IMAGE, LocalLambda
 
 SCRIPTS = Path(__file__).resolve().parent
@@ -149,14 +149,6 @@ def machine() -> dict:
 def image_env(image: str) -> dict[str, str]:
     lines = docker("image", "inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", image).stdout
     return dict(line.split("=", 1) for line in lines.decode().splitlines() if "=" in line)
-
-
-def api_event_builder():
-    """tests/conftest.py's API Gateway REST proxy event, loaded by path so tests/ never joins sys.path."""
-    spec = importlib.util.spec_from_file_location("api_gateway_events", ROOT / "tests" / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.make_api_event
 
 
 def answer_body(answer: dict) -> dict:
@@ -357,7 +349,6 @@ def main(argv: list[str] | None = None) -> int:
     model = env.get("DETECTOR_MODEL", "yolov3-tiny")
     image_bytes = int(docker("image", "inspect", "-f", "{{.Size}}", args.image).stdout)
     progress(f"{args.image} ({image_bytes / 1e6:.0f} MB) on {host['cpu']}, {host['cores']} cores")
-    make_api_event = api_event_builder()
     event = make_api_event(file_from_image(args.image, SAMPLE_IMAGE))
     settings = (
         Limits("unrestricted", f"{host['cores']} CPUs (unrestricted)"),

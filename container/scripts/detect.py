@@ -13,30 +13,10 @@ import json
 import subprocess
 import sys
 import tarfile
-import uuid
 from pathlib import Path
 
+from lambda_events import make_api_event
 from local_lambda import DEFAULT_IMAGE, LocalLambda
-
-
-def proxy_event(body: bytes) -> dict:
-    """A minimal API Gateway REST proxy event for POST /detect asking for the tar.gz answer."""
-    headers = {"Content-Type": "application/octet-stream", "Accept": "application/gzip"}
-    return {
-        "resource": "/detect",
-        "path": "/detect",
-        "httpMethod": "POST",
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "requestContext": {
-            "requestId": str(uuid.uuid4()),
-            "resourcePath": "/detect",
-            "httpMethod": "POST",
-            "stage": "local",
-        },
-        "body": base64.b64encode(body).decode(),
-        "isBase64Encoded": True,
-    }
 
 
 def sample_image(image_tag: str) -> bytes:
@@ -57,7 +37,7 @@ def main() -> int:
 
     body = args.image.read_bytes() if args.image else sample_image(args.container_image)
     with LocalLambda(image=args.container_image, env={"DETECTOR_ENGINE": args.engine}) as function:
-        response = function.invoke(proxy_event(body))
+        response = function.invoke(make_api_event(body, {"Accept": "application/gzip"}))
     if response.get("statusCode") != 200:
         error = json.loads(response.get("body") or "{}").get("error", response)
         print(f"detect: HTTP {response.get('statusCode')}: {error}", file=sys.stderr)

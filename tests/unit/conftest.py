@@ -6,8 +6,6 @@ the exact values that reach each resource, and they record each resource's paren
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
 import runpy
 import threading
@@ -233,17 +231,3 @@ def build_context(tmp_path: Path) -> Path:
     """A stand-in build context: the components only check that it holds a Dockerfile."""
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     return tmp_path
-
-
-def _suite_helpers() -> dict[str, object]:
-    """Pytest binds the name `conftest` to this file for the test modules in this directory; the plain
-    helper functions of the suite-wide tests/conftest.py stay importable from it as well."""
-    suite = importlib.import_module("tests.conftest")
-    return {
-        name: value
-        for name, value in vars(suite).items()
-        if inspect.isfunction(value) and value.__module__ == suite.__name__
-    }
-
-
-globals().update(_suite_helpers())

@@ -1,14 +1,13 @@
 """Input classification: every bad input maps to a clear code and HTTP status before decoding."""
 
 import pytest
-from conftest import encode_image
 from detector.images import InvalidImage, inspect_image
 
 LIMITS = {"max_bytes": 1_000_000, "max_pixels": 10_000_000}
 
 
 @pytest.mark.parametrize("fmt,kind", [("JPEG", "jpeg"), ("PNG", "png"), ("BMP", "bmp"), ("GIF", "gif")])
-def test_supported_images_report_type_and_size(fmt, kind):
+def test_supported_images_report_type_and_size(encode_image, fmt, kind):
     info = inspect_image(encode_image(fmt, (64, 48)), **LIMITS)
     assert (info.kind, info.width, info.height) == (kind, 64, 48)
 
@@ -67,7 +66,7 @@ def test_oversized_body_is_413_naming_the_limit(small_jpeg):
     assert "100 bytes" in str(raised.value)
 
 
-def test_too_many_pixels_is_413():
+def test_too_many_pixels_is_413(encode_image):
     with pytest.raises(InvalidImage) as raised:
         inspect_image(encode_image("PNG", (200, 100)), max_bytes=LIMITS["max_bytes"], max_pixels=19_999)
     assert raised.value.status == 413
