@@ -25,7 +25,7 @@ class Detection:
     def as_dict(self) -> dict:
         return {
             "class": self.label,
-            "confidence": round(self.confidence, 4),
+            "confidence": round(self.confidence, 6),
             "box": {"left": self.left, "top": self.top, "right": self.right, "bottom": self.bottom},
         }
 
