@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .checks import LOG_RETENTION_DAYS, check_choice, check_range
+from .policies import assume_role_policy
 
 # Images arrive as request bodies and tar.gz leaves as a response body: both must stay binary.
 BINARY_MEDIA_TYPES = ("image/*", "application/gzip", "application/octet-stream")
@@ -150,18 +151,7 @@ class DarknetApi(pulumi.ComponentResource):
     def _account_logs_role(self, name: str, args: DarknetApiArgs) -> aws.apigateway.Account:
         role = aws.iam.Role(
             f"{name}-account-logs",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "apigateway.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=assume_role_policy("apigateway.amazonaws.com"),
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )

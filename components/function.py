@@ -16,6 +16,7 @@ from .checks import (
     check_prefixes,
     check_range,
 )
+from .policies import assume_role_policy
 
 ENGINES = ("onnx", "darknet")
 ARCHITECTURES = ("x86_64", "arm64")
@@ -96,18 +97,7 @@ class DarknetFunction(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             name,
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
             tags=args.tags,
             opts=child,
         )
