@@ -87,7 +87,13 @@ def store_detection(
     except (InvalidImage, ImageDecodeError) as error:
         logger.warning("image rejected", extra={"error": str(error), "source": source})
         document = result_document(**common, error=_error(error))
-    document["outputs"] = {name: f"s3://{bucket}/{key}" for name, key in keys.items() if name != "folder"}
+    return write_result_json(s3, bucket, keys, document)
+
+
+def write_result_json(s3, bucket: str, keys: dict[str, str], document: dict) -> dict:
+    """Write result.json, listing the outputs that exist: all three, or result.json alone on error."""
+    written = ("json",) if document["status"] == "error" else ("image", "text", "json")
+    document["outputs"] = {name: f"s3://{bucket}/{keys[name]}" for name in written}
     s3.put_object(
         Bucket=bucket,
         Key=keys["json"],
@@ -105,23 +111,17 @@ def process_s3_object(request: S3ObjectRequest, s3, engine: Engine, settings: Se
         logger.warning("ignoring object outside the input prefix", extra=source)
         return {"request_id": request.request_id, "status": "ignored", "source": source}
     if request.size is not None and request.size > settings.max_s3_image_bytes:
-        data = b""
         too_large = InvalidImage(
             "too_large",
             f"the object is {request.size} bytes; the limit is {settings.max_s3_image_bytes} bytes",
             413,
         )
-        keys = output_keys(settings.output_prefix, request.request_id)
         document = result_document(
             request.request_id, source, engine.name, engine.model, engine.threshold, error=_error(too_large)
         )
-        s3.put_object(
-            Bucket=request.bucket,
-            Key=keys["json"],
-            Body=json.dumps(document, indent=2).encode(),
-            ContentType="application/json",
+        return write_result_json(
+            s3, request.bucket, output_keys(settings.output_prefix, request.request_id), document
         )
-        return document
     started = time.perf_counter()
     try:
         data = s3.get_object(Bucket=request.bucket, Key=request.key)["Body"].read()

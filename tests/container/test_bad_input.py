@@ -97,6 +97,7 @@ def test_s3_bad_object_yields_an_error_result_json_without_raising(
     assert document["error"]["message"], document
     assert document["source"] == {"bucket": bucket, "key": key}
     assert "detections" not in document
+    assert document["outputs"] == {"json": f"s3://{bucket}/{folder}result.json"}, document
 
 
 def test_warm_container_still_detects_after_every_bad_input(any_engine, dog_jpg, api_event, dog_checks):
