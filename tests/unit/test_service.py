@@ -1,0 +1,169 @@
+"""The service functions behind the handler, on moto's in-process S3 and a stand-in engine.
+
+The stand-in engine reports one fixed box: these tests prove the plumbing (keys,
+order of writes, error records, HTTP answers), while tests/container proves the real engines.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import boto3
+import pytest
+from detector.detection import Detection, DetectionRun
+from detector.events import HttpDetectRequest, S3ObjectRequest, parse_async_job
+from detector.service import answer_http, process_job, process_s3_object
+from detector.settings import Settings
+from moto import mock_aws
+
+BUCKET = "detector-bucket"
+REQUEST_ID = "6f1c5a8e-3d0b-4f59-9a55-0c2a6b7f4e21"
+
+
+class StandInEngine:
+    """Copies the input to image-result.png and reports one fixed box: enough to test the plumbing."""
+
+    name = "stand-in"
+    model = "yolov3-tiny"
+    threshold = 0.5
+
+    def __init__(self) -> None:
+        self.calls: list[Path] = []
+
+    def detect(self, image_path: Path, workdir: Path) -> DetectionRun:
+        self.calls.append(image_path)
+        annotated = workdir / "image-result.png"
+        annotated.write_bytes(image_path.read_bytes())
+        return DetectionRun(
+            detections=[Detection("dog", 0.57, 1, 2, 3, 4)],
+            predict_seconds=0.01,
+            result_text=f"{image_path}: Predicted in 0.010000 seconds.\ndog: 57%\n",
+            annotated_png=annotated,
+            image_width=64,
+            image_height=48,
+        )
+
+
+class RecordingS3:
+    """Passes calls to a real (moto) client and remembers the order of the keys written."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+        self.exceptions = client.exceptions
+        self.written: list[str] = []
+
+    def put_object(self, **kwargs):
+        self.written.append(kwargs["Key"])
+        return self._client.put_object(**kwargs)
+
+    def get_object(self, **kwargs):
+        return self._client.get_object(**kwargs)
+
+
+@pytest.fixture
+def s3(tmp_path):
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield RecordingS3(client)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(output_bucket=BUCKET, work_root=tmp_path)
+
+
+def request_for(key: str, size: int | None = None) -> S3ObjectRequest:
+    return S3ObjectRequest(
+        bucket=BUCKET, key=key, size=size, request_id="6f1c5a8e-3d0b-4f59-9a55-0c2a6b7f4e21"
+    )
+
+
+def test_s3_object_yields_three_outputs_with_result_json_last(s3, settings, small_jpeg):
+    s3.put_object(Bucket=BUCKET, Key="input/my dog.jpg", Body=small_jpeg)
+    document = process_s3_object(request_for("input/my dog.jpg"), s3, StandInEngine(), settings)
+
+    folder = f"output/{REQUEST_ID}/"
+    assert s3.written[1:] == [folder + "image-result.png", folder + "result.out", folder + "result.json"]
+    assert document["status"] == "ok"
+    assert document["detections"][0]["class"] == "dog"
+    result_out = s3.get_object(Bucket=BUCKET, Key=folder + "result.out")["Body"].read().decode()
+    assert result_out.startswith("my_dog.jpg: Predicted in ")  # the file's name, not the private folder
+
+
+def test_bad_object_yields_only_an_error_record(s3, settings):
+    s3.put_object(Bucket=BUCKET, Key="input/notes.jpg", Body=b"plain text")
+    engine = StandInEngine()
+    document = process_s3_object(request_for("input/notes.jpg"), s3, engine, settings)
+
+    assert engine.calls == []
+    assert (document["status"], document["error"]["code"]) == ("error", "not_an_image")
+    assert s3.written[1:] == [f"output/{REQUEST_ID}/result.json"]
+    assert list(document["outputs"]) == ["json"]
+
+
+def test_oversized_object_is_recorded_without_being_read(s3, settings):
+    document = process_s3_object(request_for("input/huge.jpg", size=10**9), s3, StandInEngine(), settings)
+    assert document["error"]["code"] == "too_large"
+    assert s3.written == [f"output/{REQUEST_ID}/result.json"]
+
+
+def test_objects_outside_input_and_deleted_objects_write_nothing(s3, settings):
+    assert (
+        process_s3_object(request_for("output/x/image-result.png"), s3, StandInEngine(), settings)["status"]
+        == "ignored"
+    )
+    assert process_s3_object(request_for("input/gone.jpg"), s3, StandInEngine(), settings)["status"] == "gone"
+    assert s3.written == []
+
+
+def http(body: bytes, wants_gzip: bool = False, wants_async: bool = False) -> HttpDetectRequest:
+    return HttpDetectRequest(
+        body, wants_gzip, wants_async, "6f1c5a8e-3d0b-4f59-9a55-0c2a6b7f4e21", "image/jpeg"
+    )
+
+
+def refuse_async(payload: dict) -> None:
+    raise AssertionError("a synchronous request must not invoke the function again")
+
+
+def test_http_json_and_gzip_answers(settings, small_jpeg):
+    answer = answer_http(http(small_jpeg), StandInEngine(), settings, refuse_async)
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"])["detections"][0]["class"] == "dog"
+
+    answer = answer_http(http(small_jpeg, wants_gzip=True), StandInEngine(), settings, refuse_async)
+    assert (answer["statusCode"], answer["isBase64Encoded"]) == (200, True)
+    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(answer["body"])), mode="r:gz") as archive:
+        assert sorted(archive.getnames()) == ["image-result.png", "result.out"]
+
+
+def test_http_async_hands_the_image_to_a_job_that_writes_where_the_202_says(s3, settings, small_jpeg):
+    sent: list[dict] = []
+    answer = answer_http(http(small_jpeg, wants_async=True), StandInEngine(), settings, sent.append)
+    body = json.loads(answer["body"])
+    assert answer["statusCode"] == 202
+    assert body["location"] == f"s3://{BUCKET}/output/{body['request_id']}/"
+
+    (payload,) = sent
+    document = process_job(parse_async_job(payload), s3, StandInEngine(), settings)
+    assert document["outputs"]["json"] == body["result"]
+
+
+def test_http_async_without_an_output_bucket_is_refused(tmp_path, small_jpeg):
+    answer = answer_http(
+        http(small_jpeg, wants_async=True), StandInEngine(), Settings(work_root=tmp_path), refuse_async
+    )
+    assert answer["statusCode"] == 501
+
+
+def test_http_too_large_names_the_limit_and_the_s3_path(settings, small_jpeg):
+    small_limit = Settings(output_bucket=BUCKET, work_root=settings.work_root, max_http_image_bytes=100)
+    answer = answer_http(http(small_jpeg), StandInEngine(), small_limit, refuse_async)
+    message = json.loads(answer["body"])["error"]["message"]
+    assert answer["statusCode"] == 413
+    assert "100 bytes" in message and f"s3://{BUCKET}/input/" in message
