@@ -1,13 +1,18 @@
 #!/bin/sh
 # Build pjreddie Darknet (upstream commit 61c9d02e, as packaged by Debian) without OpenCV,
-# with OpenMP, -O3 and AVX2 (every x86_64 CPU Lambda runs on has it), and install the
+# with OpenMP, -O3 and AVX2 on x86_64 (every x86_64 CPU Lambda runs on has it), and install the
 # binary, libdarknet.so, the cfg files, coco.names, the label glyphs and the sample images.
 # Runs inside the Dockerfile's build stage; apt uses the image's own configured mirror.
 set -eu
 
 prefix="${1:?usage: build-darknet.sh PREFIX}"
 here="$(cd "$(dirname "$0")" && pwd)"
-arch_flags="${DARKNET_ARCH_FLAGS:--march=haswell -mtune=generic}"
+case "$(uname -m)" in
+  x86_64) default_arch_flags="-march=haswell -mtune=generic" ;;  # AVX2 + FMA
+  aarch64) default_arch_flags="-mcpu=neoverse-n1" ;;  # Graviton2, the oldest arm64 Lambda CPU
+  *) default_arch_flags="" ;;
+esac
+arch_flags="${DARKNET_ARCH_FLAGS:-$default_arch_flags}"
 
 # Enable source packages for whichever sources format the base image uses.
 if [ -f /etc/apt/sources.list.d/debian.sources ]; then

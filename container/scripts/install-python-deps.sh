@@ -2,13 +2,14 @@
 # Install the image's Python dependencies into plain folders (Debian's python3 has no pip at
 # run time): runtime wheels into $2/python, build-only wheels into $2/build-python, and AWS's
 # Runtime Interface Emulator into $2/rie. Uses the wheelhouse in $1/cache/wheels when it
-# holds wheels (offline builds; the host downloaded them), otherwise the package index.
+# holds wheels for this architecture (offline builds; the host downloaded them), otherwise the index.
 set -eu
 src="$1"
 dest="$2"
 wheels="$src/cache/wheels"
 
-if ls "$wheels"/*.whl >/dev/null 2>&1; then
+# The host fills the wheelhouse for its own architecture; a build for another one uses the index.
+if ls "$wheels"/*"$(uname -m)".whl >/dev/null 2>&1; then
   source_args="--no-index --find-links $wheels"
 else
   source_args=""
