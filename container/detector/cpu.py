@@ -12,6 +12,9 @@ from pathlib import Path
 
 THREADS_ENV = "DETECTOR_THREADS"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+# Lambda gives CPU in proportion to memory: 1769 MB is one full vCPU (up to 6 at 10240 MB).
+LAMBDA_MEMORY_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+LAMBDA_MB_PER_VCPU = 1769
 
 
 def cpus_from_cgroup_v2(cpu_max: str) -> float | None:
@@ -58,8 +61,21 @@ def granted_cpus(root: Path = CGROUP_ROOT, affinity: int | None = None) -> int:
     return max(1, min(affinity, math.ceil(limit - 1e-9)))
 
 
+def lambda_memory_cpus(environ: dict[str, str]) -> int | None:
+    """Whole CPUs Lambda's memory setting pays for, or None outside Lambda.
+
+    Lambda's VM shows two CPUs even at 1024 MB and throttles below the cgroup, so its share must come
+    from the memory size: rounded, since a thread beyond a fraction of a CPU only waits (0.58 -> 1).
+    """
+    raw = environ.get(LAMBDA_MEMORY_ENV, "").strip()
+    if not raw.isdigit():
+        return None
+    return max(1, round(int(raw) / LAMBDA_MB_PER_VCPU))
+
+
 def thread_count(environ: dict[str, str] | None = None, root: Path = CGROUP_ROOT) -> int:
-    """Threads for the inference engine: DETECTOR_THREADS when set, otherwise the granted CPUs."""
+    """Threads for the inference engine: DETECTOR_THREADS when set, otherwise the granted CPUs,
+    never more than Lambda's memory-sized share."""
     environ = os.environ if environ is None else environ
     override = environ.get(THREADS_ENV, "").strip()
     if override:
@@ -67,4 +83,6 @@ def thread_count(environ: dict[str, str] | None = None, root: Path = CGROUP_ROOT
         if value < 1:
             raise ValueError(f"{THREADS_ENV} must be a positive integer, got {override!r}")
         return value
-    return granted_cpus(root)
+    granted = granted_cpus(root)
+    share = lambda_memory_cpus(environ)
+    return granted if share is None else min(granted, share)

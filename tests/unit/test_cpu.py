@@ -47,3 +47,18 @@ def test_thread_override_wins_and_is_validated(tmp_path):
     assert cpu.thread_count({"DETECTOR_THREADS": "3"}, tmp_path) == 3
     with pytest.raises(ValueError, match="DETECTOR_THREADS"):
         cpu.thread_count({"DETECTOR_THREADS": "0"}, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("memory_mb", "expected"), [("1024", 1), ("2048", 1), ("3008", 2), ("3538", 2), ("10240", 6)]
+)
+def test_lambda_memory_caps_threads_where_the_vm_shows_more_cpus(tmp_path, memory_mb, expected):
+    """Lambda's VM shows CPUs the memory setting does not pay for; no cgroup quota reveals it."""
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    environ = {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": memory_mb}
+    assert cpu.thread_count(environ, root=tmp_path) == min(expected, cpu.granted_cpus(tmp_path))
+    assert cpu.lambda_memory_cpus(environ) == expected
+
+
+def test_outside_lambda_there_is_no_memory_share():
+    assert cpu.lambda_memory_cpus({}) is None
