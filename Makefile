@@ -10,7 +10,7 @@ export MODEL IMAGE
 .PHONY: help venv lint unit image detect container-test bench e2e demo test clean
 
 help: ## list the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ lint: venv ## ruff over the whole tree
 unit: venv ## unit tests: Pulumi mocks and pure functions, no Docker, seconds
 	$(VENV)/bin/pytest tests/unit
 
-image: ## build darknet-lambda:$(MODEL) (installs and starts Docker, builds the base image if needed)
+image: ## build darknet-lambda:MODEL (installs and starts Docker, builds the base image if needed)
 	PYTHON=$(PYTHON) bash container/scripts/build-image.sh
 
 detect: venv image ## IMAGE=path/to.jpg through the local container; prints result.out, saves out/
