@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -16,7 +15,7 @@ from .checks import (
     check_prefixes,
     check_range,
 )
-from .policies import assume_role_policy
+from .policies import assume_role_policy, policy_document
 
 ENGINES = ("onnx", "darknet")
 ARCHITECTURES = ("x86_64", "arm64")
@@ -216,20 +215,15 @@ def _access_policy(
                 "Resource": [kms_key_arn],
             }
         )
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+    return policy_document(*statements)
 
 
 def _self_invoke_policy(function_arn: str) -> str:
-    return json.dumps(
+    return policy_document(
         {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "InvokeSelfAsynchronously",
-                    "Effect": "Allow",
-                    "Action": ["lambda:InvokeFunction"],
-                    "Resource": [function_arn],
-                }
-            ],
+            "Sid": "InvokeSelfAsynchronously",
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": [function_arn],
         }
     )
