@@ -7,7 +7,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from .detection import DetectionRun
+from .detection import DetectionRun, Engine
 
 RESULT_IMAGE = "image-result.png"
 RESULT_TEXT = "result.out"
@@ -27,9 +27,7 @@ def output_keys(output_prefix: str, request_id: str) -> dict[str, str]:
 def result_document(
     request_id: str,
     source: dict,
-    engine: str,
-    model: str,
-    threshold: float,
+    engine: Engine,
     run: DetectionRun | None = None,
     error: dict | None = None,
     timings: dict | None = None,
@@ -39,9 +37,9 @@ def result_document(
         "request_id": request_id,
         "status": "error" if error else "ok",
         "source": source,
-        "model": model,
-        "engine": engine,
-        "threshold": threshold,
+        "model": engine.model,
+        "engine": engine.name,
+        "threshold": engine.threshold,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     if run is not None:

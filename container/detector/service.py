@@ -62,13 +62,6 @@ def store_detection(
     result.json is written last, so its presence means the folder is complete.
     """
     keys = output_keys(settings.output_prefix, request_id)
-    common = {
-        "request_id": request_id,
-        "source": source,
-        "engine": engine.name,
-        "model": engine.model,
-        "threshold": engine.threshold,
-    }
     try:
         with detect_image(data, name_hint, engine, settings, max_bytes) as run:
             started = time.perf_counter()
@@ -82,11 +75,15 @@ def store_detection(
                 ContentType="text/plain; charset=utf-8",
             )
             document = result_document(
-                **common, run=run, timings={"upload_seconds": round(time.perf_counter() - started, 4)}
+                request_id,
+                source,
+                engine,
+                run=run,
+                timings={"upload_seconds": round(time.perf_counter() - started, 4)},
             )
     except (InvalidImage, ImageDecodeError) as error:
         logger.warning("image rejected", extra={"error": str(error), "source": source})
-        document = result_document(**common, error=_error(error))
+        document = result_document(request_id, source, engine, error=_error(error))
     return write_result_json(s3, bucket, keys, document)
 
 
@@ -116,9 +113,7 @@ def process_s3_object(request: S3ObjectRequest, s3, engine: Engine, settings: Se
             f"the object is {request.size} bytes; the limit is {settings.max_s3_image_bytes} bytes",
             413,
         )
-        document = result_document(
-            request.request_id, source, engine.name, engine.model, engine.threshold, error=_error(too_large)
-        )
+        document = result_document(request.request_id, source, engine, error=_error(too_large))
         return write_result_json(
             s3, request.bucket, output_keys(settings.output_prefix, request.request_id), document
         )
@@ -203,9 +198,7 @@ def answer_http(request: HttpDetectRequest, engine: Engine, settings: Settings, 
         with detect_image(request.body, "request", engine, settings, limit) as run:
             if request.wants_gzip:
                 return gzip_response(result_archive(run), request.request_id)
-            document = result_document(
-                request.request_id, {"http": "request"}, engine.name, engine.model, engine.threshold, run=run
-            )
+            document = result_document(request.request_id, {"http": "request"}, engine, run=run)
             document["result_out"] = run.result_text
             return json_response(200, document, request.request_id)
     except InvalidImage as error:
