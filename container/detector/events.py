@@ -39,7 +39,6 @@ class HttpDetectRequest:
     wants_gzip: bool
     wants_async: bool
     request_id: str
-    content_type: str | None
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,6 @@ def parse_http_event(event: dict, request_id: str) -> HttpDetectRequest:
         wants_gzip=any(media in accept for media in GZIP_MEDIA_TYPES),
         wants_async=(headers.get("x-amz-invocation-type") or "").strip().lower() == "event",
         request_id=request_id,
-        content_type=headers.get("content-type"),
     )
 
 

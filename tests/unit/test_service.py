@@ -78,9 +78,7 @@ def settings(tmp_path) -> Settings:
 
 
 def request_for(key: str, size: int | None = None) -> S3ObjectRequest:
-    return S3ObjectRequest(
-        bucket=BUCKET, key=key, size=size, request_id="6f1c5a8e-3d0b-4f59-9a55-0c2a6b7f4e21"
-    )
+    return S3ObjectRequest(bucket=BUCKET, key=key, size=size, request_id=REQUEST_ID)
 
 
 def test_s3_object_yields_three_outputs_with_result_json_last(s3, settings, small_jpeg):
@@ -122,9 +120,7 @@ def test_objects_outside_input_and_deleted_objects_write_nothing(s3, settings):
 
 
 def http(body: bytes, wants_gzip: bool = False, wants_async: bool = False) -> HttpDetectRequest:
-    return HttpDetectRequest(
-        body, wants_gzip, wants_async, "6f1c5a8e-3d0b-4f59-9a55-0c2a6b7f4e21", "image/jpeg"
-    )
+    return HttpDetectRequest(body, wants_gzip, wants_async, REQUEST_ID)
 
 
 def refuse_async(payload: dict) -> None:
