@@ -42,7 +42,7 @@ def parse_output(stdout: str, stderr: str) -> DarknetOutput:
         reason = next((line for line in stderr.splitlines() if line.startswith("STB Reason")), "")
         raise ImageDecodeError(f"Darknet cannot load the image. {reason}".strip())
     lines = stdout.splitlines()
-    predicted = next((PREDICTED.match(line) for line in lines if PREDICTED.match(line)), None)
+    predicted = next(filter(None, map(PREDICTED.match, lines)), None)
     if predicted is None:
         tail = "\n".join(stderr.strip().splitlines()[-5:])
         raise DarknetError(f"Darknet printed no 'Predicted in' line; stderr ends with:\n{tail}")

@@ -37,5 +37,5 @@ fi
 started=$SECONDS
 docker build --quiet --build-arg "MODEL=$model" -t "$tag" "$context" >/dev/null
 # The legacy builder leaves the build stages behind as untagged images.
-docker image prune --force --filter label!=keep >/dev/null 2>&1 || true
+docker image prune --force >/dev/null 2>&1 || true
 echo "build-image: $tag built in $((SECONDS - started)) s, $(docker image inspect -f '{{.Size}}' "$tag" | numfmt --to=si)B" >&2
