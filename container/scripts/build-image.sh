@@ -36,6 +36,11 @@ fi
 
 started=$SECONDS
 docker build --quiet --build-arg "MODEL=$model" -t "$tag" "$context" >/dev/null
-# The legacy builder leaves the build stages behind as untagged images.
+# The legacy builder's build cache is the build stages' images. Tag the current ones (instant:
+# every stage is cached by now) so that pruning untagged images removes only stale stages.
+for stage in darknet python-deps model; do
+  docker build --quiet --build-arg "MODEL=$model" --target "$stage" \
+    -t "darknet-lambda-stage:$stage-$model" "$context" >/dev/null
+done
 docker image prune --force >/dev/null 2>&1 || true
 echo "build-image: $tag built in $((SECONDS - started)) s, $(docker image inspect -f '{{.Size}}' "$tag" | numfmt --to=si)B" >&2
