@@ -19,8 +19,9 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed ## project virtualenv with the dev tools
 
-lint: venv ## ruff over the whole tree
+lint: venv ## ruff lint and format check over the whole tree
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 unit: venv ## unit tests: Pulumi mocks and pure functions, no Docker, seconds
 	$(VENV)/bin/pytest tests/unit

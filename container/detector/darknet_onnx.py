@@ -197,10 +197,9 @@ def build_layers(sections: list[Section]) -> tuple[Section, list[Layer]]:
         raise ConversionError("[net] must give width, height and channels")
     layers: list[Layer] = []
     for index, section in enumerate(layer_sections):
-        prev_c, prev_h, prev_w = (layers[-1].out_c, layers[-1].out_h, layers[-1].out_w) if layers else (
-            channels,
-            height,
-            width,
+        previous = layers[-1] if layers else None
+        prev_c, prev_h, prev_w = (
+            (previous.out_c, previous.out_h, previous.out_w) if previous else (channels, height, width)
         )
         layer = Layer(index, section, prev_c, prev_h, prev_w, [index - 1])
         kind = section.kind

