@@ -106,7 +106,8 @@ class DarknetCliEngine:
             str(out_prefix),
         ]
 
-    def detect(self, image_path: Path, workdir: Path) -> DetectionRun:
+    def detect(self, image_path: Path, workdir: Path, *, annotate: bool = True) -> DetectionRun:
+        """The stock CLI always draws and writes the PNG, whatever annotate says."""
         started = time.perf_counter()
         completed = subprocess.run(
             self.command(image_path, workdir / "image-result"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -32,23 +32,19 @@ class Detection:
 
 @dataclass
 class DetectionRun:
-    """What one image produced: detections, Darknet's text (result.out) and the annotated PNG."""
+    """What one image produced: detections, Darknet's text (result.out) and the annotated PNG
+    (None when the caller did not ask for it and the engine could skip drawing)."""
 
     detections: list[Detection]
     predict_seconds: float  # the network alone, as Darknet's "Predicted in" line
     result_text: str  # exactly Darknet's stdout format: "<img>: Predicted in X seconds.\n" + "cls: NN%" lines
-    annotated_png: Path
+    annotated_png: Path | None
     image_width: int
     image_height: int
     timings: dict[str, float] = field(default_factory=dict)
 
     def detections_as_dicts(self) -> list[dict]:
         return [d.as_dict() for d in self.detections]
-
-    def as_dict(self) -> dict:
-        data = asdict(self)
-        data["annotated_png"] = str(self.annotated_png)
-        return data
 
 
 class Engine(Protocol):
@@ -58,6 +54,10 @@ class Engine(Protocol):
     model: str
     threshold: float
 
-    def detect(self, image_path: Path, workdir: Path) -> DetectionRun:
-        """Detect objects in image_path; write image-result.png into workdir. Raises ImageDecodeError."""
+    def detect(self, image_path: Path, workdir: Path, *, annotate: bool = True) -> DetectionRun:
+        """Detect objects in image_path and, if annotate, write image-result.png into workdir.
+
+        Raises ImageDecodeError. Drawing and PNG encoding cost as much as the network itself, so a
+        caller that only wants the detections says annotate=False.
+        """
         ...

@@ -159,7 +159,7 @@ class OnnxEngine:
         self._alphabet = self._darknet.load_alphabet()
         self._outputs = [head.output for head in self.network.yolo]
 
-    def detect(self, image_path: Path, workdir: Path) -> DetectionRun:
+    def detect(self, image_path: Path, workdir: Path, *, annotate: bool = True) -> DetectionRun:
         timings: dict[str, float] = {}
         clock = time.perf_counter()
 
@@ -187,12 +187,14 @@ class OnnxEngine:
             self._darknet.nms_sort(candidates, self.classes, NMS_THRESHOLD)
             lap("nms")
             detections, lines = self._report(candidates, image.w, image.h)
-            self._darknet.draw_detections(
-                image, candidates, self.threshold, self._c_names, self._alphabet, self.classes
-            )
-            lap("draw")
-            png = write_png(Path(workdir) / RESULT_PNG, self._darknet.rgb_bytes(image))
-            lap("save_png")
+            png = None
+            if annotate:
+                self._darknet.draw_detections(
+                    image, candidates, self.threshold, self._c_names, self._alphabet, self.classes
+                )
+                lap("draw")
+                png = write_png(Path(workdir) / RESULT_PNG, self._darknet.rgb_bytes(image))
+                lap("save_png")
             width, height = image.w, image.h
         finally:
             self._darknet.free_image(image)

@@ -27,7 +27,7 @@ logger = Logger(service="darknet-lambda")
 
 @contextmanager
 def detect_image(
-    data: bytes, name_hint: str, engine: Engine, settings: Settings, max_bytes: int
+    data: bytes, name_hint: str, engine: Engine, settings: Settings, max_bytes: int, *, annotate: bool = True
 ) -> Iterator[DetectionRun]:
     """Validate data, run the engine in a private folder under the work root, clean up after."""
     info = inspect_image(data, max_bytes, settings.max_pixels)
@@ -35,7 +35,7 @@ def detect_image(
         workdir = Path(folder)
         image_path = workdir / safe_filename(name_hint, info.extension)
         image_path.write_bytes(data)
-        run = engine.detect(image_path, workdir)
+        run = engine.detect(image_path, workdir, annotate=annotate)
         # Darknet names the file it read; the private folder means nothing to the caller.
         run.result_text = run.result_text.replace(f"{workdir}/", "", 1)
         yield run
@@ -195,7 +195,10 @@ def answer_http(request: HttpDetectRequest, engine: Engine, settings: Settings, 
                 },
                 request.request_id,
             )
-        with detect_image(request.body, "request", engine, settings, limit) as run:
+        # The JSON answer carries no image: skip drawing and PNG encoding, as long as the network.
+        with detect_image(
+            request.body, "request", engine, settings, limit, annotate=request.wants_gzip
+        ) as run:
             if request.wants_gzip:
                 return gzip_response(result_archive(run), request.request_id)
             document = result_document(request.request_id, {"http": "request"}, engine, run=run)

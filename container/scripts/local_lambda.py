@@ -128,11 +128,6 @@ class LocalLambda:
                 return int(done.stdout), source
         return None
 
-    def peak_memory_bytes(self) -> int | None:
-        """Just the bytes of peak_memory(), for callers that do not report the source."""
-        found = self.peak_memory()
-        return found[0] if found else None
-
     def stop(self) -> None:
         if self.container_id:
             subprocess.run(["docker", "rm", "--force", self.container_id], capture_output=True, check=False)

@@ -84,3 +84,26 @@ def test_unreadable_images_raise_instead_of_ending_the_process():
     assert lines[0].startswith("truncated.jpg ImageDecodeError"), lines
     assert lines[1].startswith("corrupt.jpg ImageDecodeError"), lines
     assert lines[2] == "alive 5 True", lines
+
+
+ENGINE_WITHOUT_DRAWING = """
+import pathlib, tempfile
+from detector.onnx_engine import OnnxEngine
+engine = OnnxEngine(pathlib.Path("/opt/model"), "yolov3-tiny", 0.5)
+dog = pathlib.Path("/opt/darknet/data/dog.jpg")
+drawn = engine.detect(dog, pathlib.Path(tempfile.mkdtemp()))
+bare_folder = pathlib.Path(tempfile.mkdtemp())
+bare = engine.detect(dog, bare_folder, annotate=False)
+class_lines = [run.result_text.splitlines()[1:] for run in (drawn, bare)]  # after "Predicted in"
+print(len(drawn.detections), bare.detections == drawn.detections, class_lines[0] == class_lines[1])
+print(bare.annotated_png, sorted(p.name for p in bare_folder.iterdir()), sorted(bare.timings))
+"""
+
+
+def test_detections_without_the_drawn_image_are_the_same_and_write_no_png():
+    """The JSON answer skips drawing and PNG encoding; what it reports must not change."""
+    completed = run_in_image("-c", ENGINE_WITHOUT_DRAWING, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    counts, paths = completed.stdout.splitlines()
+    assert counts == "5 True True"
+    assert paths == "None [] ['decode_image', 'inference', 'letterbox', 'nms', 'yolo_decode']"

@@ -33,11 +33,15 @@ class StandInEngine:
 
     def __init__(self) -> None:
         self.calls: list[Path] = []
+        self.annotated: list[bool] = []
 
-    def detect(self, image_path: Path, workdir: Path) -> DetectionRun:
+    def detect(self, image_path: Path, workdir: Path, *, annotate: bool = True) -> DetectionRun:
         self.calls.append(image_path)
-        annotated = workdir / "image-result.png"
-        annotated.write_bytes(image_path.read_bytes())
+        self.annotated.append(annotate)
+        annotated = None
+        if annotate:
+            annotated = workdir / "image-result.png"
+            annotated.write_bytes(image_path.read_bytes())
         return DetectionRun(
             detections=[Detection("dog", 0.57, 1, 2, 3, 4)],
             predict_seconds=0.01,
@@ -83,7 +87,9 @@ def request_for(key: str, size: int | None = None) -> S3ObjectRequest:
 
 def test_s3_object_yields_three_outputs_with_result_json_last(s3, settings, small_jpeg):
     s3.put_object(Bucket=BUCKET, Key="input/my dog.jpg", Body=small_jpeg)
-    document = process_s3_object(request_for("input/my dog.jpg"), s3, StandInEngine(), settings)
+    engine = StandInEngine()
+    document = process_s3_object(request_for("input/my dog.jpg"), s3, engine, settings)
+    assert engine.annotated == [True]
 
     folder = f"output/{REQUEST_ID}/"
     assert s3.written[1:] == [folder + "image-result.png", folder + "result.out", folder + "result.json"]
@@ -127,15 +133,17 @@ def refuse_async(payload: dict) -> None:
     raise AssertionError("a synchronous request must not invoke the function again")
 
 
-def test_http_json_and_gzip_answers(settings, small_jpeg):
-    answer = answer_http(http(small_jpeg), StandInEngine(), settings, refuse_async)
+def test_http_json_and_gzip_answers_and_only_gzip_asks_for_the_drawn_image(settings, small_jpeg):
+    engine = StandInEngine()
+    answer = answer_http(http(small_jpeg), engine, settings, refuse_async)
     assert answer["statusCode"] == 200
     assert json.loads(answer["body"])["detections"][0]["class"] == "dog"
 
-    answer = answer_http(http(small_jpeg, wants_gzip=True), StandInEngine(), settings, refuse_async)
+    answer = answer_http(http(small_jpeg, wants_gzip=True), engine, settings, refuse_async)
     assert (answer["statusCode"], answer["isBase64Encoded"]) == (200, True)
     with tarfile.open(fileobj=io.BytesIO(base64.b64decode(answer["body"])), mode="r:gz") as archive:
         assert sorted(archive.getnames()) == ["image-result.png", "result.out"]
+    assert engine.annotated == [False, True]
 
 
 def test_http_async_hands_the_image_to_a_job_that_writes_where_the_202_says(s3, settings, small_jpeg):
