@@ -7,6 +7,7 @@ drawn box on stderr; stdout (result.out) is left exactly as Darknet prints it.
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 import subprocess
@@ -14,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import cpu
 from .detection import Detection, DetectionRun, ImageDecodeError
 
 PREDICTED = re.compile(r"^(?P<image>.*): Predicted in (?P<seconds>[0-9.]+) seconds\.$")
@@ -80,10 +82,14 @@ class DarknetCliEngine:
 
     name = "darknet"
 
-    def __init__(self, model_dir: Path, model: str, threshold: float, darknet_bin: Path) -> None:
+    def __init__(
+        self, model_dir: Path, model: str, threshold: float, darknet_bin: Path, *, threads: int | None = None
+    ) -> None:
         self.model = model
         self.threshold = threshold
         self.darknet_bin = darknet_bin
+        # OpenMP would otherwise start one thread per host core, oversubscribing a CPU quota.
+        self.environment = {**os.environ, "OMP_NUM_THREADS": str(threads or cpu.thread_count())}
         self.data_file = model_dir / "coco.data"
         self.cfg = model_dir / f"{model}.cfg"
         self.weights = model_dir / f"{model}.weights"
@@ -112,6 +118,7 @@ class DarknetCliEngine:
         completed = subprocess.run(
             self.command(image_path, workdir / "image-result"),
             cwd=workdir,
+            env=self.environment,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,

@@ -1,7 +1,9 @@
 """Darknet's CLI output: success judged from the text, boxes from the patched stderr lines."""
 
+import stat
+
 import pytest
-from detector.darknet_cli import DarknetError, parse_output
+from detector.darknet_cli import DarknetCliEngine, DarknetError, parse_output
 from detector.detection import ImageDecodeError
 
 STDOUT = """/tmp/detect-x/dog.jpg: Predicted in 0.225046 seconds.
@@ -59,3 +61,32 @@ def test_missing_prediction_line_is_an_error():
 def test_stdout_and_boxes_must_agree():
     with pytest.raises(DarknetError, match="do not match"):
         parse_output(STDOUT, "box: 0.570733 129 186 369 517 dog\n")
+
+
+# Stands in for the darknet binary: prints the "Predicted in" line for the image it is given (the
+# sixth argument), writes the -out PNG, and reports the OpenMP thread count it was started with.
+FAKE_DARKNET = """#!/bin/sh
+echo "$6: Predicted in 0.100000 seconds."
+echo "$OMP_NUM_THREADS" > omp-threads
+cp "$6" "${10}.png"
+"""
+
+
+def test_darknet_runs_with_as_many_openmp_threads_as_granted(tmp_path, small_png):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for name in ("coco.data", "yolov3-tiny.cfg", "yolov3-tiny.weights"):
+        (model_dir / name).write_text("")
+    darknet = tmp_path / "darknet"
+    darknet.write_text(FAKE_DARKNET)
+    darknet.chmod(darknet.stat().st_mode | stat.S_IXUSR)
+    image = tmp_path / "image.png"
+    image.write_bytes(small_png)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+
+    engine = DarknetCliEngine(model_dir, "yolov3-tiny", 0.5, darknet, threads=3)
+    run = engine.detect(image, workdir)
+
+    assert run.detections == [] and run.annotated_png == workdir / "image-result.png"
+    assert (workdir / "omp-threads").read_text() == "3\n"
