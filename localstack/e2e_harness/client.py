@@ -12,6 +12,9 @@ from botocore.config import Config
 
 from .applier import ACCOUNT, ENDPOINT
 
+# How often the waits look for result.json: the resolution of the latencies the tests report.
+POLL_SECONDS = 0.25
+
 
 def aws(service: str, region: str = "us-east-1"):
     return boto3.client(
@@ -64,7 +67,7 @@ class Stack:
                 if duplicated:
                     raise AssertionError(f"more than one result folder for {duplicated}")
                 return {key: found[0] for key, found in by_key.items()}
-            time.sleep(0.5)
+            time.sleep(POLL_SECONDS)
 
     def wait_for_folder(self, folder: str, timeout: float = 60) -> dict:
         s3, deadline = aws("s3"), time.monotonic() + timeout
@@ -73,7 +76,7 @@ class Stack:
                 body = s3.get_object(Bucket=self.bucket, Key=f"{folder}result.json")["Body"].read()
                 return json.loads(body)
             except s3.exceptions.NoSuchKey:
-                time.sleep(0.5)
+                time.sleep(POLL_SECONDS)
         raise TimeoutError(f"no result.json under {folder} within {timeout:.0f} s")
 
     def detect(self, body: bytes, content_type: str = "image/jpeg", **headers) -> requests.Response:

@@ -21,6 +21,7 @@ Standard library only: it runs on the image's python3.
 import http.server
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -146,6 +147,12 @@ def wait_for_rie(emulator: subprocess.Popen) -> str | None:
     return f"RIE did not listen on port {RIE_PORT} within {RIE_STARTUP_SECONDS} s"
 
 
+def forward_sigterm(emulator: subprocess.Popen) -> None:
+    """This init is PID 1 of the function's container, where an unhandled SIGTERM is ignored: pass
+    it on, so that LocalStack stops a container at once instead of waiting out the stop timeout."""
+    signal.signal(signal.SIGTERM, lambda *_: emulator.terminate())
+
+
 def main() -> int:
     if len(sys.argv) < 2:
         print("init: usage: init IMAGE_ENTRYPOINT [ARGS...]", file=sys.stderr)
@@ -160,6 +167,7 @@ def main() -> int:
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
     )
+    forward_sigterm(emulator)
     logs = LogTap(emulator.stdout)
     threading.Thread(target=logs.pump, daemon=True).start()
     problem = wait_for_rie(emulator)

@@ -7,14 +7,20 @@ they fail at once, naming what is missing: they never skip.
 from __future__ import annotations
 
 import os
+import statistics
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "localstack"))
 
-from e2e_harness.client import Stack, aws
+from e2e_harness.client import POLL_SECONDS, Stack, aws
+
+LATENCIES = pytest.StashKey[dict[str, list[float]]]()
 
 
 def _required_env(name: str) -> str:
@@ -37,3 +43,30 @@ def dog_jpg() -> bytes:
 @pytest.fixture(scope="session")
 def s3():
     return aws("s3")
+
+
+@pytest.fixture
+def timed(request) -> Callable[[str], AbstractContextManager[None]]:
+    """`with timed("what"):` records how long the block took; the run ends with a table of them."""
+    store = request.config.stash.setdefault(LATENCIES, {})
+
+    @contextmanager
+    def measure(name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        store.setdefault(name, []).append(time.perf_counter() - started)
+
+    return measure
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    timings = config.stash.get(LATENCIES, {})
+    if not timings:
+        return
+    heading = f"latency as the tests measured it (results polled every {POLL_SECONDS} s)"
+    terminalreporter.write_sep("-", heading)
+    for name, values in timings.items():
+        terminalreporter.write_line(
+            f"{name:<48} median {statistics.median(values):6.2f} s   "
+            f"min {min(values):6.2f} s   max {max(values):6.2f} s   n={len(values)}"
+        )

@@ -88,3 +88,23 @@ def test_timeout_is_the_emulators_and_the_next_invocation_still_works(toy_functi
     assert "Task timed out after 3" in result["errorMessage"]
     error, result = invoke(toy_function, {"again": True})
     assert error is None, result
+
+
+def test_the_function_container_stops_on_sigterm(toy_function):
+    """The init is the container's PID 1, which ignores an unhandled SIGTERM; it must pass it on,
+    or every container LocalStack stops waits out the stop timeout."""
+    error, _ = invoke(toy_function, {"warm": True})
+    assert error is None
+    listed = subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"name=-lambda-{toy_function}-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    containers = listed.stdout.split()
+    assert containers, f"no running container for {toy_function}"
+    subprocess.run(["docker", "kill", "--signal", "TERM", *containers], check=True, capture_output=True)
+    try:
+        subprocess.run(["docker", "wait", *containers], check=False, capture_output=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the function container ignored SIGTERM for 20 s")

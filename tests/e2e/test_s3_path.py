@@ -17,10 +17,11 @@ def unique(name: str) -> str:
 
 
 @pytest.mark.parametrize("name", ["dog.jpg", "a dog ünïcödé 狗 photo.jpg"])
-def test_upload_yields_the_three_outputs_with_the_expected_detections(stack, s3, dog_jpg, name):
+def test_upload_yields_the_three_outputs_with_the_expected_detections(stack, s3, dog_jpg, name, timed):
     key = unique(name)
-    s3.put_object(Bucket=stack.bucket, Key=key, Body=dog_jpg)
-    folder, document = stack.wait_for_results({key}, timeout=60)[key]
+    with timed("S3 path: put under input/ -> result.json"):
+        s3.put_object(Bucket=stack.bucket, Key=key, Body=dog_jpg)
+        folder, document = stack.wait_for_results({key}, timeout=60)[key]
     listed = {item["Key"] for item in s3.list_objects_v2(Bucket=stack.bucket, Prefix=folder)["Contents"]}
     assert listed == {f"{folder}{n}" for n in ("image-result.png", "result.out", "result.json")}
     assert document["status"] == "ok"
@@ -31,14 +32,15 @@ def test_upload_yields_the_three_outputs_with_the_expected_detections(stack, s3,
     assert all(f"{label}:" in text for label in EXPECTED)
 
 
-def test_function_writes_nothing_under_input_and_its_outputs_trigger_nothing(stack, s3, dog_jpg):
+def test_function_writes_nothing_under_input_and_its_outputs_trigger_nothing(stack, s3, dog_jpg, timed):
     before_inputs = {
         i["Key"] for i in s3.list_objects_v2(Bucket=stack.bucket, Prefix="input/").get("Contents", [])
     }
     before = invocation_count(stack.function_name)
     key = unique("dog.jpg")
-    s3.put_object(Bucket=stack.bucket, Key=key, Body=dog_jpg)
-    stack.wait_for_results({key}, timeout=60)
+    with timed("S3 path: put under input/ -> result.json"):
+        s3.put_object(Bucket=stack.bucket, Key=key, Body=dog_jpg)
+        stack.wait_for_results({key}, timeout=60)
     time.sleep(5)  # time for any notification the outputs might (wrongly) have caused
     after_inputs = {
         i["Key"] for i in s3.list_objects_v2(Bucket=stack.bucket, Prefix="input/").get("Contents", [])
@@ -58,11 +60,11 @@ def test_bad_object_gets_an_error_record_and_no_retries(stack, s3):
     assert invocation_count(stack.function_name) - before == 1
 
 
-def test_burst_of_twenty_uploads_yields_twenty_complete_outputs(stack, s3, dog_jpg):
+def test_burst_of_twenty_uploads_yields_twenty_complete_outputs(stack, s3, dog_jpg, timed):
     keys = {unique(f"burst-{n:02d}.jpg") for n in range(20)}
-    with ThreadPoolExecutor(max_workers=20) as pool:
+    with timed("S3 path: 20 puts at once -> 20 result.json"), ThreadPoolExecutor(max_workers=20) as pool:
         list(pool.map(lambda key: s3.put_object(Bucket=stack.bucket, Key=key, Body=dog_jpg), keys))
-    results = stack.wait_for_results(keys, timeout=240)
+        results = stack.wait_for_results(keys, timeout=240)
     assert len({folder for folder, _ in results.values()}) == 20
     for folder, document in results.values():
         assert document["status"] == "ok", document
