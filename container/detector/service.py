@@ -195,7 +195,8 @@ def answer_http(request: HttpDetectRequest, engine: Engine, settings: Settings, 
                 },
                 request.request_id,
             )
-        # The JSON answer carries no image: skip drawing and PNG encoding, as long as the network.
+        # The JSON answer carries no image, so nothing is drawn: drawing and encoding take as long as
+        # the network.
         with detect_image(
             request.body, "request", engine, settings, limit, annotate=request.wants_gzip
         ) as run:
