@@ -6,7 +6,7 @@ Installed as `darknet_lambda`: `from darknet_lambda import DarknetService, Darkn
 from .api import DarknetApi, DarknetApiArgs
 from .bucket import DarknetBucket, DarknetBucketArgs
 from .checks import InvalidArgument
-from .function import DarknetFunction, DarknetFunctionArgs
+from .function import DarknetFunction, DarknetFunctionArgs, FunctionSettings
 from .image import DarknetImage, DarknetImageArgs
 from .s3_trigger import DarknetS3Trigger, DarknetS3TriggerArgs
 from .service import DarknetService, DarknetServiceArgs
@@ -25,6 +25,7 @@ __all__ = [
     "DarknetS3TriggerArgs",
     "DarknetService",
     "DarknetServiceArgs",
+    "FunctionSettings",
     "InvalidArgument",
     "StackConfigError",
     "service_args_from_config",

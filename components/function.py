@@ -22,12 +22,10 @@ ARCHITECTURES = ("x86_64", "arm64")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
-@dataclass
-class DarknetFunctionArgs:
-    """The function's image, the bucket it reads and writes, and its runtime settings."""
+@dataclass(kw_only=True)
+class FunctionSettings:
+    """The function's runtime settings, also offered flat by DarknetServiceArgs."""
 
-    image_uri: pulumi.Input[str]
-    bucket_name: pulumi.Input[str]
     input_prefix: str = "input/"
     output_prefix: str = "output/"
     engine: str = "onnx"
@@ -45,11 +43,19 @@ class DarknetFunctionArgs:
     log_retention_days: int = 14
     max_retry_attempts: int = 2
     max_event_age_seconds: int = 3600
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class DarknetFunctionArgs(FunctionSettings):
+    """The function's image, the bucket it reads and writes, and its runtime settings."""
+
+    image_uri: pulumi.Input[str]
+    bucket_name: pulumi.Input[str]
     allow_self_invoke: bool = False
     """Let the function invoke itself asynchronously (the HTTP path's 202 answer needs it)."""
     bucket_kms_key_arn: pulumi.Input[str] | None = None
     """Set when the bucket is encrypted with a customer KMS key, so the function can read and write it."""
-    tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_memory("memory_size", self.memory_size)

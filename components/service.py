@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 
 import pulumi
 
 from .api import DarknetApi, DarknetApiArgs
 from .bucket import DarknetBucket, DarknetBucketArgs
 from .checks import InvalidArgument
-from .function import DarknetFunction, DarknetFunctionArgs
+from .function import DarknetFunction, DarknetFunctionArgs, FunctionSettings
 from .image import DarknetImage, DarknetImageArgs
 from .s3_trigger import DarknetS3Trigger, DarknetS3TriggerArgs
 
 
-@dataclass
-class DarknetServiceArgs:
-    """Everything a stack can choose. Each part is checked by the Args class of the component that
-    uses it, when this object is created, so a bad value fails before any resource is registered."""
+@dataclass(kw_only=True)
+class DarknetServiceArgs(FunctionSettings):
+    """Everything a stack can choose: the function's settings (engine, model, memory, prefixes, ...)
+    and the fields below. Each part is checked by the Args class of the component that uses it, when
+    this object is created, so a bad value fails before any resource is registered."""
 
     # Image
     image_uri: pulumi.Input[str] | None = None
@@ -27,26 +28,9 @@ class DarknetServiceArgs:
     build_context: str | None = None
     push_to_ecr: bool = True
     keep_images: int = 10
-    # Detector
-    engine: str = "onnx"
-    model: str = "yolov3-tiny"
-    threshold: float = 0.5
-    # Function
-    memory_size: int = 2048
-    timeout: int = 60
-    ephemeral_storage: int = 512
-    architecture: str = "x86_64"
-    reserved_concurrency: int | None = None
-    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    log_level: str = "INFO"
-    log_retention_days: int = 14
-    max_retry_attempts: int = 2
-    max_event_age_seconds: int = 3600
     # Storage
     bucket_name: pulumi.Input[str] | None = None
     """Use this existing bucket (same account) instead of creating one."""
-    input_prefix: str = "input/"
-    output_prefix: str = "output/"
     bucket_versioning: bool = False
     output_expiration_days: int | None = None
     kms_key_arn: pulumi.Input[str] | None = None
@@ -58,7 +42,6 @@ class DarknetServiceArgs:
     api_throttle_rate_limit: float = 10.0
     api_throttle_burst_limit: int = 20
     api_manage_account_logs_role: bool = False
-    tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not (self.enable_s3_trigger or self.enable_http_api):
@@ -100,24 +83,9 @@ class DarknetServiceArgs:
             return DarknetFunctionArgs(
                 image_uri=image_uri,
                 bucket_name=bucket_name,
-                input_prefix=self.input_prefix,
-                output_prefix=self.output_prefix,
-                engine=self.engine,
-                model=self.model,
-                threshold=self.threshold,
-                memory_size=self.memory_size,
-                timeout=self.timeout,
-                ephemeral_storage=self.ephemeral_storage,
-                architecture=self.architecture,
-                reserved_concurrency=self.reserved_concurrency,
-                environment=self.environment,
-                log_level=self.log_level,
-                log_retention_days=self.log_retention_days,
-                max_retry_attempts=self.max_retry_attempts,
-                max_event_age_seconds=self.max_event_age_seconds,
                 allow_self_invoke=self.enable_http_api,
                 bucket_kms_key_arn=self.kms_key_arn,
-                tags=self.tags,
+                **{setting.name: getattr(self, setting.name) for setting in fields(FunctionSettings)},
             )
 
     def api_args(
