@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 MODEL ?= yolov3-tiny
+# The image every target builds and tests; set it to keep two builds of different sources apart.
+IMAGE_TAG ?= darknet-lambda:$(MODEL)
 IMAGE ?=
-export MODEL IMAGE
+export MODEL IMAGE IMAGE_TAG
 
 .PHONY: help venv lint unit image detect container-test bench e2e demo test clean
 
@@ -31,7 +33,7 @@ image: ## build darknet-lambda:MODEL (installs and starts Docker, builds the bas
 
 detect: venv image ## IMAGE=path/to.jpg through the local container; prints result.out, saves out/
 	cd container/scripts && ../../$(PY) detect.py $(if $(IMAGE),"$(abspath $(IMAGE))") \
-	  --out "$(CURDIR)/out" --container-image darknet-lambda:$(MODEL)
+	  --out "$(CURDIR)/out" --container-image $(IMAGE_TAG)
 
 container-test: venv image ## the built image under AWS's Lambda emulator, S3 on moto
 	$(VENV)/bin/pytest tests/container

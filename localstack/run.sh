@@ -6,8 +6,8 @@
 #   bash localstack/run.sh e2e     # tests/e2e against the deployed stack
 #   bash localstack/run.sh demo    # IMAGE=path (default dog.jpg) through the S3 and HTTP paths
 #
-# Environment: IMAGE (demo input), FUNCTION_IMAGE (the Lambda image tag, default
-# darknet-lambda:yolov3-tiny), E2E_PYTEST_ARGS (extra pytest arguments), LOCALSTACK_MODE
+# Environment: IMAGE (demo input), IMAGE_TAG (the Lambda image tag, default
+# darknet-lambda:yolov3-tiny, as `make image` builds it), E2E_PYTEST_ARGS (extra pytest arguments), LOCALSTACK_MODE
 # (host: LocalStack Community from PyPI, offline, the default; compose: docker-compose.yml).
 set -euo pipefail
 
@@ -16,7 +16,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="$root/.cache/localstack"
 venv="$root/.cache/localstack-venv"
 state="$cache/run"
-function_image="${FUNCTION_IMAGE:-darknet-lambda:yolov3-tiny}"
+function_image="${IMAGE_TAG:-darknet-lambda:yolov3-tiny}"
 localstack_version="2026.3.0"
 localstack_python="3.13"
 started_at=$(date +%s)
@@ -203,6 +203,14 @@ main() {
   if [[ ! -x "$root/.venv/bin/python" ]]; then
     log "the project venv .venv is missing: run make (it creates it) before this script"
     exit 1
+  fi
+  # LocalStack listens on one fixed port: a second harness run on this machine waits for the first.
+  local lock_dir="${XDG_CACHE_HOME:-$HOME/.cache}/darknet-lambda"
+  mkdir -p "$lock_dir"
+  exec {harness_lock}>"$lock_dir/localstack-harness.lock"
+  if ! flock --nonblock "$harness_lock"; then
+    log "another harness run holds LocalStack's port; waiting for it to finish"
+    flock "$harness_lock"
   fi
   trap teardown EXIT
   trap 'exit 130' INT TERM

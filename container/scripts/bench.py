@@ -336,7 +336,7 @@ def grouped(timings: list[EngineTiming]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--image", default=os.environ.get("IMAGE_TAG", DEFAULT_IMAGE))
+    parser.add_argument("--image", default=DEFAULT_IMAGE)
     parser.add_argument("--warm-calls", type=int, default=20, help="warm calls per engine and setting")
     parser.add_argument(
         "--big-model-calls", type=int, default=3, help="warm yolov3 calls (the CLI takes seconds per call)"

@@ -34,13 +34,21 @@ fi
 
 "$python" "$here/fetch_model.py" "$model" "$context/cache/models" >/dev/null
 
+# One build at a time on this engine: a second build's prune would remove the first one's stages.
+lock_dir="${XDG_CACHE_HOME:-$HOME/.cache}/darknet-lambda"
+mkdir -p "$lock_dir"
+exec {lock}>"$lock_dir/image-build.lock"
+flock "$lock"
+
 started=$SECONDS
 docker build --quiet --build-arg "MODEL=$model" -t "$tag" "$context" >/dev/null
 # The legacy builder's build cache is the build stages' images. Tag the current ones (instant:
-# every stage is cached by now) so that pruning untagged images removes only stale stages.
+# every stage is cached by now) so that pruning untagged images removes only stale stages. Stage
+# tags follow the image tag, so builds of different sources keep their own caches.
 for stage in darknet python-deps model; do
   docker build --quiet --build-arg "MODEL=$model" --target "$stage" \
-    -t "darknet-lambda-stage:$stage-$model" "$context" >/dev/null
+    -t "${tag%%:*}-stage:$stage-${tag##*:}" "$context" >/dev/null
 done
 docker image prune --force >/dev/null 2>&1 || true
+flock --unlock "$lock"
 echo "build-image: $tag built in $((SECONDS - started)) s, $(docker image inspect -f '{{.Size}}' "$tag" | numfmt --to=si)B" >&2

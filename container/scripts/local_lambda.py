@@ -8,6 +8,7 @@ memory limit, and answers POST /2015-03-31/functions/function/invocations like L
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import time
@@ -15,7 +16,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
-DEFAULT_IMAGE = "darknet-lambda:yolov3-tiny"
+# The image `make image` builds: IMAGE_TAG as the Makefile exports it, or the default model's tag.
+DEFAULT_IMAGE = os.environ.get("IMAGE_TAG") or "darknet-lambda:yolov3-tiny"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 # The container's high-water mark of memory, where each cgroup version keeps it (page cache included).
 PEAK_MEMORY_FILES = (

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -29,9 +28,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "container" / "scripts"))
 
-from local_lambda import LocalLambda, docker_bridge_address, free_port  # noqa: E402
+from local_lambda import DEFAULT_IMAGE, LocalLambda, docker_bridge_address, free_port  # noqa: E402
 
-DEFAULT_IMAGE = "darknet-lambda:yolov3-tiny"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 REGION = "us-east-1"
 
@@ -50,7 +48,7 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
 @pytest.fixture(scope="session")
 def detector_image() -> str:
     """The image tag under test; fails (never skips) when Docker or the image is missing."""
-    image = os.environ.get("DETECTOR_IMAGE", DEFAULT_IMAGE)
+    image = DEFAULT_IMAGE
     if shutil.which("docker") is None:
         pytest.fail("docker is not installed: the container tests need the built image", pytrace=False)
     inspected = subprocess.run(

@@ -7,15 +7,15 @@ and the built image, and fails (never skips) when either is missing.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 
 import pytest
+from local_lambda import DEFAULT_IMAGE
 
 pytestmark = pytest.mark.docker
 
-IMAGE = os.environ.get("DETECTOR_IMAGE", "darknet-lambda:yolov3-tiny")
+IMAGE = DEFAULT_IMAGE
 SAMPLES = ["dog", "eagle", "giraffe", "horses", "person", "kite", "scream"]
 
 
