@@ -1,16 +1,15 @@
 """DarknetS3Trigger: run the function for every object created under the input prefix of a bucket."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from .checks import InvalidArgument
+from .checks import InvalidArgument, args_from
+from .contract import prefix_problem
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DarknetS3TriggerArgs:
     """A bucket (created here or elsewhere) and the function it triggers.
 
@@ -19,26 +18,37 @@ class DarknetS3TriggerArgs:
     """
 
     bucket_name: pulumi.Input[str]
+    """The bucket whose new objects trigger the function."""
     function_name: pulumi.Input[str]
+    """The function to invoke."""
     function_arn: pulumi.Input[str]
+    """The function's ARN (it carries the partition and account of the permission)."""
     input_prefix: str = "input/"
+    """Only objects created under this key prefix trigger the function."""
 
     def __post_init__(self) -> None:
-        if not self.input_prefix or not self.input_prefix.endswith("/"):
-            # An empty prefix would also fire on the results the function writes.
-            raise InvalidArgument("input_prefix", f"{self.input_prefix!r} must be a key prefix like 'input/'")
+        # An empty prefix would also fire on the results the function writes.
+        problem = prefix_problem(self.input_prefix)
+        if problem:
+            raise InvalidArgument("input_prefix", problem)
 
 
 class DarknetS3Trigger(pulumi.ComponentResource):
-    def __init__(self, name: str, args: DarknetS3TriggerArgs, opts: pulumi.ResourceOptions | None = None):
+    """S3 event notification of the bucket to the function; `permission` and `notification` are the
+    Lambda permission and the bucket notification resources."""
+
+    def __init__(
+        self, name: str, args: DarknetS3TriggerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("darknet:index:DarknetS3Trigger", name, None, opts)
+        args = args_from(DarknetS3TriggerArgs, args)
 
         # The function's ARN carries the partition and account, so no lookup call is needed.
         arn_parts = pulumi.Output.from_input(args.function_arn).apply(lambda arn: arn.split(":"))
         bucket_arn = pulumi.Output.all(arn_parts, args.bucket_name).apply(
             lambda values: f"arn:{values[0][1]}:s3:::{values[1]}"
         )
-        permission = aws.lambda_.Permission(
+        self.permission = aws.lambda_.Permission(
             name,
             action="lambda:InvokeFunction",
             function=args.function_name,
@@ -47,7 +57,7 @@ class DarknetS3Trigger(pulumi.ComponentResource):
             source_account=arn_parts.apply(lambda parts: parts[4]),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        aws.s3.BucketNotification(
+        self.notification = aws.s3.BucketNotification(
             name,
             bucket=args.bucket_name,
             lambda_functions=[
@@ -58,6 +68,6 @@ class DarknetS3Trigger(pulumi.ComponentResource):
                 }
             ],
             # S3 tests the destination when saving the notification: the permission must exist first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.permission]),
         )
         self.register_outputs({})

@@ -1,45 +1,51 @@
-"""Reads a stack's configuration into DarknetServiceArgs; a bad value is reported under its key."""
+"""Reads a stack's configuration into DarknetServiceArgs; a bad value is reported under its key.
 
-from __future__ import annotations
+Each configuration key maps to one or more paths in DarknetServiceArgs (`memorySize` is
+`function.memory_size`); its type comes from the field it sets, and its default is the field's.
+Pulumi.yaml declares the same keys with their types and defaults, checked against this table by a test.
+"""
+
+import dataclasses
+import types
+import typing
 
 import pulumi
 
 from .checks import InvalidArgument
 from .service import DarknetServiceArgs
 
-# Configuration key -> (DarknetServiceArgs field, kind). Unset keys keep the component defaults.
-CONFIG_KEYS: dict[str, tuple[str, str]] = {
-    "image": ("image_uri", "str"),
-    "buildContext": ("build_context", "str"),
-    "pushToEcr": ("push_to_ecr", "bool"),
-    "keepImages": ("keep_images", "int"),
-    "engine": ("engine", "str"),
-    "model": ("model", "str"),
-    "threshold": ("threshold", "float"),
-    "memorySize": ("memory_size", "int"),
-    "timeout": ("timeout", "int"),
-    "ephemeralStorage": ("ephemeral_storage", "int"),
-    "architecture": ("architecture", "str"),
-    "reservedConcurrency": ("reserved_concurrency", "int"),
-    "environment": ("environment", "object"),
-    "logLevel": ("log_level", "str"),
-    "logRetentionDays": ("log_retention_days", "int"),
-    "maxRetryAttempts": ("max_retry_attempts", "int"),
-    "maxEventAgeSeconds": ("max_event_age_seconds", "int"),
-    "bucketName": ("bucket_name", "str"),
-    "inputPrefix": ("input_prefix", "str"),
-    "outputPrefix": ("output_prefix", "str"),
-    "bucketVersioning": ("bucket_versioning", "bool"),
-    "outputExpirationDays": ("output_expiration_days", "int"),
-    "kmsKeyArn": ("kms_key_arn", "str"),
-    "forceDestroy": ("force_destroy", "bool"),
-    "s3Trigger": ("enable_s3_trigger", "bool"),
-    "httpApi": ("enable_http_api", "bool"),
-    "apiStageName": ("api_stage_name", "str"),
-    "apiThrottleRateLimit": ("api_throttle_rate_limit", "float"),
-    "apiThrottleBurstLimit": ("api_throttle_burst_limit", "int"),
-    "apiManageAccountLogsRole": ("api_manage_account_logs_role", "bool"),
-    "tags": ("tags", "object"),
+CONFIG_KEYS: dict[str, tuple[str, ...]] = {
+    "image": ("image.image_uri",),
+    "buildContext": ("image.context",),
+    "model": ("image.model",),
+    "architecture": ("image.architecture",),
+    "pushToEcr": ("image.push_to_ecr",),
+    "keepImages": ("image.keep_images",),
+    "engine": ("function.engine",),
+    "threshold": ("function.threshold",),
+    "inputPrefix": ("function.input_prefix",),
+    "outputPrefix": ("function.output_prefix",),
+    "memorySize": ("function.memory_size",),
+    "timeout": ("function.timeout",),
+    "ephemeralStorage": ("function.ephemeral_storage",),
+    "reservedConcurrency": ("function.reserved_concurrency",),
+    "environment": ("function.environment",),
+    "logLevel": ("function.log_level",),
+    "logRetentionDays": ("function.log_retention_days", "api.log_retention_days"),
+    "maxRetryAttempts": ("function.max_retry_attempts",),
+    "maxEventAgeSeconds": ("function.max_event_age_seconds",),
+    "bucketName": ("bucket_name",),
+    "bucketVersioning": ("bucket.versioning",),
+    "outputExpirationDays": ("bucket.output_expiration_days",),
+    "kmsKeyArn": ("bucket.kms_key_arn",),
+    "forceDestroy": ("bucket.force_destroy", "image.force_delete"),
+    "s3Trigger": ("enable_s3_trigger",),
+    "httpApi": ("enable_http_api",),
+    "apiStageName": ("api.stage_name",),
+    "apiThrottleRateLimit": ("api.throttle_rate_limit",),
+    "apiThrottleBurstLimit": ("api.throttle_burst_limit",),
+    "apiManageAccountLogsRole": ("api.manage_account_logs_role",),
+    "tags": ("tags",),
 }
 
 
@@ -47,19 +53,48 @@ class StackConfigError(ValueError):
     """A configuration value the service cannot be deployed with, named by its full key."""
 
 
+def field_of(path: str) -> dataclasses.Field:
+    """The Args field a path such as `function.memory_size` names."""
+    owner: object = DarknetServiceArgs
+    for name in path.split("."):
+        field = next(f for f in dataclasses.fields(owner) if f.name == name)  # type: ignore[arg-type]
+        owner = field.type
+    return field
+
+
+def config_kind(path: str) -> str:
+    """int, float, bool, object or str: how the key's value is read from the stack configuration."""
+    hint = field_of(path).type
+    kinds = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else ()
+    for kind, name in ((bool, "bool"), (int, "int"), (float, "float"), (dict, "object")):
+        if hint is kind or kind in kinds or typing.get_origin(hint) is kind:
+            return name
+    return "str"
+
+
 def service_args_from_config(config: pulumi.Config | None = None) -> DarknetServiceArgs:
     config = config or pulumi.Config()
-    fields_by_key = {field: key for key, (field, _) in CONFIG_KEYS.items()}
-    values = {}
-    for key, (field, kind) in CONFIG_KEYS.items():
-        value = _read(config, key, kind)
-        if value is not None:
-            values[field] = value
+    values: dict[str, dict] = {}
+    top: dict[str, object] = {}
+    for key, paths in CONFIG_KEYS.items():
+        value = _read(config, key, config_kind(paths[0]))
+        if value is None:
+            continue
+        for path in paths:
+            part, _, name = path.rpartition(".")
+            (values.setdefault(part, {}) if part else top)[name] = value
     try:
-        return DarknetServiceArgs(**values)
+        return DarknetServiceArgs(**top, **values)  # type: ignore[arg-type]
     except InvalidArgument as error:
-        key = fields_by_key.get(error.argument, error.argument)
-        raise StackConfigError(f"{config.full_key(key)}: {error.reason}") from None
+        raise StackConfigError(f"{config.full_key(_key_of(error.argument))}: {error.reason}") from None
+
+
+def _key_of(argument: str) -> str:
+    """The configuration key that sets an argument path; a part's own check names a field of it."""
+    for key, paths in CONFIG_KEYS.items():
+        if argument in paths:
+            return key
+    return argument
 
 
 def _read(config: pulumi.Config, key: str, kind: str) -> object:

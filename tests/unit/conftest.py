@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import runpy
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -228,6 +229,7 @@ def mocked() -> PulumiMocks:
 
 @pytest.fixture
 def build_context(tmp_path: Path) -> Path:
-    """A stand-in build context: the components only check that it holds a Dockerfile."""
+    """A stand-in build context: the components check that it holds a Dockerfile and a model manifest."""
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    shutil.copy(ROOT / "container" / "models.json", tmp_path / "models.json")
     return tmp_path

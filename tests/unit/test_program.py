@@ -107,12 +107,14 @@ def test_s3_path_off_removes_the_trigger(mocked):
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("memorySize", "512", r"darknet-lambda:memorySize: 512 MB .*Darknet needs at least 1024 MB"),
+        ("memorySize", "512", r"darknet-lambda:memorySize: 512 MB is too little: Lambda sizes the CPU share"),
         ("memorySize", "20480", r"darknet-lambda:memorySize: .*maximum of 10240 MB"),
         ("engine", "tensorrt", r"darknet-lambda:engine: 'tensorrt' is not one of onnx, darknet"),
         ("architecture", "sparc", r"darknet-lambda:architecture: 'sparc' is not one of"),
         ("timeout", "0", r"darknet-lambda:timeout: 0 is outside 1..900"),
-        ("threshold", "1.5", r"darknet-lambda:threshold: 1.5 is outside"),
+        ("threshold", "1.5", r"darknet-lambda:threshold: 1.5 must be above 0 and below 1"),
+        ("threshold", "1.0", r"darknet-lambda:threshold: 1.0 must be above 0 and below 1"),
+        ("model", "yolo9000", r"darknet-lambda:model: 'yolo9000' is not in models.json"),
         ("outputPrefix", "input/out/", r"darknet-lambda:outputPrefix: .*overlaps the input prefix"),
         ("logRetentionDays", "10", r"darknet-lambda:logRetentionDays: 10 is not one of"),
         ("apiThrottleBurstLimit", "0", r"darknet-lambda:apiThrottleBurstLimit: 0 is outside"),
