@@ -63,17 +63,25 @@ class DarknetBucket(pulumi.ComponentResource):
             opts=child,
         )
         if args.kms_key_arn is None:
-            default_encryption = {"sse_algorithm": "AES256"}
+            default_encryption = (
+                aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="AES256"
+                )
+            )
         else:
-            default_encryption = {"sse_algorithm": "aws:kms", "kms_master_key_id": args.kms_key_arn}
+            default_encryption = (
+                aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="aws:kms", kms_master_key_id=args.kms_key_arn
+                )
+            )
         aws.s3.BucketServerSideEncryptionConfiguration(
             name,
             bucket=bucket.id,
             rules=[
-                {
-                    "apply_server_side_encryption_by_default": default_encryption,
-                    "bucket_key_enabled": args.kms_key_arn is not None,
-                }
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=default_encryption,
+                    bucket_key_enabled=args.kms_key_arn is not None,
+                )
             ],
             opts=child,
         )
@@ -92,14 +100,21 @@ class DarknetBucket(pulumi.ComponentResource):
                 opts=child,
             )
         if args.output_expiration_days is not None:
-            rule: dict = {
-                "id": "expire-old-outputs",
-                "status": "Enabled",
-                "filter": {"prefix": args.output_prefix or DetectorConfig.output_prefix},
-                "expiration": {"days": args.output_expiration_days},
-            }
-            if args.versioning:
-                rule["noncurrent_version_expiration"] = {"noncurrent_days": args.output_expiration_days}
+            rule = aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="expire-old-outputs",
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(
+                    prefix=args.output_prefix or DetectorConfig.output_prefix
+                ),
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                    days=args.output_expiration_days
+                ),
+                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=args.output_expiration_days
+                )
+                if args.versioning
+                else None,
+            )
             aws.s3.BucketLifecycleConfiguration(name, bucket=bucket.id, rules=[rule], opts=child)
 
         self.bucket_name = bucket.bucket

@@ -157,7 +157,11 @@ class DarknetFunction(pulumi.ComponentResource):
             role=self.role.id,
             policy=pulumi.Output.all(
                 self.log_group.arn, args.bucket_name, self.failure_queue.arn, args.bucket_kms_key_arn
-            ).apply(lambda values: _access_policy(*values, args.input_prefix, args.output_prefix)),
+            ).apply(
+                lambda values: _access_policy(
+                    values[0], values[1], values[2], values[3], args.input_prefix, args.output_prefix
+                )
+            ),
             opts=child,
         )
 
