@@ -98,7 +98,10 @@ def _key_of(argument: str) -> str:
 
 
 def _read(config: pulumi.Config, key: str, kind: str) -> object:
-    """Pulumi's typed getters already name the key when a value has the wrong type."""
+    """Pulumi's typed getters already name the key when a value has the wrong type; an empty value,
+    which Pulumi.yaml declares as the default of an optional key, means not set."""
+    if config.get(key) in (None, ""):
+        return None
     if kind == "int":
         return config.get_int(key)
     if kind == "float":
@@ -107,9 +110,7 @@ def _read(config: pulumi.Config, key: str, kind: str) -> object:
         return config.get_bool(key)
     if kind == "object":
         value = config.get_object(key)
-        if value is not None and not (
-            isinstance(value, dict) and all(isinstance(item, str) for item in value.values())
-        ):
+        if not (isinstance(value, dict) and all(isinstance(item, str) for item in value.values())):
             raise StackConfigError(f"{config.full_key(key)}: expected a map of strings, got {value!r}")
-        return value
+        return value or None
     return config.get(key)

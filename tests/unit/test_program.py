@@ -1,13 +1,19 @@
 """__main__.py with each stack file: the resources, their parents, the exports and config errors."""
 
+import dataclasses
 import inspect
 import json
+from pathlib import Path
 
 import pulumi
 import pulumi_aws
 import pytest
+import yaml
 
 from components import StackConfigError
+from components.stack_config import CONFIG_KEYS, config_kind, field_of
+
+ROOT = Path(__file__).resolve().parents[2]
 
 EXPORTS = {"bucketName", "inputUri", "outputUri", "apiUrl", "functionName", "logGroupName", "imageUri"}
 STACKS = ("dev", "prod", "localstack")
@@ -136,3 +142,62 @@ def test_both_paths_off_is_refused(mocked):
 def test_wrongly_typed_config_names_the_key(mocked):
     with pytest.raises(pulumi.ConfigTypeError, match="darknet-lambda:memorySize"):
         mocked.run_main({**mocked.stack_config("dev"), "darknet-lambda:memorySize": "lots"})
+
+
+def project_config() -> dict[str, dict]:
+    return yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+
+
+# How Pulumi.yaml declares each kind: Pulumi has no number or object config type.
+DECLARED_TYPES = {"int": "integer", "bool": "boolean", "str": "string", "float": None, "object": None}
+
+
+def test_pulumi_yaml_declares_exactly_the_keys_the_program_reads():
+    assert set(project_config()) == set(CONFIG_KEYS)
+
+
+@pytest.mark.parametrize("key", sorted(CONFIG_KEYS))
+def test_declared_type_and_default_are_the_args_own(key):
+    declaration = project_config()[key]
+    field = field_of(CONFIG_KEYS[key][0])
+    assert declaration["description"]
+    assert declaration.get("type") in {"integer", "boolean", "string", None}
+    kind = DECLARED_TYPES[config_kind(CONFIG_KEYS[key][0])]
+    if field.default is None:  # optional: the declared default is empty, which the reader treats as unset
+        assert (declaration.get("type"), declaration["default"]) == (kind if kind == "string" else None, "")
+    elif field.default is dataclasses.MISSING:  # a map, built by a default factory
+        assert (declaration.get("type"), declaration["default"]) == (None, field.default_factory())
+    else:
+        assert declaration.get("type") == kind
+        assert declaration["default"] == field.default
+        assert type(declaration["default"]) is type(field.default)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_files_set_only_declared_keys_with_values_of_the_declared_type(mocked, stack):
+    declarations = project_config()
+    for full_key, value in yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"].items():
+        namespace, key = full_key.split(":", 1)
+        if namespace != "darknet-lambda":
+            continue
+        assert key in declarations, f"{full_key} is not declared in Pulumi.yaml"
+        expected = {"integer": int, "boolean": bool, "string": str}.get(declarations[key].get("type"))
+        if expected is not None:
+            assert isinstance(value, expected), f"{full_key}: {value!r} is not {declarations[key]['type']}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_declared_defaults_deploy_what_the_components_defaults_deploy(mocked, stack):
+    """The Pulumi CLI fills unset keys with the declared defaults: the deployment must not change."""
+    defaults = {
+        f"darknet-lambda:{key}": value if isinstance(value, str) else json.dumps(value)
+        for key, value in ((key, d["default"]) for key, d in project_config().items())
+    }
+    stack_config = mocked.stack_config(stack)
+    with_defaults = mocked.run_main({**defaults, **stack_config})
+    without = mocked.run_main(stack_config)
+
+    def resources(deployment):
+        return sorted(json.dumps([r.type, r.name, r.inputs], sort_keys=True) for r in deployment.resources)
+
+    assert resources(with_defaults) == resources(without)
