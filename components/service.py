@@ -7,10 +7,10 @@ import pulumi
 
 from .api import DarknetApi, DarknetApiArgs
 from .bucket import DarknetBucket, DarknetBucketArgs
-from .checks import InvalidArgument, args_from, argument_path
+from .checks import InvalidArgument, args_from, argument_path, check_choice
 from .function import DarknetFunction, DarknetFunctionArgs
 from .image import DarknetImage, DarknetImageArgs
-from .s3_trigger import DarknetS3Trigger, DarknetS3TriggerArgs
+from .s3_trigger import DELIVERIES, DarknetS3Trigger, DarknetS3TriggerArgs
 
 # Arguments of a part that the service sets from its other parts, and where each comes from.
 WIRED = {
@@ -44,6 +44,11 @@ class DarknetServiceArgs:
     """Use this existing bucket (same account) instead of creating one."""
     enable_s3_trigger: bool = True
     """Run the function for every object created under the input prefix."""
+    s3_delivery: str = "notification"
+    """How S3 events reach the function: notification (the bucket's notification configuration, which
+    it replaces) or eventbridge (an EventBridge rule on the input prefix; the bucket's other
+    notifications stay). On a bucket the service creates, eventbridge also switches the bucket's
+    EventBridge delivery on; on an existing bucket (`bucket_name`) its owner does."""
     enable_http_api: bool = True
     """Serve POST /detect through API Gateway."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -65,6 +70,7 @@ class DarknetServiceArgs:
                     raise InvalidArgument(f"{part}.{argument}", f"is set by the service from {source}")
         if self.function.allow_self_invoke:
             raise InvalidArgument("function.allow_self_invoke", "is set by the service from enable_http_api")
+        check_choice("s3_delivery", self.s3_delivery, DELIVERIES)
         if not (self.enable_s3_trigger or self.enable_http_api):
             raise InvalidArgument("enable_http_api", "the S3 trigger and the HTTP API cannot both be off")
         with argument_path("image"):
@@ -159,6 +165,8 @@ class DarknetService(pulumi.ComponentResource):
                     function_name=self.function.function_name,
                     function_arn=self.function.function_arn,
                     input_prefix=args.function.input_prefix,
+                    delivery=args.s3_delivery,
+                    enable_bucket_eventbridge=args.s3_delivery == "eventbridge" and self.bucket is not None,
                 ),
                 child,
             )

@@ -40,6 +40,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "kmsKeyArn": ("bucket.kms_key_arn",),
     "forceDestroy": ("bucket.force_destroy", "image.force_delete"),
     "s3Trigger": ("enable_s3_trigger",),
+    "s3Delivery": ("s3_delivery",),
     "httpApi": ("enable_http_api",),
     "apiStageName": ("api.stage_name",),
     "apiThrottleRateLimit": ("api.throttle_rate_limit",),

@@ -126,6 +126,10 @@ def _fake_state(typ: str, name: str, inputs: dict) -> tuple[str, dict]:
             rootResourceId="root0a1b2c", executionArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:api0a1b2c3"
         )
         return "api0a1b2c3", state
+    if typ == "aws:cloudwatch/eventRule:EventRule":
+        rule = f"{name}-0a1b2c3"
+        state.update(name=rule, arn=f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}")
+        return rule, state
     if typ == "aws:apigateway/stage:Stage":
         state["invokeUrl"] = (
             f"https://{inputs['restApi']}.execute-api.{REGION}.amazonaws.com/{inputs['stageName']}"

@@ -201,3 +201,26 @@ def test_declared_defaults_deploy_what_the_components_defaults_deploy(mocked, st
         return sorted(json.dumps([r.type, r.name, r.inputs], sort_keys=True) for r in deployment.resources)
 
     assert resources(with_defaults) == resources(without)
+
+
+def test_eventbridge_delivery_on_the_stacks_own_bucket_switches_the_bucket_to_eventbridge(mocked):
+    deployment = mocked.run_main({**mocked.stack_config("dev"), "darknet-lambda:s3Delivery": "eventbridge"})
+    notification = deployment.one("aws:s3/bucketNotification:BucketNotification").inputs
+    assert notification == {"bucket": deployment.exports["bucketName"], "eventbridge": True}
+    assert (
+        deployment.one("aws:cloudwatch/eventTarget:EventTarget")
+        .inputs["arn"]
+        .endswith(":function:darknet-0a1b2c3")
+    )
+
+
+def test_eventbridge_delivery_on_an_existing_bucket_writes_nothing_to_the_bucket(mocked):
+    config = {
+        **mocked.stack_config("dev"),
+        "darknet-lambda:s3Delivery": "eventbridge",
+        "darknet-lambda:bucketName": "shared-photos",
+    }
+    deployment = mocked.run_main(config)
+    assert not {t for t in deployment.types if t.startswith("aws:s3/")}
+    rule = deployment.one("aws:cloudwatch/eventRule:EventRule").inputs
+    assert json.loads(rule["eventPattern"])["detail"]["bucket"]["name"] == ["shared-photos"]
