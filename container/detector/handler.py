@@ -9,6 +9,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from . import service
+from .contract import SERVICE_NAME
 from .detection import Engine
 from .engines import load_engine
 from .events import (
@@ -22,7 +23,7 @@ from .events import (
 from .responses import error_response
 from .settings import Settings
 
-logger = Logger(service="darknet-lambda")
+logger = Logger(service=SERVICE_NAME)
 
 
 @cache
