@@ -115,13 +115,24 @@ def args_from(cls: type[T], value: object, argument: str = "args") -> T:
     if unknown:
         raise InvalidArgument(argument, f"unknown field(s) {', '.join(unknown)} for {cls.__name__}")
     # Unset inputs arrive as None: leave them out so that the defaults apply.
-    values = {name: _plain(hints[name], item) for name, item in value.items() if item is not None}
+    values = {name: _plain(hints[name], item, name) for name, item in value.items() if item is not None}
     return cls(**values)
 
 
-def _plain(hint: object, value: object) -> object:
-    """Pulumi's wire format carries every number as a float: 2048.0 from another language is 2048."""
+def _plain(hint: object, value: object, name: str) -> object:
+    """Checks a plain value against its field's type. Pulumi's wire format carries every number as a
+    float: 2048.0 from another language is 2048."""
     kinds = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
     if int in kinds and isinstance(value, float) and value.is_integer():
         return int(value)
-    return value
+    simple = [kind for kind in kinds if kind in _SIMPLE_NAMES]
+    if not simple or len(simple) < len([kind for kind in kinds if kind is not type(None)]):
+        return value  # maps, lists, nested Args, pulumi.Input: checked where they are used
+    if any(isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool) for kind in simple):
+        return value
+    if float in simple and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise InvalidArgument(name, f"{value!r} is not {' or '.join(_SIMPLE_NAMES[kind] for kind in simple)}")
+
+
+_SIMPLE_NAMES = {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}

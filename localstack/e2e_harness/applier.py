@@ -615,9 +615,7 @@ RESOURCE_TYPES: dict[str, tuple[Callable, Callable]] = {
     "aws:ecr/repository:Repository": (_cannot_apply(_NOT_IN_COMMUNITY), _deleted_with_parent),
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": (_cannot_apply(_NOT_IN_COMMUNITY), _deleted_with_parent),
     "docker:index/image:Image": (
-        _cannot_apply(
-            "the harness runs the image `make image` built; set darknet-lambda:image instead of a build"
-        ),
+        _cannot_apply("the harness runs the image `make image` built; set image.imageUri instead of a build"),
         _deleted_with_parent,
     ),
 }
