@@ -66,12 +66,12 @@ def argument_path(prefix: str) -> Iterator[None]:
         raise InvalidArgument(f"{prefix}.{error.argument}", error.reason) from None
 
 
-def contract_checked(build: Callable[[], T], names: dict[str, str] | None = None) -> T:
-    """Run a contract check, reporting its setting under the component's argument name."""
+def contract_checked(build: Callable[[], T]) -> T:
+    """Run a contract check, reporting its setting as the argument of the same name."""
     try:
         return build()
     except ContractError as error:
-        raise InvalidArgument((names or {}).get(error.setting, error.setting), error.reason) from None
+        raise InvalidArgument(error.setting, error.reason) from None
 
 
 def check_memory(argument: str, value: object) -> None:

@@ -14,7 +14,7 @@ from .checks import (
     check_range,
     contract_checked,
 )
-from .contract import RESERVED_VARIABLES, DetectorConfig
+from .contract import OUTPUT_BUCKET_ENV, RESERVED_VARIABLES, DetectorConfig
 from .policies import assume_role_policy, policy_document
 
 ARCHITECTURES = ("x86_64", "arm64")
@@ -52,7 +52,7 @@ class DarknetFunctionArgs:
     """MB of /tmp, 512..10240."""
     reserved_concurrency: int | None = None
     """Cap on concurrent runs (none by default)."""
-    environment: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     """Extra environment variables; the detector's own settings are set by the fields above."""
     log_level: str = "INFO"
     """DEBUG, INFO, WARNING or ERROR."""
@@ -88,8 +88,9 @@ class DarknetFunctionArgs:
             )
         self.detector_config()
 
-    def detector_config(self, bucket_name: str | None = None) -> DetectorConfig:
-        """The settings the handler reads back from the function's environment (the shared contract)."""
+    def detector_config(self) -> DetectorConfig:
+        """The settings the handler reads back from the function's environment (the shared contract);
+        the bucket's name, known only once the bucket exists, is added to the environment beside them."""
         return contract_checked(
             lambda: DetectorConfig(
                 engine=self.engine,
@@ -97,7 +98,6 @@ class DarknetFunctionArgs:
                 threshold=self.threshold,
                 input_prefix=self.input_prefix,
                 output_prefix=self.output_prefix,
-                output_bucket=bucket_name,
                 log_level=self.log_level,
             )
         )
@@ -127,9 +127,9 @@ class DarknetFunction(pulumi.ComponentResource):
     ) -> None:
         super().__init__("darknet:index:DarknetFunction", name, None, opts)
         args = args_from(DarknetFunctionArgs, args)
-        for required in ("image_uri", "bucket_name"):
-            if getattr(args, required) is None:
-                raise InvalidArgument(required, "is required")
+        image_uri, bucket_name = args.image_uri, args.bucket_name
+        if image_uri is None or bucket_name is None:
+            raise InvalidArgument("image_uri" if image_uri is None else "bucket_name", "is required")
         child = pulumi.ResourceOptions(parent=self)
 
         self.log_group = aws.cloudwatch.LogGroup(
@@ -156,7 +156,7 @@ class DarknetFunction(pulumi.ComponentResource):
             f"{name}-access",
             role=self.role.id,
             policy=pulumi.Output.all(
-                self.log_group.arn, args.bucket_name, self.failure_queue.arn, args.bucket_kms_key_arn
+                self.log_group.arn, bucket_name, self.failure_queue.arn, args.bucket_kms_key_arn
             ).apply(
                 lambda values: _access_policy(
                     values[0], values[1], values[2], values[3], args.input_prefix, args.output_prefix
@@ -165,13 +165,15 @@ class DarknetFunction(pulumi.ComponentResource):
             opts=child,
         )
 
-        environment = pulumi.Output.from_input(args.bucket_name).apply(
-            lambda bucket: {**args.detector_config(bucket).environment(), **args.environment}
-        )
+        environment = {
+            **args.detector_config().environment(),
+            OUTPUT_BUCKET_ENV: bucket_name,
+            **args.environment,
+        }
         self.function = aws.lambda_.Function(
             name,
             package_type="Image",
-            image_uri=args.image_uri,
+            image_uri=image_uri,
             role=self.role.arn,
             architectures=[args.architecture or ARCHITECTURES[0]],
             memory_size=args.memory_size,

@@ -174,3 +174,15 @@ def test_exposed_role_takes_a_policy_attachment(mocked):
         "policyArn": policy,
     }
     assert attachment.parent_type == "pulumi:pulumi:Stack"
+
+
+def test_extra_environment_may_come_from_other_resources(mocked):
+    def program():
+        queue = aws.sqs.Queue("jobs")
+        args = DarknetFunctionArgs(image_uri=IMAGE, bucket_name="images", environment={"JOBS_URL": queue.url})
+        DarknetFunction("detector", args)
+
+    deployment = mocked.run(program)
+    variables = deployment.one(FUNCTION).inputs["environment"]["variables"]
+    assert variables["JOBS_URL"] == deployment.one("aws:sqs/queue:Queue", "jobs").state["url"]
+    assert variables["OUTPUT_BUCKET"] == "images"
