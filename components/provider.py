@@ -25,6 +25,8 @@ PACKAGE = "darknet"
 
 
 class DarknetProvider(ComponentProvider):
+    """Pulumi's component provider over the components, its schema completed with the Args' defaults."""
+
     def __init__(self) -> None:
         super().__init__(list(COMPONENTS), PACKAGE, version=VERSION)
         defaults: dict[str, dict[str, Any]] = {}

@@ -1,6 +1,7 @@
 """DarknetService: image, bucket, function, S3 trigger and REST API wired together."""
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 
 import pulumi
@@ -55,13 +56,7 @@ class DarknetServiceArgs:
     """Tags on every resource, added to each part's own tags."""
 
     def __post_init__(self) -> None:
-        parts: dict[str, type] = {
-            "image": DarknetImageArgs,
-            "bucket": DarknetBucketArgs,
-            "function": DarknetFunctionArgs,
-            "api": DarknetApiArgs,
-        }
-        for part, args_type in parts.items():
+        for part, args_type in PARTS.items():
             with argument_path(part):
                 setattr(self, part, args_from(args_type, getattr(self, part), part))
         for part, wired in WIRED.items():
@@ -110,6 +105,14 @@ class DarknetServiceArgs:
             function_invoke_arn=function_invoke_arn,
             tags=self._tags(self.api.tags),
         )
+
+
+PARTS: dict[str, type] = {
+    field.name: typing.cast(type, field.type)
+    for field in dataclasses.fields(DarknetServiceArgs)
+    if dataclasses.is_dataclass(field.type)
+}
+"""The parts of DarknetServiceArgs, by field name, with their Args classes."""
 
 
 class DarknetService(pulumi.ComponentResource):

@@ -13,13 +13,7 @@ import typing
 import pulumi
 
 from .checks import InvalidArgument
-from .service import DarknetServiceArgs
-
-PARTS: dict[str, type] = {
-    field.name: typing.cast(type, field.type)
-    for field in dataclasses.fields(DarknetServiceArgs)
-    if dataclasses.is_dataclass(field.type)
-}
+from .service import PARTS, DarknetServiceArgs
 
 
 class StackConfigError(ValueError):
