@@ -21,9 +21,10 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed ## project virtualenv with the dev tools
 
-lint: venv ## ruff lint and format check over the whole tree
+lint: venv ## ruff lint and format check over the whole tree, mypy over the components
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy components
 
 unit: venv ## unit tests: Pulumi mocks and pure functions, no Docker, seconds
 	$(VENV)/bin/pytest tests/unit

@@ -6,13 +6,21 @@ Installed as `darknet_lambda`: `from darknet_lambda import DarknetService, Darkn
 from .api import DarknetApi, DarknetApiArgs
 from .bucket import DarknetBucket, DarknetBucketArgs
 from .checks import InvalidArgument
-from .function import DarknetFunction, DarknetFunctionArgs, FunctionSettings
-from .image import DarknetImage, DarknetImageArgs
+from .contract import VERSION
+from .function import DarknetFunction, DarknetFunctionArgs
+from .image import DEFAULT_BUILD_CONTEXT, DarknetImage, DarknetImageArgs
 from .s3_trigger import DarknetS3Trigger, DarknetS3TriggerArgs
 from .service import DarknetService, DarknetServiceArgs
 from .stack_config import StackConfigError, service_args_from_config
 
+__version__ = VERSION
+
+COMPONENTS = [DarknetService, DarknetImage, DarknetBucket, DarknetFunction, DarknetS3Trigger, DarknetApi]
+"""The components Pulumi's provider host serves to other languages."""
+
 __all__ = [
+    "COMPONENTS",
+    "DEFAULT_BUILD_CONTEXT",
     "DarknetApi",
     "DarknetApiArgs",
     "DarknetBucket",
@@ -25,8 +33,8 @@ __all__ = [
     "DarknetS3TriggerArgs",
     "DarknetService",
     "DarknetServiceArgs",
-    "FunctionSettings",
     "InvalidArgument",
     "StackConfigError",
+    "__version__",
     "service_args_from_config",
 ]

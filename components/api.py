@@ -1,15 +1,12 @@
 """DarknetApi: a REST API with POST /detect proxied to the function."""
 
-from __future__ import annotations
-
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from .checks import LOG_RETENTION_DAYS, check_choice, check_range
+from .checks import LOG_RETENTION_DAYS, InvalidArgument, args_from, check_choice, check_range
 from .policies import assume_role_policy
 
 # Images arrive as request bodies and tar.gz leaves as a response body: both must stay binary.
@@ -29,21 +26,31 @@ ACCESS_LOG_FORMAT = json.dumps(
 )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DarknetApiArgs:
-    """REST API (v1: binary media types, and it runs on LocalStack Community)."""
+    """REST API (v1: binary media types, and it runs on LocalStack Community).
 
-    function_name: pulumi.Input[str]
-    function_invoke_arn: pulumi.Input[str]
+    Inside DarknetServiceArgs (as `api`) leave function_name and function_invoke_arn unset."""
+
+    function_name: pulumi.Input[str] | None = None
+    """The function behind POST /detect (required when used alone)."""
+    function_invoke_arn: pulumi.Input[str] | None = None
+    """The function's invoke ARN (required when used alone)."""
     stage_name: str = "v1"
+    """The stage, the first path segment of the URL."""
     throttle_rate_limit: float = 10.0
+    """Steady requests per second, 1..10000."""
     throttle_burst_limit: int = 20
-    binary_media_types: Sequence[str] = BINARY_MEDIA_TYPES
+    """Burst of requests, 1..5000."""
+    binary_media_types: list[str] = field(default_factory=lambda: list(BINARY_MEDIA_TYPES))
+    """Content types API Gateway passes as binary (images in, tar.gz out)."""
     log_retention_days: int = 14
+    """Days the access logs are kept (a value CloudWatch Logs accepts)."""
     manage_account_logs_role: bool = False
     """Set the account-wide role API Gateway needs to write access logs. It is one setting per account
     and region: enable it in one stack only, and only if nothing else manages it."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags on every resource."""
 
     def __post_init__(self) -> None:
         check_range("throttle_rate_limit", self.throttle_rate_limit, 1, 10000, "requests per second")
@@ -52,16 +59,26 @@ class DarknetApiArgs:
 
 
 class DarknetApi(pulumi.ComponentResource):
+    """POST /detect proxied to the function; `rest_api` and `stage` are the API Gateway resources."""
+
     url: pulumi.Output[str]
     """The full invoke URL of POST /detect."""
     rest_api_id: pulumi.Output[str]
+    """The REST API's id."""
     execution_arn: pulumi.Output[str]
+    """The REST API's execution ARN (for further Lambda permissions)."""
+    stage_name: pulumi.Output[str]
+    """The deployed stage."""
 
-    def __init__(self, name: str, args: DarknetApiArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: DarknetApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("darknet:index:DarknetApi", name, None, opts)
+        args = args_from(DarknetApiArgs, args)
+        for required in ("function_name", "function_invoke_arn"):
+            if getattr(args, required) is None:
+                raise InvalidArgument(required, "is required")
         child = pulumi.ResourceOptions(parent=self)
 
-        rest_api = aws.apigateway.RestApi(
+        self.rest_api = rest_api = aws.apigateway.RestApi(
             name,
             description="Darknet/YOLO object detection",
             binary_media_types=list(args.binary_media_types),
@@ -113,7 +130,7 @@ class DarknetApi(pulumi.ComponentResource):
             opts=child,
         )
         stage_dependencies = [self._account_logs_role(name, args)] if args.manage_account_logs_role else []
-        stage = aws.apigateway.Stage(
+        self.stage = stage = aws.apigateway.Stage(
             name,
             rest_api=rest_api.id,
             deployment=deployment.id,
@@ -146,7 +163,15 @@ class DarknetApi(pulumi.ComponentResource):
         self.url = stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}/detect")
         self.rest_api_id = rest_api.id
         self.execution_arn = rest_api.execution_arn
-        self.register_outputs({"url": self.url, "rest_api_id": self.rest_api_id})
+        self.stage_name = stage.stage_name
+        self.register_outputs(
+            {
+                "url": self.url,
+                "rest_api_id": self.rest_api_id,
+                "execution_arn": self.execution_arn,
+                "stage_name": self.stage_name,
+            }
+        )
 
     def _account_logs_role(self, name: str, args: DarknetApiArgs) -> aws.apigateway.Account:
         role = aws.iam.Role(

@@ -1,22 +1,24 @@
 """DarknetBucket: the private, encrypted, TLS-only bucket holding input images and results."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from .checks import check_range
+from .checks import InvalidArgument, args_from, check_range
+from .contract import DetectorConfig, prefix_problem
 from .policies import policy_document
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DarknetBucketArgs:
     """Safe defaults: private, SSE-S3, TLS only, no versioning, results kept until deleted."""
 
     versioning: bool = False
-    output_prefix: str = "output/"
+    """Keep old versions of objects."""
+    output_prefix: str | None = None
+    """Key prefix of the results that expire (default output/; in DarknetServiceArgs leave it unset:
+    the service uses the function's output prefix)."""
     output_expiration_days: int | None = None
     """Delete results under `output_prefix` after this many days (and old versions, when versioned)."""
     kms_key_arn: pulumi.Input[str] | None = None
@@ -24,21 +26,33 @@ class DarknetBucketArgs:
     force_destroy: bool = False
     """Let `pulumi destroy` delete the bucket while it still holds objects."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags on every resource."""
 
     def __post_init__(self) -> None:
+        if self.output_prefix is not None and prefix_problem(self.output_prefix):
+            raise InvalidArgument("output_prefix", prefix_problem(self.output_prefix) or "")
         if self.output_expiration_days is not None:
             check_range("output_expiration_days", self.output_expiration_days, 1, 3650, "days")
 
 
 class DarknetBucket(pulumi.ComponentResource):
-    bucket_name: pulumi.Output[str]
-    bucket_arn: pulumi.Output[str]
+    """The bucket for input images and results; `bucket` is the S3 bucket resource."""
 
-    def __init__(self, name: str, args: DarknetBucketArgs, opts: pulumi.ResourceOptions | None = None):
+    bucket_name: pulumi.Output[str]
+    """The bucket's name."""
+    bucket_arn: pulumi.Output[str]
+    """The bucket's ARN."""
+
+    def __init__(
+        self, name: str, args: DarknetBucketArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("darknet:index:DarknetBucket", name, None, opts)
+        args = args_from(DarknetBucketArgs, args)
         child = pulumi.ResourceOptions(parent=self)
 
-        bucket = aws.s3.Bucket(name, force_destroy=args.force_destroy, tags=args.tags, opts=child)
+        self.bucket = bucket = aws.s3.Bucket(
+            name, force_destroy=args.force_destroy, tags=args.tags, opts=child
+        )
         public_access_block = aws.s3.BucketPublicAccessBlock(
             name,
             bucket=bucket.id,
@@ -49,17 +63,25 @@ class DarknetBucket(pulumi.ComponentResource):
             opts=child,
         )
         if args.kms_key_arn is None:
-            default_encryption = {"sse_algorithm": "AES256"}
+            default_encryption = (
+                aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="AES256"
+                )
+            )
         else:
-            default_encryption = {"sse_algorithm": "aws:kms", "kms_master_key_id": args.kms_key_arn}
+            default_encryption = (
+                aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="aws:kms", kms_master_key_id=args.kms_key_arn
+                )
+            )
         aws.s3.BucketServerSideEncryptionConfiguration(
             name,
             bucket=bucket.id,
             rules=[
-                {
-                    "apply_server_side_encryption_by_default": default_encryption,
-                    "bucket_key_enabled": args.kms_key_arn is not None,
-                }
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=default_encryption,
+                    bucket_key_enabled=args.kms_key_arn is not None,
+                )
             ],
             opts=child,
         )
@@ -78,14 +100,21 @@ class DarknetBucket(pulumi.ComponentResource):
                 opts=child,
             )
         if args.output_expiration_days is not None:
-            rule: dict = {
-                "id": "expire-old-outputs",
-                "status": "Enabled",
-                "filter": {"prefix": args.output_prefix},
-                "expiration": {"days": args.output_expiration_days},
-            }
-            if args.versioning:
-                rule["noncurrent_version_expiration"] = {"noncurrent_days": args.output_expiration_days}
+            rule = aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="expire-old-outputs",
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(
+                    prefix=args.output_prefix or DetectorConfig.output_prefix
+                ),
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                    days=args.output_expiration_days
+                ),
+                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=args.output_expiration_days
+                )
+                if args.versioning
+                else None,
+            )
             aws.s3.BucketLifecycleConfiguration(name, bucket=bucket.id, rules=[rule], opts=child)
 
         self.bucket_name = bucket.bucket

@@ -1,15 +1,23 @@
 """Argument checks shared by the component Args classes and the stack configuration reader.
 
-Each check raises InvalidArgument naming the argument, so the stack configuration reader can
-translate the argument into the configuration key the user actually typed.
+Each check raises InvalidArgument naming the argument, so the service can report a part's argument
+under its path (`function.memory_size`) and the stack configuration reader under the key the user
+typed. The detector's own settings (engine, threshold, prefixes, model names) are checked by the
+contract the handler shares (`contract.py`), translated here by `contract_checked`.
 """
 
-from __future__ import annotations
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TypeVar
 
-from collections.abc import Iterable
+from .contract import ContractError
 
 MIN_MEMORY_MB = 1024
 MAX_MEMORY_MB = 10240
+ONE_VCPU_MEMORY_MB = 1769
 
 # The values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_DAYS = (
@@ -37,6 +45,8 @@ LOG_RETENTION_DAYS = (
     3653,
 )
 
+T = TypeVar("T")
+
 
 class InvalidArgument(ValueError):
     """A component argument outside what the component can deploy safely."""
@@ -47,21 +57,41 @@ class InvalidArgument(ValueError):
         self.reason = message
 
 
+@contextmanager
+def argument_path(prefix: str) -> Iterator[None]:
+    """Report the arguments of a part under its place in a larger Args (`function.timeout`)."""
+    try:
+        yield
+    except InvalidArgument as error:
+        raise InvalidArgument(f"{prefix}.{error.argument}", error.reason) from None
+
+
+def contract_checked(build: Callable[[], T]) -> T:
+    """Run a contract check, reporting its setting as the argument of the same name."""
+    try:
+        return build()
+    except ContractError as error:
+        raise InvalidArgument(error.setting, error.reason) from None
+
+
 def check_memory(argument: str, value: object) -> None:
     if not isinstance(value, int):
-        return
+        raise InvalidArgument(argument, f"{value!r} is not a whole number of MB")
     if value < MIN_MEMORY_MB:
         raise InvalidArgument(
             argument,
-            f"{value} MB is too little: Darknet needs at least {MIN_MEMORY_MB} MB to load the network "
-            "and run a detection",
+            f"{value} MB is too little: Lambda sizes the CPU share by memory ({ONE_VCPU_MEMORY_MB} MB is one "
+            f"vCPU), and under {MIN_MEMORY_MB} MB a detection is CPU-starved (the function itself peaks at "
+            "about 170 MiB)",
         )
     if value > MAX_MEMORY_MB:
         raise InvalidArgument(argument, f"{value} MB is above Lambda's maximum of {MAX_MEMORY_MB} MB")
 
 
 def check_range(argument: str, value: object, low: float, high: float, unit: str = "") -> None:
-    if isinstance(value, int | float) and not low <= value <= high:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgument(argument, f"{value!r} is not a number")
+    if not low <= value <= high:
         suffix = f" {unit}" if unit else ""
         raise InvalidArgument(argument, f"{value} is outside {low}..{high}{suffix}")
 
@@ -72,14 +102,37 @@ def check_choice(argument: str, value: object, choices: Iterable[object]) -> Non
         raise InvalidArgument(argument, f"{value!r} is not one of {', '.join(map(str, choices))}")
 
 
-def check_prefixes(input_argument: str, input_prefix: str, output_argument: str, output_prefix: str) -> None:
-    """Outputs must never land under the input prefix, or each result would trigger a new detection."""
-    for argument, prefix in ((input_argument, input_prefix), (output_argument, output_prefix)):
-        if not prefix or not prefix.endswith("/") or prefix.startswith("/"):
-            raise InvalidArgument(argument, f"{prefix!r} must be a key prefix like 'input/' (ending in '/')")
-    if input_prefix.startswith(output_prefix) or output_prefix.startswith(input_prefix):
-        raise InvalidArgument(
-            output_argument,
-            f"{output_prefix!r} overlaps the input prefix {input_prefix!r}: "
-            "results would trigger new detections",
-        )
+def args_from(cls: type[T], value: object, argument: str = "args") -> T:
+    """An Args dataclass from itself or from a plain dict of its fields (how Pulumi's provider host,
+    serving other languages, passes inputs), so both paths get the same defaults and checks."""
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidArgument(argument, f"expected {cls.__name__} or a dict of its fields, got {value!r}")
+    hints = {field.name: field.type for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    known = set(hints)
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise InvalidArgument(argument, f"unknown field(s) {', '.join(unknown)} for {cls.__name__}")
+    # Unset inputs arrive as None: leave them out so that the defaults apply.
+    values = {name: _plain(hints[name], item, name) for name, item in value.items() if item is not None}
+    return cls(**values)
+
+
+def _plain(hint: object, value: object, name: str) -> object:
+    """Checks a plain value against its field's type. Pulumi's wire format carries every number as a
+    float: 2048.0 from another language is 2048."""
+    kinds = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    if int in kinds and isinstance(value, float) and value.is_integer():
+        return int(value)
+    simple = [kind for kind in kinds if kind in _SIMPLE_NAMES]
+    if not simple or len(simple) < len([kind for kind in kinds if kind is not type(None)]):
+        return value  # maps, lists, nested Args, pulumi.Input: checked where they are used
+    if any(isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool) for kind in simple):
+        return value
+    if float in simple and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise InvalidArgument(name, f"{value!r} is not {' or '.join(_SIMPLE_NAMES[kind] for kind in simple)}")
+
+
+_SIMPLE_NAMES = {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}

@@ -1,8 +1,5 @@
 """DarknetFunction: the detector Lambda, its least-privilege role, logs and failure queue."""
 
-from __future__ import annotations
-
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
@@ -10,97 +7,146 @@ import pulumi_aws as aws
 
 from .checks import (
     LOG_RETENTION_DAYS,
+    InvalidArgument,
+    args_from,
     check_choice,
     check_memory,
-    check_prefixes,
     check_range,
+    contract_checked,
 )
+from .contract import OUTPUT_BUCKET_ENV, RESERVED_VARIABLES, DetectorConfig
 from .policies import assume_role_policy, policy_document
 
-ENGINES = ("onnx", "darknet")
 ARCHITECTURES = ("x86_64", "arm64")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 @dataclass(kw_only=True)
-class FunctionSettings:
-    """The function's runtime settings, also offered flat by DarknetServiceArgs."""
+class DarknetFunctionArgs:
+    """The function's image, the bucket it reads and writes, and its runtime settings.
 
-    input_prefix: str = "input/"
-    output_prefix: str = "output/"
+    Inside DarknetServiceArgs (as `function`) leave image_uri, bucket_name, model, architecture,
+    allow_self_invoke and bucket_kms_key_arn unset: the service wires them from its other parts.
+    """
+
+    image_uri: pulumi.Input[str] | None = None
+    """The container image the function runs (required when used alone)."""
+    bucket_name: pulumi.Input[str] | None = None
+    """The bucket the function reads input from and writes results to (required when used alone)."""
+    model: str | None = None
+    """The model built into the image (default yolov3-tiny)."""
+    architecture: str | None = None
+    """x86_64 or arm64, as the image was built (default x86_64)."""
     engine: str = "onnx"
     """onnx (default) or darknet, the reference engine kept in the image."""
-    model: str = "yolov3-tiny"
     threshold: float = 0.5
+    """Detection threshold, above 0 and below 1 (Darknet's default 0.5)."""
+    input_prefix: str = "input/"
+    """Objects created under this key prefix are processed."""
+    output_prefix: str = "output/"
+    """Results are written under this key prefix; it must not overlap the input prefix."""
     memory_size: int = 2048
+    """MB, 1024..10240. Lambda sizes the CPU share by memory (1769 MB is one vCPU)."""
     timeout: int = 60
+    """Seconds, 1..900."""
     ephemeral_storage: int = 512
-    architecture: str = "x86_64"
+    """MB of /tmp, 512..10240."""
     reserved_concurrency: int | None = None
-    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    """Extra variables; they override the defaults the component sets."""
+    """Cap on concurrent runs (none by default)."""
+    environment: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Extra environment variables; the detector's own settings are set by the fields above."""
     log_level: str = "INFO"
+    """DEBUG, INFO, WARNING or ERROR."""
     log_retention_days: int = 14
+    """Days the function's logs are kept (a value CloudWatch Logs accepts)."""
     max_retry_attempts: int = 2
+    """Retries of a failed asynchronous invocation, 0..2."""
     max_event_age_seconds: int = 3600
-    tags: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(kw_only=True)
-class DarknetFunctionArgs(FunctionSettings):
-    """The function's image, the bucket it reads and writes, and its runtime settings."""
-
-    image_uri: pulumi.Input[str]
-    bucket_name: pulumi.Input[str]
+    """How long an asynchronous event may wait, 60..21600 seconds."""
     allow_self_invoke: bool = False
     """Let the function invoke itself asynchronously (the HTTP path's 202 answer needs it)."""
     bucket_kms_key_arn: pulumi.Input[str] | None = None
     """Set when the bucket is encrypted with a customer KMS key, so the function can read and write it."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags on every resource."""
 
     def __post_init__(self) -> None:
         check_memory("memory_size", self.memory_size)
         check_range("timeout", self.timeout, 1, 900, "seconds")
         check_range("ephemeral_storage", self.ephemeral_storage, 512, 10240, "MB")
-        check_range("threshold", self.threshold, 0.01, 1.0)
-        check_choice("engine", self.engine, ENGINES)
-        check_choice("architecture", self.architecture, ARCHITECTURES)
-        check_choice("log_level", self.log_level, LOG_LEVELS)
+        if self.architecture is not None:
+            check_choice("architecture", self.architecture, ARCHITECTURES)
         check_choice("log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)
         check_range("max_retry_attempts", self.max_retry_attempts, 0, 2)
         check_range("max_event_age_seconds", self.max_event_age_seconds, 60, 21600, "seconds")
         if self.reserved_concurrency is not None:
             check_range("reserved_concurrency", self.reserved_concurrency, 0, 10000)
-        check_prefixes("input_prefix", self.input_prefix, "output_prefix", self.output_prefix)
+        reserved = sorted(RESERVED_VARIABLES & set(self.environment))
+        if reserved:
+            raise InvalidArgument(
+                "environment",
+                f"{', '.join(reserved)} belong to the detector's settings: set them through their arguments",
+            )
+        self.detector_config()
+
+    def detector_config(self) -> DetectorConfig:
+        """The settings the handler reads back from the function's environment (the shared contract);
+        the bucket's name, known only once the bucket exists, is added to the environment beside them."""
+        return contract_checked(
+            lambda: DetectorConfig(
+                engine=self.engine,
+                model=self.model or DetectorConfig.model,
+                threshold=self.threshold,
+                input_prefix=self.input_prefix,
+                output_prefix=self.output_prefix,
+                log_level=self.log_level,
+            )
+        )
 
 
 class DarknetFunction(pulumi.ComponentResource):
-    """A container-image Lambda that may only read input/, write output/, log, and report failures."""
+    """A container-image Lambda that may only read input/, write output/, log, and report failures.
+
+    `function`, `role`, `log_group` and `failure_queue` are the AWS resources, for alarms, extra
+    policies or subscriptions."""
 
     function_name: pulumi.Output[str]
+    """The function's name."""
     function_arn: pulumi.Output[str]
+    """The function's ARN."""
     invoke_arn: pulumi.Output[str]
+    """The ARN API Gateway invokes."""
     log_group_name: pulumi.Output[str]
+    """The function's CloudWatch log group."""
     failure_queue_arn: pulumi.Output[str]
+    """The SQS queue receiving asynchronous events that failed after the retries."""
+    role_name: pulumi.Output[str]
+    """The function's IAM role (attach more policies to it by name)."""
 
-    def __init__(self, name: str, args: DarknetFunctionArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: DarknetFunctionArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("darknet:index:DarknetFunction", name, None, opts)
+        args = args_from(DarknetFunctionArgs, args)
+        image_uri, bucket_name = args.image_uri, args.bucket_name
+        if image_uri is None or bucket_name is None:
+            raise InvalidArgument("image_uri" if image_uri is None else "bucket_name", "is required")
         child = pulumi.ResourceOptions(parent=self)
 
-        log_group = aws.cloudwatch.LogGroup(
+        self.log_group = aws.cloudwatch.LogGroup(
             name,
             name_prefix=f"/aws/lambda/{name}-",
             retention_in_days=args.log_retention_days,
             tags=args.tags,
             opts=child,
         )
-        failure_queue = aws.sqs.Queue(
+        self.failure_queue = aws.sqs.Queue(
             f"{name}-failures",
             message_retention_seconds=14 * 24 * 3600,
             sqs_managed_sse_enabled=True,
             tags=args.tags,
             opts=child,
         )
-        role = aws.iam.Role(
+        self.role = aws.iam.Role(
             name,
             assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
             tags=args.tags,
@@ -108,47 +154,44 @@ class DarknetFunction(pulumi.ComponentResource):
         )
         access = aws.iam.RolePolicy(
             f"{name}-access",
-            role=role.id,
+            role=self.role.id,
             policy=pulumi.Output.all(
-                log_group.arn, args.bucket_name, failure_queue.arn, args.bucket_kms_key_arn
-            ).apply(lambda values: _access_policy(*values, args.input_prefix, args.output_prefix)),
+                self.log_group.arn, bucket_name, self.failure_queue.arn, args.bucket_kms_key_arn
+            ).apply(
+                lambda values: _access_policy(
+                    values[0], values[1], values[2], values[3], args.input_prefix, args.output_prefix
+                )
+            ),
             opts=child,
         )
 
         environment = {
-            "DETECTOR_ENGINE": args.engine,
-            "DETECTOR_MODEL": args.model,
-            "DETECTOR_THRESHOLD": str(args.threshold),
-            "INPUT_PREFIX": args.input_prefix,
-            "OUTPUT_PREFIX": args.output_prefix,
-            "OUTPUT_BUCKET": args.bucket_name,
-            "POWERTOOLS_SERVICE_NAME": "darknet-lambda",
-            "POWERTOOLS_LOG_LEVEL": args.log_level,
-            "LOG_LEVEL": args.log_level,
+            **args.detector_config().environment(),
+            OUTPUT_BUCKET_ENV: bucket_name,
             **args.environment,
         }
-        function = aws.lambda_.Function(
+        self.function = aws.lambda_.Function(
             name,
             package_type="Image",
-            image_uri=args.image_uri,
-            role=role.arn,
-            architectures=[args.architecture],
+            image_uri=image_uri,
+            role=self.role.arn,
+            architectures=[args.architecture or ARCHITECTURES[0]],
             memory_size=args.memory_size,
             timeout=args.timeout,
             ephemeral_storage={"size": args.ephemeral_storage},
             reserved_concurrent_executions=args.reserved_concurrency,
             environment={"variables": environment},
-            logging_config={"log_format": "Text", "log_group": log_group.name},
+            logging_config={"log_format": "Text", "log_group": self.log_group.name},
             tags=args.tags,
             # The role must be able to write logs and read input before the first event arrives.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[access]),
         )
         aws.lambda_.FunctionEventInvokeConfig(
             name,
-            function_name=function.name,
+            function_name=self.function.name,
             maximum_retry_attempts=args.max_retry_attempts,
             maximum_event_age_in_seconds=args.max_event_age_seconds,
-            destination_config={"on_failure": {"destination": failure_queue.arn}},
+            destination_config={"on_failure": {"destination": self.failure_queue.arn}},
             # AWS checks that the role may send to the destination when the config is saved.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[access]),
         )
@@ -157,22 +200,25 @@ class DarknetFunction(pulumi.ComponentResource):
             # in the role's first policy would make the role depend on the function that depends on it.
             aws.iam.RolePolicy(
                 f"{name}-self-invoke",
-                role=role.id,
-                policy=function.arn.apply(_self_invoke_policy),
+                role=self.role.id,
+                policy=self.function.arn.apply(_self_invoke_policy),
                 opts=child,
             )
 
-        self.function_name = function.name
-        self.function_arn = function.arn
-        self.invoke_arn = function.invoke_arn
-        self.log_group_name = log_group.name
-        self.failure_queue_arn = failure_queue.arn
+        self.function_name = self.function.name
+        self.function_arn = self.function.arn
+        self.invoke_arn = self.function.invoke_arn
+        self.log_group_name = self.log_group.name
+        self.failure_queue_arn = self.failure_queue.arn
+        self.role_name = self.role.name
         self.register_outputs(
             {
                 "function_name": self.function_name,
                 "function_arn": self.function_arn,
+                "invoke_arn": self.invoke_arn,
                 "log_group_name": self.log_group_name,
                 "failure_queue_arn": self.failure_queue_arn,
+                "role_name": self.role_name,
             }
         )
 

@@ -1,170 +1,196 @@
 """DarknetService: image, bucket, function, S3 trigger and REST API wired together."""
 
-from __future__ import annotations
-
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, fields
+import dataclasses
+import typing
+from dataclasses import dataclass, field
 
 import pulumi
 
 from .api import DarknetApi, DarknetApiArgs
 from .bucket import DarknetBucket, DarknetBucketArgs
-from .checks import InvalidArgument
-from .function import DarknetFunction, DarknetFunctionArgs, FunctionSettings
+from .checks import InvalidArgument, args_from, argument_path, check_choice
+from .function import DarknetFunction, DarknetFunctionArgs
 from .image import DarknetImage, DarknetImageArgs
-from .s3_trigger import DarknetS3Trigger, DarknetS3TriggerArgs
+from .s3_trigger import DELIVERIES, DarknetS3Trigger, DarknetS3TriggerArgs
+
+# Arguments of a part that the service sets from its other parts, and where each comes from.
+WIRED = {
+    "function": {
+        "image_uri": "the image",
+        "bucket_name": "the bucket",
+        "model": "image.model",
+        "architecture": "image.architecture",
+        "bucket_kms_key_arn": "bucket.kms_key_arn",
+    },
+    "bucket": {"output_prefix": "function.output_prefix"},
+    "api": {"function_name": "the function", "function_invoke_arn": "the function"},
+}
 
 
 @dataclass(kw_only=True)
-class DarknetServiceArgs(FunctionSettings):
-    """Everything a stack can choose: the function's settings (engine, model, memory, prefixes, ...)
-    and the fields below. Each part is checked by the Args class of the component that uses it, when
-    this object is created, so a bad value fails before any resource is registered."""
+class DarknetServiceArgs:
+    """Everything a stack can choose, grouped by the part that uses it. Each part is checked by its own
+    Args class when this object is created, so a bad value fails before any resource is registered,
+    and is reported under its path (`function.memory_size`)."""
 
-    # Image
-    image_uri: pulumi.Input[str] | None = None
-    """An existing image (ECR URI, or a local tag on LocalStack): nothing is built."""
-    build_context: str | None = None
-    push_to_ecr: bool = True
-    keep_images: int = 10
-    # Storage
+    image: DarknetImageArgs = field(default_factory=DarknetImageArgs)
+    """The function's image: built from the shipped recipe and pushed to ECR, built locally, or given."""
+    bucket: DarknetBucketArgs = field(default_factory=DarknetBucketArgs)
+    """The bucket created for input and results (ignored, except kms_key_arn, with `bucket_name`)."""
+    function: DarknetFunctionArgs = field(default_factory=DarknetFunctionArgs)
+    """The function: engine, threshold, prefixes, memory, timeout, logs, retries."""
+    api: DarknetApiArgs = field(default_factory=DarknetApiArgs)
+    """The REST API of POST /detect (when `enable_http_api`)."""
     bucket_name: pulumi.Input[str] | None = None
     """Use this existing bucket (same account) instead of creating one."""
-    bucket_versioning: bool = False
-    output_expiration_days: int | None = None
-    kms_key_arn: pulumi.Input[str] | None = None
-    force_destroy: bool = False
-    # Entry points
     enable_s3_trigger: bool = True
+    """Run the function for every object created under the input prefix."""
+    s3_delivery: str = "notification"
+    """How S3 events reach the function: notification (the bucket's notification configuration, which
+    it replaces) or eventbridge (an EventBridge rule on the input prefix; the bucket's other
+    notifications stay). On a bucket the service creates, eventbridge also switches the bucket's
+    EventBridge delivery on; on an existing bucket (`bucket_name`) its owner does."""
     enable_http_api: bool = True
-    api_stage_name: str = "v1"
-    api_throttle_rate_limit: float = 10.0
-    api_throttle_burst_limit: int = 20
-    api_manage_account_logs_role: bool = False
+    """Serve POST /detect through API Gateway."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags on every resource, added to each part's own tags."""
 
     def __post_init__(self) -> None:
+        for part, args_type in PARTS.items():
+            with argument_path(part):
+                setattr(self, part, args_from(args_type, getattr(self, part), part))
+        for part, wired in WIRED.items():
+            for argument, source in wired.items():
+                if getattr(getattr(self, part), argument) is not None:
+                    raise InvalidArgument(f"{part}.{argument}", f"is set by the service from {source}")
+        if self.function.allow_self_invoke:
+            raise InvalidArgument("function.allow_self_invoke", "is set by the service from enable_http_api")
+        check_choice("s3_delivery", self.s3_delivery, DELIVERIES)
         if not (self.enable_s3_trigger or self.enable_http_api):
             raise InvalidArgument("enable_http_api", "the S3 trigger and the HTTP API cannot both be off")
-        self.image_args()
-        self.bucket_args()
-        self.function_args(image_uri="", bucket_name="")
-        if self.enable_http_api:
-            self.api_args(function_name="", function_invoke_arn="")
+        with argument_path("image"):
+            self.image.check_engine(self.function.engine)
+
+    def _tags(self, part_tags: dict[str, str]) -> dict[str, str]:
+        return {**self.tags, **part_tags}
 
     def image_args(self) -> DarknetImageArgs:
-        with _renamed({"context": "build_context", "force_delete": "force_destroy"}):
-            return DarknetImageArgs(
-                image_uri=self.image_uri,
-                context=self.build_context,
-                model=self.model,
-                architecture=self.architecture,
-                push_to_ecr=self.push_to_ecr,
-                keep_images=self.keep_images,
-                force_delete=self.force_destroy,
-                tags=self.tags,
-            )
+        return dataclasses.replace(self.image, tags=self._tags(self.image.tags))
 
     def bucket_args(self) -> DarknetBucketArgs:
-        with _renamed({"versioning": "bucket_versioning"}):
-            return DarknetBucketArgs(
-                versioning=self.bucket_versioning,
-                output_prefix=self.output_prefix,
-                output_expiration_days=self.output_expiration_days,
-                kms_key_arn=self.kms_key_arn,
-                force_destroy=self.force_destroy,
-                tags=self.tags,
-            )
+        return dataclasses.replace(
+            self.bucket, output_prefix=self.function.output_prefix, tags=self._tags(self.bucket.tags)
+        )
 
     def function_args(
         self, image_uri: pulumi.Input[str], bucket_name: pulumi.Input[str]
     ) -> DarknetFunctionArgs:
-        with _renamed({"bucket_kms_key_arn": "kms_key_arn", "allow_self_invoke": "enable_http_api"}):
-            return DarknetFunctionArgs(
-                image_uri=image_uri,
-                bucket_name=bucket_name,
-                allow_self_invoke=self.enable_http_api,
-                bucket_kms_key_arn=self.kms_key_arn,
-                **{setting.name: getattr(self, setting.name) for setting in fields(FunctionSettings)},
-            )
+        return dataclasses.replace(
+            self.function,
+            image_uri=image_uri,
+            bucket_name=bucket_name,
+            model=self.image.model,
+            architecture=self.image.architecture,
+            allow_self_invoke=self.enable_http_api,
+            bucket_kms_key_arn=self.bucket.kms_key_arn,
+            tags=self._tags(self.function.tags),
+        )
 
     def api_args(
         self, function_name: pulumi.Input[str], function_invoke_arn: pulumi.Input[str]
     ) -> DarknetApiArgs:
-        with _renamed(
-            {
-                "stage_name": "api_stage_name",
-                "throttle_rate_limit": "api_throttle_rate_limit",
-                "throttle_burst_limit": "api_throttle_burst_limit",
-                "manage_account_logs_role": "api_manage_account_logs_role",
-            }
-        ):
-            return DarknetApiArgs(
-                function_name=function_name,
-                function_invoke_arn=function_invoke_arn,
-                stage_name=self.api_stage_name,
-                throttle_rate_limit=self.api_throttle_rate_limit,
-                throttle_burst_limit=self.api_throttle_burst_limit,
-                log_retention_days=self.log_retention_days,
-                manage_account_logs_role=self.api_manage_account_logs_role,
-                tags=self.tags,
-            )
+        return dataclasses.replace(
+            self.api,
+            function_name=function_name,
+            function_invoke_arn=function_invoke_arn,
+            tags=self._tags(self.api.tags),
+        )
 
 
-@contextmanager
-def _renamed(names: Mapping[str, str]) -> Iterator[None]:
-    """Report a component's argument under the name it has in DarknetServiceArgs."""
-    try:
-        yield
-    except InvalidArgument as error:
-        raise InvalidArgument(names.get(error.argument, error.argument), error.reason) from None
+PARTS: dict[str, type] = {
+    field.name: typing.cast(type, field.type)
+    for field in dataclasses.fields(DarknetServiceArgs)
+    if dataclasses.is_dataclass(field.type)
+}
+"""The parts of DarknetServiceArgs, by field name, with their Args classes."""
 
 
 class DarknetService(pulumi.ComponentResource):
-    """The whole detector: either entry path (S3 upload, HTTP POST /detect) can be turned off."""
+    """The whole detector: either entry path (S3 upload, HTTP POST /detect) can be turned off.
+
+    Its parts are attributes, for extending them: `image` (DarknetImage), `bucket` (DarknetBucket, None
+    on an existing bucket), `function` (DarknetFunction), `trigger` (DarknetS3Trigger or None) and
+    `api` (DarknetApi or None); each exposes its AWS resources in turn (`function.role`,
+    `function.function`, `function.log_group`, `function.failure_queue`, `bucket.bucket`,
+    `api.rest_api`, `api.stage`, `image.repository`)."""
 
     bucket_name: pulumi.Output[str]
+    """The bucket holding input and results."""
     input_uri: pulumi.Output[str]
+    """s3://BUCKET/INPUT_PREFIX: upload images here."""
     output_uri: pulumi.Output[str]
+    """s3://BUCKET/OUTPUT_PREFIX: results appear here."""
     api_url: pulumi.Output[str] | None
+    """The URL of POST /detect (when the HTTP API is on)."""
     function_name: pulumi.Output[str]
+    """The function's name."""
+    function_arn: pulumi.Output[str]
+    """The function's ARN."""
+    role_name: pulumi.Output[str]
+    """The function's IAM role (attach more policies to it by name)."""
     log_group_name: pulumi.Output[str]
+    """The function's CloudWatch log group."""
     image_uri: pulumi.Output[str]
+    """The image the function runs."""
 
-    def __init__(self, name: str, args: DarknetServiceArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: DarknetServiceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("darknet:index:DarknetService", name, None, opts)
+        args = args_from(DarknetServiceArgs, args)
         child = pulumi.ResourceOptions(parent=self)
 
-        image = DarknetImage(name, args.image_args(), child)
+        self.image = DarknetImage(name, args.image_args(), child)
+        self.bucket: DarknetBucket | None = None
         if args.bucket_name is None:
-            bucket_name = DarknetBucket(name, args.bucket_args(), child).bucket_name
+            self.bucket = DarknetBucket(name, args.bucket_args(), child)
+            bucket_name = self.bucket.bucket_name
         else:
             bucket_name = pulumi.Output.from_input(args.bucket_name)
-        function = DarknetFunction(name, args.function_args(image.image_uri, bucket_name), child)
+        self.function = DarknetFunction(name, args.function_args(self.image.image_uri, bucket_name), child)
 
+        self.trigger: DarknetS3Trigger | None = None
         if args.enable_s3_trigger:
-            DarknetS3Trigger(
+            self.trigger = DarknetS3Trigger(
                 name,
                 DarknetS3TriggerArgs(
                     bucket_name=bucket_name,
-                    function_name=function.function_name,
-                    function_arn=function.function_arn,
-                    input_prefix=args.input_prefix,
+                    function_name=self.function.function_name,
+                    function_arn=self.function.function_arn,
+                    input_prefix=args.function.input_prefix,
+                    delivery=args.s3_delivery,
+                    enable_bucket_eventbridge=args.s3_delivery == "eventbridge" and self.bucket is not None,
                 ),
                 child,
             )
 
+        self.api: DarknetApi | None = None
         self.api_url = None
         if args.enable_http_api:
-            api_args = args.api_args(function.function_name, function.invoke_arn)
-            self.api_url = DarknetApi(name, api_args, child).url
+            self.api = DarknetApi(
+                name, args.api_args(self.function.function_name, self.function.invoke_arn), child
+            )
+            self.api_url = self.api.url
 
+        input_prefix, output_prefix = args.function.input_prefix, args.function.output_prefix
         self.bucket_name = bucket_name
-        self.input_uri = bucket_name.apply(lambda bucket: f"s3://{bucket}/{args.input_prefix}")
-        self.output_uri = bucket_name.apply(lambda bucket: f"s3://{bucket}/{args.output_prefix}")
-        self.function_name = function.function_name
-        self.log_group_name = function.log_group_name
-        self.image_uri = image.image_uri
+        self.input_uri = bucket_name.apply(lambda bucket: f"s3://{bucket}/{input_prefix}")
+        self.output_uri = bucket_name.apply(lambda bucket: f"s3://{bucket}/{output_prefix}")
+        self.function_name = self.function.function_name
+        self.function_arn = self.function.function_arn
+        self.role_name = self.function.role_name
+        self.log_group_name = self.function.log_group_name
+        self.image_uri = self.image.image_uri
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
@@ -172,6 +198,8 @@ class DarknetService(pulumi.ComponentResource):
                 "output_uri": self.output_uri,
                 "api_url": self.api_url,
                 "function_name": self.function_name,
+                "function_arn": self.function_arn,
+                "role_name": self.role_name,
                 "log_group_name": self.log_group_name,
                 "image_uri": self.image_uri,
             }

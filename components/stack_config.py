@@ -1,80 +1,81 @@
-"""Reads a stack's configuration into DarknetServiceArgs; a bad value is reported under its key."""
+"""Reads a stack's configuration into DarknetServiceArgs; a bad value is reported under its key.
 
-from __future__ import annotations
+The configuration has the shape of DarknetServiceArgs, with names in camelCase: each of its fields is
+a key (`bucketName`, `s3Delivery`, `tags`), and each part is a structured value whose keys are the
+part's own fields (`function: {memorySize: 3008, timeout: 120}`). So a new field of an Args class is
+a new setting, with no table to keep. Pulumi.yaml declares the same keys (checked by a unit test).
+"""
+
+import dataclasses
+import types
+import typing
 
 import pulumi
 
 from .checks import InvalidArgument
-from .service import DarknetServiceArgs
-
-# Configuration key -> (DarknetServiceArgs field, kind). Unset keys keep the component defaults.
-CONFIG_KEYS: dict[str, tuple[str, str]] = {
-    "image": ("image_uri", "str"),
-    "buildContext": ("build_context", "str"),
-    "pushToEcr": ("push_to_ecr", "bool"),
-    "keepImages": ("keep_images", "int"),
-    "engine": ("engine", "str"),
-    "model": ("model", "str"),
-    "threshold": ("threshold", "float"),
-    "memorySize": ("memory_size", "int"),
-    "timeout": ("timeout", "int"),
-    "ephemeralStorage": ("ephemeral_storage", "int"),
-    "architecture": ("architecture", "str"),
-    "reservedConcurrency": ("reserved_concurrency", "int"),
-    "environment": ("environment", "object"),
-    "logLevel": ("log_level", "str"),
-    "logRetentionDays": ("log_retention_days", "int"),
-    "maxRetryAttempts": ("max_retry_attempts", "int"),
-    "maxEventAgeSeconds": ("max_event_age_seconds", "int"),
-    "bucketName": ("bucket_name", "str"),
-    "inputPrefix": ("input_prefix", "str"),
-    "outputPrefix": ("output_prefix", "str"),
-    "bucketVersioning": ("bucket_versioning", "bool"),
-    "outputExpirationDays": ("output_expiration_days", "int"),
-    "kmsKeyArn": ("kms_key_arn", "str"),
-    "forceDestroy": ("force_destroy", "bool"),
-    "s3Trigger": ("enable_s3_trigger", "bool"),
-    "httpApi": ("enable_http_api", "bool"),
-    "apiStageName": ("api_stage_name", "str"),
-    "apiThrottleRateLimit": ("api_throttle_rate_limit", "float"),
-    "apiThrottleBurstLimit": ("api_throttle_burst_limit", "int"),
-    "apiManageAccountLogsRole": ("api_manage_account_logs_role", "bool"),
-    "tags": ("tags", "object"),
-}
+from .service import PARTS, DarknetServiceArgs
 
 
 class StackConfigError(ValueError):
     """A configuration value the service cannot be deployed with, named by its full key."""
 
 
+def camel_case(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def config_kind(hint: object) -> str:
+    """bool, object or str: how a top-level key's value is read from the stack configuration."""
+    kinds = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    if bool in kinds:
+        return "bool"
+    if dataclasses.is_dataclass(hint) or dict in kinds or typing.get_origin(hint) is dict:
+        return "object"
+    return "str"
+
+
 def service_args_from_config(config: pulumi.Config | None = None) -> DarknetServiceArgs:
     config = config or pulumi.Config()
-    fields_by_key = {field: key for key, (field, _) in CONFIG_KEYS.items()}
-    values = {}
-    for key, (field, kind) in CONFIG_KEYS.items():
-        value = _read(config, key, kind)
-        if value is not None:
-            values[field] = value
+    values: dict[str, object] = {}
+    for field in dataclasses.fields(DarknetServiceArgs):
+        key = camel_case(field.name)
+        value = _read(config, key, config_kind(field.type))
+        if value is None:
+            continue
+        values[field.name] = (
+            _part_fields(config, key, PARTS[field.name], typing.cast(dict, value))
+            if field.name in PARTS
+            else value
+        )
     try:
-        return DarknetServiceArgs(**values)
+        return DarknetServiceArgs(**values)  # type: ignore[arg-type]
     except InvalidArgument as error:
-        key = fields_by_key.get(error.argument, error.argument)
+        key = ".".join(camel_case(name) for name in error.argument.split("."))
         raise StackConfigError(f"{config.full_key(key)}: {error.reason}") from None
 
 
+def _part_fields(config: pulumi.Config, key: str, part: type, value: dict) -> dict:
+    """A part's structured value, keys from camelCase to the Args field names."""
+    names = {camel_case(field.name): field.name for field in dataclasses.fields(part)}
+    unknown = sorted(set(value) - set(names))
+    if unknown:
+        raise StackConfigError(
+            f"{config.full_key(key)}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(names)}"
+        )
+    return {names[name]: item for name, item in value.items()}
+
+
 def _read(config: pulumi.Config, key: str, kind: str) -> object:
-    """Pulumi's typed getters already name the key when a value has the wrong type."""
-    if kind == "int":
-        return config.get_int(key)
-    if kind == "float":
-        return config.get_float(key)
+    """Pulumi's typed getters already name the key when a value has the wrong type; an empty value,
+    which Pulumi.yaml declares as the default of an optional key, means not set."""
+    if config.get(key) in (None, ""):
+        return None
     if kind == "bool":
         return config.get_bool(key)
     if kind == "object":
         value = config.get_object(key)
-        if value is not None and not (
-            isinstance(value, dict) and all(isinstance(item, str) for item in value.values())
-        ):
-            raise StackConfigError(f"{config.full_key(key)}: expected a map of strings, got {value!r}")
-        return value
+        if not isinstance(value, dict):
+            raise StackConfigError(f"{config.full_key(key)}: expected a map, got {value!r}")
+        return value or None
     return config.get(key)

@@ -1,7 +1,8 @@
-"""Typed requests parsed from the three event shapes the function receives.
+"""Typed requests parsed from the event shapes the function receives.
 
-S3 notifications and API Gateway REST proxy events are read with Powertools' data classes; the
-third shape is the function's own asynchronous job, sent by the HTTP path to itself.
+S3 notifications (delivered directly or through EventBridge) and API Gateway REST proxy events are
+read with Powertools' data classes; the last shape is the function's own asynchronous job, sent by
+the HTTP path to itself.
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, S3Event
+from aws_lambda_powertools.utilities.data_classes import (
+    APIGatewayProxyEvent,
+    S3Event,
+    S3EventBridgeNotificationEvent,
+)
 
 ASYNC_JOB_KEY = "darknet_job"
+# The detail-type of S3's EventBridge event for a new object (AWS S3 user guide, "EventBridge event
+# message structure").
+EVENTBRIDGE_OBJECT_CREATED = "Object Created"
 GZIP_MEDIA_TYPES = ("application/gzip", "application/x-gzip", "application/x-tar+gzip")
 # Request ids of S3 objects are derived from the object's identity, so a duplicated delivery of
 # the same notification rewrites the same output folder instead of creating a second one.
@@ -57,9 +65,14 @@ def event_kind(event: dict) -> str:
     records = event.get("Records")
     if isinstance(records, list) and records and records[0].get("eventSource") == "aws:s3":
         return "s3"
+    if event.get("source") == "aws.s3" and event.get("detail-type") == EVENTBRIDGE_OBJECT_CREATED:
+        return "s3-eventbridge"
     if "httpMethod" in event and "requestContext" in event:
         return "http"
-    raise BadEvent("not an S3 notification, an API Gateway REST proxy event or a detection job")
+    raise BadEvent(
+        "not an S3 notification, an S3 'Object Created' EventBridge event, an API Gateway REST proxy "
+        "event or a detection job"
+    )
 
 
 def s3_request_id(bucket: str, key: str, version_or_sequencer: str) -> str:
@@ -86,6 +99,27 @@ def parse_s3_event(event: dict) -> list[S3ObjectRequest]:
             )
         )
     return requests
+
+
+def parse_s3_eventbridge_event(event: dict) -> list[S3ObjectRequest]:
+    """S3's 'Object Created' event as EventBridge delivers it: one object per event, key URL-encoded."""
+    try:
+        detail = S3EventBridgeNotificationEvent(event).detail
+        bucket = detail.bucket.name
+        obj = detail.object
+        key = obj.key
+        identity = obj.get("version-id") or obj.get("sequencer") or obj.etag
+        size = obj.size
+    except (KeyError, TypeError, AttributeError) as error:
+        raise BadEvent(f"malformed S3 EventBridge event: missing {error}") from None
+    return [
+        S3ObjectRequest(
+            bucket=bucket,
+            key=key,
+            size=int(size) if size is not None else None,
+            request_id=s3_request_id(bucket, key, identity),
+        )
+    ]
 
 
 def parse_http_event(event: dict, request_id: str) -> HttpDetectRequest:

@@ -9,13 +9,21 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from . import service
+from .contract import SERVICE_NAME
 from .detection import Engine
 from .engines import load_engine
-from .events import BadEvent, event_kind, parse_async_job, parse_http_event, parse_s3_event
+from .events import (
+    BadEvent,
+    event_kind,
+    parse_async_job,
+    parse_http_event,
+    parse_s3_event,
+    parse_s3_eventbridge_event,
+)
 from .responses import error_response
 from .settings import Settings
 
-logger = Logger(service="darknet-lambda")
+logger = Logger(service=SERVICE_NAME)
 
 
 @cache
@@ -53,10 +61,10 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         logger.error("unrecognised event", extra={"error": str(error)})
         raise
     logger.append_keys(event_kind=kind)
-    if kind == "s3":
+    if kind in ("s3", "s3-eventbridge"):
+        requests = parse_s3_event(event) if kind == "s3" else parse_s3_eventbridge_event(event)
         results = [
-            service.process_s3_object(request, s3_client(), engine(), settings())
-            for request in parse_s3_event(event)
+            service.process_s3_object(request, s3_client(), engine(), settings()) for request in requests
         ]
         for result in results:
             logger.info(

@@ -1,4 +1,8 @@
-"""Settings from the function's environment, read once per container."""
+"""Settings from the function's environment, read once per container.
+
+The variables the deployment sets are read and checked by the shared contract (`contract.py`); the
+ones below it are the image's own (paths, size limits) and keep their defaults unless overridden.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-ENGINES = ("onnx", "darknet")
+from .contract import ContractError, DetectorConfig
 
 
 class SettingsError(ValueError):
@@ -15,11 +19,11 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    engine: str = "onnx"
-    model: str = "yolov3-tiny"
-    threshold: float = 0.5
-    input_prefix: str = "input/"
-    output_prefix: str = "output/"
+    engine: str = DetectorConfig.engine
+    model: str = DetectorConfig.model
+    threshold: float = DetectorConfig.threshold
+    input_prefix: str = DetectorConfig.input_prefix
+    output_prefix: str = DetectorConfig.output_prefix
     output_bucket: str | None = None
     model_dir: Path = Path("/opt/model")
     darknet_bin: Path = Path("/opt/darknet/bin/darknet")
@@ -49,28 +53,17 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{name}={raw!r} is not a number") from None
 
-        engine = text("DETECTOR_ENGINE", defaults.engine).lower()
-        if engine not in ENGINES:
-            raise SettingsError(f"DETECTOR_ENGINE={engine!r}; expected one of {', '.join(ENGINES)}")
-        threshold = number("DETECTOR_THRESHOLD", defaults.threshold)
-        if not 0.0 < threshold < 1.0:
-            raise SettingsError(f"DETECTOR_THRESHOLD={threshold} must be between 0 and 1")
-        input_prefix = text("INPUT_PREFIX", defaults.input_prefix)
-        output_prefix = text("OUTPUT_PREFIX", defaults.output_prefix)
-        for name, prefix in (("INPUT_PREFIX", input_prefix), ("OUTPUT_PREFIX", output_prefix)):
-            if not prefix.endswith("/"):
-                raise SettingsError(f"{name}={prefix!r} must end with '/'")
-        if input_prefix.startswith(output_prefix) or output_prefix.startswith(input_prefix):
-            raise SettingsError(
-                "INPUT_PREFIX and OUTPUT_PREFIX must not overlap: outputs would trigger the function"
-            )
+        try:
+            config = DetectorConfig.from_environment(env)
+        except ContractError as error:
+            raise SettingsError(f"{error.variable}={env.get(error.variable)!r}: {error.reason}") from None
         return cls(
-            engine=engine,
-            model=text("DETECTOR_MODEL", defaults.model),
-            threshold=threshold,
-            input_prefix=input_prefix,
-            output_prefix=output_prefix,
-            output_bucket=env.get("OUTPUT_BUCKET", "").strip() or None,
+            engine=config.engine,
+            model=config.model,
+            threshold=config.threshold,
+            input_prefix=config.input_prefix,
+            output_prefix=config.output_prefix,
+            output_bucket=config.output_bucket,
             model_dir=Path(text("DETECTOR_MODEL_DIR", str(defaults.model_dir))),
             darknet_bin=Path(text("DARKNET_BIN", str(defaults.darknet_bin))),
             max_http_image_bytes=int(number("MAX_HTTP_IMAGE_BYTES", defaults.max_http_image_bytes, int)),

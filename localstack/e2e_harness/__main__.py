@@ -19,7 +19,8 @@ STACK = "localstack"
 def deploy(state_path: str, outputs_path: str, function_image: str | None) -> int:
     config = program.stack_config(STACK)
     if function_image:
-        config[f"{program.PROJECT}:image"] = function_image
+        key = f"{program.PROJECT}:image"
+        config[key] = json.dumps({**json.loads(config.get(key, "{}")), "imageUri": function_image})
     target = applier.Applier(region=config.get("aws:region", "us-east-1"))
     try:
         outputs = program.run_program(STACK, config, target.create)
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     deploy_parser = commands.add_parser("deploy")
     deploy_parser.add_argument("--state", required=True)
     deploy_parser.add_argument("--outputs", required=True)
-    deploy_parser.add_argument("--function-image", help="overrides the stack's darknet-lambda:image")
+    deploy_parser.add_argument("--function-image", help="overrides the stack's darknet-lambda:image.imageUri")
     destroy_parser = commands.add_parser("destroy")
     destroy_parser.add_argument("--state", required=True)
     demo_parser = commands.add_parser("demo")

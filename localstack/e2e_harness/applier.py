@@ -200,7 +200,8 @@ def _lifecycle(applier: Applier, name: str, inputs: _Inputs):
 def _notification(applier: Applier, name: str, inputs: _Inputs):
     bucket = inputs["bucket"]
     configurations = []
-    for target in inputs["lambdaFunctions"]:
+    eventbridge = inputs.get("eventbridge")
+    for target in inputs.get("lambdaFunctions", []):
         rules = [
             {"Name": rule_name, "Value": target[key]}
             for rule_name, key in (("prefix", "filterPrefix"), ("suffix", "filterSuffix"))
@@ -211,10 +212,43 @@ def _notification(applier: Applier, name: str, inputs: _Inputs):
             configuration["Filter"] = {"Key": {"FilterRules": rules}}
         configurations.append(configuration)
     inputs.done()
+    notification: dict = {"LambdaFunctionConfigurations": configurations}
+    if eventbridge:
+        notification["EventBridgeConfiguration"] = {}
     applier.client("s3").put_bucket_notification_configuration(
-        Bucket=bucket, NotificationConfiguration={"LambdaFunctionConfigurations": configurations}
+        Bucket=bucket, NotificationConfiguration=notification
     )
     return bucket, {}
+
+
+# --- EventBridge -------------------------------------------------------------------------------
+
+
+def _event_rule(applier: Applier, name: str, inputs: _Inputs):
+    rule = inputs.get("name") or autoname(name)
+    request = {"Name": rule, "EventPattern": inputs["eventPattern"], "State": "ENABLED"}
+    if inputs.get("description"):
+        request["Description"] = inputs["description"]
+    inputs.done()
+    arn = applier.client("events").put_rule(**request)["RuleArn"]
+    return rule, {"name": rule, "arn": arn}
+
+
+def _delete_event_rule(applier: Applier, resource: Applied):
+    applier.client("events").delete_rule(Name=resource.id)
+
+
+def _event_target(applier: Applier, name: str, inputs: _Inputs):
+    rule, target = inputs["rule"], inputs.get("targetId") or autoname(name)
+    arn = inputs["arn"]
+    inputs.done()
+    applier.client("events").put_targets(Rule=rule, Targets=[{"Id": target, "Arn": arn}])
+    return f"{rule}/{target}", {"targetId": target}
+
+
+def _delete_event_target(applier: Applier, resource: Applied):
+    rule, target = resource.id.rsplit("/", 1)
+    applier.client("events").remove_targets(Rule=rule, Ids=[target])
 
 
 def _deleted_with_parent(applier: Applier, resource: Applied):
@@ -558,6 +592,8 @@ RESOURCE_TYPES: dict[str, tuple[Callable, Callable]] = {
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (_lifecycle, _deleted_with_parent),
     "aws:s3/bucketNotification:BucketNotification": (_notification, _deleted_with_parent),
     "aws:cloudwatch/logGroup:LogGroup": (_log_group, _delete_log_group),
+    "aws:cloudwatch/eventRule:EventRule": (_event_rule, _delete_event_rule),
+    "aws:cloudwatch/eventTarget:EventTarget": (_event_target, _delete_event_target),
     "aws:sqs/queue:Queue": (_queue, _delete_queue),
     "aws:iam/role:Role": (_role, _delete_role),
     "aws:iam/rolePolicy:RolePolicy": (_role_policy, _delete_role_policy),
@@ -579,9 +615,7 @@ RESOURCE_TYPES: dict[str, tuple[Callable, Callable]] = {
     "aws:ecr/repository:Repository": (_cannot_apply(_NOT_IN_COMMUNITY), _deleted_with_parent),
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": (_cannot_apply(_NOT_IN_COMMUNITY), _deleted_with_parent),
     "docker:index/image:Image": (
-        _cannot_apply(
-            "the harness runs the image `make image` built; set darknet-lambda:image instead of a build"
-        ),
+        _cannot_apply("the harness runs the image `make image` built; set image.imageUri instead of a build"),
         _deleted_with_parent,
     ),
 }

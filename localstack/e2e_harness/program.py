@@ -55,6 +55,13 @@ class _ApplyingMocks(pulumi.runtime.Mocks):
 
 def run_program(stack: str, config: dict[str, str], new_resource: NewResource) -> dict:
     """Run __main__.py as `stack` with `config`, applying each resource through `new_resource`."""
+    return run(
+        lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), stack, config, new_resource
+    )
+
+
+def run(program: Callable[[], object], stack: str, config: dict[str, str], new_resource: NewResource) -> dict:
+    """Run any Pulumi program (a function) the same way; returns its resolved exports."""
     pulumi.runtime.set_all_config(config)
     pulumi.runtime.set_mocks(_ApplyingMocks(new_resource), project=PROJECT, stack=stack, preview=False)
     exports: dict = {}
@@ -63,7 +70,7 @@ def run_program(stack: str, config: dict[str, str], new_resource: NewResource) -
     @pulumi.runtime.test
     def deploy():
         with mock.patch.object(pulumi, "export", exports.__setitem__):
-            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+            program()
         return pulumi.Output.all(**exports).apply(resolved.update) if exports else None
 
     deploy()

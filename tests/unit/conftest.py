@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import runpy
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -125,6 +126,10 @@ def _fake_state(typ: str, name: str, inputs: dict) -> tuple[str, dict]:
             rootResourceId="root0a1b2c", executionArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:api0a1b2c3"
         )
         return "api0a1b2c3", state
+    if typ == "aws:cloudwatch/eventRule:EventRule":
+        rule = f"{name}-0a1b2c3"
+        state.update(name=rule, arn=f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}")
+        return rule, state
     if typ == "aws:apigateway/stage:Stage":
         state["invokeUrl"] = (
             f"https://{inputs['restApi']}.execute-api.{REGION}.amazonaws.com/{inputs['stageName']}"
@@ -228,6 +233,7 @@ def mocked() -> PulumiMocks:
 
 @pytest.fixture
 def build_context(tmp_path: Path) -> Path:
-    """A stand-in build context: the components only check that it holds a Dockerfile."""
+    """A stand-in build context: the components check that it holds a Dockerfile and a model manifest."""
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    shutil.copy(ROOT / "container" / "models.json", tmp_path / "models.json")
     return tmp_path

@@ -1,8 +1,9 @@
 """DarknetFunction: least-privilege role, the function's settings, logs and the failure queue."""
 
+import pulumi_aws as aws
 import pytest
 
-from components import DarknetFunction, DarknetFunctionArgs, InvalidArgument
+from components import DarknetFunction, DarknetFunctionArgs, InvalidArgument, __version__
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/darknet@sha256:" + "cd" * 32
 FUNCTION = "aws:lambda/function:Function"
@@ -87,6 +88,7 @@ def test_settings_and_environment_reach_the_function(mocked):
         "POWERTOOLS_SERVICE_NAME": "darknet-lambda",
         "POWERTOOLS_LOG_LEVEL": "DEBUG",
         "LOG_LEVEL": "DEBUG",
+        "DARKNET_LAMBDA_VERSION": __version__,
         "EXTRA": "1",
     }
 
@@ -126,7 +128,9 @@ def test_function_waits_for_its_permissions(mocked):
 
 
 def test_memory_under_1024_is_refused_with_the_reason():
-    with pytest.raises(InvalidArgument, match=r"memory_size: 512 MB .*Darknet needs at least 1024 MB"):
+    with pytest.raises(
+        InvalidArgument, match=r"memory_size: 512 MB is too little: Lambda sizes the CPU share"
+    ):
         DarknetFunctionArgs(image_uri=IMAGE, bucket_name="images", memory_size=512)
 
 
@@ -140,9 +144,45 @@ def test_memory_under_1024_is_refused_with_the_reason():
         ("max_retry_attempts", 3, "outside 0..2"),
         ("output_prefix", "input/results/", "overlaps the input prefix"),
         ("input_prefix", "", "must be a key prefix"),
+        ("threshold", 1.0, "must be above 0 and below 1"),
+        ("threshold", 0.0, "must be above 0 and below 1"),
+        ("model", "../yolo", "is not a model name"),
+        ("environment", {"DETECTOR_THRESHOLD": "0.9"}, "set them through their arguments"),
     ],
 )
 def test_invalid_settings_are_refused(field, value, message):
     with pytest.raises(InvalidArgument, match=message) as error:
         DarknetFunctionArgs(image_uri=IMAGE, bucket_name="images", **{field: value})
     assert error.value.argument == field
+
+
+def test_exposed_role_takes_a_policy_attachment(mocked):
+    """Users extend the function through its children: here, one more managed policy on its role."""
+    policy = "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"
+
+    def program():
+        detector = DarknetFunction("detector", DarknetFunctionArgs(image_uri=IMAGE, bucket_name="images"))
+        aws.iam.RolePolicyAttachment("xray", role=detector.role.name, policy_arn=policy)
+        assert isinstance(detector.function, aws.lambda_.Function)
+        assert isinstance(detector.log_group, aws.cloudwatch.LogGroup)
+        assert isinstance(detector.failure_queue, aws.sqs.Queue)
+
+    deployment = mocked.run(program)
+    attachment = deployment.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    assert attachment.inputs == {
+        "role": deployment.one("aws:iam/role:Role").state["name"],
+        "policyArn": policy,
+    }
+    assert attachment.parent_type == "pulumi:pulumi:Stack"
+
+
+def test_extra_environment_may_come_from_other_resources(mocked):
+    def program():
+        queue = aws.sqs.Queue("jobs")
+        args = DarknetFunctionArgs(image_uri=IMAGE, bucket_name="images", environment={"JOBS_URL": queue.url})
+        DarknetFunction("detector", args)
+
+    deployment = mocked.run(program)
+    variables = deployment.one(FUNCTION).inputs["environment"]["variables"]
+    assert variables["JOBS_URL"] == deployment.one("aws:sqs/queue:Queue", "jobs").state["url"]
+    assert variables["OUTPUT_BUCKET"] == "images"

@@ -1,5 +1,7 @@
 """DarknetS3Trigger: only objects created under input/ invoke the function, and only from this bucket."""
 
+import json
+
 import pytest
 
 from components import DarknetS3Trigger, DarknetS3TriggerArgs, InvalidArgument
@@ -50,3 +52,42 @@ def test_prefix_that_could_match_outputs_is_refused(prefix):
         DarknetS3TriggerArgs(
             bucket_name="b", function_name="f", function_arn=FUNCTION_ARN, input_prefix=prefix
         )
+
+
+def test_eventbridge_delivery_is_a_rule_on_the_input_prefix_and_leaves_the_bucket_alone(mocked):
+    deployment = deploy(mocked, delivery="eventbridge", input_prefix="uploads/")
+    assert deployment.of_type("aws:s3/bucketNotification:BucketNotification") == [], (
+        "other notifications stay"
+    )
+    rule = deployment.one("aws:cloudwatch/eventRule:EventRule")
+    assert json.loads(rule.inputs["eventPattern"]) == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": ["images"]}, "object": {"key": [{"prefix": "uploads/"}]}},
+    }
+    permission = deployment.one("aws:lambda/permission:Permission")
+    assert permission.inputs == {
+        "action": "lambda:InvokeFunction",
+        "function": "detector",
+        "principal": "events.amazonaws.com",
+        "sourceArn": rule.state["arn"],
+    }
+    target = deployment.one("aws:cloudwatch/eventTarget:EventTarget")
+    assert (target.inputs["rule"], target.inputs["arn"]) == (rule.state["name"], FUNCTION_ARN)
+    assert permission.urn in target.dependencies
+
+
+def test_eventbridge_switch_on_an_owned_bucket_sets_only_eventbridge(mocked):
+    deployment = deploy(mocked, delivery="eventbridge", enable_bucket_eventbridge=True)
+    notification = deployment.one("aws:s3/bucketNotification:BucketNotification").inputs
+    assert notification == {"bucket": "images", "eventbridge": True}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "argument"),
+    [({"delivery": "sns"}, "delivery"), ({"enable_bucket_eventbridge": True}, "enable_bucket_eventbridge")],
+)
+def test_bad_delivery_settings_are_refused(overrides, argument):
+    with pytest.raises(InvalidArgument) as raised:
+        DarknetS3TriggerArgs(bucket_name="b", function_name="f", function_arn=FUNCTION_ARN, **overrides)
+    assert raised.value.argument == argument

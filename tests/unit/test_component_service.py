@@ -1,4 +1,4 @@
-"""DarknetServiceArgs repeats its parts' settings in one flat list: its defaults must not drift."""
+"""DarknetServiceArgs composes its parts' own Args: one definition of each setting, wired by the service."""
 
 import dataclasses
 
@@ -9,6 +9,7 @@ from components import (
     DarknetBucketArgs,
     DarknetFunctionArgs,
     DarknetImageArgs,
+    DarknetService,
     DarknetServiceArgs,
     InvalidArgument,
 )
@@ -20,39 +21,108 @@ def differing_fields(got, want) -> list[str]:
     return [f.name for f in dataclasses.fields(want) if getattr(got, f.name) != getattr(want, f.name)]
 
 
-@pytest.mark.parametrize(
-    ("derived", "component_defaults"),
-    [
-        (SERVICE.image_args(), DarknetImageArgs()),
-        (SERVICE.bucket_args(), DarknetBucketArgs()),
-        (SERVICE.api_args("fn", "arn"), DarknetApiArgs(function_name="fn", function_invoke_arn="arn")),
-    ],
-    ids=["image", "bucket", "api"],
-)
-def test_service_defaults_are_the_components_defaults(derived, component_defaults):
-    assert differing_fields(derived, component_defaults) == []
+def test_parts_default_to_the_components_defaults():
+    assert SERVICE.image == DarknetImageArgs()
+    assert SERVICE.bucket == DarknetBucketArgs()
+    assert SERVICE.function == DarknetFunctionArgs()
+    assert SERVICE.api == DarknetApiArgs()
 
 
-def test_service_function_defaults_differ_only_where_the_http_api_needs_self_invoke():
-    derived = SERVICE.function_args("image", "bucket")
-    assert differing_fields(derived, DarknetFunctionArgs(image_uri="image", bucket_name="bucket")) == [
-        "allow_self_invoke"
+def test_the_service_wires_shared_facts_from_their_one_home():
+    args = DarknetServiceArgs(
+        image=DarknetImageArgs(model="yolov3", architecture="arm64"),
+        bucket=DarknetBucketArgs(kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/1"),
+        function=DarknetFunctionArgs(output_prefix="results/", tags={"part": "function"}),
+        tags={"team": "vision"},
+    )
+    function = args.function_args("image", "bucket")
+    assert differing_fields(function, args.function) == [
+        "image_uri",
+        "bucket_name",
+        "model",
+        "architecture",
+        "allow_self_invoke",
+        "bucket_kms_key_arn",
+        "tags",
     ]
-    assert derived.allow_self_invoke is True
-    s3_only = DarknetServiceArgs(enable_http_api=False)
-    assert s3_only.function_args("image", "bucket").allow_self_invoke is False
+    assert (function.model, function.architecture, function.allow_self_invoke) == ("yolov3", "arm64", True)
+    assert function.bucket_kms_key_arn == args.bucket.kms_key_arn
+    assert function.tags == {"team": "vision", "part": "function"}
+    assert args.bucket_args().output_prefix == "results/"
+    assert args.api_args("fn", "arn").tags == {"team": "vision"}
+    assert DarknetServiceArgs(enable_http_api=False).function_args("i", "b").allow_self_invoke is False
+
+
+def test_parts_may_be_plain_dicts_with_the_same_defaults_and_checks():
+    args = DarknetServiceArgs(function={"memory_size": 3008.0, "threshold": 0.4}, api={"stage_name": "prod"})
+    assert args.function == DarknetFunctionArgs(memory_size=3008, threshold=0.4)
+    assert args.api == DarknetApiArgs(stage_name="prod")
+    with pytest.raises(InvalidArgument) as raised:
+        DarknetServiceArgs(function={"memory_size": 512})
+    assert raised.value.argument == "function.memory_size"
+    with pytest.raises(InvalidArgument, match="unknown field"):
+        DarknetServiceArgs(function={"memory": 2048})
 
 
 @pytest.mark.parametrize(
-    ("argument", "value"),
+    ("part", "args", "path"),
     [
-        ("memory_size", 512),
-        ("api_throttle_burst_limit", 0),
-        ("output_expiration_days", 0),
-        ("build_context", "no/such/directory"),
+        ("function", {"memory_size": 1024, "timeout": 0}, "function.timeout"),
+        ("api", {"throttle_burst_limit": 5001}, "api.throttle_burst_limit"),
+        ("bucket", {"output_expiration_days": 0}, "bucket.output_expiration_days"),
+        ("image", {"context": "no/such/directory"}, "image.context"),
+        ("function", {"threshold": 1.0}, "function.threshold"),
     ],
 )
-def test_a_bad_part_setting_is_reported_under_the_service_name(argument, value):
+def test_a_bad_part_setting_is_reported_under_its_path(part, args, path):
     with pytest.raises(InvalidArgument) as raised:
-        DarknetServiceArgs(**{argument: value})
-    assert raised.value.argument == argument
+        DarknetServiceArgs(**{part: args})
+    assert raised.value.argument == path
+
+
+@pytest.mark.parametrize(
+    ("part", "args", "path"),
+    [
+        ("function", DarknetFunctionArgs(model="yolov3"), "function.model"),
+        ("function", DarknetFunctionArgs(bucket_name="b"), "function.bucket_name"),
+        ("function", DarknetFunctionArgs(allow_self_invoke=True), "function.allow_self_invoke"),
+        ("bucket", DarknetBucketArgs(output_prefix="out/"), "bucket.output_prefix"),
+        ("api", DarknetApiArgs(function_name="f"), "api.function_name"),
+    ],
+)
+def test_what_the_service_wires_cannot_be_set_twice(part, args, path):
+    with pytest.raises(InvalidArgument, match="is set by the service from") as raised:
+        DarknetServiceArgs(**{part: args})
+    assert raised.value.argument == path
+
+
+def test_model_the_darknet_cli_cannot_run_is_refused_at_deploy_time(build_context):
+    manifest = (build_context / "models.json").read_text()
+    (build_context / "models.json").write_text(
+        manifest.replace('"yolov3-tiny": {', '"yolov3-tiny": {"darknet_cli": false,')
+    )
+    with pytest.raises(InvalidArgument, match="cannot run on the darknet engine") as raised:
+        DarknetServiceArgs(image={"context": str(build_context)}, function={"engine": "darknet"})
+    assert raised.value.argument == "image.model"
+
+
+def test_parts_are_reachable_for_extension(mocked):
+    seen = {}
+
+    def program():
+        service = DarknetService("detector", DarknetServiceArgs(image={"image_uri": "repo/detector:1"}))
+        seen.update(
+            role=service.function.role,
+            function=service.function.function,
+            log_group=service.function.log_group,
+            failure_queue=service.function.failure_queue,
+            bucket=service.bucket.bucket,
+            rest_api=service.api.rest_api,
+            stage=service.api.stage,
+            notification=service.trigger.notification,
+            repository=service.image.repository,
+        )
+
+    mocked.run(program)
+    assert seen.pop("repository") is None, "an image given by URI has no repository"
+    assert all(seen.values())

@@ -1,47 +1,211 @@
-"""The example program uses the components as an installed package, with its own arguments."""
+"""The package as users get it: a wheel built from the repository, installed into a fresh virtualenv
+outside the checkout, deploys the whole service with default arguments (under Pulumi's mocks), and the
+example program runs on that installation."""
 
+import json
 import runpy
 import shutil
+import subprocess
 import sys
-import tomllib
+import sysconfig
+import textwrap
+import zipfile
+from pathlib import Path
 
 import pulumi
 import pytest
+
+from components import __version__
 
 EXAMPLE_CONFIG = {
     "darknet-existing-bucket:bucketName": "team-photos",
     "darknet-existing-bucket:imageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/darknet@sha256:"
     + "ef" * 32,
 }
+# What the wheel is built from; container/cache holds the wheels and weights `make image` downloads.
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "components", "container")
+RECIPE = (
+    "Dockerfile",
+    "lambda-entrypoint.sh",
+    "models.json",
+    "requirements.txt",
+    "requirements-build.txt",
+    "cache/README.md",
+    "darknet/build-darknet.sh",
+    "darknet/patches/0001-print-drawn-boxes-to-stderr.patch",
+    "detector/handler.py",
+    "detector/contract.py",
+    "scripts/install-python-deps.sh",
+    "scripts/fetch_model.py",
+    "scripts/prepare-model.sh",
+)
+
+# Runs in the fresh virtualenv, from a folder outside the checkout: the service with default arguments.
+PROGRAM = textwrap.dedent(
+    """
+    import importlib.metadata, json, os, sys
+    import pulumi
+
+    class Mocks(pulumi.runtime.Mocks):
+        resources = []
+
+        def new_resource(self, args):
+            self.resources.append((args.typ, args.inputs))
+            service = args.typ.split(":")[1].split("/")[0]
+            arn = f"arn:aws:{service}:us-east-1:123456789012:{args.name}"
+            state = {
+                "arn": arn,
+                "name": args.name,
+                "bucket": args.name,
+                "invokeArn": arn + "/invocations",
+                "executionArn": arn,
+                "invokeUrl": "https://api.example/v1",
+                "repositoryUrl": "123456789012.dkr.ecr.us-east-1.amazonaws.com/detector",
+                "repoDigest": "123456789012.dkr.ecr.us-east-1.amazonaws.com/detector@sha256:" + "0" * 64,
+                **args.inputs,
+            }
+            return args.name + "-id", state
+
+        def call(self, args):
+            return {"userName": "AWS", "password": "token"}
+
+    mocks = Mocks()
+    pulumi.runtime.set_mocks(mocks, project="elsewhere", stack="test", preview=False)
+
+    @pulumi.runtime.test
+    def deploy():
+        from darknet_lambda import DarknetService, DarknetServiceArgs
+
+        DarknetService("detector", DarknetServiceArgs())
+
+    deploy()
+    import darknet_lambda
+
+    image = next(inputs for typ, inputs in mocks.resources if typ == "docker:index/image:Image")
+    function = next(inputs for typ, inputs in mocks.resources if typ == "aws:lambda/function:Function")
+    context = image["build"]["context"]
+    assert os.path.isfile(os.path.join(context, "Dockerfile")), context
+    print(json.dumps({
+        "package": darknet_lambda.__file__,
+        "version": importlib.metadata.version("darknet-lambda"),
+        "build_context": context,
+        "image_name": image["imageName"],
+        "function_version": function["environment"]["variables"]["DARKNET_LAMBDA_VERSION"],
+        "resource_types": sorted({typ for typ, _ in mocks.resources}),
+    }))
+    """
+)
+
+
+def run(*command, **kwargs) -> str:
+    result = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
+    assert result.returncode == 0, f"{' '.join(map(str, command))}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def installation(tmp_path_factory) -> dict:
+    """Builds the wheel (no network: the build backend is the dev environment's), installs it into a new
+    virtualenv in a temporary folder and returns that virtualenv's site-packages and the wheel.
+
+    The virtualenv sees the dev environment's packages (pulumi, pulumi-aws, pulumi-docker) after its
+    own, as with --system-site-packages, so nothing is downloaded; the package itself comes only from
+    the wheel (the dev environment has it as an editable install, which a path entry does not load)."""
+    root = Path(__file__).resolve().parents[2]
+    work = tmp_path_factory.mktemp("install")
+    source = work / "source"
+    source.mkdir()
+    for name in SOURCES:
+        path = root / name
+        if path.is_dir():
+            ignore = shutil.ignore_patterns("__pycache__", "wheels", "models")
+            shutil.copytree(path, source / name, symlinks=True, ignore=ignore)
+        else:
+            shutil.copy(path, source / name)
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        "-w",
+        work / "dist",
+        source,
+    )
+    (wheel,) = (work / "dist").glob("*.whl")
+
+    venv = work / "venv"
+    run(sys.executable, "-m", "venv", "--without-pip", venv)
+    python = venv / "bin" / "python"
+    site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
+    (site / "dev-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        python,
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--no-index",
+        wheel,
+    )
+
+    program = work / "elsewhere" / "program.py"
+    program.parent.mkdir()
+    program.write_text(PROGRAM)
+    output = run(python, program, cwd=program.parent, env={"PATH": "/usr/bin:/bin", "HOME": str(work)})
+    report = json.loads(output.splitlines()[-1])
+    print(f"built {wheel.name}; installed into {venv}; the program reported:\n{json.dumps(report, indent=1)}")
+    return {"site": site, "wheel": wheel, "report": report}
+
+
+def test_installed_wheel_deploys_the_service_with_the_shipped_recipe(installation):
+    report, site = installation["report"], installation["site"]
+    assert report["package"] == str(site / "darknet_lambda" / "__init__.py"), "not the installed copy"
+    context = Path(report["build_context"])
+    assert context == site / "darknet_lambda" / "container"
+    assert [name for name in RECIPE if not (context / name).is_file()] == []
+    assert [p.name for p in (context / "cache").iterdir()] == ["README.md"], "no downloaded wheels or weights"
+    assert report["version"] == report["function_version"] == __version__
+    assert report["image_name"].endswith(f":yolov3-tiny-{__version__}")
+    assert {"aws:ecr/repository:Repository", "aws:s3/bucket:Bucket", "aws:apigateway/restApi:RestApi"} <= set(
+        report["resource_types"]
+    )
+
+
+def test_wheel_is_typed_and_licensed(installation):
+    names = zipfile.ZipFile(installation["wheel"]).namelist()
+    assert "darknet_lambda/py.typed" in names
+    assert f"darknet_lambda-{__version__}.dist-info/licenses/LICENSE" in names or any(
+        name.endswith(".dist-info/LICENSE") for name in names
+    )
+    assert not [name for name in names if "/cache/" in name and not name.endswith("cache/README.md")]
 
 
 @pytest.fixture
-def installed_package(mocked, tmp_path, monkeypatch):
-    """`darknet_lambda` laid out as pip installs it (the package-dir mapping of pyproject.toml)."""
-    setuptools = tomllib.loads((mocked.root / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert setuptools["packages"] == ["darknet_lambda"]
-    source = mocked.root / setuptools["package-dir"]["darknet_lambda"]
-    site = tmp_path / "site-packages"
-    shutil.copytree(source, site / "darknet_lambda", ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.syspath_prepend(str(site))
+def installed_package(installation, monkeypatch):
+    """This process imports `darknet_lambda` from the fresh virtualenv's installation."""
+    monkeypatch.syspath_prepend(str(installation["site"]))
     for name in [name for name in sys.modules if name.split(".")[0] == "darknet_lambda"]:
         monkeypatch.delitem(sys.modules, name)
-    yield site / "darknet_lambda"
+    yield installation["site"] / "darknet_lambda"
     for name in [name for name in sys.modules if name.split(".")[0] == "darknet_lambda"]:
         del sys.modules[name]
 
 
-def run_example(mocked):
+def run_example(mocked, config):
     main = mocked.root / "examples" / "existing-bucket" / "__main__.py"
     return mocked.run(
-        lambda: runpy.run_path(str(main), run_name="__main__"),
-        EXAMPLE_CONFIG,
-        project="darknet-existing-bucket",
+        lambda: runpy.run_path(str(main), run_name="__main__"), config, project="darknet-existing-bucket"
     )
 
 
 def test_example_deploys_on_the_existing_bucket_without_api(mocked, installed_package):
-    deployment = run_example(mocked)
+    deployment = run_example(mocked, EXAMPLE_CONFIG)
 
     assert sys.modules["darknet_lambda"].__file__ == str(installed_package / "__init__.py")
     assert deployment.of_type("aws:s3/bucket:Bucket") == [], "the bucket is not created"
@@ -68,8 +232,4 @@ def test_example_deploys_on_the_existing_bucket_without_api(mocked, installed_pa
 
 def test_example_requires_its_own_config(mocked, installed_package):
     with pytest.raises(pulumi.ConfigMissingError, match="darknet-existing-bucket:bucketName"):
-        mocked.run(
-            lambda: runpy.run_path(str(mocked.root / "examples" / "existing-bucket" / "__main__.py")),
-            {},
-            project="darknet-existing-bucket",
-        )
+        run_example(mocked, {})

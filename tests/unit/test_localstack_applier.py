@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -52,7 +53,8 @@ def test_every_type_the_localstack_stack_registers_has_a_mapping(registrations):
 def test_the_localstack_stack_deploys_the_configured_image_without_ecr(registrations):
     function = next(inputs for t, _, inputs in registrations if t == "aws:lambda/function:Function")
     assert function["packageType"] == "Image"
-    assert function["imageUri"] == program.stack_config("localstack")["darknet-lambda:image"]
+    image = json.loads(program.stack_config("localstack")["darknet-lambda:image"])
+    assert function["imageUri"] == image["imageUri"]
     assert not any(t.startswith("aws:ecr/") for t, _, _ in registrations)
 
 

@@ -1,13 +1,20 @@
 """__main__.py with each stack file: the resources, their parents, the exports and config errors."""
 
+import dataclasses
 import inspect
 import json
+from pathlib import Path
 
 import pulumi
 import pulumi_aws
 import pytest
+import yaml
 
-from components import StackConfigError
+from components import DarknetServiceArgs, StackConfigError
+from components.service import WIRED
+from components.stack_config import PARTS, camel_case, config_kind
+
+ROOT = Path(__file__).resolve().parents[2]
 
 EXPORTS = {"bucketName", "inputUri", "outputUri", "apiUrl", "functionName", "logGroupName", "imageUri"}
 STACKS = ("dev", "prod", "localstack")
@@ -88,8 +95,21 @@ def test_localstack_endpoints_are_valid_provider_keys_for_every_service_used(moc
     )
 
 
+def with_setting(config: dict[str, str], path: str, value: object) -> dict[str, str]:
+    """`config` with one setting changed, `path` as a user writes it (`function.memorySize`)."""
+    key, _, inner = path.partition(".")
+    full_key = f"darknet-lambda:{key}"
+    if not inner:
+        return {**config, full_key: value if isinstance(value, str) else json.dumps(value)}
+    return {**config, full_key: json.dumps({**json.loads(config.get(full_key, "{}")), inner: value})}
+
+
+def dev_with(mocked, path: str, value: object) -> dict[str, str]:
+    return with_setting(mocked.stack_config("dev"), path, value)
+
+
 def test_http_path_off_removes_the_api_and_the_self_invoke_statement(mocked):
-    deployment = mocked.run_main({**mocked.stack_config("dev"), "darknet-lambda:httpApi": "false"})
+    deployment = mocked.run_main(dev_with(mocked, "enableHttpApi", "false"))
     assert not {t for t in deployment.types if t.startswith("aws:apigateway/")}
     assert [p.name for p in deployment.of_type("aws:iam/rolePolicy:RolePolicy")] == ["darknet-access"]
     assert deployment.exports["apiUrl"] is None
@@ -97,7 +117,7 @@ def test_http_path_off_removes_the_api_and_the_self_invoke_statement(mocked):
 
 
 def test_s3_path_off_removes_the_trigger(mocked):
-    deployment = mocked.run_main({**mocked.stack_config("dev"), "darknet-lambda:s3Trigger": "false"})
+    deployment = mocked.run_main(dev_with(mocked, "enableS3Trigger", "false"))
     assert deployment.of_type("aws:s3/bucketNotification:BucketNotification") == []
     assert [p.inputs["principal"] for p in deployment.of_type("aws:lambda/permission:Permission")] == [
         "apigateway.amazonaws.com"
@@ -105,32 +125,143 @@ def test_s3_path_off_removes_the_trigger(mocked):
 
 
 @pytest.mark.parametrize(
-    ("key", "value", "message"),
+    ("path", "value", "message"),
     [
-        ("memorySize", "512", r"darknet-lambda:memorySize: 512 MB .*Darknet needs at least 1024 MB"),
-        ("memorySize", "20480", r"darknet-lambda:memorySize: .*maximum of 10240 MB"),
-        ("engine", "tensorrt", r"darknet-lambda:engine: 'tensorrt' is not one of onnx, darknet"),
-        ("architecture", "sparc", r"darknet-lambda:architecture: 'sparc' is not one of"),
-        ("timeout", "0", r"darknet-lambda:timeout: 0 is outside 1..900"),
-        ("threshold", "1.5", r"darknet-lambda:threshold: 1.5 is outside"),
-        ("outputPrefix", "input/out/", r"darknet-lambda:outputPrefix: .*overlaps the input prefix"),
-        ("logRetentionDays", "10", r"darknet-lambda:logRetentionDays: 10 is not one of"),
-        ("apiThrottleBurstLimit", "0", r"darknet-lambda:apiThrottleBurstLimit: 0 is outside"),
-        ("buildContext", "/nonexistent", r"darknet-lambda:buildContext: no Dockerfile in /nonexistent"),
-        ("environment", '["A"]', r"darknet-lambda:environment: expected a map of strings"),
+        (
+            "function.memorySize",
+            512,
+            r"darknet-lambda:function.memorySize: 512 MB is too little: Lambda sizes the CPU",
+        ),
+        ("function.memorySize", 20480, r"darknet-lambda:function.memorySize: .*maximum of 10240 MB"),
+        ("function.memorySize", "lots", r"darknet-lambda:function.memorySize: 'lots' is not a whole number"),
+        (
+            "function.engine",
+            "tensorrt",
+            r"darknet-lambda:function.engine: 'tensorrt' is not one of onnx, darknet",
+        ),
+        ("image.architecture", "sparc", r"darknet-lambda:image.architecture: 'sparc' is not one of"),
+        ("function.timeout", 0, r"darknet-lambda:function.timeout: 0 is outside 1..900"),
+        ("function.threshold", 1.5, r"darknet-lambda:function.threshold: 1.5 must be above 0 and below 1"),
+        ("function.threshold", 1, r"darknet-lambda:function.threshold: 1 must be above 0 and below 1"),
+        ("image.model", "yolo9000", r"darknet-lambda:image.model: 'yolo9000' is not in models.json"),
+        (
+            "function.outputPrefix",
+            "input/out/",
+            r"darknet-lambda:function.outputPrefix: .*overlaps the input",
+        ),
+        ("function.logRetentionDays", 10, r"darknet-lambda:function.logRetentionDays: 10 is not one of"),
+        ("api.throttleBurstLimit", 0, r"darknet-lambda:api.throttleBurstLimit: 0 is outside"),
+        ("image.context", "/nonexistent", r"darknet-lambda:image.context: no Dockerfile in /nonexistent"),
+        ("image.pushToEcr", "yes", r"darknet-lambda:image.pushToEcr: 'yes' is not true or false"),
+        ("function.imageUri", "repo:tag", r"darknet-lambda:function.imageUri: is set by the service from"),
+        ("function.memory", 2048, r"darknet-lambda:function: unknown setting\(s\) memory; known: imageUri"),
+        ("function", '["A"]', r"darknet-lambda:function: expected a map"),
+        ("s3Delivery", "sns", r"darknet-lambda:s3Delivery: 'sns' is not one of notification, eventbridge"),
     ],
 )
-def test_invalid_config_names_the_key(mocked, key, value, message):
+def test_invalid_config_names_the_key(mocked, path, value, message):
     with pytest.raises(StackConfigError, match=message):
-        mocked.run_main({**mocked.stack_config("dev"), f"darknet-lambda:{key}": value})
+        mocked.run_main(dev_with(mocked, path, value))
 
 
 def test_both_paths_off_is_refused(mocked):
-    config = {"darknet-lambda:s3Trigger": "false", "darknet-lambda:httpApi": "false"}
-    with pytest.raises(StackConfigError, match="darknet-lambda:httpApi: the S3 trigger and the HTTP API"):
-        mocked.run_main({**mocked.stack_config("dev"), **config})
+    config = with_setting(dev_with(mocked, "enableS3Trigger", "false"), "enableHttpApi", "false")
+    with pytest.raises(
+        StackConfigError, match="darknet-lambda:enableHttpApi: the S3 trigger and the HTTP API"
+    ):
+        mocked.run_main(config)
 
 
-def test_wrongly_typed_config_names_the_key(mocked):
-    with pytest.raises(pulumi.ConfigTypeError, match="darknet-lambda:memorySize"):
-        mocked.run_main({**mocked.stack_config("dev"), "darknet-lambda:memorySize": "lots"})
+def test_wrongly_typed_top_level_config_names_the_key(mocked):
+    with pytest.raises(pulumi.ConfigTypeError, match="darknet-lambda:enableHttpApi"):
+        mocked.run_main(dev_with(mocked, "enableHttpApi", "lots"))
+
+
+def test_a_new_args_field_is_a_setting_without_any_table(mocked):
+    """The configuration follows the Args: every field of every part is reachable by its camelCase name."""
+    deployment = mocked.run_main(dev_with(mocked, "function.ephemeralStorage", 4096))
+    assert deployment.one("aws:lambda/function:Function").inputs["ephemeralStorage"] == {"size": 4096}
+    deployment = mocked.run_main(dev_with(mocked, "api.binaryMediaTypes", ["image/*"]))
+    assert deployment.one("aws:apigateway/restApi:RestApi").inputs["binaryMediaTypes"] == ["image/*"]
+
+
+def project_config() -> dict[str, dict]:
+    return yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+
+
+# How Pulumi.yaml declares each kind: Pulumi has no object config type.
+DECLARED_TYPES = {"bool": "boolean", "str": "string", "object": None}
+SERVICE_FIELDS = {field.name: field for field in dataclasses.fields(DarknetServiceArgs)}
+
+
+def test_pulumi_yaml_declares_exactly_the_fields_of_the_service_args():
+    assert set(project_config()) == {camel_case(name) for name in SERVICE_FIELDS}
+
+
+@pytest.mark.parametrize("name", sorted(SERVICE_FIELDS))
+def test_declared_type_and_default_are_the_args_own(name):
+    declaration, field = project_config()[camel_case(name)], SERVICE_FIELDS[name]
+    assert declaration["description"]
+    assert declaration.get("type") == DECLARED_TYPES[config_kind(field.type)]
+    if name in PARTS:
+        assert declaration["default"] == {}, "a part's defaults are its Args'"
+        assert all(
+            camel_case(f.name) in declaration["description"]
+            for f in dataclasses.fields(PARTS[name])
+            if f.name not in WIRED.get(name, {}) and f.name != "allow_self_invoke"
+        )
+    elif field.default is None:  # optional: the declared default is empty, which the reader treats as unset
+        assert declaration["default"] == ""
+    elif field.default is dataclasses.MISSING:  # a map, built by a default factory
+        assert declaration["default"] == field.default_factory()
+    else:
+        assert declaration["default"] == field.default
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_files_set_only_declared_keys_and_fields_of_the_parts(mocked, stack):
+    declarations = project_config()
+    for full_key, value in yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"].items():
+        namespace, key = full_key.split(":", 1)
+        if namespace != "darknet-lambda":
+            continue
+        assert key in declarations, f"{full_key} is not declared in Pulumi.yaml"
+        if key in {camel_case(name) for name in PARTS}:
+            part = PARTS[next(name for name in PARTS if camel_case(name) == key)]
+            assert set(value) <= {camel_case(f.name) for f in dataclasses.fields(part)}, full_key
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_declared_defaults_deploy_what_the_components_defaults_deploy(mocked, stack):
+    """The Pulumi CLI fills unset keys with the declared defaults: the deployment must not change."""
+    defaults = {
+        f"darknet-lambda:{key}": value if isinstance(value, str) else json.dumps(value)
+        for key, value in ((key, d["default"]) for key, d in project_config().items())
+    }
+    stack_config = mocked.stack_config(stack)
+    with_defaults = mocked.run_main({**defaults, **stack_config})
+    without = mocked.run_main(stack_config)
+
+    def resources(deployment):
+        return sorted(json.dumps([r.type, r.name, r.inputs], sort_keys=True) for r in deployment.resources)
+
+    assert resources(with_defaults) == resources(without)
+
+
+def test_eventbridge_delivery_on_the_stacks_own_bucket_switches_the_bucket_to_eventbridge(mocked):
+    deployment = mocked.run_main(dev_with(mocked, "s3Delivery", "eventbridge"))
+    notification = deployment.one("aws:s3/bucketNotification:BucketNotification").inputs
+    assert notification == {"bucket": deployment.exports["bucketName"], "eventbridge": True}
+    assert (
+        deployment.one("aws:cloudwatch/eventTarget:EventTarget")
+        .inputs["arn"]
+        .endswith(":function:darknet-0a1b2c3")
+    )
+
+
+def test_eventbridge_delivery_on_an_existing_bucket_writes_nothing_to_the_bucket(mocked):
+    config = with_setting(dev_with(mocked, "s3Delivery", "eventbridge"), "bucketName", "shared-photos")
+    deployment = mocked.run_main(config)
+    assert not {t for t in deployment.types if t.startswith("aws:s3/")}
+    rule = deployment.one("aws:cloudwatch/eventRule:EventRule").inputs
+    assert json.loads(rule["eventPattern"])["detail"]["bucket"]["name"] == ["shared-photos"]

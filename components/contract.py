@@ -1,0 +1,1 @@
+../container/detector/contract.py

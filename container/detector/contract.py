@@ -1,0 +1,182 @@
+"""The detector's settings contract, shared by deploy time and run time.
+
+The names of the function's environment variables, their types, ranges, defaults, the prefix rules
+and the model manifest's rules are defined here once. The Pulumi components build the function's
+environment with `DetectorConfig.environment()` and the handler reads it back with
+`DetectorConfig.from_environment()`, so a value the components accept never fails at a cold start.
+
+Standard library only: the image imports this file as `detector.contract`, and the components import
+the same file as `darknet_lambda.contract` (a symbolic link in the source tree, a copy in the wheel).
+"""
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+VERSION = "0.2.0"
+"""The project's version: the wheel's, the image tag's suffix, and the function's DARKNET_LAMBDA_VERSION."""
+
+SERVICE_NAME = "darknet-lambda"
+ENGINES = ("onnx", "darknet")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+MANIFEST_FILE = "models.json"
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+# Environment variables the deployed function receives; the components set each of them.
+ENGINE_ENV = "DETECTOR_ENGINE"
+MODEL_ENV = "DETECTOR_MODEL"
+THRESHOLD_ENV = "DETECTOR_THRESHOLD"
+INPUT_PREFIX_ENV = "INPUT_PREFIX"
+OUTPUT_PREFIX_ENV = "OUTPUT_PREFIX"
+OUTPUT_BUCKET_ENV = "OUTPUT_BUCKET"
+LOG_LEVEL_ENV = "LOG_LEVEL"
+POWERTOOLS_LOG_LEVEL_ENV = "POWERTOOLS_LOG_LEVEL"
+POWERTOOLS_SERVICE_ENV = "POWERTOOLS_SERVICE_NAME"
+VERSION_ENV = "DARKNET_LAMBDA_VERSION"
+
+
+class ContractError(ValueError):
+    """A setting outside the contract; `setting` is the DetectorConfig field, `variable` its env name."""
+
+    def __init__(self, setting: str, reason: str):
+        super().__init__(f"{setting}: {reason}")
+        self.setting = setting
+        self.variable = _VARIABLES[setting]
+        self.reason = reason
+
+
+def threshold_problem(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        return f"{value!r} is not a number"
+    if not 0.0 < value < 1.0:
+        # Darknet keeps a box whose probability exceeds the threshold: 0 keeps every box, 1 none.
+        return f"{value} must be above 0 and below 1 (Darknet keeps boxes whose probability exceeds it)"
+    return None
+
+
+def prefix_problem(prefix: object) -> str | None:
+    if not isinstance(prefix, str) or not prefix or not prefix.endswith("/") or prefix.startswith("/"):
+        return f"{prefix!r} must be a key prefix like 'input/' (not empty, ending in '/', no leading '/')"
+    return None
+
+
+def overlap_problem(input_prefix: str, output_prefix: str) -> str | None:
+    """Outputs must never land under the input prefix, or each result would trigger a new detection."""
+    if input_prefix.startswith(output_prefix) or output_prefix.startswith(input_prefix):
+        return (
+            f"{output_prefix!r} overlaps the input prefix {input_prefix!r}: "
+            "results would trigger new detections"
+        )
+    return None
+
+
+def model_name_problem(model: object) -> str | None:
+    if not isinstance(model, str) or not MODEL_NAME.fullmatch(model):
+        return f"{model!r} is not a model name (letters, digits, '.', '_', '-'; at most 64)"
+    return None
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """What the handler needs from its environment; each field maps to one variable."""
+
+    engine: str = "onnx"
+    model: str = "yolov3-tiny"
+    threshold: float = 0.5
+    input_prefix: str = "input/"
+    output_prefix: str = "output/"
+    output_bucket: str | None = None
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        problems = {
+            "engine": None
+            if self.engine in ENGINES
+            else f"{self.engine!r} is not one of {', '.join(ENGINES)}",
+            "model": model_name_problem(self.model),
+            "threshold": threshold_problem(self.threshold),
+            "input_prefix": prefix_problem(self.input_prefix),
+            "output_prefix": prefix_problem(self.output_prefix),
+            "log_level": None
+            if self.log_level in LOG_LEVELS
+            else f"{self.log_level!r} is not one of {', '.join(LOG_LEVELS)}",
+        }
+        for setting, problem in problems.items():
+            if problem:
+                raise ContractError(setting, problem)
+        overlap = overlap_problem(self.input_prefix, self.output_prefix)
+        if overlap:
+            raise ContractError("output_prefix", overlap)
+
+    def environment(self) -> dict[str, str]:
+        """The function's environment for these settings (OUTPUT_BUCKET only when known here)."""
+        environment = {
+            ENGINE_ENV: self.engine,
+            MODEL_ENV: self.model,
+            THRESHOLD_ENV: repr(float(self.threshold)),
+            INPUT_PREFIX_ENV: self.input_prefix,
+            OUTPUT_PREFIX_ENV: self.output_prefix,
+            LOG_LEVEL_ENV: self.log_level,
+            POWERTOOLS_LOG_LEVEL_ENV: self.log_level,
+            POWERTOOLS_SERVICE_ENV: SERVICE_NAME,
+            VERSION_ENV: VERSION,
+        }
+        if self.output_bucket is not None:
+            environment[OUTPUT_BUCKET_ENV] = self.output_bucket
+        return environment
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str]) -> "DetectorConfig":
+        """Unset or blank variables keep the defaults; a bad value raises ContractError."""
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = env.get(_VARIABLES[field.name], "").strip()
+            if not raw:
+                continue
+            if field.name == "threshold":
+                try:
+                    values[field.name] = float(raw)
+                except ValueError:
+                    raise ContractError(field.name, f"{raw!r} is not a number") from None
+            elif field.name in ("engine", "log_level"):
+                values[field.name] = raw.lower() if field.name == "engine" else raw.upper()
+            else:
+                values[field.name] = raw
+        return cls(**values)
+
+
+_VARIABLES = {
+    "engine": ENGINE_ENV,
+    "model": MODEL_ENV,
+    "threshold": THRESHOLD_ENV,
+    "input_prefix": INPUT_PREFIX_ENV,
+    "output_prefix": OUTPUT_PREFIX_ENV,
+    "output_bucket": OUTPUT_BUCKET_ENV,
+    "log_level": LOG_LEVEL_ENV,
+}
+RESERVED_VARIABLES = frozenset(
+    {*_VARIABLES.values(), POWERTOOLS_LOG_LEVEL_ENV, POWERTOOLS_SERVICE_ENV, VERSION_ENV}
+)
+"""Variables the components own: extra environment entries may not override them."""
+
+
+def load_manifest(build_context: Path) -> dict[str, dict]:
+    """The model manifest of a build context (models.json): model name -> entry."""
+    return json.loads((Path(build_context) / MANIFEST_FILE).read_text())
+
+
+def manifest_model_problem(manifest: Mapping[str, Mapping], model: str, engine: str) -> str | None:
+    """Deploy-time check of a model the image is built with, against the build context's manifest."""
+    entry = manifest.get(model)
+    if entry is None:
+        return f"{model!r} is not in {MANIFEST_FILE}; known models: {', '.join(sorted(manifest))}"
+    if engine == "darknet" and entry.get("darknet_cli", True) is False:
+        return (
+            f"{model!r} cannot run on the darknet engine: the image's Darknet CLI does not support its "
+            "layers; use engine 'onnx'"
+        )
+    return None
