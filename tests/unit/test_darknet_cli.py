@@ -75,7 +75,7 @@ cp "$6" "${10}.png"
 def test_darknet_runs_with_as_many_openmp_threads_as_granted(tmp_path, small_png):
     model_dir = tmp_path / "model"
     model_dir.mkdir()
-    for name in ("coco.data", "yolov3-tiny.cfg", "yolov3-tiny.weights"):
+    for name in ("yolov3-tiny.data", "yolov3-tiny.cfg", "yolov3-tiny.weights"):
         (model_dir / name).write_text("")
     darknet = tmp_path / "darknet"
     darknet.write_text(FAKE_DARKNET)

@@ -234,11 +234,11 @@ def test_decoder_parameters_travel_in_the_onnx_metadata(small_model):
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     info = NetworkInfo.from_json(session.get_modelmeta().custom_metadata_map[METADATA_KEY])
     assert (info.width, info.height, info.channels) == (20, 20, 3)
-    first, second = info.yolo
+    first, second = info.heads
     assert (first.output, first.mask, first.classes, first.height) == ("l6_yolo", [3, 4, 5], 2, 5)
     assert (second.mask, second.height) == ([0, 1, 2], 10)
     assert first.anchors[:4] == [10.0, 14.0, 23.0, 27.0] and len(first.anchors) == 12
-    assert json.loads(info.to_json())["yolo"][1]["output"] == second.output
+    assert json.loads(info.to_json())["heads"][1]["output"] == second.output
 
 
 def test_maxpool_size2_stride1_pads_right_and_bottom_only():
@@ -311,7 +311,7 @@ def test_random_weights_have_the_size_of_the_real_yolov3_tiny_weights(tmp_path):
     # The published yolov3-tiny.weights file is 35,434,956 bytes: same layout, byte for byte in size.
     assert write_random_weights(cfg, tmp_path / "random.weights", seed=1) == 35_434_956
     _, layers = build_layers(parse_cfg(cfg.read_text()))
-    assert [(layer.out_c, layer.out_h) for layer in layers if layer.section.kind == "yolo"] == [
+    assert [(layer.shape.c, layer.shape.h) for layer in layers if layer.section.kind == "yolo"] == [
         (255, 13),
         (255, 26),
     ]
@@ -332,8 +332,8 @@ def test_unknown_layer_type_is_named(tmp_path):
 
 
 def test_unsupported_activation_is_named():
-    with pytest.raises(ConversionError, match=r"layer 0 .*'mish'"):
-        build_layers(parse_cfg("[net]\nwidth=8\nheight=8\nchannels=3\n[convolutional]\nactivation=mish\n"))
+    with pytest.raises(ConversionError, match=r"layer 0 .*activation=selu on cfg line 6: activation 'selu'"):
+        build_layers(parse_cfg("[net]\nwidth=8\nheight=8\nchannels=3\n[convolutional]\nactivation=selu\n"))
 
 
 def test_weights_that_do_not_fit_the_cfg_are_rejected(tmp_path, small_model):
