@@ -260,14 +260,17 @@ def convert(cfg_path: Path, weights_path: Path, out_path: Path, flavour: str = "
     )
 
 
-def write_random_weights(cfg_path: Path, out_path: Path, seed: int = 0, *, quiet_heads: bool = True) -> int:
+def write_random_weights(
+    cfg_path: Path, out_path: Path, seed: int = 0, *, quiet_heads: bool = True, gain: float = 2.0
+) -> int:
     """Write a weights file of the right shape for cfg_path, filled with random values.
 
     For timing and parity checks of models whose real weights cannot be fetched: the network does the same
     arithmetic, but its detections are meaningless, so these files must never be used for detection. Returns
     the bytes written. With quiet_heads the convolutions feeding detection heads get zero objectness kernels
     and a -30 bias: random objectness would otherwise flood NMS with tens of thousands of boxes and time NMS
-    instead of the network.
+    instead of the network. Kernels are normal with variance gain/fan-in: 2 (He) for timing, smaller for
+    parity checks of deep networks, whose activations would otherwise overflow to inf through 100+ layers.
     """
     _, layers = build_layers(parse_cfg(Path(cfg_path).read_text()), "fork")
     rng = np.random.default_rng(seed)
@@ -279,7 +282,7 @@ def write_random_weights(cfg_path: Path, out_path: Path, seed: int = 0, *, quiet
             shape = layer.conv
             fan_in = shape.weight_count // shape.filters
             biases = rng.normal(0.0, 0.01, shape.filters)
-            kernel = rng.normal(0.0, np.sqrt(2.0 / fan_in), (shape.filters, fan_in))
+            kernel = rng.normal(0.0, np.sqrt(gain / fan_in), (shape.filters, fan_in))
             following = layers[layer.index + 1] if layer.index + 1 < len(layers) else None
             if quiet_heads and isinstance(following, HEAD_KINDS):
                 objectness = np.arange(4, shape.filters, following.classes + 5)
