@@ -5,6 +5,7 @@ independent reference is OpenCV 4.x's readNetFromDarknet, test-time only. Real w
 offline: each model gets random weights of its real shape, at a reduced network size to stay quick. The
 converted graph's raw head maps must match OpenCV's within float tolerance, and so must the decoded
 candidates (boxes, objectness, class probabilities) of detector.heads against OpenCV's own yolo decoding.
+The heads are calibrated as detector.random_parity does for the Darknet CLI's models.
 """
 
 from __future__ import annotations
@@ -16,55 +17,14 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 import pytest
-from detector.darknet_onnx import (
-    INPUT_NAME,
-    build_layers,
-    conv_layers,
-    convert,
-    parse_cfg,
-    write_random_weights,
-)
+from detector.darknet_onnx import INPUT_NAME, build_layers, convert, parse_cfg
 from detector.heads import yolo_candidates
+from detector.random_parity import calibrated_random_weights, resized_cfg
 
 CONTAINER = Path(__file__).resolve().parents[2] / "container"
 MANIFEST = json.loads((CONTAINER / "models.json").read_text())
 FORK_MODELS = {"yolov4": 320, "yolov4-tiny": 416, "yolov7-tiny": 320}
 THRESHOLD = 0.5
-HEAD_SPREAD = 2.0  # standard deviation the calibrated head maps get, so decoding sees every regime
-
-
-def resized_cfg(text: str, size: int) -> str:
-    lines = []
-    for line in text.splitlines():
-        key = "".join(line.split()).partition("=")[0]
-        lines.append(f"{key}={size}" if key in ("width", "height") else line)
-    return "\n".join(lines) + "\n"
-
-
-def calibrate_heads(cfg: Path, weights: Path, onnx_path: Path, image: np.ndarray) -> None:
-    """Rescale each head's final convolution so its map has a spread of HEAD_SPREAD.
-
-    Random weights through 100+ layers either vanish or overflow; the trunk is kept small (gain 1) and the
-    last convolution before each head, scaled here, makes objectness and classes span both sides of the
-    threshold. The convolution is linear up to its activation, so scaling its floats scales what enters
-    the activation: measured directly for linear heads, through the logit for logistic ones (new_coords).
-    """
-    _, layers = build_layers(parse_cfg(cfg.read_text()), "fork")
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    heads = [layer for layer in layers if layer.section.kind == "yolo"]
-    maps = dict(zip((h.index - 1 for h in heads), session.run(None, {INPUT_NAME: image}), strict=True))
-    values = np.fromfile(weights, dtype="<f4", offset=20)
-    offset = 0
-    for layer in conv_layers(layers):
-        if layer.index in maps:
-            assert not layer.conv.batch_normalize
-            entering = maps[layer.index].astype(np.float64)
-            if layer.activation == "logistic":
-                entering = np.log(entering / (1 - entering))
-            values[offset : offset + layer.conv.float_count] *= HEAD_SPREAD / entering.std()
-        offset += layer.conv.float_count
-    header = weights.read_bytes()[:20]
-    weights.write_bytes(header + values.astype("<f4").tobytes())
 
 
 @pytest.fixture(scope="module", params=sorted(FORK_MODELS))
@@ -74,11 +34,9 @@ def fork_model(request, tmp_path_factory):
     cfg = folder / f"{name}.cfg"
     cfg.write_text(resized_cfg((CONTAINER / MANIFEST[name]["cfg"].partition(":")[2]).read_text(), size))
     weights = folder / f"{name}.weights"
-    write_random_weights(cfg, weights, seed=5, quiet_heads=False, gain=1.0)
-    onnx_path = folder / f"{name}.onnx"
     image = np.random.default_rng(6).random((1, 3, size, size), dtype=np.float32)
-    convert(cfg, weights, onnx_path, "fork")
-    calibrate_heads(cfg, weights, onnx_path, image)
+    calibrated_random_weights(cfg, weights, "fork", image)
+    onnx_path = folder / f"{name}.onnx"
     convert(cfg, weights, onnx_path, "fork")
 
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -98,7 +56,7 @@ def test_raw_head_maps_match_opencv(fork_model):
     _, _, heads, ours, theirs, _ = fork_model
     for head, got, reference in zip(heads, ours, theirs, strict=True):
         assert got.shape == reference.shape == (1, head.shape.c, head.shape.h, head.shape.w)
-        assert reference.std() > (0.1 if head.new_coords else 1.0)  # logistic maps spread within (0, 1)
+        assert reference.std() > 0.1  # calibrated: not the near-constant maps of raw random weights
         np.testing.assert_allclose(got, reference, rtol=1e-4, atol=1e-4 * np.abs(reference).max())
 
 
