@@ -6,7 +6,7 @@ reproduce the reference's raw head maps within float tolerance, and the engine's
 Here the reference is pjreddie's Darknet in the image (libdarknet's network_predict on the cfg cut just
 before each head, and `darknet detector test` for the detections), for every model its CLI can run:
 
-    python3 -m detector.random_parity --manifest /build/models.json yolov2 yolov3 ... IMAGE...
+    python3 -m detector.random_parity --manifest /build/models.json yolov2 yolov3 ... --images IMAGE...
 
 Runs where onnx is installed (the image's model stage). The fork's models are checked against OpenCV's
 Darknet importer on the host (tests/unit), with the same weights helpers.
@@ -190,8 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--darknet", type=Path, default=Path("/opt/darknet/bin/darknet"))
     parser.add_argument("--darknet-lib", default="/opt/darknet/lib/libdarknet.so")
     parser.add_argument("--size", type=int, default=320, help="network width and height for the check")
-    parser.add_argument("--models", nargs="+", required=True)
-    parser.add_argument("images", type=Path, nargs="+")
+    parser.add_argument("models", nargs="+")
+    parser.add_argument(
+        "--images", type=Path, nargs="+", required=True, help="the first calibrates the heads"
+    )
     args = parser.parse_args(argv)
     manifest = json.loads(args.manifest.read_text())
     reports = []

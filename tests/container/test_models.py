@@ -40,7 +40,7 @@ def test_darknet_cli_models_match_darknet_with_random_weights(detector_image):
     completed = subprocess.run(
         ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", model_stage,
          "-m", "detector.random_parity", "--manifest", "/build/models.json", "--size", str(NETWORK_SIZE),
-         "--models", *DARKNET_CLI_MODELS, *SAMPLES],
+         *DARKNET_CLI_MODELS, "--images", *SAMPLES],
         capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
