@@ -347,7 +347,10 @@ class Convolutional(Layer):
         self.activation = self.checked_activation("logistic")
         if shape.c % self.conv.groups or self.conv.filters % self.conv.groups:
             raise self.error(f"groups={self.conv.groups} does not divide {shape.c} input channels", "groups")
-        out = lambda n: (n + 2 * self.conv.padding - size) // stride + 1  # noqa: E731
+
+        def out(n: int) -> int:
+            return (n + 2 * self.conv.padding - size) // stride + 1
+
         return Shape(self.conv.filters, out(shape.h), out(shape.w))
 
     def emit(self, graph: GraphBuilder, sources: list[str]) -> str:

@@ -3,7 +3,7 @@
 import stat
 
 import pytest
-from detector.darknet_cli import DarknetCliEngine, DarknetError, parse_output
+from detector.darknet_cli import DarknetCliEngine, DarknetError, UnsupportedModelError, parse_output
 from detector.detection import ImageDecodeError
 
 STDOUT = """/tmp/detect-x/dog.jpg: Predicted in 0.225046 seconds.
@@ -90,3 +90,15 @@ def test_darknet_runs_with_as_many_openmp_threads_as_granted(tmp_path, small_png
 
     assert run.detections == [] and run.annotated_png == workdir / "image-result.png"
     assert (workdir / "omp-threads").read_text() == "3\n"
+
+
+def test_a_model_only_the_fork_runs_is_refused_by_name(tmp_path):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for name in ("parts.data", "parts.cfg", "parts.weights"):
+        (model_dir / name).write_text("")
+    (model_dir / "model.json").write_text('{"model": "parts", "flavour": "fork", "darknet_cli": false}')
+    with pytest.raises(
+        UnsupportedModelError, match="model parts uses layers only the maintained Darknet fork"
+    ):
+        DarknetCliEngine(model_dir, "parts", 0.5, tmp_path / "darknet")
