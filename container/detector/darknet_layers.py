@@ -20,6 +20,10 @@ FLAVOURS = ("pjreddie", "fork")
 BATCHNORM_EPS = np.float32(0.000001)
 LEAKY_SLOPE = 0.1
 ACTIVATIONS = ("linear", "leaky", "relu", "logistic", "mish", "swish")
+# What pjreddie's Darknet does not have: it ignores these options ("Unused field") and runs relu for an
+# activation it does not know, so a model using them was trained by the fork.
+FORK_ONLY_OPTIONS = frozenset({"groups", "group_id", "scale_x_y", "new_coords", "nms_kind", "beta_nms"})
+FORK_ONLY_ACTIVATIONS = frozenset({"mish", "swish"})
 NMS_KINDS = ("default", "greedynms", "diounms")
 
 
@@ -225,6 +229,13 @@ class Layer:
 
     def _check_options(self) -> None:
         for key, value in self.section.options.items():
+            if self.net.flavour == "pjreddie" and (
+                (key in FORK_ONLY_OPTIONS and not isinstance(self, Convolutional))
+                or (key == "activation" and value in FORK_ONLY_ACTIVATIONS)
+            ):
+                raise self.error(
+                    "only the maintained fork has this: convert the model with flavour fork", key
+                )
             if key in self.options or key in self.training_options or key in self.common_training_options:
                 continue
             if key in self.refused:

@@ -96,8 +96,14 @@ def run_case(tmp_path, cfg_text, flavour):
     )
 
 
-@pytest.mark.parametrize("flavour", ["pjreddie", "fork"])
-@pytest.mark.parametrize("case", sorted(CASES))
+FORK_ONLY_CASES = {"conv-activations", "route-groups"}  # mish, swish, route groups
+
+
+@pytest.mark.parametrize(
+    ("case", "flavour"),
+    [(case, "fork") for case in sorted(CASES)]
+    + [(case, "pjreddie") for case in sorted(CASES) if case not in FORK_ONLY_CASES],
+)
 def test_layer_kind_computes_what_darknet_computes(tmp_path, case, flavour):
     got, expected = run_case(tmp_path, CASES[case], flavour)
     assert [g.shape[1:] for g in got] == [e.shape for e in expected]
@@ -191,3 +197,20 @@ def test_letterbox_follows_the_flavour_and_net_letter_box():
     assert build_layers(parse_cfg(cfg), "pjreddie")[0].letterbox
     assert not build_layers(parse_cfg(cfg), "fork")[0].letterbox
     assert build_layers(parse_cfg(boxed), "fork")[0].letterbox
+
+
+@pytest.mark.parametrize(
+    ("body", "option"),
+    [
+        ("[route]\nlayers=-1\ngroups=2\ngroup_id=1\n", "groups=2"),
+        (conv(8, activation="mish"), "activation=mish"),
+    ],
+)
+def test_fork_only_options_are_refused_for_a_pjreddie_model(body, option):
+    message = error_for(NET.format(size=8) + conv(16) + body + yolo_head(), "pjreddie")
+    assert f"option {option}" in message and "flavour fork" in message
+
+
+def test_fork_only_head_options_are_refused_for_a_pjreddie_model():
+    message = error_for(NET.format(size=8) + yolo_head(extra="scale_x_y=1.05\n"), "pjreddie")
+    assert "option scale_x_y=1.05" in message and "flavour fork" in message
