@@ -135,6 +135,12 @@ class DarknetCliEngine:
             check=False,
         )
         elapsed = time.perf_counter() - started
+        if completed.returncode < 0:
+            # A full-size model outgrows a small function: the kernel's OOM killer sends SIGKILL.
+            raise DarknetError(
+                f"Darknet was killed by signal {-completed.returncode}"
+                + (" (out of memory: give the function more)" if completed.returncode == -9 else "")
+            )
         output = parse_output(completed.stdout, completed.stderr)
         annotated = workdir / "image-result.png"
         if not annotated.is_file():

@@ -102,3 +102,18 @@ def test_a_model_only_the_fork_runs_is_refused_by_name(tmp_path):
         UnsupportedModelError, match="model parts uses layers only the maintained Darknet fork"
     ):
         DarknetCliEngine(model_dir, "parts", 0.5, tmp_path / "darknet")
+
+
+def test_darknet_killed_for_memory_says_so(tmp_path, small_png):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for name in ("yolov3.data", "yolov3.cfg", "yolov3.weights"):
+        (model_dir / name).write_text("")
+    darknet = tmp_path / "darknet"
+    darknet.write_text("#!/bin/sh\nkill -9 $$\n")
+    darknet.chmod(darknet.stat().st_mode | stat.S_IXUSR)
+    image = tmp_path / "image.png"
+    image.write_bytes(small_png)
+    engine = DarknetCliEngine(model_dir, "yolov3", 0.5, darknet)
+    with pytest.raises(DarknetError, match=r"killed by signal 9 \(out of memory"):
+        engine.detect(image, tmp_path)
