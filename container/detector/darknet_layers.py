@@ -314,6 +314,11 @@ def net_options(section: Section, flavour: str) -> NetOptions:
     )
     if not (options.width and options.height and options.channels):
         raise ConversionError("[net] must give width, height and channels")
+    if options.channels != 3:
+        raise ConversionError(
+            f"[net] (cfg line {section.line}), option channels={options.channels}: detector test feeds "
+            "3-channel colour images, so only channels=3 is supported"
+        )
     return options
 
 

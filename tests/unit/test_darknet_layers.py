@@ -214,3 +214,8 @@ def test_fork_only_options_are_refused_for_a_pjreddie_model(body, option):
 def test_fork_only_head_options_are_refused_for_a_pjreddie_model():
     message = error_for(NET.format(size=8) + yolo_head(extra="scale_x_y=1.05\n"), "pjreddie")
     assert "option scale_x_y=1.05" in message and "flavour fork" in message
+
+
+def test_a_network_that_is_not_fed_colour_images_is_refused():
+    message = error_for(NET.format(size=8).replace("channels=3", "channels=1") + yolo_head())
+    assert "option channels=1" in message and "only channels=3" in message
