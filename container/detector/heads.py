@@ -153,36 +153,38 @@ def decode(info, raw_maps: list[np.ndarray], image_w: int, image_h: int, thresho
     return boxes, objectness, probs
 
 
-def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """box.c box_iou on (x, y, w, h): overlap per axis, then intersection over union, in float."""
-
-    def overlap(x1, w1, x2, w2):
-        left = max(x1 - w1 / 2, x2 - w2 / 2)
-        right = min(x1 + w1 / 2, x2 + w2 / 2)
-        return right - left
-
-    w = overlap(a[0], a[2], b[0], b[2])
-    h = overlap(a[1], a[3], b[1], b[3])
-    intersection = np.float32(0) if w < 0 or h < 0 else np.float32(w * h)
-    union = np.float32(a[2] * a[3] + b[2] * b[3] - intersection)
-    if intersection == 0 or union == 0:
-        return np.float32(0)
-    return np.float32(intersection / union)
+def box_iou(a: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """box.c box_iou of box a (x, y, w, h) against each row of others, in float like the C."""
+    half = np.float32(2)
+    widths = np.minimum(a[0] + a[2] / half, others[:, 0] + others[:, 2] / half) - np.maximum(
+        a[0] - a[2] / half, others[:, 0] - others[:, 2] / half
+    )
+    heights = np.minimum(a[1] + a[3] / half, others[:, 1] + others[:, 3] / half) - np.maximum(
+        a[1] - a[3] / half, others[:, 1] - others[:, 3] / half
+    )
+    intersection = np.where((widths < 0) | (heights < 0), np.float32(0), widths * heights)
+    union = a[2] * a[3] + others[:, 2] * others[:, 3] - intersection
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((intersection == 0) | (union == 0), np.float32(0), intersection / union)
 
 
-def box_diou(a: np.ndarray, b: np.ndarray, beta: float) -> float:
-    """The fork's box_diounms (box_diou: beta 0.6): IoU - (centre distance² / enclosing diagonal²)^beta."""
-    top = min(a[1] - a[3] / 2, b[1] - b[3] / 2)
-    bottom = max(a[1] + a[3] / 2, b[1] + b[3] / 2)
-    left = min(a[0] - a[2] / 2, b[0] - b[2] / 2)
-    right = max(a[0] + a[2] / 2, b[0] + b[2] / 2)
-    w, h = np.float32(right - left), np.float32(bottom - top)
-    c = np.float32(w * w + h * h)
-    iou = _box_iou(a, b)
-    if c == 0:
-        return iou
-    d = np.float32((a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1]))
-    return np.float32(iou - np.float32((float(d) / float(c)) ** beta))
+def box_diou(a: np.ndarray, others: np.ndarray, beta: float) -> np.ndarray:
+    """The fork's box_diounms (box_diou: beta 0.6): IoU - (centre distance² / enclosing diagonal²)^beta.
+
+    d / c is a float division whose result pow() takes as a double; the power is stored as a float.
+    """
+    half = np.float32(2)
+    top = np.minimum(a[1] - a[3] / half, others[:, 1] - others[:, 3] / half)
+    bottom = np.maximum(a[1] + a[3] / half, others[:, 1] + others[:, 3] / half)
+    left = np.minimum(a[0] - a[2] / half, others[:, 0] - others[:, 2] / half)
+    right = np.maximum(a[0] + a[2] / half, others[:, 0] + others[:, 2] / half)
+    w, h = right - left, bottom - top
+    c = w * w + h * h
+    iou = box_iou(a, others)
+    d = (a[0] - others[:, 0]) * (a[0] - others[:, 0]) + (a[1] - others[:, 1]) * (a[1] - others[:, 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.power((d / c).astype(np.float64), beta).astype(np.float32)
+    return np.where(c == 0, iou, iou - term)
 
 
 def diou_nms_sort(
@@ -197,6 +199,7 @@ def diou_nms_sort(
     """
     exponent = 0.6 if kind == "greedynms" else beta
     thresh = np.float32(threshold)
+    boxes = np.asarray(boxes, dtype=np.float32)
     order = list(np.flatnonzero(objectness != 0)) + list(np.flatnonzero(objectness == 0))
     total = int(np.count_nonzero(objectness))
     rows = np.asarray(order, dtype=np.int64)
@@ -207,7 +210,6 @@ def diou_nms_sort(
         for i, row in enumerate(live):
             if probs[row, k] == 0:
                 continue
-            for other in live[i + 1 :]:
-                if box_diou(boxes[row], boxes[other], exponent) > thresh:
-                    probs[other, k] = 0
+            others = live[i + 1 :]
+            probs[others[box_diou(boxes[row], boxes[others], exponent) > thresh], k] = 0
     return rows
