@@ -3,8 +3,8 @@
 Everything around the network is Darknet's own: image decoding, letterbox, NMS and drawing run in
 libdarknet.so, and detector.heads repeats the heads' arithmetic (float vs double included), so the
 detections, their order and result.out match `darknet detector test`; models whose cfg asks for the
-fork's DIoU NMS get the fork's diounms_sort. The session and label glyphs
-are loaded once per process and reused by every warm invocation.
+fork's DIoU NMS get the fork's diounms_sort. The session and label glyphs are loaded once per process
+and reused by every warm invocation.
 """
 
 from __future__ import annotations
