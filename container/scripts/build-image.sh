@@ -15,9 +15,12 @@ model_dir="${MODEL_DIR:-}"
 flavour="${MODEL_FLAVOUR:-}"
 python="${PYTHON:-python3}"
 
-# The build context's model/ folder holds the own model's files, or nothing for a manifest model.
+# The build context's model/ folder holds the own model's files during the build, nothing otherwise
+# (so that any other build of container/ sees the same context).
 staging="$context/model"
-find "$staging" -mindepth 1 ! -name README.md -delete
+clear_staging() { find "$staging" -mindepth 1 ! -name README.md -delete; }
+clear_staging
+trap clear_staging EXIT
 if [[ -n "$model_dir" ]]; then
   only_file() {
     local found=("$model_dir"/*."$1")
