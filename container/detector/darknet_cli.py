@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import cpu
 from .detection import Detection, DetectionRun, ImageDecodeError
+from .model_files import ModelFiles
 
 PREDICTED = re.compile(r"^(?P<image>.*): Predicted in (?P<seconds>[0-9.]+) seconds\.$")
 CLASS_LINE = re.compile(r"^(?P<label>[^:]+): (?P<percent>\d+)%$")
@@ -29,6 +30,10 @@ DARKNET_TIMEOUT_SECONDS = 600
 
 class DarknetError(RuntimeError):
     """Darknet ran but did not predict, for a reason other than an unreadable image."""
+
+
+class UnsupportedModelError(ValueError):
+    """The model needs layers or options pjreddie's Darknet CLI does not have (the fork's, e.g. mish)."""
 
 
 @dataclass(frozen=True)
@@ -90,9 +95,13 @@ class DarknetCliEngine:
         self.darknet_bin = darknet_bin
         # OpenMP would otherwise start one thread per host core, oversubscribing a CPU quota.
         self.environment = {**os.environ, "OMP_NUM_THREADS": str(threads or cpu.thread_count())}
-        self.data_file = model_dir / "coco.data"
-        self.cfg = model_dir / f"{model}.cfg"
-        self.weights = model_dir / f"{model}.weights"
+        files = ModelFiles(Path(model_dir), model)
+        if files.read_info().get("darknet_cli") is False:
+            raise UnsupportedModelError(
+                f"model {model} uses layers only the maintained Darknet fork has: the image's Darknet CLI "
+                "cannot run it, use the onnx engine"
+            )
+        self.data_file, self.cfg, self.weights = files.data, files.cfg, files.weights
         for path in (darknet_bin, self.data_file, self.cfg, self.weights):
             if not path.is_file():
                 raise FileNotFoundError(f"Darknet engine needs {path}")
@@ -126,6 +135,12 @@ class DarknetCliEngine:
             check=False,
         )
         elapsed = time.perf_counter() - started
+        if completed.returncode < 0:
+            # A full-size model outgrows a small function: the kernel's OOM killer sends SIGKILL.
+            raise DarknetError(
+                f"Darknet was killed by signal {-completed.returncode}"
+                + (" (out of memory: give the function more)" if completed.returncode == -9 else "")
+            )
         output = parse_output(completed.stdout, completed.stderr)
         annotated = workdir / "image-result.png"
         if not annotated.is_file():

@@ -102,6 +102,7 @@ class Libdarknet:
         self._signature(lib.make_image, Image, ctypes.c_int, ctypes.c_int, ctypes.c_int)
         self._signature(lib.free_image, None, Image)
         self._signature(lib.letterbox_image, Image, Image, ctypes.c_int, ctypes.c_int)
+        self._signature(lib.resize_image, Image, Image, ctypes.c_int, ctypes.c_int)
         self._signature(
             lib.do_nms_sort, None, ctypes.POINTER(DetectionStruct), ctypes.c_int, ctypes.c_int, ctypes.c_float
         )
@@ -154,6 +155,14 @@ class Libdarknet:
     def letterbox(self, image: Image, width: int, height: int) -> np.ndarray:
         """The network input test_detector feeds: letterbox_image's resize and 0.5 grey padding, NCHW."""
         sized = self._lib.letterbox_image(image, width, height)
+        try:
+            return image_array(sized)[None].copy()
+        finally:
+            self._lib.free_image(sized)
+
+    def resize(self, image: Image, width: int, height: int) -> np.ndarray:
+        """The input the fork's test_detector feeds a model without letter_box: resize_image, NCHW."""
+        sized = self._lib.resize_image(image, width, height)
         try:
             return image_array(sized)[None].copy()
         finally:

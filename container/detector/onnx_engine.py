@@ -1,9 +1,10 @@
 """The fast engine: ONNX Runtime on the graph converted from the Darknet weights at image build time.
 
 Everything around the network is Darknet's own: image decoding, letterbox, NMS and drawing run in
-libdarknet.so, and the YOLO decoding below repeats yolo_layer.c's arithmetic (float vs double included),
-so the detections, their order and result.out match `darknet detector test`. The session and label glyphs
-are loaded once per process and reused by every warm invocation.
+libdarknet.so, and detector.heads repeats the heads' arithmetic (float vs double included), so the
+detections, their order and result.out match `darknet detector test`; models whose cfg asks for the
+fork's DIoU NMS get the fork's diounms_sort. The session and label glyphs are loaded once per process
+and reused by every warm invocation.
 """
 
 from __future__ import annotations
@@ -16,62 +17,14 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from detector import cpu
-from detector.darknet_onnx import INPUT_NAME, METADATA_KEY, NetworkInfo, YoloHead
+from detector import cpu, heads
+from detector.darknet_onnx import INPUT_NAME, METADATA_KEY, NetworkInfo
 from detector.detection import Detection, DetectionRun
 from detector.libdarknet import Candidates, Libdarknet, c_string_array
+from detector.model_files import ModelFiles, read_names
 
 NMS_THRESHOLD = 0.45  # test_detector's fixed nms
 RESULT_PNG = "image-result.png"
-
-
-def _logistic(values: np.ndarray) -> np.ndarray:
-    """activations.h logistic_activate: computed in double, stored as float."""
-    return (1.0 / (1.0 + np.exp(-values.astype(np.float64)))).astype(np.float32)
-
-
-def letterbox_size(image_w: int, image_h: int, net_w: int, net_h: int) -> tuple[int, int]:
-    """The scaled image size inside the letterbox, as correct_yolo_boxes computes it."""
-    if np.float32(net_w) / np.float32(image_w) < np.float32(net_h) / np.float32(image_h):
-        return net_w, (image_h * net_w) // image_w
-    return (image_w * net_h) // image_h, net_h
-
-
-def yolo_candidates(
-    head: YoloHead, raw: np.ndarray, image_w: int, image_h: int, net_w: int, net_h: int, threshold: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """get_yolo_detections for one [yolo] output: boxes (x, y, w, h relative to the image), objectness, probs.
-
-    Candidates come in Darknet's order (cell by cell, anchors within a cell), which matters because NMS
-    sorts with qsort, and qsort does not keep ties in order.
-    """
-    thresh = np.float32(threshold)
-    anchors = len(head.mask)
-    cells = head.height * head.width
-    maps = raw.reshape(anchors, head.classes + 5, cells)
-    objectness = _logistic(maps[:, 4, :])
-    anchor_ids, cell_ids = np.nonzero((objectness > thresh).T)[::-1]
-    rows, cols = np.divmod(cell_ids, head.width)
-    picked = maps[anchor_ids, :, cell_ids]  # (n, classes + 5)
-    obj = objectness[anchor_ids, cell_ids]
-
-    x = (cols.astype(np.float32) + _logistic(picked[:, 0])) / np.float32(head.width)
-    y = (rows.astype(np.float32) + _logistic(picked[:, 1])) / np.float32(head.height)
-    biases = np.asarray(head.anchors, dtype=np.float32).reshape(-1, 2)[np.asarray(head.mask)[anchor_ids]]
-    w = (np.exp(picked[:, 2].astype(np.float64)) * biases[:, 0].astype(np.float64) / net_w).astype(np.float32)
-    h = (np.exp(picked[:, 3].astype(np.float64)) * biases[:, 1].astype(np.float64) / net_h).astype(np.float32)
-
-    probs = obj[:, None] * _logistic(picked[:, 5:])
-    probs[~(probs > thresh)] = 0
-
-    new_w, new_h = letterbox_size(image_w, image_h, net_w, net_h)
-    x_scale = np.float64(np.float32(new_w) / np.float32(net_w))
-    y_scale = np.float64(np.float32(new_h) / np.float32(net_h))
-    x = ((x - (net_w - new_w) / 2.0 / net_w) / x_scale).astype(np.float32)
-    y = ((y - (net_h - new_h) / 2.0 / net_h) / y_scale).astype(np.float32)
-    w = w * (np.float32(net_w) / np.float32(new_w))
-    h = h * (np.float32(net_h) / np.float32(new_h))
-    return np.stack([x, y, w, h], axis=1), obj, probs
 
 
 def pixel_box(x: float, y: float, w: float, h: float, image_w: int, image_h: int) -> tuple[int, ...]:
@@ -141,7 +94,8 @@ class OnnxEngine:
         self.model = model
         self.threshold = threshold
         self.threads = threads or cpu.thread_count()
-        onnx_path = Path(model_dir) / f"{model}.onnx"
+        files = ModelFiles(Path(model_dir), model)
+        onnx_path = files.onnx
         self._session = ort.InferenceSession(
             str(onnx_path), session_options(self.threads), providers=["CPUExecutionProvider"]
         )
@@ -149,15 +103,15 @@ class OnnxEngine:
         if METADATA_KEY not in metadata:
             raise ValueError(f"{onnx_path} lacks {METADATA_KEY!r} metadata: use detector.darknet_onnx")
         self.network = NetworkInfo.from_json(metadata[METADATA_KEY])
-        self.classes = self.network.yolo[-1].classes
-        names_path = Path(names_path or Path(model_dir) / "coco.names")
-        self.names = [line.rstrip("\r\n") for line in names_path.read_text().splitlines()]
+        self.classes = self.network.classes
+        names_path = Path(names_path or files.names)
+        self.names = read_names(names_path)
         if len(self.names) < self.classes:
             raise ValueError(f"{names_path}: {len(self.names)} names for a model of {self.classes} classes")
         self._darknet = Libdarknet(darknet_lib)
         self._c_names = c_string_array(self.names)
         self._alphabet = self._darknet.load_alphabet()
-        self._outputs = [head.output for head in self.network.yolo]
+        self._outputs = [head.output for head in self.network.heads]
 
     def detect(self, image_path: Path, workdir: Path, *, annotate: bool = True) -> DetectionRun:
         timings: dict[str, float] = {}
@@ -173,18 +127,15 @@ class OnnxEngine:
         image = self._darknet.load_image(Path(image_path))
         try:
             lap("decode_image")
-            tensor = self._darknet.letterbox(image, net.width, net.height)
+            fit = self._darknet.letterbox if net.letterbox else self._darknet.resize
+            tensor = fit(image, net.width, net.height)
             lap("letterbox")
             raw_maps = self._session.run(self._outputs, {INPUT_NAME: tensor})
             lap("inference")
             predict_seconds = timings["inference"]
-            parts = [
-                yolo_candidates(head, raw, image.w, image.h, net.width, net.height, self.threshold)
-                for head, raw in zip(net.yolo, raw_maps, strict=True)
-            ]
-            candidates = Candidates(*(np.concatenate(column) for column in zip(*parts, strict=True)))
+            decoded = heads.decode(net, raw_maps, image.w, image.h, self.threshold)
             lap("yolo_decode")
-            self._darknet.nms_sort(candidates, self.classes, NMS_THRESHOLD)
+            candidates = self._nms(decoded)
             lap("nms")
             detections, lines = self._report(candidates, image.w, image.h)
             png = None
@@ -208,6 +159,17 @@ class OnnxEngine:
             image_height=height,
             timings=timings,
         )
+
+    def _nms(self, decoded: heads.Decoded) -> Candidates:
+        """NMS as the cfg asks: Darknet's own do_nms_sort by default, the fork's diounms_sort otherwise."""
+        net = self.network
+        if net.nms_kind == "default":
+            candidates = Candidates(*decoded)
+            self._darknet.nms_sort(candidates, self.classes, NMS_THRESHOLD)
+            return candidates
+        boxes, objectness, probs = decoded
+        order = heads.diou_nms_sort(boxes, objectness, probs, NMS_THRESHOLD, net.nms_kind, net.beta_nms)
+        return Candidates(boxes[order], objectness[order], probs[order])
 
     def _report(self, candidates: Candidates, image_w: int, image_h: int) -> tuple[list[Detection], list]:
         """The detections and text lines draw_detections prints, in its order (structs after NMS)."""

@@ -29,7 +29,12 @@ MIN_IOU = 0.98
 
 
 def box_iou(a: Detection, b: Detection) -> float:
-    """Overlap of two pixel boxes whose right/bottom edges are inclusive, as draw_detections draws them."""
+    """Overlap of two pixel boxes whose right/bottom edges are inclusive, as draw_detections draws them.
+
+    Identical boxes overlap fully even when clipping left them empty (a box beyond the image's edge).
+    """
+    if (a.left, a.top, a.right, a.bottom) == (b.left, b.top, b.right, b.bottom):
+        return 1.0
     width = min(a.right, b.right) - max(a.left, b.left) + 1
     height = min(a.bottom, b.bottom) - max(a.top, b.top) + 1
     if width <= 0 or height <= 0:

@@ -11,9 +11,12 @@ What it measures, and how:
 - Peak memory: the container cgroup's high-water mark, read with `docker exec` (v2 memory.peak or
   v1 memory.max_usage_in_bytes, whichever the host keeps; both count page cache).
 - Parity: detector.parity inside the image on every sample image, judged by its exit code.
-- Full YOLOv3 for scale: Darknet's cfg/yolov3.cfg (taken from the image's cached `darknet` build stage)
-  at 416x416 with random weights of the real shape, converted on the host and mounted read-only into
-  the same image. Random weights give meaningless detections: that model is for timing only.
+- Other models for scale, beside the original example's own: YOLOv2 at 608x608 (12.4 s per image on
+  Lambda) always, plus any model of container/models.json named in BENCH_MODELS (comma-separated). Each
+  gets random weights of its real shape at its cfg's own size (the cfg from the image's cached `darknet`
+  build stage, or the repo's cfg/), converted on the host and mounted read-only into the same image.
+  Random weights give meaningless detections: those models are for timing only. The darknet engine is
+  timed only for models the image's Darknet CLI can run.
 
 Containers run one at a time (timings on a 2-core machine would otherwise disturb each other) and are
 always removed. The last line of output is one JSON object for the README and CI logs.
@@ -42,15 +45,18 @@ CONTAINER = SCRIPTS.parent
 ROOT = CONTAINER.parent
 sys.path.insert(0, str(CONTAINER))
 
-from detector.darknet_onnx import convert, write_random_weights  # noqa: E402
+from detector.darknet_onnx import convert, parse_cfg, write_random_weights  # noqa: E402
+from detector.model_files import assemble  # noqa: E402
 
 ENGINES = ("onnx", "darknet")
 DEFAULT_ENGINE = "onnx"
 SAMPLE_IMAGE = "/opt/darknet/data/dog.jpg"
 STAGE_IMAGE = "darknet-lambda-stage:darknet"
-BIG_MODEL = "yolov3"
-BIG_MODEL_SIZE = 416  # the size of the original's 12.4 s figure (~66 GFLOP per image)
-BIG_MODEL_MOUNT = "/opt/timing-model"
+MANIFEST = json.loads((CONTAINER / "models.json").read_text())
+ORIGINAL_MODEL = "yolov2"  # the original example's yolo.weights, at its cfg's 608x608
+ORIGINAL_SECONDS = 12.38  # its time for dog.jpg on Lambda's CPU, as the original reported it
+TIMING_MODELS_ENV = "BENCH_MODELS"
+TIMING_MOUNT = "/opt/timing-model"
 COLD_STARTS = 3
 INVOKE_TIMEOUT_SECONDS = 300
 DOCKER_TIMEOUT_SECONDS = 300
@@ -223,42 +229,61 @@ def parity(image: str, model: str) -> bool:
     return done.returncode == 0
 
 
-def timing_cfg(cfg_text: str, size: int) -> str:
-    """Darknet's training cfg as one deploys it: batch 1 (its own "Testing" lines) at the given size."""
-    values = {"batch": 1, "subdivisions": 1, "width": size, "height": size}
-    for key, value in values.items():
-        cfg_text = re.sub(rf"^{key}=\d+$", f"{key}={value}", cfg_text, count=1, flags=re.M)
+def timing_cfg(cfg_text: str) -> str:
+    """Darknet's training cfg as one deploys it: batch 1 (its own "Testing" lines), at the cfg's size."""
+    for key in ("batch", "subdivisions"):
+        cfg_text = re.sub(rf"^{key}\s*=\s*\d+\s*$", f"{key}=1", cfg_text, count=1, flags=re.M)
     return cfg_text
 
 
-def big_model_dir(image: str, folder: Path) -> Path:
-    """A yolov3 model directory like /opt/model, with random weights (timing only), readable by the container.
+def timing_models(requested: str) -> list[str]:
+    """The models timed with random weights: the original's own first, then those BENCH_MODELS names."""
+    names = [ORIGINAL_MODEL, *(name.strip() for name in requested.split(",") if name.strip())]
+    unknown = sorted(set(names) - set(MANIFEST))
+    if unknown:
+        raise SystemExit(
+            f"bench: {TIMING_MODELS_ENV} names unknown models {unknown}; known: {sorted(MANIFEST)}"
+        )
+    return list(dict.fromkeys(names))
 
-    The runtime image ships no cfg files and no converter dependencies, so the cfg comes from the
+
+def timing_model_dir(image: str, model: str, folder: Path) -> tuple[Path, str]:
+    """A model directory like /opt/model for a manifest model, with random weights (timing only).
+
+    The runtime image ships no cfg files and no converter dependencies, so a Darknet cfg comes from the
     Dockerfile's `darknet` stage (a cache hit after `make image`) and the conversion runs on the host.
+    Returns the directory and the network's input size as the cfg gives it.
     """
-    docker(
-        "build",
-        "--quiet",
-        "--target",
-        "darknet",
-        "-t",
-        STAGE_IMAGE,
-        str(CONTAINER),
-        timeout=STAGE_BUILD_TIMEOUT_SECONDS,
-    )
-    cfg_text = file_from_image(STAGE_IMAGE, f"/opt/darknet/cfg/{BIG_MODEL}.cfg").decode()
-    cfg = folder / f"{BIG_MODEL}.cfg"
-    cfg.write_text(timing_cfg(cfg_text, BIG_MODEL_SIZE))
-    (folder / "coco.names").write_bytes(file_from_image(image, "/opt/darknet/data/coco.names"))
-    (folder / "coco.data").write_text(f"classes = 80\nnames = {BIG_MODEL_MOUNT}/coco.names\n")
-    weights = folder / f"{BIG_MODEL}.weights"
+    entry = MANIFEST[model]
+    origin, _, cfg_path = entry["cfg"].partition(":")
+    if origin == "darknet":
+        docker(
+            "build", "--quiet", "--target", "darknet", "-t", STAGE_IMAGE, str(CONTAINER),
+            timeout=STAGE_BUILD_TIMEOUT_SECONDS,
+        )  # fmt: skip
+        cfg_text = file_from_image(STAGE_IMAGE, f"/opt/darknet/{cfg_path}").decode()
+    else:
+        cfg_text = (CONTAINER / cfg_path).read_text()
+    source = folder / "source"
+    source.mkdir()
+    cfg = source / f"{model}.cfg"
+    cfg.write_text(timing_cfg(cfg_text))
+    names = source / f"{model}.names"
+    names.write_bytes(file_from_image(image, "/opt/darknet/data/coco.names"))
+    weights = source / f"{model}.weights"
     write_random_weights(cfg, weights, seed=0)
-    progress("converted: " + convert(cfg, weights, folder / f"{BIG_MODEL}.onnx").split(": ", 1)[1])
-    folder.chmod(0o755)
-    for path in folder.iterdir():
+    model_dir = folder / "model"
+    files = assemble(cfg, weights, names, model_dir, model, entry["flavour"], entry["darknet_cli"])
+    # The .data file names the .names file where the container sees it.
+    files.data.write_text(files.data.read_text().replace(str(model_dir), TIMING_MOUNT))
+    progress(
+        "converted: " + convert(files.cfg, files.weights, files.onnx, entry["flavour"]).split(": ", 1)[1]
+    )
+    model_dir.chmod(0o755)
+    for path in model_dir.iterdir():
         path.chmod(0o644)
-    return folder
+    net = parse_cfg(cfg_text)[0]
+    return model_dir, f"{net.integer('width', 0)}x{net.integer('height', 0)}"
 
 
 def fmt(value, unit: str = "", digits: int = 0) -> str:
@@ -339,10 +364,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image", default=DEFAULT_IMAGE)
     parser.add_argument("--warm-calls", type=int, default=20, help="warm calls per engine and setting")
     parser.add_argument(
-        "--big-model-calls", type=int, default=3, help="warm yolov3 calls (the CLI takes seconds per call)"
+        "--timing-model-calls", type=int, default=3, help="warm calls of each random-weights model"
     )
     args = parser.parse_args(argv)
     began = time.perf_counter()
+    models_to_time = timing_models(os.environ.get(TIMING_MODELS_ENV, ""))
 
     host = machine()
     env = image_env(args.image)
@@ -364,25 +390,30 @@ def main(argv: list[str] | None = None) -> int:
         for engine in ENGINES
     ]
 
-    with tempfile.TemporaryDirectory(prefix="bench-model-") as folder:
-        progress(f"{BIG_MODEL} {BIG_MODEL_SIZE}x{BIG_MODEL_SIZE}: random weights, converted on the host")
-        model_dir = big_model_dir(args.image, Path(folder))
-        big_timings = [
-            time_engine(
-                args.image,
-                engine,
-                limits,
-                event,
-                args.big_model_calls,
-                cold_starts=1,
-                extra_env={"DETECTOR_MODEL": BIG_MODEL, "DETECTOR_MODEL_DIR": BIG_MODEL_MOUNT},
-                volumes={str(model_dir): BIG_MODEL_MOUNT},
-            )
-            for limits in settings
-            for engine in ENGINES
-        ]
+    model_timings: dict[str, list[EngineTiming]] = {}
+    inputs: dict[str, str] = {}
+    for timed in models_to_time:
+        with tempfile.TemporaryDirectory(prefix="bench-model-") as folder:
+            progress(f"{timed}: random weights, converted on the host")
+            model_dir, inputs[timed] = timing_model_dir(args.image, timed, Path(folder))
+            engines = ENGINES if MANIFEST[timed]["darknet_cli"] else (DEFAULT_ENGINE,)
+            model_timings[timed] = [
+                time_engine(
+                    args.image,
+                    engine,
+                    limits,
+                    event,
+                    args.timing_model_calls,
+                    cold_starts=1,
+                    extra_env={"DETECTOR_MODEL": timed, "DETECTOR_MODEL_DIR": TIMING_MOUNT},
+                    volumes={str(model_dir): TIMING_MOUNT},
+                )
+                for limits in settings
+                for engine in engines
+            ]
+    all_timings = timings + [t for group in model_timings.values() for t in group]
 
-    peak_source = next((t.peak_source for t in timings + big_timings if t.peak_source), None)
+    peak_source = next((t.peak_source for t in all_timings if t.peak_source), None)
     results = grouped(timings)
     onnx_cold = {key: engines[DEFAULT_ENGINE]["cold_start_ms"] for key, engines in results.items()}
     full = results["unrestricted"][DEFAULT_ENGINE]["warm_ms"]["median"]
@@ -408,13 +439,21 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *table(f"{model}: {args.warm_calls} warm calls per engine and setting", timings),
         "",
-        *table(
-            f"{BIG_MODEL} {BIG_MODEL_SIZE}x{BIG_MODEL_SIZE}, RANDOM weights (timing only, detections "
-            f"meaningless): {args.big_model_calls} warm calls per engine and setting",
-            big_timings,
+        *(
+            line
+            for timed, group in model_timings.items()
+            for line in (
+                *table(
+                    f"{timed} {inputs[timed]}, RANDOM weights (timing only, detections meaningless): "
+                    f"{args.timing_model_calls} warm calls per engine and setting",
+                    group,
+                ),
+                "",
+            )
         ),
-        "",
-        f"cold start: docker run to first answer, median of {COLD_STARTS} fresh containers ({BIG_MODEL}: 1);",
+        f"original example: {ORIGINAL_MODEL} {inputs[ORIGINAL_MODEL]}, darknet on Lambda's CPU: "
+        f"{ORIGINAL_SECONDS} s per image (dog.jpg)",
+        f"cold start: docker run to first answer, median of {COLD_STARTS} fresh containers (others: 1);",
         "  docker run: of that, until `docker run` returned (a step Lambda's own cold start does not have).",
         "warm: client wall time per invoke; predict: the handler's predict_seconds (the network alone;",
         "  Darknet's own 'Predicted in' for the darknet engine, which also reloads the weights every call).",
@@ -437,15 +476,19 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "peak_memory_source": peak_source,
         "goals": goals,
-        BIG_MODEL: {
-            "input": f"{BIG_MODEL_SIZE}x{BIG_MODEL_SIZE}",
-            "weights": "random, timing only: never used for detections",
-            "warm_calls": args.big_model_calls,
-            "results": grouped(big_timings),
+        "original_example": {"model": ORIGINAL_MODEL, "lambda_seconds_per_image": ORIGINAL_SECONDS},
+        "timing_models": {
+            timed: {
+                "input": inputs[timed],
+                "weights": "random, timing only: never used for detections",
+                "warm_calls": args.timing_model_calls,
+                "results": grouped(group),
+            }
+            for timed, group in model_timings.items()
         },
     }
     print(json.dumps(summary))
-    return 0 if all(t.error is None for t in timings + big_timings) else 1
+    return 0 if all(t.error is None for t in all_timings) else 1
 
 
 if __name__ == "__main__":

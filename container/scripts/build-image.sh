@@ -3,13 +3,45 @@
 # Installs and starts a Docker engine if needed, provides the base image, fills
 # container/cache with the Python wheels (downloaded by the host's pip, which trusts the
 # host's TLS set-up) and the verified weights, then builds darknet-lambda:$MODEL.
+# MODEL_DIR=path builds a team's own model instead: the folder's one .cfg, .weights and .names file
+# (named after the cfg), trained by the fork unless MODEL_FLAVOUR=pjreddie; the build checks that they
+# agree and says what does not.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 context="$(dirname "$here")"
 model="${MODEL:-yolov3-tiny}"
-tag="${IMAGE_TAG:-darknet-lambda:$model}"
+model_dir="${MODEL_DIR:-}"
+flavour="${MODEL_FLAVOUR:-}"
 python="${PYTHON:-python3}"
+
+# The build context's model/ folder holds the own model's files during the build, nothing otherwise
+# (so that any other build of container/ sees the same context).
+staging="$context/model"
+clear_staging() { find "$staging" -mindepth 1 ! -name README.md -delete; }
+clear_staging
+trap clear_staging EXIT
+if [[ -n "$model_dir" ]]; then
+  only_file() {
+    local found=("$model_dir"/*."$1")
+    if [[ ${#found[@]} -ne 1 || ! -f "${found[0]}" ]]; then
+      echo "build-image: MODEL_DIR $model_dir must hold exactly one .$1 file (found ${#found[@]})" >&2
+      exit 1
+    fi
+    echo "${found[0]}"
+  }
+  cfg="$(only_file cfg)" weights="$(only_file weights)" names="$(only_file names)"
+  model="$(basename "$cfg" .cfg)"
+  if [[ ! "$model" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]]; then
+    echo "build-image: the cfg's name $model.cfg must be letters, digits, '.', '_' or '-'" >&2
+    exit 1
+  fi
+  cp "$cfg" "$staging/$model.cfg"
+  cp "$weights" "$staging/$model.weights"
+  cp "$names" "$staging/$model.names"
+fi
+tag="${IMAGE_TAG:-darknet-lambda:$model}"
+build_args=(--build-arg "MODEL=$model" --build-arg "MODEL_FLAVOUR=$flavour")
 
 bash "$here/ensure-docker.sh"
 bash "$here/ensure-base-image.sh"
@@ -32,7 +64,9 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
   echo "$wanted" >"$stamp"
 fi
 
-"$python" "$here/fetch_model.py" "$model" "$context/cache/models" >/dev/null
+if [[ -z "$model_dir" ]]; then
+  "$python" "$here/fetch_model.py" "$model" "$context/cache/models" >/dev/null
+fi
 
 # One build at a time on this engine: a second build's prune would remove the first one's stages.
 lock_dir="${XDG_CACHE_HOME:-$HOME/.cache}/darknet-lambda"
@@ -41,12 +75,12 @@ exec {lock}>"$lock_dir/image-build.lock"
 flock "$lock"
 
 started=$SECONDS
-docker build --quiet --build-arg "MODEL=$model" -t "$tag" "$context" >/dev/null
+docker build --quiet "${build_args[@]}" -t "$tag" "$context" >/dev/null
 # The legacy builder's build cache is the build stages' images. Tag the current ones (instant:
 # every stage is cached by now) so that pruning untagged images removes only stale stages. Stage
 # tags follow the image tag, so builds of different sources keep their own caches.
 for stage in darknet python-deps model; do
-  docker build --quiet --build-arg "MODEL=$model" --target "$stage" \
+  docker build --quiet "${build_args[@]}" --target "$stage" \
     -t "${tag%%:*}-stage:$stage-${tag##*:}" "$context" >/dev/null
 done
 docker image prune --force >/dev/null 2>&1 || true

@@ -1,22 +1,45 @@
 #!/bin/sh
-# Assemble /opt/model for one model of models.json: the cfg from Darknet's source, verified
-# weights (cache/models when `make image` filled it, else downloaded here), coco.names and a
-# .data file with absolute paths, then the ONNX graph converted from them and checked for
-# parity against the Darknet binary on the sample images. A mismatch fails the build.
+# Assemble /opt/model: a team's own model when the build context's model/ folder holds
+# "$model".cfg/.weights/.names (`make image MODEL_DIR=...`), else a model of models.json (its cfg
+# from Darknet's source or the repo's cfg/, verified weights from cache/models or downloaded here,
+# coco.names). detector.model_files checks that cfg, weights and names agree, the converter writes
+# the ONNX graph, and models the Darknet CLI can run are checked against it on the sample images
+# (a mismatch fails the build).
 set -eu
 model="$1"
 src="$2"
+flavour_override="${3:-}"
 out=/opt/model
 
-mkdir -p "$out"
-cp "/opt/darknet/cfg/$model.cfg" "$out/$model.cfg"
-cp /opt/darknet/data/coco.names "$out/coco.names"
-printf 'classes = 80\nnames = %s/coco.names\n' "$out" >"$out/coco.data"
-mkdir -p "$src/cache/models"
-weights="$(python3 "$src/fetch_model.py" --manifest "$src/models.json" "$model" "$src/cache/models")"
-cp "$weights" "$out/$model.weights"
+if [ -f "$src/model/$model.cfg" ]; then
+  cfg="$src/model/$model.cfg"
+  weights="$src/model/$model.weights"
+  names="$src/model/$model.names"
+  flavour="${flavour_override:-fork}"
+  # pjreddie's Darknet runs what it trained; the fork's layers and options it does not have.
+  [ "$flavour" = pjreddie ] && darknet_cli="--darknet-cli" || darknet_cli=""
+else
+  manifest() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]][sys.argv[3]])' \
+    "$src/models.json" "$model" "$1"; }
+  cfg_ref="$(manifest cfg)"
+  case "$cfg_ref" in
+    darknet:*) cfg="/opt/darknet/${cfg_ref#darknet:}" ;;
+    repo:*) cfg="$src/${cfg_ref#repo:}" ;;
+    *) echo "prepare-model: $model: cfg $cfg_ref is neither darknet: nor repo:" >&2; exit 1 ;;
+  esac
+  flavour="${flavour_override:-$(manifest flavour)}"
+  [ "$(manifest darknet_cli)" = True ] && darknet_cli="--darknet-cli" || darknet_cli=""
+  mkdir -p "$src/cache/models"
+  weights="$(python3 "$src/fetch_model.py" --manifest "$src/models.json" "$model" "$src/cache/models")"
+  names=/opt/darknet/data/coco.names
+fi
 
 cd /var/task
-python3 -m detector.darknet_onnx "$out/$model.cfg" "$out/$model.weights" "$out/$model.onnx"
-python3 -m detector.parity --model-dir "$out" --model "$model" --darknet /opt/darknet/bin/darknet \
-  /opt/darknet/data/*.jpg
+# shellcheck disable=SC2086
+python3 -m detector.model_files assemble --cfg "$cfg" --weights "$weights" --names "$names" \
+  --out "$out" --model "$model" --flavour "$flavour" $darknet_cli
+python3 -m detector.darknet_onnx "$out/$model.cfg" "$out/$model.weights" "$out/$model.onnx" --flavour "$flavour"
+if [ -n "$darknet_cli" ]; then
+  python3 -m detector.parity --model-dir "$out" --model "$model" --darknet /opt/darknet/bin/darknet \
+    /opt/darknet/data/*.jpg
+fi

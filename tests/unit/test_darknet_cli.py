@@ -3,7 +3,7 @@
 import stat
 
 import pytest
-from detector.darknet_cli import DarknetCliEngine, DarknetError, parse_output
+from detector.darknet_cli import DarknetCliEngine, DarknetError, UnsupportedModelError, parse_output
 from detector.detection import ImageDecodeError
 
 STDOUT = """/tmp/detect-x/dog.jpg: Predicted in 0.225046 seconds.
@@ -75,7 +75,7 @@ cp "$6" "${10}.png"
 def test_darknet_runs_with_as_many_openmp_threads_as_granted(tmp_path, small_png):
     model_dir = tmp_path / "model"
     model_dir.mkdir()
-    for name in ("coco.data", "yolov3-tiny.cfg", "yolov3-tiny.weights"):
+    for name in ("yolov3-tiny.data", "yolov3-tiny.cfg", "yolov3-tiny.weights"):
         (model_dir / name).write_text("")
     darknet = tmp_path / "darknet"
     darknet.write_text(FAKE_DARKNET)
@@ -90,3 +90,30 @@ def test_darknet_runs_with_as_many_openmp_threads_as_granted(tmp_path, small_png
 
     assert run.detections == [] and run.annotated_png == workdir / "image-result.png"
     assert (workdir / "omp-threads").read_text() == "3\n"
+
+
+def test_a_model_only_the_fork_runs_is_refused_by_name(tmp_path):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for name in ("parts.data", "parts.cfg", "parts.weights"):
+        (model_dir / name).write_text("")
+    (model_dir / "model.json").write_text('{"model": "parts", "flavour": "fork", "darknet_cli": false}')
+    with pytest.raises(
+        UnsupportedModelError, match="model parts uses layers only the maintained Darknet fork"
+    ):
+        DarknetCliEngine(model_dir, "parts", 0.5, tmp_path / "darknet")
+
+
+def test_darknet_killed_for_memory_says_so(tmp_path, small_png):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for name in ("yolov3.data", "yolov3.cfg", "yolov3.weights"):
+        (model_dir / name).write_text("")
+    darknet = tmp_path / "darknet"
+    darknet.write_text("#!/bin/sh\nkill -9 $$\n")
+    darknet.chmod(darknet.stat().st_mode | stat.S_IXUSR)
+    image = tmp_path / "image.png"
+    image.write_bytes(small_png)
+    engine = DarknetCliEngine(model_dir, "yolov3", 0.5, darknet)
+    with pytest.raises(DarknetError, match=r"killed by signal 9 \(out of memory"):
+        engine.detect(image, tmp_path)

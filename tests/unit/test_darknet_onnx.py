@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import struct
 
+import darknet_reference
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -113,99 +114,6 @@ num=6
 """
 
 
-def read_floats_in_order(path, header_size):
-    values = np.fromfile(path, dtype="<f4", offset=header_size).astype(np.float64)
-    position = 0
-
-    def take(count):
-        nonlocal position
-        chunk = values[position : position + count]
-        position += count
-        return chunk
-
-    return take
-
-
-def activate(x, activation):
-    if activation == "leaky":
-        return np.where(x > 0, x, 0.1 * x)
-    if activation == "relu":
-        return np.maximum(x, 0)
-    return x
-
-
-def reference_conv(x, kernel, stride, pad, groups):
-    channels, height, width = x.shape
-    filters, _, size, _ = kernel.shape
-    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
-    out_h, out_w = (height + 2 * pad - size) // stride + 1, (width + 2 * pad - size) // stride + 1
-    out = np.zeros((filters, out_h, out_w))
-    per_group_in, per_group_out = channels // groups, filters // groups
-    for f in range(filters):
-        group = f // per_group_out
-        source = padded[group * per_group_in : (group + 1) * per_group_in]
-        for i in range(out_h):
-            for j in range(out_w):
-                window = source[:, i * stride : i * stride + size, j * stride : j * stride + size]
-                out[f, i, j] = np.sum(window * kernel[f])
-    return out
-
-
-def reference_maxpool(x, size, stride, padding):
-    """forward_maxpool_layer, loop for loop."""
-    channels, height, width = x.shape
-    offset = -(padding // 2)
-    out_h, out_w = (height + padding - size) // stride + 1, (width + padding - size) // stride + 1
-    out = np.full((channels, out_h, out_w), -np.inf)
-    for i in range(out_h):
-        for j in range(out_w):
-            for n in range(size):
-                for m in range(size):
-                    row, col = offset + i * stride + n, offset + j * stride + m
-                    if 0 <= row < height and 0 <= col < width:
-                        out[:, i, j] = np.maximum(out[:, i, j], x[:, row, col])
-    return out
-
-
-def reference_forward(cfg_text, weights_path, image):
-    """Darknet's forward pass over the cfg, straight from the *_layer.c semantics, in float64."""
-    sections = parse_cfg(cfg_text)
-    take = read_floats_in_order(weights_path, 20)
-    outputs, yolo = [], []
-    x = image.astype(np.float64)
-    for index, section in enumerate(sections[1:]):
-        o = section.options
-        if section.kind == "convolutional":
-            filters, size, groups = int(o["filters"]), int(o["size"]), int(o.get("groups", 1))
-            biases = take(filters)
-            bn = o.get("batch_normalize") == "1"
-            if bn:
-                scales, mean, variance = take(filters), take(filters), take(filters)
-            kernel = take(filters * x.shape[0] // groups * size * size).reshape(filters, -1, size, size)
-            x = reference_conv(x, kernel, int(o["stride"]), size // 2 if o.get("pad") == "1" else 0, groups)
-            if bn:
-                x = (x - mean[:, None, None]) / (np.sqrt(variance[:, None, None]) + 0.000001)
-                x = x * scales[:, None, None]
-            x = activate(x + biases[:, None, None], o["activation"])
-        elif section.kind == "maxpool":
-            stride = int(o["stride"])
-            size = int(o.get("size", stride))
-            x = reference_maxpool(x, size, stride, int(o.get("padding", size - 1)))
-        elif section.kind == "route":
-            refs = [int(v) for v in o["layers"].split(",")]
-            x = np.concatenate([outputs[index + r if r < 0 else r] for r in refs])
-        elif section.kind == "upsample":
-            stride = int(o["stride"])
-            x = x.repeat(stride, axis=1).repeat(stride, axis=2)
-        elif section.kind == "shortcut":
-            ref = int(o["from"])
-            x = x + outputs[index + ref if ref < 0 else ref]
-        elif section.kind == "yolo":
-            yolo.append(x)
-        outputs.append(x)
-    return yolo
-
-
 @pytest.fixture
 def small_model(tmp_path):
     cfg = tmp_path / "small.cfg"
@@ -223,7 +131,7 @@ def test_converted_graph_computes_darknets_forward_pass(small_model):
     image = np.random.default_rng(3).random((1, 3, 20, 20), dtype=np.float32)
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     got = session.run(None, {INPUT_NAME: image})
-    expected = reference_forward(SMALL_CFG, weights, image[0])
+    expected = darknet_reference.forward(SMALL_CFG, weights, image[0])
     assert [g.shape for g in got] == [(1, *e.shape) for e in expected] == [(1, 21, 5, 5), (1, 21, 10, 10)]
     for g, e in zip(got, expected, strict=True):
         np.testing.assert_allclose(g[0], e, rtol=1e-4, atol=1e-4)
@@ -234,11 +142,11 @@ def test_decoder_parameters_travel_in_the_onnx_metadata(small_model):
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     info = NetworkInfo.from_json(session.get_modelmeta().custom_metadata_map[METADATA_KEY])
     assert (info.width, info.height, info.channels) == (20, 20, 3)
-    first, second = info.yolo
+    first, second = info.heads
     assert (first.output, first.mask, first.classes, first.height) == ("l6_yolo", [3, 4, 5], 2, 5)
     assert (second.mask, second.height) == ([0, 1, 2], 10)
     assert first.anchors[:4] == [10.0, 14.0, 23.0, 27.0] and len(first.anchors) == 12
-    assert json.loads(info.to_json())["yolo"][1]["output"] == second.output
+    assert json.loads(info.to_json())["heads"][1]["output"] == second.output
 
 
 def test_maxpool_size2_stride1_pads_right_and_bottom_only():
@@ -254,7 +162,7 @@ def test_maxpool_geometry_matches_darknet(size, stride, height, pads, out):
     got, out_h, _ = maxpool_pads(size, stride, size - 1, height, height)
     assert got == pads and out_h == out
     x = np.random.default_rng(0).random((1, height, height))
-    assert reference_maxpool(x, size, stride, size - 1).shape[1] == out
+    assert darknet_reference.maxpool(x, size, stride, size - 1).shape[1] == out
 
 
 def test_weights_header_seen_is_64_bit_from_version_0_2():
@@ -311,7 +219,7 @@ def test_random_weights_have_the_size_of_the_real_yolov3_tiny_weights(tmp_path):
     # The published yolov3-tiny.weights file is 35,434,956 bytes: same layout, byte for byte in size.
     assert write_random_weights(cfg, tmp_path / "random.weights", seed=1) == 35_434_956
     _, layers = build_layers(parse_cfg(cfg.read_text()))
-    assert [(layer.out_c, layer.out_h) for layer in layers if layer.section.kind == "yolo"] == [
+    assert [(layer.shape.c, layer.shape.h) for layer in layers if layer.section.kind == "yolo"] == [
         (255, 13),
         (255, 26),
     ]
@@ -332,8 +240,8 @@ def test_unknown_layer_type_is_named(tmp_path):
 
 
 def test_unsupported_activation_is_named():
-    with pytest.raises(ConversionError, match=r"layer 0 .*'mish'"):
-        build_layers(parse_cfg("[net]\nwidth=8\nheight=8\nchannels=3\n[convolutional]\nactivation=mish\n"))
+    with pytest.raises(ConversionError, match=r"layer 0 .*activation=selu on cfg line 6: activation 'selu'"):
+        build_layers(parse_cfg("[net]\nwidth=8\nheight=8\nchannels=3\n[convolutional]\nactivation=selu\n"))
 
 
 def test_weights_that_do_not_fit_the_cfg_are_rejected(tmp_path, small_model):

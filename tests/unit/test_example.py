@@ -24,21 +24,18 @@ EXAMPLE_CONFIG = {
 }
 # What the wheel is built from; container/cache holds the wheels and weights `make image` downloads.
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "components", "container")
-RECIPE = (
-    "Dockerfile",
-    "lambda-entrypoint.sh",
-    "models.json",
-    "requirements.txt",
-    "requirements-build.txt",
-    "cache/README.md",
-    "darknet/build-darknet.sh",
-    "darknet/patches/0001-print-drawn-boxes-to-stderr.patch",
-    "detector/handler.py",
-    "detector/contract.py",
-    "scripts/install-python-deps.sh",
-    "scripts/fetch_model.py",
-    "scripts/prepare-model.sh",
-)
+
+
+def recipe_files() -> list[str]:
+    """Every file of container/ the repository tracks: all of it is the image's recipe (cache/ holds only
+    its README in git; `make image` fills the rest)."""
+    root = Path(__file__).resolve().parents[2]
+    listed = subprocess.run(
+        ["git", "ls-files", "container"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "container/Dockerfile" in listed, "git lists no recipe: not run from a checkout?"
+    return [name.removeprefix("container/") for name in listed]
+
 
 # Runs in the fresh virtualenv, from a folder outside the checkout: the service with default arguments.
 PROGRAM = textwrap.dedent(
@@ -168,7 +165,7 @@ def test_installed_wheel_deploys_the_service_with_the_shipped_recipe(installatio
     assert report["package"] == str(site / "darknet_lambda" / "__init__.py"), "not the installed copy"
     context = Path(report["build_context"])
     assert context == site / "darknet_lambda" / "container"
-    assert [name for name in RECIPE if not (context / name).is_file()] == []
+    assert [name for name in recipe_files() if not (context / name).is_file()] == []
     assert [p.name for p in (context / "cache").iterdir()] == ["README.md"], "no downloaded wheels or weights"
     assert report["version"] == report["function_version"] == __version__
     assert report["image_name"].endswith(f":yolov3-tiny-{__version__}")

@@ -7,8 +7,9 @@ import zlib
 
 import numpy as np
 import pytest
-from detector.darknet_onnx import YoloHead
-from detector.onnx_engine import letterbox_size, percent, pixel_box, write_png, yolo_candidates
+from detector.darknet_layers import YoloHead
+from detector.heads import letterbox_size, yolo_candidates
+from detector.onnx_engine import percent, pixel_box, write_png
 from PIL import Image
 
 HEAD = YoloHead(

@@ -1,0 +1,187 @@
+"""Every manifest model the Darknet CLI runs, and a team's own model, inside the image's build stages.
+
+Random-weights parity runs once, in the model stage of the image already built (it has onnx, Darknet and
+libdarknet), looping over the models: no image per model. The own-model test builds a real image from a
+tiny cfg of three classes with weights the test generates, through `make image MODEL_DIR=...`'s script,
+and detects through AWS's Lambda emulator. Both fail (never skip) without Docker or the built image.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from detector.random_parity import calibrated_random_weights
+from local_lambda import DEFAULT_IMAGE, LocalLambda
+from PIL import Image
+
+pytestmark = pytest.mark.docker
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = json.loads((ROOT / "container" / "models.json").read_text())
+DARKNET_CLI_MODELS = sorted(name for name, entry in MANIFEST.items() if entry["darknet_cli"])
+SAMPLES = ["/opt/darknet/data/dog.jpg", "/opt/darknet/data/person.jpg"]
+NETWORK_SIZE = 320  # smaller than the cfgs' 416/608 to keep CI quick; every layer still runs
+
+
+def stage_image(stage: str, image: str = DEFAULT_IMAGE) -> str:
+    """The tag build-image.sh gives a build stage of image."""
+    name, _, tag = image.partition(":")
+    return f"{name}-stage:{stage}-{tag}"
+
+
+def test_darknet_cli_models_match_darknet_with_random_weights(detector_image):
+    model_stage = stage_image("model")
+    completed = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", model_stage,
+         "-m", "detector.random_parity", "--manifest", "/build/models.json", "--size", str(NETWORK_SIZE),
+         *DARKNET_CLI_MODELS, "--images", *SAMPLES],
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    summary = json.loads(completed.stdout)
+    assert [report["model"] for report in summary["models"]] == DARKNET_CLI_MODELS
+    for report in summary["models"]:
+        assert report["passed"], report
+        assert all(raw["max_relative_difference"] < 1e-4 for raw in report["raw"]), report["raw"]
+    detections = {report["model"]: sum(report["detections_per_image"]) for report in summary["models"]}
+    # Calibrated heads make both decoders ([region], [yolo]) report boxes, so NMS and order are compared.
+    assert detections["yolov2"] > 0 and detections["yolov3"] > 0, detections
+
+
+OWN_CFG = """[net]
+batch=64
+subdivisions=8
+width=160
+height=160
+channels=3
+mosaic=1
+
+[convolutional]
+batch_normalize=1
+filters=16
+size=3
+stride=2
+pad=1
+activation=mish
+
+[convolutional]
+batch_normalize=1
+filters=32
+size=3
+stride=2
+pad=1
+activation=leaky
+
+[route]
+layers=-1
+groups=2
+group_id=1
+
+[maxpool]
+size=2
+stride=2
+
+[convolutional]
+size=1
+stride=1
+pad=1
+filters=24
+activation=linear
+
+[yolo]
+mask=0,1,2
+anchors=12,16,40,40,90,80
+classes=3
+num=3
+scale_x_y=1.05
+iou_loss=ciou
+jitter=.3
+ignore_thresh=.7
+nms_kind=greedynms
+beta_nms=0.6
+"""
+OWN_NAMES = ["bolt", "nut", "washer"]
+
+
+@pytest.fixture(scope="module")
+def own_model_image(detector_image, tmp_path_factory, samples) -> str:
+    folder = tmp_path_factory.mktemp("parts")
+    cfg = folder / "parts.cfg"
+    cfg.write_text(OWN_CFG)
+    (folder / "parts.names").write_text("\n".join(OWN_NAMES) + "\n")
+    with Image.open(samples / "dog.jpg") as photo:
+        pixels = np.asarray(photo.convert("RGB").resize((160, 160)), dtype=np.float32) / 255
+    calibrated_random_weights(cfg, folder / "parts.weights", "fork", pixels.transpose(2, 0, 1)[None].copy())
+    name, _, _ = DEFAULT_IMAGE.partition(":")
+    tag = f"{name}:own-parts"
+    completed = subprocess.run(
+        ["bash", str(ROOT / "container" / "scripts" / "build-image.sh")],
+        env={**os.environ, "MODEL_DIR": str(folder), "IMAGE_TAG": tag, "PYTHON": sys.executable},
+        capture_output=True, text=True, timeout=1200, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return tag
+
+
+def test_own_model_is_built_and_detects_with_its_own_names(own_model_image, lambda_env, dog_jpg, api_event):
+    function = LocalLambda(image=own_model_image, env=lambda_env)
+    function.start()
+    try:
+        function.wait_ready(timeout=60)
+        response = function.invoke(api_event(dog_jpg))
+    finally:
+        function.stop()
+    assert response["statusCode"] == 200, response
+    document = json.loads(response["body"])
+    assert (document["model"], document["engine"], document["status"]) == ("parts", "onnx", "ok")
+    labels = {detection["class"] for detection in document["detections"]}
+    assert labels and labels <= set(OWN_NAMES), document["detections"]
+
+
+def test_own_model_image_records_its_files_and_refuses_the_darknet_cli(own_model_image):
+    script = (
+        "import json, pathlib\n"
+        "from detector.darknet_cli import DarknetCliEngine, UnsupportedModelError\n"
+        "model = pathlib.Path('/opt/model')\n"
+        "print(json.dumps(sorted(p.name for p in model.iterdir())))\n"
+        "print((model / 'model.json').read_text().strip())\n"
+        "try:\n"
+        "    DarknetCliEngine(model, 'parts', 0.5, pathlib.Path('/opt/darknet/bin/darknet'))\n"
+        "except UnsupportedModelError as error:\n"
+        "    print(error)\n"
+    )
+    completed = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", own_model_image,
+         "-c", script],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    files, info, refusal = completed.stdout.splitlines()
+    assert json.loads(files) == [
+        "model.json", "parts.cfg", "parts.data", "parts.names", "parts.onnx", "parts.weights"
+    ]  # fmt: skip
+    assert json.loads(info) == {"model": "parts", "flavour": "fork", "darknet_cli": False}
+    assert "only the maintained Darknet fork has" in refusal
+
+
+def test_own_model_whose_names_disagree_fails_the_build_saying_why(detector_image, tmp_path):
+    (tmp_path / "parts.cfg").write_text(OWN_CFG)
+    (tmp_path / "parts.names").write_text("bolt\nnut\n")
+    from detector.darknet_onnx import write_random_weights
+
+    write_random_weights(tmp_path / "parts.cfg", tmp_path / "parts.weights")
+    name, _, _ = DEFAULT_IMAGE.partition(":")
+    completed = subprocess.run(
+        ["bash", str(ROOT / "container" / "scripts" / "build-image.sh")],
+        env={**os.environ, "MODEL_DIR": str(tmp_path), "IMAGE_TAG": f"{name}:own-broken",
+             "PYTHON": sys.executable},
+        capture_output=True, text=True, timeout=1200, check=False,
+    )  # fmt: skip
+    assert completed.returncode != 0
+    assert "has classes=3 but parts.names lists 2 names" in completed.stdout + completed.stderr
