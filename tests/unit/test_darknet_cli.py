@@ -4,7 +4,7 @@ import stat
 
 import pytest
 from detector.darknet_cli import DarknetCliEngine, DarknetError, parse_output
-from detector.detection import ImageDecodeError
+from detector.detection import ImageDecodeError, SourceImage
 
 STDOUT = """/tmp/detect-x/dog.jpg: Predicted in 0.225046 seconds.
 dog: 57%
@@ -86,7 +86,7 @@ def test_darknet_runs_with_as_many_openmp_threads_as_granted(tmp_path, small_png
     workdir.mkdir()
 
     engine = DarknetCliEngine(model_dir, "yolov3-tiny", 0.5, darknet, threads=3)
-    run = engine.detect(image, workdir)
+    run = engine.detect(SourceImage.from_file(image), workdir)
 
     assert run.detections == [] and run.annotated_png == workdir / "image-result.png"
     assert (workdir / "omp-threads").read_text() == "3\n"

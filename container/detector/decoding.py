@@ -1,0 +1,132 @@
+"""Pixels in display orientation, from whichever decoder reads the format, at a size memory allows.
+
+Darknet's stb_image decodes JPEG (baseline, progressive, grayscale, CMYK), PNG (8/16-bit, palette,
+alpha), BMP and GIF: those keep its decoding, so detections match `darknet detector test`. WEBP, HEIC/HEIF,
+AVIF and TIFF go to Pillow (with pillow-heif), imported on the first such image so that the cold start
+and the warm JPEG path never pay for it. So do photos too large to decode at full resolution: Pillow
+decodes a JPEG at 1/2, 1/4 or 1/8 scale in libjpeg's DCT (draft mode), other formats are reduced by
+box averaging, so memory follows the reduced size.
+
+Detections on a reduced decode are Darknet's detections on a pre-shrunk copy of the photo: the network
+sees 416x416 either way, and Darknet's own resize samples the full image bilinearly without averaging,
+so the two inputs differ by resampling only. Boxes are reported in the original image's pixels.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable
+from functools import cache
+
+import numpy as np
+
+from .detection import SourceImage
+from .images import ImageInfo, InvalidImage
+from .libdarknet import FloatImage, Libdarknet
+from .png import encode_png
+
+PILLOW_FORMATS = {"webp": "WEBP", "heif": "HEIF", "avif": "AVIF", "tiff": "TIFF"}
+DECODER_ORIENTED = ("heif", "tiff")
+
+
+def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """A view of (h, w, c) stored pixels as a viewer shows them under an EXIF orientation (1-8)."""
+    if orientation == 2:
+        return pixels[:, ::-1]
+    if orientation == 3:
+        return pixels[::-1, ::-1]
+    if orientation == 4:
+        return pixels[::-1]
+    if orientation == 5:
+        return pixels.transpose(1, 0, 2)
+    if orientation == 6:
+        return np.rot90(pixels, k=-1)
+    if orientation == 7:
+        return pixels[::-1, ::-1].transpose(1, 0, 2)
+    if orientation == 8:
+        return np.rot90(pixels, k=1)
+    return pixels
+
+
+@cache
+def _pillow():
+    """Pillow with the HEIF opener registered; its own decompression-bomb guard is replaced by ours."""
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    Image.MAX_IMAGE_PIXELS = None
+    return Image
+
+
+def _open(data: bytes, kind: str):
+    image_module = _pillow()
+    formats = [PILLOW_FORMATS.get(kind, kind.upper())]
+    try:
+        return image_module.open(io.BytesIO(data), formats=formats)
+    except (OSError, SyntaxError, ValueError) as error:
+        raise InvalidImage("corrupt_image", f"{kind.upper()} is corrupt: {error}", 400) from None
+
+
+def library_info(data: bytes, kind: str) -> ImageInfo:
+    """Size and orientation from Pillow's header parse (no pixels are decoded here).
+
+    pillow-heif applies HEIF's own rotation and libtiff the TIFF orientation tag while decoding, and
+    Pillow then reports the upright size: for those the pixels need no further turn.
+    """
+    with _open(data, kind) as image:
+        orientation = 1 if kind in DECODER_ORIENTED else image.getexif().get(0x0112, 1)
+        width, height = image.size
+    return ImageInfo(kind, width, height, orientation if orientation in range(1, 9) else 1)
+
+
+def library_pixels(data: bytes, info: ImageInfo, reduction: int = 1) -> np.ndarray:
+    """(h, w, 3) uint8 pixels as stored, shrunk by about reduction (DCT scaling for JPEG)."""
+    target = (math.ceil(info.width / reduction), math.ceil(info.height / reduction))
+    image = _open(data, info.kind)
+    try:
+        if info.kind == "jpeg" and reduction > 1:
+            image.draft("RGB", target)
+        if image.mode not in ("RGB", "L", "CMYK", "P", "RGBA", "LA", "YCbCr"):
+            # 16-bit and float modes: Pillow's convert("RGB") clips them, so scale to 8 bits first.
+            image.load()
+            high = np.asarray(image, dtype=np.float64)
+            scale = 255.0 / (65535.0 if high.max(initial=0) > 255 else 255.0)
+            image = _pillow().fromarray(np.clip(high * scale, 0, 255).astype(np.uint8))
+        image = image.convert("RGB")
+        extra = math.ceil(max(image.width / target[0], image.height / target[1]) - 1e-9)
+        if extra > 1:
+            image = image.reduce(extra)
+        return np.asarray(image)
+    except (OSError, SyntaxError, ValueError) as error:
+        code = "truncated_image" if "truncated" in str(error) else "corrupt_image"
+        raise InvalidImage(code, f"{info.kind.upper()} cannot be decoded: {error}", 400) from None
+    finally:
+        image.close()
+
+
+def darknet_image(source: SourceImage, darknet: Libdarknet) -> FloatImage:
+    """The float image the fast engine works on, upright, at the source's working scale."""
+    if source.info.stb_readable and source.reduction == 1:
+        with darknet.stb_pixels(source.data) as pixels:
+            return darknet.float_image(orient(pixels, source.info.orientation))
+    pixels = library_pixels(source.data, source.info, source.reduction)
+    return darknet.float_image(orient(pixels, source.info.orientation))
+
+
+def darknet_readable(source: SourceImage, darknet: Callable[[], Libdarknet]) -> tuple[bytes, str]:
+    """Bytes the Darknet CLI reads as the upright working image, and their extension.
+
+    An upright image stb reads at full size goes as sent (the CLI decodes it itself); otherwise its
+    upright pixels go as a lossless PNG (stb's own decode when stb reads the format; darknet() loads
+    libdarknet only then).
+    """
+    info = source.info
+    if info.stb_readable and source.reduction == 1:
+        if info.orientation == 1:
+            return source.data, info.extension
+        with darknet().stb_pixels(source.data) as pixels:
+            return encode_png(orient(pixels, info.orientation)), ".png"
+    pixels = library_pixels(source.data, info, source.reduction)
+    return encode_png(orient(pixels, info.orientation)), ".png"
