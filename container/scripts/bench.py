@@ -11,6 +11,9 @@ What it measures, and how:
 - Peak memory: the container cgroup's high-water mark, read with `docker exec` (v2 memory.peak or
   v1 memory.max_usage_in_bytes, whichever the host keeps; both count page cache).
 - Parity: detector.parity inside the image on every sample image, judged by its exit code.
+- Large photos: dog.jpg enlarged to 12 MP (4000x3000) and 48 MP (8000x6000) JPEGs (quality 90, small
+  enough for the HTTP path), each in a fresh container at the 1024 MB share: latency and peak memory
+  of a photo the function must decode at full size (12 MP) and at reduced scale (48 MP).
 - Full YOLOv3 for scale: Darknet's cfg/yolov3.cfg (taken from the image's cached `darknet` build stage)
   at 416x416 with random weights of the real shape, converted on the host and mounted read-only into
   the same image. Random weights give meaningless detections: that model is for timing only.
@@ -55,6 +58,8 @@ COLD_STARTS = 3
 INVOKE_TIMEOUT_SECONDS = 300
 DOCKER_TIMEOUT_SECONDS = 300
 STAGE_BUILD_TIMEOUT_SECONDS = 1200
+LARGE_PHOTOS = {"12mp": (4000, 3000), "48mp": (8000, 6000)}
+LARGE_PHOTO_QUALITY = 90
 GOAL_SPEEDUP = 10.0
 GOAL_COLD_START_SECONDS = 1.0
 
@@ -223,6 +228,32 @@ def parity(image: str, model: str) -> bool:
     return done.returncode == 0
 
 
+def large_photo_event(photo: bytes, size: tuple[int, int]) -> dict:
+    """The photo enlarged to a phone camera's size, as a JPEG in an API Gateway event."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(photo)) as image:
+        large = image.convert("RGB").resize(size, Image.BILINEAR)
+    buffer = io.BytesIO()
+    large.save(buffer, format="JPEG", quality=LARGE_PHOTO_QUALITY)
+    return make_api_event(buffer.getvalue())
+
+
+def time_large_photos(image: str, photo: bytes, limits: Limits, warm_calls: int) -> list[EngineTiming]:
+    """The default engine on each large photo, one fresh container per photo so each peak is its own."""
+    timings = []
+    for name, size in LARGE_PHOTOS.items():
+        megapixels = f"{size[0] * size[1] / 1e6:.0f} MP"
+        photo_limits = Limits(
+            f"{limits.key}_{name}", f"{megapixels}, {limits.label}", limits.cpus, limits.memory_mb
+        )
+        event = large_photo_event(photo, size)
+        timings.append(time_engine(image, DEFAULT_ENGINE, photo_limits, event, warm_calls, cold_starts=1))
+    return timings
+
+
 def timing_cfg(cfg_text: str, size: int) -> str:
     """Darknet's training cfg as one deploys it: batch 1 (its own "Testing" lines) at the given size."""
     values = {"batch": 1, "subdivisions": 1, "width": size, "height": size}
@@ -338,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", default=DEFAULT_IMAGE)
     parser.add_argument("--warm-calls", type=int, default=20, help="warm calls per engine and setting")
+    parser.add_argument("--photo-calls", type=int, default=5, help="warm calls per large photo")
     parser.add_argument(
         "--big-model-calls", type=int, default=3, help="warm yolov3 calls (the CLI takes seconds per call)"
     )
@@ -349,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     model = env.get("DETECTOR_MODEL", "yolov3-tiny")
     image_bytes = int(docker("image", "inspect", "-f", "{{.Size}}", args.image).stdout)
     progress(f"{args.image} ({image_bytes / 1e6:.0f} MB) on {host['cpu']}, {host['cores']} cores")
-    event = make_api_event(file_from_image(args.image, SAMPLE_IMAGE))
+    dog = file_from_image(args.image, SAMPLE_IMAGE)
+    event = make_api_event(dog)
     settings = (
         Limits("unrestricted", f"{host['cores']} CPUs (unrestricted)"),
         Limits("cpus0.6_mem1024m", "0.6 CPU, 1024 MB", cpus=0.6, memory_mb=1024),
@@ -363,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         for limits in settings
         for engine in ENGINES
     ]
+
+    photo_timings = time_large_photos(args.image, dog, settings[1], args.photo_calls)
 
     with tempfile.TemporaryDirectory(prefix="bench-model-") as folder:
         progress(f"{BIG_MODEL} {BIG_MODEL_SIZE}x{BIG_MODEL_SIZE}: random weights, converted on the host")
@@ -382,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
             for engine in ENGINES
         ]
 
-    peak_source = next((t.peak_source for t in timings + big_timings if t.peak_source), None)
+    peak_source = next((t.peak_source for t in timings + photo_timings + big_timings if t.peak_source), None)
     results = grouped(timings)
     onnx_cold = {key: engines[DEFAULT_ENGINE]["cold_start_ms"] for key, engines in results.items()}
     full = results["unrestricted"][DEFAULT_ENGINE]["warm_ms"]["median"]
@@ -407,6 +442,8 @@ def main(argv: list[str] | None = None) -> int:
         "event:   dog.jpg (768x576) as an API Gateway REST proxy event, synchronous JSON answer (no S3)",
         "",
         *table(f"{model}: {args.warm_calls} warm calls per engine and setting", timings),
+        "",
+        *table(f"{model} on large photos (JPEG): {args.photo_calls} warm calls each", photo_timings),
         "",
         *table(
             f"{BIG_MODEL} {BIG_MODEL_SIZE}x{BIG_MODEL_SIZE}, RANDOM weights (timing only, detections "
@@ -437,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "peak_memory_source": peak_source,
         "goals": goals,
+        "large_photos": {"warm_calls": args.photo_calls, "results": grouped(photo_timings)},
         BIG_MODEL: {
             "input": f"{BIG_MODEL_SIZE}x{BIG_MODEL_SIZE}",
             "weights": "random, timing only: never used for detections",
@@ -445,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     print(json.dumps(summary))
-    return 0 if all(t.error is None for t in timings + big_timings) else 1
+    return 0 if all(t.error is None for t in timings + photo_timings + big_timings) else 1
 
 
 if __name__ == "__main__":

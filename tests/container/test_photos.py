@@ -285,3 +285,45 @@ def test_a_killed_run_s_work_folder_is_removed_and_folder_markers_are_ignored(
         assert work_folders(function) == []
     finally:
         function.stop()
+
+
+PILLOW_ON_DEMAND = """
+import json, sys, time
+from pathlib import Path
+from detector.engines import load_engine
+from detector.events import HttpDetectRequest
+from detector.service import answer_http
+from detector.settings import Settings
+
+settings = Settings.from_env()
+engine = load_engine(settings)
+
+def seconds(data):
+    started = time.perf_counter()
+    answer = answer_http(HttpDetectRequest(data, False, False, "local"), engine, settings, None)
+    assert answer["statusCode"] == 200, answer
+    return time.perf_counter() - started
+
+seconds(Path("/opt/darknet/data/dog.jpg").read_bytes())
+loaded = {name: name in sys.modules for name in ("PIL", "pillow_heif")}
+heic = Path("/photos/photo.heic").read_bytes()
+first, second = seconds(heic), seconds(heic)
+print(json.dumps({"after_jpeg": loaded, "first_heic_ms": first * 1000, "warm_heic_ms": second * 1000}))
+"""
+
+
+def test_pillow_is_loaded_only_when_a_format_needs_it(detector_image, dog_jpg, tmp_path):
+    """Cold start and the JPEG path never import the library decoders; the first HEIC pays once."""
+    (tmp_path / "photo.heic").write_bytes(corpus.encode(corpus.upright(dog_jpg), "HEIF", quality=90))
+    tmp_path.chmod(0o755)
+    (tmp_path / "photo.heic").chmod(0o644)
+    command = ["docker", "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp"]
+    command += ["--volume", f"{tmp_path}:/photos:ro", "--entrypoint", "python3", detector_image]
+    done = subprocess.run(
+        [*command, "-c", PILLOW_ON_DEMAND], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["after_jpeg"] == {"PIL": False, "pillow_heif": False}, report
+    first, warm = report["first_heic_ms"], report["warm_heic_ms"]
+    print(f"HEIC through the handler: first {first:.0f} ms, warm {warm:.0f} ms")
