@@ -1,11 +1,13 @@
 """Pixels in display orientation, from whichever decoder reads the format, at a size memory allows.
 
-Darknet's stb_image decodes JPEG (baseline, progressive, grayscale, CMYK), PNG (8/16-bit, palette,
-alpha), BMP and GIF: those keep its decoding, so detections match `darknet detector test`. WEBP, HEIC/HEIF,
-AVIF and TIFF go to Pillow (with pillow-heif), imported on the first such image so that the cold start
-and the warm JPEG path never pay for it. So do photos too large to decode at full resolution: Pillow
-decodes a JPEG at 1/2, 1/4 or 1/8 scale in libjpeg's DCT (draft mode), other formats are reduced by
-box averaging, so memory follows the reduced size.
+Darknet's stb_image decodes JPEG (baseline, progressive, grayscale, CMYK), so detections match
+`darknet detector test`. PNG (8/16-bit, palette, alpha), BMP and GIF, which stb also reads, go to Pillow:
+for these lossless formats it yields the very pixels stb does (>> 8 for 16-bit, alpha dropped), and it
+survives damaged files that make stb_image 2.19 loop forever. WEBP, HEIC/HEIF, AVIF and TIFF go to
+Pillow too (with pillow-heif). Pillow is imported on the first such image, so the cold start and the
+warm JPEG path never pay for it. Photos too large to decode at full resolution go to Pillow as well:
+it decodes a JPEG at 1/2, 1/4 or 1/8 scale in libjpeg's DCT (draft mode), and other formats are
+reduced by box averaging, so memory follows the reduced size.
 
 Detections on a reduced decode are Darknet's detections on a pre-shrunk copy of the photo: the network
 sees 416x416 either way, and Darknet's own resize samples the full image bilinearly without averaging,
@@ -88,12 +90,9 @@ def library_pixels(data: bytes, info: ImageInfo, reduction: int = 1) -> np.ndarr
     try:
         if info.kind == "jpeg" and reduction > 1:
             image.draft("RGB", target)
-        if image.mode not in ("RGB", "L", "CMYK", "P", "RGBA", "LA", "YCbCr"):
-            # 16-bit and float modes: Pillow's convert("RGB") clips them, so scale to 8 bits first.
-            image.load()
-            high = np.asarray(image, dtype=np.float64)
-            scale = 255.0 / (65535.0 if high.max(initial=0) > 255 else 255.0)
-            image = _pillow().fromarray(np.clip(high * scale, 0, 255).astype(np.uint8))
+        if image.mode.startswith(("I", "F")):
+            # 16-bit and wider modes: Pillow's convert("RGB") clips them; keep the high byte, as stb does.
+            image = _pillow().fromarray(eight_bits(np.asarray(image)))
         image = image.convert("RGB")
         extra = math.ceil(max(image.width / target[0], image.height / target[1]) - 1e-9)
         if extra > 1:
@@ -106,9 +105,18 @@ def library_pixels(data: bytes, info: ImageInfo, reduction: int = 1) -> np.ndarr
         image.close()
 
 
+def eight_bits(high: np.ndarray) -> np.ndarray:
+    """8-bit pixels of a 16-bit (or wider) single-channel image: the high byte of a 16-bit value."""
+    if high.dtype.kind == "f":
+        return np.clip(high, 0, 255).astype(np.uint8)
+    if high.dtype.itemsize == 2 or high.max(initial=0) > 255:
+        return (np.clip(high, 0, 65535) >> 8).astype(np.uint8)
+    return np.clip(high, 0, 255).astype(np.uint8)
+
+
 def darknet_image(source: SourceImage, darknet: Libdarknet) -> FloatImage:
     """The float image the fast engine works on, upright, at the source's working scale."""
-    if source.info.stb_readable and source.reduction == 1:
+    if source.info.stb_decoded and source.reduction == 1:
         with darknet.stb_pixels(source.data) as pixels:
             return darknet.float_image(orient(pixels, source.info.orientation))
     pixels = library_pixels(source.data, source.info, source.reduction)
@@ -118,12 +126,12 @@ def darknet_image(source: SourceImage, darknet: Libdarknet) -> FloatImage:
 def darknet_readable(source: SourceImage, darknet: Callable[[], Libdarknet]) -> tuple[bytes, str]:
     """Bytes the Darknet CLI reads as the upright working image, and their extension.
 
-    An upright image stb reads at full size goes as sent (the CLI decodes it itself); otherwise its
-    upright pixels go as a lossless PNG (stb's own decode when stb reads the format; darknet() loads
+    An upright JPEG at full size goes as sent (the CLI decodes it itself); otherwise its upright pixels
+    go as a lossless PNG of this project's own encoding (stb's decode for a JPEG; darknet() loads
     libdarknet only then).
     """
     info = source.info
-    if info.stb_readable and source.reduction == 1:
+    if info.stb_decoded and source.reduction == 1:
         if info.orientation == 1:
             return source.data, info.extension
         with darknet().stb_pixels(source.data) as pixels:

@@ -19,10 +19,12 @@ from pathlib import Path
 
 from .cpu import LAMBDA_MEMORY_ENV
 
-# Formats Darknet's own stb_image reads (detections match `darknet detector test` on them).
-STB_FORMATS = ("jpeg", "png", "bmp", "gif")
+# Darknet's own stb_image decodes JPEG, where decoders differ (IDCT, chroma upsampling): detections
+# match `darknet detector test`. The lossless formats it also reads give the very same pixels through
+# Pillow, which, unlike stb_image 2.19, survives corrupt input (a damaged PNG can make stb loop forever).
+STB_FORMATS = ("jpeg",)
 # Formats decoded by Pillow (pillow-heif for HEIC/HEIF), imported only when one arrives.
-LIBRARY_FORMATS = ("webp", "heif", "avif", "tiff")
+LIBRARY_FORMATS = ("png", "bmp", "gif", "webp", "heif", "avif", "tiff")
 SUPPORTED_FORMATS = STB_FORMATS + LIBRARY_FORMATS
 SUPPORTED_NAMES = "JPEG, PNG, GIF, BMP, WEBP, HEIC/HEIF, AVIF or TIFF"
 # The extension a file of each format gets when a program needs it on disk.
@@ -118,7 +120,7 @@ class ImageInfo:
         return (self.height, self.width) if self.orientation >= 5 else (self.width, self.height)
 
     @property
-    def stb_readable(self) -> bool:
+    def stb_decoded(self) -> bool:
         return self.kind in STB_FORMATS
 
 

@@ -327,3 +327,39 @@ def test_pillow_is_loaded_only_when_a_format_needs_it(detector_image, dog_jpg, t
     assert report["after_jpeg"] == {"PIL": False, "pillow_heif": False}, report
     first, warm = report["first_heic_ms"], report["warm_heic_ms"]
     print(f"HEIC through the handler: first {first:.0f} ms, warm {warm:.0f} ms")
+
+
+SAME_PIXELS_AS_STB = """
+import json, sys
+from pathlib import Path
+from detector.decoding import library_pixels
+from detector.images import inspect_image, pixel_budget
+from detector.libdarknet import Libdarknet
+
+darknet = Libdarknet()
+report = {}
+for path in sorted(Path("/photos").iterdir()):
+    data = path.read_bytes()
+    pillow = library_pixels(data, inspect_image(data, len(data), pixel_budget(1024)))
+    with darknet.stb_pixels(data) as stb:
+        report[path.name] = stb.shape == pillow.shape and bool((stb == pillow).all())
+print(json.dumps(report))
+"""
+LOSSLESS = ["png-8-bit", "png-16-bit", "png-palette", "png-alpha", "gif", "bmp"]
+
+
+def test_pillow_gives_the_lossless_formats_exactly_the_pixels_of_darknet_s_stb_image(
+    detector_image, formats, tmp_path
+):
+    """Why PNG, GIF and BMP may leave stb_image: the network sees the very same pixels."""
+    for name in LOSSLESS:
+        (tmp_path / name).write_bytes(formats[name].data)
+        (tmp_path / name).chmod(0o644)
+    tmp_path.chmod(0o755)
+    command = ["docker", "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp"]
+    command += ["--volume", f"{tmp_path}:/photos:ro", "--entrypoint", "python3", detector_image]
+    done = subprocess.run(
+        [*command, "-c", SAME_PIXELS_AS_STB], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == dict.fromkeys(LOSSLESS, True)
