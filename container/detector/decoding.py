@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 
 import numpy as np
@@ -62,13 +63,27 @@ def _pillow():
     return Image
 
 
+@contextmanager
+def _decoder_errors(kind: str, problem: str) -> Iterator[None]:
+    """Any exception from a decoder fed untrusted bytes means the file cannot be read.
+
+    Damage surfaces in many ways (OSError, SyntaxError, ValueError, EOFError, AVIF's RuntimeError...);
+    running out of memory is not damage and is passed on.
+    """
+    try:
+        yield
+    except MemoryError:
+        raise
+    except Exception as error:
+        text = str(error)
+        code = "truncated_image" if "truncated" in text else "corrupt_image"
+        raise InvalidImage(code, f"{kind.upper()} {problem}: {text}", 400) from None
+
+
 def _open(data: bytes, kind: str):
     image_module = _pillow()
-    formats = [PILLOW_FORMATS.get(kind, kind.upper())]
-    try:
-        return image_module.open(io.BytesIO(data), formats=formats)
-    except (OSError, SyntaxError, ValueError) as error:
-        raise InvalidImage("corrupt_image", f"{kind.upper()} is corrupt: {error}", 400) from None
+    with _decoder_errors(kind, "is corrupt"):
+        return image_module.open(io.BytesIO(data), formats=[PILLOW_FORMATS.get(kind, kind.upper())])
 
 
 def library_info(data: bytes, kind: str) -> ImageInfo:
@@ -77,7 +92,7 @@ def library_info(data: bytes, kind: str) -> ImageInfo:
     pillow-heif applies HEIF's own rotation and libtiff the TIFF orientation tag while decoding, and
     Pillow then reports the upright size: for those the pixels need no further turn.
     """
-    with _open(data, kind) as image:
+    with _open(data, kind) as image, _decoder_errors(kind, "is corrupt"):
         orientation = 1 if kind in DECODER_ORIENTED else image.getexif().get(0x0112, 1)
         width, height = image.size
     return ImageInfo(kind, width, height, orientation if orientation in range(1, 9) else 1)
@@ -86,8 +101,8 @@ def library_info(data: bytes, kind: str) -> ImageInfo:
 def library_pixels(data: bytes, info: ImageInfo, reduction: int = 1) -> np.ndarray:
     """(h, w, 3) uint8 pixels as stored, shrunk by about reduction (DCT scaling for JPEG)."""
     target = (math.ceil(info.width / reduction), math.ceil(info.height / reduction))
-    image = _open(data, info.kind)
-    try:
+    with _open(data, info.kind) as opened, _decoder_errors(info.kind, "cannot be decoded"):
+        image = opened
         if info.kind == "jpeg" and reduction > 1:
             image.draft("RGB", target)
         if image.mode.startswith(("I", "F")):
@@ -98,11 +113,6 @@ def library_pixels(data: bytes, info: ImageInfo, reduction: int = 1) -> np.ndarr
         if extra > 1:
             image = image.reduce(extra)
         return np.asarray(image)
-    except (OSError, SyntaxError, ValueError) as error:
-        code = "truncated_image" if "truncated" in str(error) else "corrupt_image"
-        raise InvalidImage(code, f"{info.kind.upper()} cannot be decoded: {error}", 400) from None
-    finally:
-        image.close()
 
 
 def eight_bits(high: np.ndarray) -> np.ndarray:
