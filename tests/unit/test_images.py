@@ -112,6 +112,17 @@ def test_truncated_library_format_is_400_when_decoded(photo):
     assert (raised.value.code, raised.value.status) == (code, 400), raised.value
 
 
+def test_a_decoder_s_own_error_type_is_a_corrupt_image_not_a_crash(photo):
+    """AVIF reports damaged image data with RuntimeError: still a 400, never an internal failure."""
+    avif = corpus.encode(corpus.upright(photo), "AVIF")
+    image_data = avif.index(b"mdat") + 8  # the AV1 frame, after the header boxes
+    damaged = avif[:image_data] + bytes(len(avif) - image_data)
+    with pytest.raises(InvalidImage) as raised:
+        library_pixels(damaged, inspect_image(damaged, **LIMITS))
+    assert (raised.value.code, raised.value.status) == ("corrupt_image", 400), raised.value
+    assert "AVIF cannot be decoded" in str(raised.value)
+
+
 def test_a_small_file_declaring_a_huge_image_is_refused_as_a_bomb(photo):
     huge = pixel_budget(10**6)  # memory would allow it: the bytes present do not
     for case in corpus.size_bombs(photo):
