@@ -27,9 +27,7 @@ logger = Logger(service="darknet-lambda")
 
 
 WORKDIR_PREFIX = "detect-"
-OUT_OF_MEMORY = InvalidImage(
-    "too_large", "the image needs more memory to decode than this function has; raise its memory", 413
-)
+OUT_OF_MEMORY_MESSAGE = "the image needs more memory to decode than this function has; raise its memory"
 
 
 def remove_stale_workdirs(work_root: Path) -> int:
@@ -57,7 +55,7 @@ def detect_image(
         try:
             run = engine.detect(source, Path(folder), annotate=annotate)
         except MemoryError:
-            raise OUT_OF_MEMORY from None
+            raise InvalidImage("too_large", OUT_OF_MEMORY_MESSAGE, 413) from None
         yield source, run
 
 
@@ -218,10 +216,8 @@ def answer_http(request: HttpDetectRequest, engine: Engine, settings: Settings, 
             )
         # The JSON answer carries no image, so nothing is drawn: drawing and encoding take as long as
         # the network.
-        with detect_image(request.body, "request", engine, settings, limit, annotate=request.wants_gzip) as (
-            image,
-            run,
-        ):
+        detected = detect_image(request.body, "request", engine, settings, limit, annotate=request.wants_gzip)
+        with detected as (image, run):
             if request.wants_gzip:
                 return gzip_response(result_archive(run), request.request_id)
             document = result_document(
