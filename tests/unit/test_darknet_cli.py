@@ -3,8 +3,8 @@
 import stat
 
 import pytest
-from detector.darknet_cli import DarknetCliEngine, DarknetError, parse_output
-from detector.detection import ImageDecodeError, SourceImage
+from detector.darknet_cli import DarknetCliEngine, DarknetError, parse_output, scale_box
+from detector.detection import Detection, ImageDecodeError, SourceImage
 
 STDOUT = """/tmp/detect-x/dog.jpg: Predicted in 0.225046 seconds.
 dog: 57%
@@ -90,3 +90,12 @@ def test_darknet_runs_with_as_many_openmp_threads_as_granted(tmp_path, small_png
 
     assert run.detections == [] and run.annotated_png == workdir / "image-result.png"
     assert (workdir / "omp-threads").read_text() == "3\n"
+
+
+def test_boxes_on_a_reduced_decode_are_scaled_to_the_original_pixels():
+    on_half = Detection("dog", 0.57, 10, 20, 99, 149)
+    assert scale_box(on_half, (400, 300), (400, 300)) is on_half
+    full = scale_box(on_half, (400, 300), (800, 600))
+    assert (full.left, full.top, full.right, full.bottom) == (20, 40, 199, 299)
+    edge = scale_box(Detection("car", 0.6, 0, 0, 399, 299), (400, 300), (801, 601))
+    assert (edge.right, edge.bottom) == (800, 600)
