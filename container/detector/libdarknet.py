@@ -193,9 +193,6 @@ class Libdarknet:
             planes[:, rows] = (pixels[rows].transpose(2, 0, 1) / 255.0).astype(np.float32)
         return FloatImage(planes)
 
-    def free_image(self, image: Image) -> None:
-        self._lib.free_image(image)
-
     def letterbox(self, image: Image, width: int, height: int) -> np.ndarray:
         """The network input test_detector feeds: letterbox_image's resize and 0.5 grey padding, NCHW."""
         sized = self._lib.letterbox_image(image, width, height)
