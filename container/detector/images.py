@@ -354,13 +354,46 @@ def _bmp_info(data: bytes) -> ImageInfo:
     return ImageInfo("bmp", width, height)
 
 
+def _gif_sub_blocks(data: bytes, position: int) -> tuple[int, int]:
+    """Skip a chain of GIF data sub-blocks: (position after its terminator, payload bytes)."""
+    payload = 0
+    while True:
+        if position >= len(data):
+            raise _truncated("gif", "a data block is cut off")
+        size = data[position]
+        position += 1 + size
+        if size == 0:
+            return position, payload
+        payload += size
+
+
 def _gif_info(data: bytes) -> ImageInfo:
+    """Walk the blocks to the trailer (bytes after it are ignored), counting the image data present."""
     if len(data) < 13:
         raise _truncated("gif", "no header")
-    if not data.rstrip(b"\x00").endswith(b";"):
-        raise _truncated("gif", "no trailer")
-    width, height = struct.unpack("<HH", data[6:10])
-    if width * height > len(data) * GIF_MAX_PIXELS_PER_BYTE:
+    width, height, flags = struct.unpack("<HHB", data[6:11])
+    position = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    image_bytes = 0
+    while True:
+        if position >= len(data):
+            raise _truncated("gif", "no trailer")
+        block = data[position]
+        if block == 0x3B:  # trailer
+            break
+        if block == 0x21:  # extension: label, then sub-blocks
+            position, _ = _gif_sub_blocks(data, position + 2)
+        elif block == 0x2C:  # image: descriptor, local colour table, LZW code size, sub-blocks
+            if position + 10 > len(data):
+                raise _truncated("gif", "an image descriptor is cut off")
+            local = data[position + 9]
+            position += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0) + 1
+            position, payload = _gif_sub_blocks(data, position)
+            image_bytes += payload
+        else:
+            raise _corrupt("gif", f"unknown block 0x{block:02x} at byte {position}")
+    if image_bytes == 0:
+        raise _corrupt("gif", "no image data")
+    if width * height > image_bytes * GIF_MAX_PIXELS_PER_BYTE:
         raise _size_bomb("gif", width, height, len(data))
     return ImageInfo("gif", width, height)
 

@@ -127,10 +127,12 @@ def test_complete_images_with_trailers_give_the_same_detections(any_engine, dog_
     _, function = any_engine
     as_sent = detect(function, api_event, dog_jpg)["detections"]
     png = detect(function, api_event, corpus.encode(corpus.upright(dog_jpg), "PNG"))["detections"]
+    gif = detect(function, api_event, corpus.encode(corpus.upright(dog_jpg), "GIF"))["detections"]
     expected = {
         "jpeg-motion-photo-trailer": as_sent,
         "jpeg-zero-padding": as_sent,
         "png-bytes-after-iend": png,
+        "gif-bytes-after-trailer": gif,
     }
     for case in corpus.with_trailers(dog_jpg):
         assert detect(function, api_event, case.data)["detections"] == expected[case.name], case.name
@@ -194,7 +196,9 @@ def test_size_bombs_are_refused_as_400(lambda_onnx, dog_jpg, api_event):
         assert "impossible in" in error["message"], error
 
 
-@pytest.mark.parametrize("name", ["jpeg-truncated", "png-truncated", "heic-truncated", "jpeg-no-scan"])
+@pytest.mark.parametrize(
+    "name", ["jpeg-truncated", "png-truncated", "gif-truncated", "heic-truncated", "jpeg-no-scan"]
+)
 def test_truncated_and_corrupt_files_are_400_naming_the_problem(any_engine, dog_jpg, api_event, name):
     _, function = any_engine
     data, code = corpus.broken(dog_jpg)[name]

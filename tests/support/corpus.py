@@ -85,6 +85,7 @@ def with_trailers(photo: bytes) -> list[Case]:
         Case("jpeg-motion-photo-trailer", photo + MOTION_PHOTO_TRAILER, size),
         Case("jpeg-zero-padding", photo + bytes(2048), size),
         Case("png-bytes-after-iend", encode(upright(photo), "PNG") + b"tool metadata\n" * 20, size),
+        Case("gif-bytes-after-trailer", encode(upright(photo), "GIF") + b"tool metadata\n" * 20, size),
     ]
 
 
@@ -144,13 +145,20 @@ def size_bombs(photo: bytes) -> list[Case]:
     jpeg = bytearray(encode(upright(photo).resize((64, 48)), "JPEG"))
     frame = jpeg.index(b"\xff\xc0")
     jpeg[frame + 5 : frame + 9] = struct.pack(">HH", 50_000, 50_000)
-    return [Case("png-bomb", bytes(png), (60_000, 60_000)), Case("jpeg-bomb", bytes(jpeg), (50_000, 50_000))]
+    gif = bytearray(encode(upright(photo).resize((64, 48)), "GIF"))
+    gif[6:10] = struct.pack("<HH", 60_000, 60_000)  # the logical screen a decoder allocates
+    return [
+        Case("png-bomb", bytes(png), (60_000, 60_000)),
+        Case("jpeg-bomb", bytes(jpeg), (50_000, 50_000)),
+        Case("gif-bomb", bytes(gif), (60_000, 60_000)),
+    ]
 
 
 def broken(photo: bytes) -> dict[str, tuple[bytes, str]]:
     """name -> (bytes, the error code they must get)."""
     image = upright(photo)
     png = encode(image, "PNG")
+    gif = encode(image, "GIF")
     heic = encode(image, "HEIF", quality=80)
     start_of_scan = photo.index(b"\xff\xda")
     garbled = bytearray(photo)
@@ -158,6 +166,7 @@ def broken(photo: bytes) -> dict[str, tuple[bytes, str]]:
     return {
         "jpeg-truncated": (photo[: len(photo) // 2], "truncated_image"),
         "png-truncated": (png[: len(png) // 2], "truncated_image"),
+        "gif-truncated": (gif[: len(gif) // 2], "truncated_image"),
         "heic-truncated": (heic[: len(heic) // 2], "corrupt_image"),
         "jpeg-no-scan": (photo[:start_of_scan] + b"\xff\xd9", "corrupt_image"),
         "jpeg-garbage-header": (photo[:4] + b"\x00" * 100 + photo[-2:], "corrupt_image"),

@@ -96,7 +96,9 @@ def test_complete_images_followed_by_extra_bytes_are_accepted(photo):
         assert inspect_image(case.data, **LIMITS).display_size == case.upright_size, case.name
 
 
-@pytest.mark.parametrize("name", ["jpeg-truncated", "png-truncated", "jpeg-no-scan", "jpeg-garbage-header"])
+@pytest.mark.parametrize(
+    "name", ["jpeg-truncated", "png-truncated", "gif-truncated", "jpeg-no-scan", "jpeg-garbage-header"]
+)
 def test_truncated_and_corrupt_files_are_400_with_their_code(photo, name):
     data, code = corpus.broken(photo)[name]
     with pytest.raises(InvalidImage) as raised:
