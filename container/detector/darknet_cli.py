@@ -2,7 +2,9 @@
 
 Darknet exits 0 even when it cannot read the image, so success is judged from its output: the
 "Predicted in" line on stdout. Boxes come from the image's one-line patch that reports each
-drawn box on stderr; stdout (result.out) is left exactly as Darknet prints it.
+drawn box on stderr; stdout (result.out) is left exactly as Darknet prints it. Darknet reads a file, so
+an image it cannot read as sent (rotated, another format, too large) is handed over as the upright
+working image in PNG.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ import re
 import struct
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 
 from . import cpu
-from .detection import Detection, DetectionRun, ImageDecodeError
+from .decoding import darknet_readable
+from .detection import Detection, DetectionRun, ImageDecodeError, SourceImage
+from .libdarknet import Libdarknet
 from .model_files import ModelFiles
 
 PREDICTED = re.compile(r"^(?P<image>.*): Predicted in (?P<seconds>[0-9.]+) seconds\.$")
@@ -121,11 +126,19 @@ class DarknetCliEngine:
             str(out_prefix),
         ]
 
-    def detect(self, image_path: Path, workdir: Path, *, annotate: bool = True) -> DetectionRun:
+    @cache  # noqa: B019 - one engine per process, loaded once
+    def _darknet(self) -> Libdarknet:
+        """Darknet's stb_image, to rotate an image exactly as the CLI would have decoded it."""
+        return Libdarknet()
+
+    def detect(self, source: SourceImage, workdir: Path, *, annotate: bool = True) -> DetectionRun:
         """The stock CLI always draws and writes the PNG, whatever annotate says."""
+        data, extension = darknet_readable(source, self._darknet)
+        image_name = Path(source.name).stem + extension
+        (workdir / image_name).write_bytes(data)
         started = time.perf_counter()
         completed = subprocess.run(
-            self.command(image_path, workdir / "image-result"),
+            self.command(Path(image_name), workdir / "image-result"),
             cwd=workdir,
             env=self.environment,
             stdin=subprocess.DEVNULL,
@@ -145,13 +158,29 @@ class DarknetCliEngine:
         annotated = workdir / "image-result.png"
         if not annotated.is_file():
             raise DarknetError(f"Darknet did not write {annotated.name}: {completed.stderr.strip()[-300:]}")
-        width, height = png_size(annotated)
+        decoded = png_size(annotated)
+        width, height = source.info.display_size
         return DetectionRun(
-            detections=output.detections,
+            detections=[scale_box(d, decoded, (width, height)) for d in output.detections],
             predict_seconds=output.predict_seconds,
             result_text=output.result_text,
             annotated_png=annotated,
             image_width=width,
             image_height=height,
             timings={"engine_seconds": round(elapsed, 4)},
+            decoded_size=decoded if source.reduction > 1 else None,
         )
+
+
+def scale_box(detection: Detection, decoded: tuple[int, int], full: tuple[int, int]) -> Detection:
+    """A box on the decoded image in the full-size image's pixels (unchanged at full resolution)."""
+    if decoded == full:
+        return detection
+    x_scale, y_scale = full[0] / decoded[0], full[1] / decoded[1]
+    return replace(
+        detection,
+        left=int(detection.left * x_scale),
+        top=int(detection.top * y_scale),
+        right=min(int((detection.right + 1) * x_scale) - 1, full[0] - 1),
+        bottom=min(int((detection.bottom + 1) * y_scale) - 1, full[1] - 1),
+    )

@@ -6,9 +6,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from .images import ImageInfo, PixelBudget, inspect_image
+
 
 class ImageDecodeError(ValueError):
     """The input could not be read as an image (Darknet's "Cannot load image")."""
+
+
+@dataclass(frozen=True)
+class SourceImage:
+    """An image as received, checked by images.inspect_image, with the scale it is decoded at."""
+
+    data: bytes
+    info: ImageInfo
+    name: str  # the file name result.out reports, as Darknet names the image it read
+    reduction: int = 1  # decode at 1/reduction of the stored size (1: full resolution)
+
+    @classmethod
+    def from_file(cls, path: Path) -> SourceImage:
+        """A local image at full resolution (tools and parity checks; the handler sets limits)."""
+        data = Path(path).read_bytes()
+        unlimited = PixelBudget(full_decode=2**62, accepted=2**62, accepted_jpeg=2**62)
+        return cls(data, inspect_image(data, max(len(data), 1), unlimited), Path(path).name)
 
 
 @dataclass(frozen=True)
@@ -39,23 +58,26 @@ class DetectionRun:
     predict_seconds: float  # the network alone, as Darknet's "Predicted in" line
     result_text: str  # exactly Darknet's stdout format: "<img>: Predicted in X seconds.\n" + "cls: NN%" lines
     annotated_png: Path | None
-    image_width: int
+    image_width: int  # upright, at full resolution: the space of the detections' boxes
     image_height: int
     timings: dict[str, float] = field(default_factory=dict)
+    # Set when a large photo was decoded at reduced scale: the upright size the network was given and
+    # image-result.png was drawn at.
+    decoded_size: tuple[int, int] | None = None
 
     def detections_as_dicts(self) -> list[dict]:
         return [d.as_dict() for d in self.detections]
 
 
 class Engine(Protocol):
-    """A loaded model that turns an image file into a DetectionRun, reused across warm invocations."""
+    """A loaded model that turns an image into a DetectionRun, reused across warm invocations."""
 
     name: str
     model: str
     threshold: float
 
-    def detect(self, image_path: Path, workdir: Path, *, annotate: bool = True) -> DetectionRun:
-        """Detect objects in image_path and, if annotate, write image-result.png into workdir.
+    def detect(self, source: SourceImage, workdir: Path, *, annotate: bool = True) -> DetectionRun:
+        """Detect objects in the upright source image and, if annotate, write image-result.png into workdir.
 
         Raises ImageDecodeError. Drawing and PNG encoding cost as much as the network itself, so a
         caller that only wants the detections says annotate=False.

@@ -28,7 +28,12 @@ logger = Logger(service=SERVICE_NAME)
 
 @cache
 def settings() -> Settings:
-    return Settings.from_env()
+    """Read once per container; a killed earlier run's work folders in /tmp are removed then."""
+    loaded = Settings.from_env()
+    removed = service.remove_stale_workdirs(loaded.work_root)
+    if removed:
+        logger.warning("removed work folders left by an earlier run", extra={"folders": removed})
+    return loaded
 
 
 @cache

@@ -3,7 +3,8 @@
 Decoding (stb_image), letterboxing, NMS (qsort order included) and drawing come from the same C source as
 the Darknet binary, so the fast engine's input tensor, detection order and annotated PNG match it exactly.
 Darknet's load_image_stb calls exit() on an unreadable file, which would kill a warm Lambda process, so
-images are decoded here with stbi_load directly and a failure becomes an ImageDecodeError.
+images are decoded here with stbi_load_from_memory directly (no temporary file) and a failure becomes an
+ImageDecodeError. The float image lives in a numpy buffer that warm invocations reuse.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ DEFAULT_LIBRARY = Path("/opt/darknet/lib/libdarknet.so")
 # Debian's build hard-codes this directory in load_alphabet (a missing glyph makes Darknet exit()).
 LABELS_DIR = Path("/usr/share/darknet/data/labels")
 ALPHABET_SIZES, ALPHABET_CHARS = 8, range(32, 127)
+# The float buffer kept for the next warm call: up to 4 MP (48 MiB); larger images get their own.
+REUSED_BUFFER_FLOATS = 3 * 4_000_000
+# Pixel conversions run over row blocks of about this many pixels, so temporaries stay a few MB.
+BLOCK_PIXELS = 1 << 19
 
 
 class Image(ctypes.Structure):
@@ -48,6 +53,23 @@ class DetectionStruct(ctypes.Structure):
         ("objectness", ctypes.c_float),
         ("sort_class", ctypes.c_int),
     )
+
+
+class FloatImage:
+    """A Darknet image whose planar float pixels are a numpy array (no free_image needed)."""
+
+    def __init__(self, planes: np.ndarray):
+        self.planes = planes  # keeps the buffer alive as long as the struct is used
+        channels, height, width = planes.shape
+        self.struct = Image(width, height, channels, planes.ctypes.data_as(ctypes.POINTER(ctypes.c_float)))
+
+    @property
+    def width(self) -> int:
+        return self.struct.w
+
+    @property
+    def height(self) -> int:
+        return self.struct.h
 
 
 def image_array(image: Image) -> np.ndarray:
@@ -96,10 +118,18 @@ class Libdarknet:
         lib = ctypes.CDLL(str(path))
         self._libc = ctypes.CDLL(None)
         int_p = ctypes.POINTER(ctypes.c_int)
-        self._signature(lib.stbi_load, ctypes.c_void_p, ctypes.c_char_p, int_p, int_p, int_p, ctypes.c_int)
+        self._signature(
+            lib.stbi_load_from_memory,
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_int,
+            int_p,
+            int_p,
+            int_p,
+            ctypes.c_int,
+        )
         self._signature(lib.stbi_failure_reason, ctypes.c_char_p)
         self._signature(lib.stbi_image_free, None, ctypes.c_void_p)
-        self._signature(lib.make_image, Image, ctypes.c_int, ctypes.c_int, ctypes.c_int)
         self._signature(lib.free_image, None, Image)
         self._signature(lib.letterbox_image, Image, Image, ctypes.c_int, ctypes.c_int)
         self._signature(lib.resize_image, Image, Image, ctypes.c_int, ctypes.c_int)
@@ -120,37 +150,49 @@ class Libdarknet:
         )
         self._signature(self._libc.fflush, ctypes.c_int, ctypes.c_void_p)
         self._lib = lib
+        self._buffer = np.empty(0, dtype=np.float32)
 
     @staticmethod
     def _signature(function, restype, *argtypes) -> None:
         function.restype = restype
         function.argtypes = argtypes
 
-    def load_image(self, path: Path) -> Image:
-        """Decode like load_image_color(path, 0, 0), but raise ImageDecodeError instead of exiting.
+    @contextmanager
+    def stb_pixels(self, data: bytes) -> Iterator[np.ndarray]:
+        """stb_image's decode of data as load_image_color does it: (h, w, 3) uint8, valid inside the block.
 
-        The caller owns the result and must pass it to free_image.
+        Raises ImageDecodeError with stb's reason instead of exiting the process.
         """
         width, height, channels = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
-        pixels = self._lib.stbi_load(
-            os.fsencode(path), ctypes.byref(width), ctypes.byref(height), ctypes.byref(channels), 3
+        pixels = self._lib.stbi_load_from_memory(
+            data, len(data), ctypes.byref(width), ctypes.byref(height), ctypes.byref(channels), 3
         )
         if not pixels:
             reason = (self._lib.stbi_failure_reason() or b"unknown").decode(errors="replace")
-            raise ImageDecodeError(f"Cannot load image {str(path)!r}: {reason}")
+            raise ImageDecodeError(f"the image cannot be decoded: {reason}")
         try:
-            w, h = width.value, height.value
             bytes_pointer = ctypes.cast(pixels, ctypes.POINTER(ctypes.c_uint8))
-            interleaved = np.ctypeslib.as_array(bytes_pointer, (h, w, 3))
-            image = self._lib.make_image(w, h, 3)
-            # load_image_stb: (float)byte/255. is a double division rounded once to float.
-            image_array(image)[...] = (interleaved.transpose(2, 0, 1) / 255.0).astype(np.float32)
+            yield np.ctypeslib.as_array(bytes_pointer, (height.value, width.value, 3))
         finally:
             self._lib.stbi_image_free(pixels)
-        return image
 
-    def free_image(self, image: Image) -> None:
-        self._lib.free_image(image)
+    def float_image(self, pixels: np.ndarray) -> FloatImage:
+        """Darknet's planar float image of (h, w, 3) uint8 pixels, in a buffer reused across calls.
+
+        load_image_stb computes (float)byte/255. as a double division rounded once to float; so does this.
+        """
+        height, width, channels = pixels.shape
+        size = channels * height * width
+        if size <= REUSED_BUFFER_FLOATS:
+            if self._buffer.size < size:
+                self._buffer = np.empty(size, dtype=np.float32)
+            planes = self._buffer[:size].reshape(channels, height, width)
+        else:  # a large photo's buffer is not kept for the next, probably small, one
+            planes = np.empty((channels, height, width), dtype=np.float32)
+        # Row blocks keep the double-precision temporary small for a large photo.
+        for rows in _row_blocks(height, width):
+            planes[:, rows] = (pixels[rows].transpose(2, 0, 1) / 255.0).astype(np.float32)
+        return FloatImage(planes)
 
     def letterbox(self, image: Image, width: int, height: int) -> np.ndarray:
         """The network input test_detector feeds: letterbox_image's resize and 0.5 grey padding, NCHW."""
@@ -194,8 +236,13 @@ class Libdarknet:
     @staticmethod
     def rgb_bytes(image: Image) -> np.ndarray:
         """(h, w, 3) uint8 pixels exactly as save_image_options converts them: (unsigned char)(255*v)."""
-        scaled = np.float32(255) * image_array(image)
-        return np.clip(scaled, 0, 255).astype(np.uint8).transpose(1, 2, 0)
+        planes = image_array(image)
+        rgb = np.empty((image.h, image.w, image.c), dtype=np.uint8)
+        for rows in _row_blocks(image.h, image.w):
+            scaled = np.float32(255) * planes[:, rows]
+            np.clip(scaled, 0, 255, out=scaled)
+            rgb[rows] = scaled.astype(np.uint8).transpose(1, 2, 0)
+        return rgb
 
     @contextmanager
     def _c_output_silenced(self) -> Iterator[None]:
@@ -215,6 +262,13 @@ class Libdarknet:
             os.dup2(saved[1], 2)
             for fd in (*saved, devnull):
                 os.close(fd)
+
+
+def _row_blocks(height: int, width: int) -> Iterator[slice]:
+    """Slices of rows holding about BLOCK_PIXELS pixels each."""
+    step = max(1, BLOCK_PIXELS // max(width, 1))
+    for start in range(0, height, step):
+        yield slice(start, min(start + step, height))
 
 
 def c_string_array(values: Sequence[str]):

@@ -9,9 +9,7 @@ and reused by every warm invocation.
 
 from __future__ import annotations
 
-import struct
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +17,11 @@ import onnxruntime as ort
 
 from detector import cpu, heads
 from detector.darknet_onnx import INPUT_NAME, METADATA_KEY, NetworkInfo
-from detector.detection import Detection, DetectionRun
+from detector.decoding import darknet_image
+from detector.detection import Detection, DetectionRun, SourceImage
 from detector.libdarknet import Candidates, Libdarknet, c_string_array
 from detector.model_files import ModelFiles, read_names
+from detector.png import encode_png
 
 NMS_THRESHOLD = 0.45  # test_detector's fixed nms
 RESULT_PNG = "image-result.png"
@@ -42,28 +42,8 @@ def percent(prob: np.float32) -> str:
 
 
 def write_png(path: Path, rgb: np.ndarray) -> Path:
-    """Encode (h, w, 3) uint8 pixels as PNG with the Up filter and fast zlib.
-
-    Same pixels as Darknet's save_image_options(PNG), which spends about 60 ms per photo in stb's
-    encoder; this takes about 14 ms for a slightly larger file.
-    """
-    height, width, _ = rgb.shape
-    rows = rgb.reshape(height, width * 3)
-    filtered = np.empty((height, width * 3 + 1), dtype=np.uint8)
-    filtered[:, 0] = 2  # Up: each row minus the row above (the first row minus zeros)
-    filtered[0, 1:] = rows[0]
-    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(filtered.tobytes(), 1))
-        + chunk(b"IEND", b"")
-    )
+    """image-result.png: the same pixels as Darknet's save_image_options(PNG), encoded faster."""
+    path.write_bytes(encode_png(rgb))
     return path
 
 
@@ -113,7 +93,7 @@ class OnnxEngine:
         self._alphabet = self._darknet.load_alphabet()
         self._outputs = [head.output for head in self.network.heads]
 
-    def detect(self, image_path: Path, workdir: Path, *, annotate: bool = True) -> DetectionRun:
+    def detect(self, source: SourceImage, workdir: Path, *, annotate: bool = True) -> DetectionRun:
         timings: dict[str, float] = {}
         clock = time.perf_counter()
 
@@ -124,32 +104,32 @@ class OnnxEngine:
             clock = now
 
         net = self.network
-        image = self._darknet.load_image(Path(image_path))
-        try:
-            lap("decode_image")
-            fit = self._darknet.letterbox if net.letterbox else self._darknet.resize
-            tensor = fit(image, net.width, net.height)
-            lap("letterbox")
-            raw_maps = self._session.run(self._outputs, {INPUT_NAME: tensor})
-            lap("inference")
-            predict_seconds = timings["inference"]
-            decoded = heads.decode(net, raw_maps, image.w, image.h, self.threshold)
-            lap("yolo_decode")
-            candidates = self._nms(decoded)
-            lap("nms")
-            detections, lines = self._report(candidates, image.w, image.h)
-            png = None
-            if annotate:
-                self._darknet.draw_detections(
-                    image, candidates, self.threshold, self._c_names, self._alphabet, self.classes
-                )
-                lap("draw")
-                png = write_png(Path(workdir) / RESULT_PNG, self._darknet.rgb_bytes(image))
-                lap("save_png")
-            width, height = image.w, image.h
-        finally:
-            self._darknet.free_image(image)
-        header = f"{image_path}: Predicted in {predict_seconds:f} seconds."
+        picture = darknet_image(source, self._darknet)
+        image = picture.struct
+        lap("decode_image")
+        fit = self._darknet.letterbox if net.letterbox else self._darknet.resize
+        tensor = fit(image, net.width, net.height)
+        lap("letterbox")
+        raw_maps = self._session.run(self._outputs, {INPUT_NAME: tensor})
+        lap("inference")
+        predict_seconds = timings["inference"]
+        decoded = heads.decode(net, raw_maps, image.w, image.h, self.threshold)
+        lap("yolo_decode")
+        candidates = self._nms(decoded)
+        lap("nms")
+        # Boxes are relative to the image, so the full-size upright image gives original pixels even
+        # when a large photo was decoded at reduced scale.
+        width, height = source.info.display_size
+        detections, lines = self._report(candidates, width, height)
+        png = None
+        if annotate:
+            self._darknet.draw_detections(
+                image, candidates, self.threshold, self._c_names, self._alphabet, self.classes
+            )
+            lap("draw")
+            png = write_png(Path(workdir) / RESULT_PNG, self._darknet.rgb_bytes(image))
+            lap("save_png")
+        header = f"{source.name}: Predicted in {predict_seconds:f} seconds."
         return DetectionRun(
             detections=detections,
             predict_seconds=predict_seconds,
@@ -158,6 +138,7 @@ class OnnxEngine:
             image_width=width,
             image_height=height,
             timings=timings,
+            decoded_size=(image.w, image.h) if source.reduction > 1 else None,
         )
 
     def _nms(self, decoded: heads.Decoded) -> Candidates:

@@ -8,6 +8,13 @@ import time
 from pathlib import Path
 
 from .detection import DetectionRun, Engine
+from .images import ImageInfo
+
+# What result.json says when a large photo was detected on a copy decoded at reduced scale.
+REDUCED_DECODE_NOTE = (
+    "decoded at reduced scale to fit the function's memory: detections are those on this smaller copy, "
+    "boxes are in the original's pixels, and image-result.png is drawn at this size"
+)
 
 RESULT_IMAGE = "image-result.png"
 RESULT_TEXT = "result.out"
@@ -31,6 +38,7 @@ def result_document(
     run: DetectionRun | None = None,
     error: dict | None = None,
     timings: dict | None = None,
+    image: ImageInfo | None = None,
 ) -> dict:
     """result.json and the synchronous JSON answer: one schema for success and failure."""
     document: dict = {
@@ -44,6 +52,11 @@ def result_document(
     }
     if run is not None:
         document["image"] = {"width": run.image_width, "height": run.image_height}
+        if image is not None:
+            document["image"].update(format=image.kind, orientation=image.orientation)
+        if run.decoded_size is not None:
+            width, height = run.decoded_size
+            document["image"]["decoded"] = {"width": width, "height": height, "note": REDUCED_DECODE_NOTE}
         document["detections"] = run.detections_as_dicts()
         document["timings"] = {
             "predict_seconds": round(run.predict_seconds, 4),

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from detector.darknet_cli import DarknetCliEngine
-from detector.detection import Detection, DetectionRun
+from detector.detection import Detection, DetectionRun, SourceImage
 from detector.onnx_engine import OnnxEngine
 
 MAX_CONFIDENCE_GAP = 0.01
@@ -101,8 +101,9 @@ def check_images(reference_engine, fast_engine, images: list[Path]) -> dict:
             workdirs = [Path(scratch) / f"{number}-{side}" for side in ("darknet", "onnx")]
             for workdir in workdirs:
                 workdir.mkdir()
-            reference = reference_engine.detect(image, workdirs[0])
-            fast = fast_engine.detect(image, workdirs[1])
+            source = SourceImage.from_file(image)
+            reference = reference_engine.detect(source, workdirs[0])
+            fast = fast_engine.detect(source, workdirs[1])
             comparison = compare(str(image), reference.detections, fast.detections)
             if (fast.image_width, fast.image_height) != (reference.image_width, reference.image_height):
                 comparison.problems.append(

@@ -1,12 +1,13 @@
 """The work behind the handler, as plain functions of bytes, clients and an engine.
 
-Nothing here reads the environment or the Lambda context, so every path (S3, HTTP, job) is
-testable with fakes and moto.
+Nothing here reads the Lambda context, and only the pixel budget follows the function's memory
+setting, so every path (S3, HTTP, job) is testable with fakes and moto.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,9 +16,9 @@ from tempfile import TemporaryDirectory
 
 from aws_lambda_powertools import Logger
 
-from .detection import DetectionRun, Engine, ImageDecodeError
+from .detection import DetectionRun, Engine, ImageDecodeError, SourceImage
 from .events import AsyncJob, HttpDetectRequest, S3ObjectRequest, make_async_job
-from .images import InvalidImage, inspect_image
+from .images import InvalidImage, function_budget, inspect_image
 from .outputs import output_keys, result_archive, result_document, safe_filename
 from .responses import error_response, gzip_response, json_response
 from .settings import Settings
@@ -25,20 +26,37 @@ from .settings import Settings
 logger = Logger(service="darknet-lambda")
 
 
+WORKDIR_PREFIX = "detect-"
+OUT_OF_MEMORY_MESSAGE = "the image needs more memory to decode than this function has; raise its memory"
+
+
+def remove_stale_workdirs(work_root: Path) -> int:
+    """Delete work folders a killed earlier invocation left in this execution environment's /tmp."""
+    stale = list(Path(work_root).glob(f"{WORKDIR_PREFIX}*"))
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return len(stale)
+
+
+def source_image(data: bytes, name_hint: str, settings: Settings, max_bytes: int) -> SourceImage:
+    """Check data and decide the scale it is decoded at, before anything is decoded."""
+    budget = function_budget(settings.max_pixels)
+    info = inspect_image(data, max_bytes, budget)
+    return SourceImage(data, info, safe_filename(name_hint, info.extension), budget.reduction(info))
+
+
 @contextmanager
 def detect_image(
     data: bytes, name_hint: str, engine: Engine, settings: Settings, max_bytes: int, *, annotate: bool = True
-) -> Iterator[DetectionRun]:
+) -> Iterator[tuple[SourceImage, DetectionRun]]:
     """Validate data, run the engine in a private folder under the work root, clean up after."""
-    info = inspect_image(data, max_bytes, settings.max_pixels)
-    with TemporaryDirectory(prefix="detect-", dir=settings.work_root) as folder:
-        workdir = Path(folder)
-        image_path = workdir / safe_filename(name_hint, info.extension)
-        image_path.write_bytes(data)
-        run = engine.detect(image_path, workdir, annotate=annotate)
-        # Darknet names the file it read; the private folder means nothing to the caller.
-        run.result_text = run.result_text.replace(f"{workdir}/", "", 1)
-        yield run
+    source = source_image(data, name_hint, settings, max_bytes)
+    with TemporaryDirectory(prefix=WORKDIR_PREFIX, dir=settings.work_root) as folder:
+        try:
+            run = engine.detect(source, Path(folder), annotate=annotate)
+        except MemoryError:
+            raise InvalidImage("too_large", OUT_OF_MEMORY_MESSAGE, 413) from None
+        yield source, run
 
 
 def _error(error: Exception) -> dict:
@@ -63,7 +81,7 @@ def store_detection(
     """
     keys = output_keys(settings.output_prefix, request_id)
     try:
-        with detect_image(data, name_hint, engine, settings, max_bytes) as run:
+        with detect_image(data, name_hint, engine, settings, max_bytes) as (image, run):
             started = time.perf_counter()
             s3.put_object(
                 Bucket=bucket, Key=keys["image"], Body=run.annotated_png.read_bytes(), ContentType="image/png"
@@ -79,6 +97,7 @@ def store_detection(
                 source,
                 engine,
                 run=run,
+                image=image.info,
                 timings={"upload_seconds": round(time.perf_counter() - started, 4)},
             )
     except (InvalidImage, ImageDecodeError) as error:
@@ -103,6 +122,10 @@ def write_result_json(s3, bucket: str, keys: dict[str, str], document: dict) -> 
 def process_s3_object(request: S3ObjectRequest, s3, engine: Engine, settings: Settings) -> dict:
     """One uploaded object: read it from input/, write output/REQUEST_ID/."""
     source = {"bucket": request.bucket, "key": request.key}
+    if request.key.endswith("/"):
+        # A folder marker (the console's "Create folder"): an empty object, not an image.
+        logger.info("ignoring a folder marker", extra=source)
+        return {"request_id": request.request_id, "status": "ignored", "source": source}
     if not request.key.startswith(settings.input_prefix):
         # The notification filters input/; this guards against a misconfigured trigger looping on outputs.
         logger.warning("ignoring object outside the input prefix", extra=source)
@@ -177,12 +200,8 @@ def answer_http(request: HttpDetectRequest, engine: Engine, settings: Settings, 
                 return error_response(
                     501, "async_unavailable", "asynchronous requests need OUTPUT_BUCKET", request.request_id
                 )
-            info = inspect_image(request.body, limit, settings.max_pixels)
-            invoke_async(
-                make_async_job(
-                    request.request_id, settings.output_bucket, request.body, f"request{info.extension}"
-                )
-            )
+            image = source_image(request.body, "request", settings, limit)
+            invoke_async(make_async_job(request.request_id, settings.output_bucket, request.body, image.name))
             keys = output_keys(settings.output_prefix, request.request_id)
             location = f"s3://{settings.output_bucket}/{keys['folder']}"
             return json_response(
@@ -197,12 +216,13 @@ def answer_http(request: HttpDetectRequest, engine: Engine, settings: Settings, 
             )
         # The JSON answer carries no image, so nothing is drawn: drawing and encoding take as long as
         # the network.
-        with detect_image(
-            request.body, "request", engine, settings, limit, annotate=request.wants_gzip
-        ) as run:
+        detected = detect_image(request.body, "request", engine, settings, limit, annotate=request.wants_gzip)
+        with detected as (image, run):
             if request.wants_gzip:
                 return gzip_response(result_archive(run), request.request_id)
-            document = result_document(request.request_id, {"http": "request"}, engine, run=run)
+            document = result_document(
+                request.request_id, {"http": "request"}, engine, run=run, image=image.info
+            )
             document["result_out"] = run.result_text
             return json_response(200, document, request.request_id)
     except InvalidImage as error:

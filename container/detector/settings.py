@@ -31,9 +31,10 @@ class Settings:
     max_http_image_bytes: int = 4 * 1024 * 1024
     # The asynchronous HTTP path re-invokes the function with the image in a 1 MB Event payload.
     max_async_image_bytes: int = 700 * 1024
-    # Darknet holds the decoded image as float32 per channel: bound memory, not only bytes.
+    # An S3 object is read into memory whole.
     max_s3_image_bytes: int = 30 * 1024 * 1024
-    max_pixels: int = 40_000_000
+    # 0: as many pixels as the function's memory holds (images.pixel_budget); a positive value caps it.
+    max_pixels: int = 0
     work_root: Path = Path("/tmp")
 
     @classmethod

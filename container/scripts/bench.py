@@ -17,6 +17,9 @@ What it measures, and how:
   build stage, or the repo's cfg/), converted on the host and mounted read-only into the same image.
   Random weights give meaningless detections: those models are for timing only. The darknet engine is
   timed only for models the image's Darknet CLI can run.
+- Large photos: dog.jpg enlarged to 12 MP (4000x3000) and 48 MP (8000x6000) JPEGs (quality 90, small
+  enough for the HTTP path), each in a fresh container at the 1024 MB share: latency and peak memory
+  of a photo the function must decode at full size (12 MP) and at reduced scale (48 MP).
 
 Containers run one at a time (timings on a 2-core machine would otherwise disturb each other) and are
 always removed. The last line of output is one JSON object for the README and CI logs.
@@ -61,6 +64,8 @@ COLD_STARTS = 3
 INVOKE_TIMEOUT_SECONDS = 300
 DOCKER_TIMEOUT_SECONDS = 300
 STAGE_BUILD_TIMEOUT_SECONDS = 1200
+LARGE_PHOTOS = {"12mp": (4000, 3000), "48mp": (8000, 6000)}
+LARGE_PHOTO_QUALITY = 90
 GOAL_SPEEDUP = 10.0
 GOAL_COLD_START_SECONDS = 1.0
 
@@ -229,6 +234,32 @@ def parity(image: str, model: str) -> bool:
     return done.returncode == 0
 
 
+def large_photo_event(photo: bytes, size: tuple[int, int]) -> dict:
+    """The photo enlarged to a phone camera's size, as a JPEG in an API Gateway event."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(photo)) as image:
+        large = image.convert("RGB").resize(size, Image.BILINEAR)
+    buffer = io.BytesIO()
+    large.save(buffer, format="JPEG", quality=LARGE_PHOTO_QUALITY)
+    return make_api_event(buffer.getvalue())
+
+
+def time_large_photos(image: str, photo: bytes, limits: Limits, warm_calls: int) -> list[EngineTiming]:
+    """The default engine on each large photo, one fresh container per photo so each peak is its own."""
+    timings = []
+    for name, size in LARGE_PHOTOS.items():
+        megapixels = f"{size[0] * size[1] / 1e6:.0f} MP"
+        photo_limits = Limits(
+            f"{limits.key}_{name}", f"{megapixels}, {limits.label}", limits.cpus, limits.memory_mb
+        )
+        event = large_photo_event(photo, size)
+        timings.append(time_engine(image, DEFAULT_ENGINE, photo_limits, event, warm_calls, cold_starts=1))
+    return timings
+
+
 def timing_cfg(cfg_text: str) -> str:
     """Darknet's training cfg as one deploys it: batch 1 (its own "Testing" lines), at the cfg's size."""
     for key in ("batch", "subdivisions"):
@@ -363,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", default=DEFAULT_IMAGE)
     parser.add_argument("--warm-calls", type=int, default=20, help="warm calls per engine and setting")
+    parser.add_argument("--photo-calls", type=int, default=5, help="warm calls per large photo")
     parser.add_argument(
         "--timing-model-calls", type=int, default=3, help="warm calls of each random-weights model"
     )
@@ -375,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     model = env.get("DETECTOR_MODEL", "yolov3-tiny")
     image_bytes = int(docker("image", "inspect", "-f", "{{.Size}}", args.image).stdout)
     progress(f"{args.image} ({image_bytes / 1e6:.0f} MB) on {host['cpu']}, {host['cores']} cores")
-    event = make_api_event(file_from_image(args.image, SAMPLE_IMAGE))
+    dog = file_from_image(args.image, SAMPLE_IMAGE)
+    event = make_api_event(dog)
     settings = (
         Limits("unrestricted", f"{host['cores']} CPUs (unrestricted)"),
         Limits("cpus0.6_mem1024m", "0.6 CPU, 1024 MB", cpus=0.6, memory_mb=1024),
@@ -389,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
         for limits in settings
         for engine in ENGINES
     ]
+
+    photo_timings = time_large_photos(args.image, dog, settings[1], args.photo_calls)
 
     model_timings: dict[str, list[EngineTiming]] = {}
     inputs: dict[str, str] = {}
@@ -411,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
                 for limits in settings
                 for engine in engines
             ]
-    all_timings = timings + [t for group in model_timings.values() for t in group]
+    all_timings = timings + photo_timings + [t for group in model_timings.values() for t in group]
 
     peak_source = next((t.peak_source for t in all_timings if t.peak_source), None)
     results = grouped(timings)
@@ -438,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
         "event:   dog.jpg (768x576) as an API Gateway REST proxy event, synchronous JSON answer (no S3)",
         "",
         *table(f"{model}: {args.warm_calls} warm calls per engine and setting", timings),
+        "",
+        *table(f"{model} on large photos (JPEG): {args.photo_calls} warm calls each", photo_timings),
         "",
         *(
             line
@@ -476,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "peak_memory_source": peak_source,
         "goals": goals,
+        "large_photos": {"warm_calls": args.photo_calls, "results": grouped(photo_timings)},
         "original_example": {"model": ORIGINAL_MODEL, "lambda_seconds_per_image": ORIGINAL_SECONDS},
         "timing_models": {
             timed: {

@@ -7,6 +7,7 @@ memory limit, and answers POST /2015-03-31/functions/function/invocations like L
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -19,6 +20,14 @@ from dataclasses import dataclass, field
 # The image `make image` builds: IMAGE_TAG as the Makefile exports it, or the default model's tag.
 DEFAULT_IMAGE = os.environ.get("IMAGE_TAG") or "darknet-lambda:yolov3-tiny"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+# While the emulator starts, docker's port proxy refuses, resets or closes connections it cannot forward.
+NOT_LISTENING_YET = (
+    ConnectionRefusedError,
+    ConnectionResetError,
+    BrokenPipeError,
+    http.client.RemoteDisconnected,
+)
+STARTUP_SECONDS = 30
 # The container's high-water mark of memory, where each cgroup version keeps it (page cache included).
 PEAK_MEMORY_FILES = (
     ("/sys/fs/cgroup/memory.peak", "cgroup v2 memory.peak"),
@@ -43,6 +52,14 @@ def docker_bridge_address() -> str:
     return gateway or "172.17.0.1"
 
 
+class FunctionError(RuntimeError):
+    """The invocation failed (function error, crash, or emulator error); carries the container's log."""
+
+    def __init__(self, message: str, logs: str) -> None:
+        super().__init__(f"{message}\n--- container log ---\n{logs[-4000:]}")
+        self.logs = logs
+
+
 @dataclass
 class LocalLambda:
     image: str = DEFAULT_IMAGE
@@ -53,6 +70,7 @@ class LocalLambda:
     container_id: str | None = None
     # Host folder -> path in the container, mounted read-only (e.g. a model directory for timing).
     volumes: dict[str, str] = field(default_factory=dict)
+    _answered: bool = field(default=False, init=False, repr=False)
 
     def start(self) -> LocalLambda:
         command = [
@@ -68,11 +86,14 @@ class LocalLambda:
         ]
         if self.cpus:
             command += ["--cpus", str(self.cpus)]
+        environment = {"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
         if self.memory_mb:
             command += ["--memory", f"{self.memory_mb}m", "--memory-swap", f"{self.memory_mb}m"]
+            # As Lambda tells the function its memory size (the emulator would say 3008 MB).
+            environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(self.memory_mb)
         for host_path, container_path in self.volumes.items():
             command += ["--volume", f"{host_path}:{container_path}:ro"]
-        for name, value in {"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", **self.env}.items():
+        for name, value in {**environment, **self.env}.items():
             command += ["--env", f"{name}={value}"]
         command.append(self.image)
         self.container_id = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
@@ -92,19 +113,36 @@ class LocalLambda:
         )
 
     def invoke(self, event: dict, timeout: float = 300.0) -> dict:
+        """One invocation, answered by the function: its result, or FunctionError.
+
+        Only a connection that never reached the emulator (refused, reset or closed by docker's port
+        proxy before the emulator listens) is tried again, and only until this container first answers: an
+        HTTP error or a function error is never retried, so one request is one invocation.
+        """
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.port}{INVOKE_PATH}", data=json.dumps(event).encode(), method="POST"
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             try:
                 with urllib.request.urlopen(request, timeout=timeout) as response:
-                    return json.loads(response.read() or b"null")
-            except (urllib.error.URLError, ConnectionError) as error:
-                # Right after start the published port may reset the first connections.
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"invoke failed: {error}\n{self.logs()}") from error
+                    self._answered = True
+                    function_error = response.headers.get("X-Amz-Function-Error")
+                    result = json.loads(response.read() or b"null")
+                    break
+            except urllib.error.HTTPError as error:
+                raise FunctionError(
+                    f"the emulator answered HTTP {error.code}: {error.read()[:500]!r}", self.logs()
+                ) from None
+            except (urllib.error.URLError, ConnectionError, http.client.RemoteDisconnected) as error:
+                reason = getattr(error, "reason", error)
+                starting = not self._answered and isinstance(reason, NOT_LISTENING_YET)
+                if not starting or time.monotonic() > deadline:
+                    raise FunctionError(f"invoke failed: {error}", self.logs()) from error
                 time.sleep(0.05)
+        if function_error or (isinstance(result, dict) and "errorType" in result):
+            raise FunctionError(f"the function failed: {result}", self.logs())
+        return result
 
     def logs(self) -> str:
         if not self.container_id:

@@ -116,8 +116,8 @@ def lambda_env(moto_endpoint: MotoEndpoint, bucket: str) -> dict[str, str]:
     return {"AWS_ENDPOINT_URL_S3": moto_endpoint.url, "OUTPUT_BUCKET": bucket, **CREDENTIALS}
 
 
-def _running(image: str, env: dict[str, str]) -> LocalLambda:
-    function = LocalLambda(image=image, env=env)
+def _running(image: str, env: dict[str, str], memory_mb: int | None = None) -> LocalLambda:
+    function = LocalLambda(image=image, env=env, memory_mb=memory_mb)
     try:
         function.start()
         function.wait_ready(timeout=60)
@@ -132,6 +132,18 @@ def _running(image: str, env: dict[str, str]) -> LocalLambda:
 def lambda_onnx(detector_image: str, lambda_env: dict[str, str]) -> Iterator[LocalLambda]:
     """The image as configured by default (ONNX Runtime engine)."""
     function = _running(detector_image, lambda_env)
+    yield function
+    function.stop()
+
+
+# The smallest memory the project deploys with: large photos must fit it.
+SMALL_FUNCTION_MB = 1024
+
+
+@pytest.fixture(scope="session")
+def lambda_1024(detector_image: str, lambda_env: dict[str, str]) -> Iterator[LocalLambda]:
+    """The default image in a 1024 MB container, told its memory size as Lambda tells it."""
+    function = _running(detector_image, lambda_env, memory_mb=SMALL_FUNCTION_MB)
     yield function
     function.stop()
 

@@ -29,8 +29,9 @@ def bad_bodies(dog: bytes) -> dict[str, tuple[bytes, int, str, str]]:
     return {
         "empty": (b"", 400, "empty_body", "empty"),
         "text": (b"this is a text file, not a picture\n" * 20, 415, "not_an_image", "not an image"),
-        "webp": (b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(64), 415, "unsupported_type", "WEBP"),
-        "tiff": (b"II*\x00\x08\x00\x00\x00" + bytes(64), 415, "unsupported_type", "TIFF"),
+        "pdf": (b"%PDF-1.7\n" + bytes(64), 415, "unsupported_type", "HEIC"),
+        "broken_webp": (b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(64), 400, "corrupt_image", "WEBP"),
+        "broken_tiff": (b"II*\x00\x08\x00\x00\x00" + bytes(64), 400, "corrupt_image", "TIFF"),
         "corrupt_jpeg": (JFIF_HEADER + b"garbage!" * 200 + b"\xff\xd9", 400, "corrupt_image", "corrupt"),
         "undecodable_jpeg": (frame_header_only(dog), 400, "corrupt_image", ""),
         "truncated_jpeg": (dog[: len(dog) // 2], 400, "truncated_image", "truncated"),
@@ -56,6 +57,7 @@ def test_http_bad_input_gets_its_status_and_code(any_engine, dog_jpg, api_event,
     assert (got_status, error["code"]) == (status, code), error
     assert fragment.lower() in error["message"].lower(), error
     assert error["message"].strip(), error
+    assert "/tmp" not in error["message"] and "detect-" not in error["message"], error
 
 
 def test_http_image_over_the_limit_is_413_naming_the_limit_and_the_s3_path(

@@ -28,7 +28,7 @@ def test_post_returns_json_detections(any_engine, dog_jpg, api_event, dog_checks
     assert document["status"] == "ok"
     assert document["request_id"] == response["headers"]["X-Request-Id"]
     assert (document["engine"], document["model"], document["threshold"]) == (engine, "yolov3-tiny", 0.5)
-    assert document["image"] == {"width": 768, "height": 576}
+    assert document["image"] == {"width": 768, "height": 576, "format": "jpeg", "orientation": 1}
     dog_checks["detections"](document["detections"])
     dog_checks["result_out"](document["result_out"])
     assert document["timings"]["predict_seconds"] > 0
@@ -117,9 +117,10 @@ def test_async_invoke_targets_the_function_itself(lambda_async, fake_lambda_api,
     [
         (b"", 400, "empty_body"),
         (b"plain text, not an image" * 10, 415, "not_an_image"),
-        (b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(64), 415, "unsupported_type"),
+        (b"%PDF-1.7\n" + bytes(64), 415, "unsupported_type"),
+        (b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(64), 400, "corrupt_image"),
     ],
-    ids=["empty", "text", "webp"],
+    ids=["empty", "text", "pdf", "broken-webp"],
 )
 def test_async_bad_input_is_refused_at_once_without_an_invoke(
     lambda_async, fake_lambda_api, api_event, body, status, code

@@ -58,20 +58,21 @@ def test_onnx_engine_matches_darknet_on_every_sample_image():
 
 ENGINE_ON_BAD_INPUT = """
 import pathlib, sys, tempfile
-from detector.detection import ImageDecodeError
+from detector.detection import ImageDecodeError, SourceImage
+from detector.images import ImageInfo
 from detector.onnx_engine import OnnxEngine
 engine = OnnxEngine(pathlib.Path("/opt/model"), "yolov3-tiny", 0.5)
 work = pathlib.Path(tempfile.mkdtemp())
 dog = pathlib.Path("/opt/darknet/data/dog.jpg").read_bytes()
 cases = {"truncated.jpg": dog[: len(dog) // 4], "corrupt.jpg": b"\\xff\\xd8\\xff\\xe0 not a jpeg" * 50}
 for name, data in cases.items():
-    (work / name).write_bytes(data)
+    # Straight to the engine, past the checks that would refuse these first.
     try:
-        engine.detect(work / name, work)
+        engine.detect(SourceImage(data, ImageInfo("jpeg", 768, 576), name), work)
         print(name, "decoded")
     except ImageDecodeError as error:
-        print(name, "ImageDecodeError", error)
-run = engine.detect(pathlib.Path("/opt/darknet/data/dog.jpg"), work)
+        print(name, "ImageDecodeError", "path" if "/" in str(error) else "no path", error)
+run = engine.detect(SourceImage.from_file(pathlib.Path("/opt/darknet/data/dog.jpg")), work)
 print("alive", len(run.detections), run.annotated_png.read_bytes()[:8] == b"\\x89PNG\\r\\n\\x1a\\n")
 """
 
@@ -81,16 +82,17 @@ def test_unreadable_images_raise_instead_of_ending_the_process():
     completed = run_in_image("-c", ENGINE_ON_BAD_INPUT, timeout=120)
     assert completed.returncode == 0, completed.stderr
     lines = completed.stdout.splitlines()
-    assert lines[0].startswith("truncated.jpg ImageDecodeError"), lines
-    assert lines[1].startswith("corrupt.jpg ImageDecodeError"), lines
+    assert lines[0].startswith("truncated.jpg ImageDecodeError no path"), lines
+    assert lines[1].startswith("corrupt.jpg ImageDecodeError no path"), lines
     assert lines[2] == "alive 5 True", lines
 
 
 ENGINE_WITHOUT_DRAWING = """
 import pathlib, tempfile
+from detector.detection import SourceImage
 from detector.onnx_engine import OnnxEngine
 engine = OnnxEngine(pathlib.Path("/opt/model"), "yolov3-tiny", 0.5)
-dog = pathlib.Path("/opt/darknet/data/dog.jpg")
+dog = SourceImage.from_file(pathlib.Path("/opt/darknet/data/dog.jpg"))
 drawn = engine.detect(dog, pathlib.Path(tempfile.mkdtemp()))
 bare_folder = pathlib.Path(tempfile.mkdtemp())
 bare = engine.detect(dog, bare_folder, annotate=False)

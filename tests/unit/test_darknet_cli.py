@@ -3,8 +3,14 @@
 import stat
 
 import pytest
-from detector.darknet_cli import DarknetCliEngine, DarknetError, UnsupportedModelError, parse_output
-from detector.detection import ImageDecodeError
+from detector.darknet_cli import (
+    DarknetCliEngine,
+    DarknetError,
+    UnsupportedModelError,
+    parse_output,
+    scale_box,
+)
+from detector.detection import Detection, ImageDecodeError, SourceImage
 
 STDOUT = """/tmp/detect-x/dog.jpg: Predicted in 0.225046 seconds.
 dog: 57%
@@ -86,7 +92,7 @@ def test_darknet_runs_with_as_many_openmp_threads_as_granted(tmp_path, small_png
     workdir.mkdir()
 
     engine = DarknetCliEngine(model_dir, "yolov3-tiny", 0.5, darknet, threads=3)
-    run = engine.detect(image, workdir)
+    run = engine.detect(SourceImage.from_file(image), workdir)
 
     assert run.detections == [] and run.annotated_png == workdir / "image-result.png"
     assert (workdir / "omp-threads").read_text() == "3\n"
@@ -116,4 +122,13 @@ def test_darknet_killed_for_memory_says_so(tmp_path, small_png):
     image.write_bytes(small_png)
     engine = DarknetCliEngine(model_dir, "yolov3", 0.5, darknet)
     with pytest.raises(DarknetError, match=r"killed by signal 9 \(out of memory"):
-        engine.detect(image, tmp_path)
+        engine.detect(SourceImage.from_file(image), tmp_path)
+
+
+def test_boxes_on_a_reduced_decode_are_scaled_to_the_original_pixels():
+    on_half = Detection("dog", 0.57, 10, 20, 99, 149)
+    assert scale_box(on_half, (400, 300), (400, 300)) is on_half
+    full = scale_box(on_half, (400, 300), (800, 600))
+    assert (full.left, full.top, full.right, full.bottom) == (20, 40, 199, 299)
+    edge = scale_box(Detection("car", 0.6, 0, 0, 399, 299), (400, 300), (801, 601))
+    assert (edge.right, edge.bottom) == (800, 600)

@@ -14,9 +14,15 @@ from pathlib import Path
 
 import boto3
 import pytest
-from detector.detection import Detection, DetectionRun
+from detector.detection import Detection, DetectionRun, SourceImage
 from detector.events import HttpDetectRequest, S3ObjectRequest, parse_async_job
-from detector.service import answer_http, process_job, process_s3_object
+from detector.service import (
+    WORKDIR_PREFIX,
+    answer_http,
+    process_job,
+    process_s3_object,
+    remove_stale_workdirs,
+)
 from detector.settings import Settings
 from moto import mock_aws
 
@@ -32,20 +38,20 @@ class StandInEngine:
     threshold = 0.5
 
     def __init__(self) -> None:
-        self.calls: list[Path] = []
+        self.calls: list[SourceImage] = []
         self.annotated: list[bool] = []
 
-    def detect(self, image_path: Path, workdir: Path, *, annotate: bool = True) -> DetectionRun:
-        self.calls.append(image_path)
+    def detect(self, source: SourceImage, workdir: Path, *, annotate: bool = True) -> DetectionRun:
+        self.calls.append(source)
         self.annotated.append(annotate)
         annotated = None
         if annotate:
             annotated = workdir / "image-result.png"
-            annotated.write_bytes(image_path.read_bytes())
+            annotated.write_bytes(source.data)
         return DetectionRun(
             detections=[Detection("dog", 0.57, 1, 2, 3, 4)],
             predict_seconds=0.01,
-            result_text=f"{image_path}: Predicted in 0.010000 seconds.\ndog: 57%\n",
+            result_text=f"{source.name}: Predicted in 0.010000 seconds.\ndog: 57%\n",
             annotated_png=annotated,
             image_width=64,
             image_height=48,
@@ -171,3 +177,50 @@ def test_http_too_large_names_the_limit_and_the_s3_path(settings, small_jpeg):
     message = json.loads(answer["body"])["error"]["message"]
     assert answer["statusCode"] == 413
     assert "100 bytes" in message and f"s3://{BUCKET}/input/" in message
+
+
+def test_folder_markers_are_ignored_not_recorded_as_errors(s3, settings):
+    s3.put_object(Bucket=BUCKET, Key="input/holiday/", Body=b"")
+    engine = StandInEngine()
+    document = process_s3_object(request_for("input/holiday/", size=0), s3, engine, settings)
+    assert document["status"] == "ignored"
+    assert engine.calls == [] and s3.written[1:] == []
+
+
+class ExhaustedEngine(StandInEngine):
+    """Runs out of memory half-way, as a decoder that cannot allocate its buffer does."""
+
+    def detect(self, source: SourceImage, workdir: Path, *, annotate: bool = True) -> DetectionRun:
+        (workdir / "half-written.png").write_bytes(b"partial")
+        raise MemoryError
+
+
+def test_running_out_of_memory_ends_in_an_error_record_and_leaves_no_files(s3, settings, small_jpeg):
+    s3.put_object(Bucket=BUCKET, Key="input/big.jpg", Body=small_jpeg)
+    document = process_s3_object(request_for("input/big.jpg"), s3, ExhaustedEngine(), settings)
+    assert (document["status"], document["error"]["code"]) == ("error", "too_large")
+    assert "memory" in document["error"]["message"]
+    assert s3.written[1:] == [f"output/{REQUEST_ID}/result.json"]
+    assert list(settings.work_root.iterdir()) == []
+
+
+def test_work_folders_of_a_killed_run_are_removed_and_a_run_leaves_none(s3, settings, small_jpeg):
+    stale = settings.work_root / f"{WORKDIR_PREFIX}killed"
+    stale.mkdir()
+    (stale / "request.jpg").write_bytes(small_jpeg)
+    keep = settings.work_root / "other-tool"
+    keep.mkdir()
+
+    assert remove_stale_workdirs(settings.work_root) == 1
+    s3.put_object(Bucket=BUCKET, Key="input/dog.jpg", Body=small_jpeg)
+    process_s3_object(request_for("input/dog.jpg"), s3, StandInEngine(), settings)
+
+    assert list(settings.work_root.iterdir()) == [keep]
+
+
+def test_the_engine_gets_the_upright_size_and_a_name_without_folders(settings, small_jpeg):
+    engine = StandInEngine()
+    answer_http(http(small_jpeg), engine, settings, refuse_async)
+    (source,) = engine.calls
+    assert (source.name, source.reduction, source.info.kind) == ("request.jpg", 1, "jpeg")
+    assert source.data == small_jpeg

@@ -1,0 +1,94 @@
+"""The local Lambda client is honest: one request is one invocation, and failures fail the test."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from local_lambda import FunctionError, LocalLambda, free_port
+
+
+class Emulator:
+    """A stand-in for the emulator's Invoke endpoint answering a fixed status, headers and body."""
+
+    def __init__(self, port: int, status: int, body: dict, headers: dict | None = None) -> None:
+        self.calls = 0
+        emulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                emulator.calls += 1
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+def test_a_5xx_is_raised_at_once_never_retried(port):
+    emulator = Emulator(port, 502, {"message": "Internal server error"})
+    try:
+        with pytest.raises(FunctionError, match="HTTP 502"):
+            LocalLambda(port=port).invoke({})
+        assert emulator.calls == 1
+    finally:
+        emulator.close()
+
+
+@pytest.mark.parametrize(
+    "body,headers",
+    [
+        ({"errorType": "Runtime.ExitError", "errorMessage": "exit status 137"}, {}),
+        ({"errorMessage": "boom"}, {"X-Amz-Function-Error": "Unhandled"}),
+    ],
+)
+def test_a_function_error_fails_the_caller_after_one_invocation(port, body, headers):
+    emulator = Emulator(port, 200, body, headers)
+    try:
+        with pytest.raises(FunctionError, match="the function failed"):
+            LocalLambda(port=port).invoke({})
+        assert emulator.calls == 1
+    finally:
+        emulator.close()
+
+
+def test_connection_refused_while_starting_is_waited_out(port):
+    starter = threading.Timer(0.3, lambda: started.append(Emulator(port, 200, {"ok": True})))
+    started: list[Emulator] = []
+    starter.start()
+    try:
+        assert LocalLambda(port=port).invoke({}) == {"ok": True}
+        assert started[0].calls == 1
+    finally:
+        starter.join()
+        for emulator in started:
+            emulator.close()
+
+
+def test_once_the_emulator_has_answered_a_refused_connection_is_an_error(port):
+    emulator = Emulator(port, 200, {"ok": True})
+    function = LocalLambda(port=port)
+    assert function.invoke({}) == {"ok": True}
+    emulator.close()
+    with pytest.raises(FunctionError, match="invoke failed"):
+        function.invoke({})
