@@ -314,6 +314,20 @@ def test_service_gives_the_function_the_own_models_name(mocked, own_model, cache
     assert deployment.one("docker:index/image:Image").inputs["build"]["args"]["MODEL"] == "parts"
 
 
+def test_service_names_the_image_argument_whose_model_files_disagree(mocked, own_model, cache_home):
+    (own_model / "parts.names").write_text("bolt\n")
+
+    def program():
+        DarknetService(
+            "detector",
+            DarknetServiceArgs(image=DarknetImageArgs(model="parts", model_dir=str(own_model))),
+        )
+
+    with pytest.raises(InvalidArgument, match=r"has classes=3 but parts.names lists 1 names") as error:
+        mocked.run(program)
+    assert error.value.argument == "image.model_dir"
+
+
 def test_service_refuses_the_darknet_engine_for_a_fork_trained_own_model(own_model):
     with pytest.raises(InvalidArgument, match=r"trained by the maintained Darknet fork") as error:
         DarknetServiceArgs(
