@@ -215,7 +215,7 @@ class DarknetImage(pulumi.ComponentResource):
             image = docker.Image(
                 name,
                 image_name=local_name,
-                build=_build_args(args, self.build_context),
+                build=image_build_args(args, self.build_context),
                 skip_push=True,
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -261,7 +261,7 @@ class DarknetImage(pulumi.ComponentResource):
         image = docker.Image(
             name,
             image_name=repository.repository_url.apply(lambda url: f"{url}:{args.tag}"),
-            build=_build_args(args, self.build_context),
+            build=image_build_args(args, self.build_context),
             registry=docker.RegistryArgs(
                 server=repository.repository_url,
                 username=credentials.user_name,
@@ -273,7 +273,8 @@ class DarknetImage(pulumi.ComponentResource):
         return image.repo_digest
 
 
-def _build_args(args: DarknetImageArgs, context: Path) -> docker.DockerBuildArgs:
+def image_build_args(args: DarknetImageArgs, context: Path) -> docker.DockerBuildArgs:
+    """How the image is built from `context`: Dockerfile, build arguments, platform."""
     build_args = {"MODEL": args.model}
     if args.own_model_source:
         build_args["MODEL_FLAVOUR"] = args.flavour
