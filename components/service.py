@@ -150,7 +150,8 @@ class DarknetService(pulumi.ComponentResource):
         args = args_from(DarknetServiceArgs, args)
         child = pulumi.ResourceOptions(parent=self)
 
-        self.image = DarknetImage(name, args.image_args(), child)
+        with argument_path("image"):  # a team's own model is checked as the image stages it
+            self.image = DarknetImage(name, args.image_args(), child)
         self.bucket: DarknetBucket | None = None
         if args.bucket_name is None:
             self.bucket = DarknetBucket(name, args.bucket_args(), child)

@@ -22,6 +22,8 @@ VERSION = "0.2.0"
 
 SERVICE_NAME = "darknet-lambda"
 ENGINES = ("onnx", "darknet")
+FLAVOURS = ("pjreddie", "fork")
+"""Which Darknet trained a model: pjreddie's original (the image's CLI runs it) or the maintained fork."""
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MANIFEST_FILE = "models.json"
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

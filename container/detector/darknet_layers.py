@@ -15,7 +15,8 @@ from typing import ClassVar
 
 import numpy as np
 
-FLAVOURS = ("pjreddie", "fork")
+from detector.contract import FLAVOURS
+
 # Darknet's normalize_cpu divides by (sqrt(variance) + .000001f), not sqrt(variance + eps).
 BATCHNORM_EPS = np.float32(0.000001)
 LEAKY_SLOPE = 0.1

@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from detector.contract import FLAVOURS
 from detector.darknet_layers import HEAD_KINDS, ConversionError
 from detector.darknet_onnx import build_layers, parse_cfg, read_weights_header, weights_bytes_needed
 
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--cfg", type=Path, required=True)
         command.add_argument("--weights", type=Path, required=True)
         command.add_argument("--names", type=Path, required=True)
-        command.add_argument("--flavour", choices=("pjreddie", "fork"), default="fork")
+        command.add_argument("--flavour", choices=FLAVOURS, default="fork")
     assemble_parser = sub.choices["assemble"]
     assemble_parser.add_argument("--out", type=Path, required=True)
     assemble_parser.add_argument("--model", required=True)

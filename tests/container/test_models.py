@@ -3,7 +3,8 @@
 Random-weights parity runs once, in the model stage of the image already built (it has onnx, Darknet and
 libdarknet), looping over the models: no image per model. The own-model test builds a real image from a
 tiny cfg of three classes with weights the test generates, through `make image MODEL_DIR=...`'s script,
-and detects through AWS's Lambda emulator. Both fail (never skip) without Docker or the built image.
+and detects through AWS's Lambda emulator; the build context DarknetImage stages for the same files builds
+the same model. All fail (never skip) without Docker or the built image.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import pytest
 from detector.random_parity import calibrated_random_weights
 from local_lambda import DEFAULT_IMAGE, LocalLambda
 from PIL import Image
+
+from components.image import DarknetImageArgs, image_build_args, stage_own_model
 
 pytestmark = pytest.mark.docker
 
@@ -110,7 +113,8 @@ OWN_NAMES = ["bolt", "nut", "washer"]
 
 
 @pytest.fixture(scope="module")
-def own_model_image(detector_image, tmp_path_factory, samples) -> str:
+def own_model_folder(tmp_path_factory, samples) -> Path:
+    """parts.cfg, parts.weights, parts.names: what `make image MODEL_DIR=` and `model_dir` take."""
     folder = tmp_path_factory.mktemp("parts")
     cfg = folder / "parts.cfg"
     cfg.write_text(OWN_CFG)
@@ -118,6 +122,12 @@ def own_model_image(detector_image, tmp_path_factory, samples) -> str:
     with Image.open(samples / "dog.jpg") as photo:
         pixels = np.asarray(photo.convert("RGB").resize((160, 160)), dtype=np.float32) / 255
     calibrated_random_weights(cfg, folder / "parts.weights", "fork", pixels.transpose(2, 0, 1)[None].copy())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def own_model_image(detector_image, own_model_folder) -> str:
+    folder = own_model_folder
     name, _, _ = DEFAULT_IMAGE.partition(":")
     tag = f"{name}:own-parts"
     completed = subprocess.run(
@@ -144,30 +154,66 @@ def test_own_model_is_built_and_detects_with_its_own_names(own_model_image, lamb
     assert labels and labels <= set(OWN_NAMES), document["detections"]
 
 
-def test_own_model_image_records_its_files_and_refuses_the_darknet_cli(own_model_image):
-    script = (
-        "import json, pathlib\n"
-        "from detector.darknet_cli import DarknetCliEngine, UnsupportedModelError\n"
-        "model = pathlib.Path('/opt/model')\n"
-        "print(json.dumps(sorted(p.name for p in model.iterdir())))\n"
-        "print((model / 'model.json').read_text().strip())\n"
-        "try:\n"
-        "    DarknetCliEngine(model, 'parts', 0.5, pathlib.Path('/opt/darknet/bin/darknet'))\n"
-        "except UnsupportedModelError as error:\n"
-        "    print(error)\n"
-    )
+OWN_MODEL_PROBE = (
+    "import json, pathlib\n"
+    "from detector.darknet_cli import DarknetCliEngine, UnsupportedModelError\n"
+    "model = pathlib.Path('/opt/model')\n"
+    "print(json.dumps(sorted(p.name for p in model.iterdir())))\n"
+    "print((model / 'model.json').read_text().strip())\n"
+    "try:\n"
+    "    DarknetCliEngine(model, 'parts', 0.5, pathlib.Path('/opt/darknet/bin/darknet'))\n"
+    "except UnsupportedModelError as error:\n"
+    "    print(error)\n"
+)
+
+
+def probe_own_model(image: str) -> tuple[list[str], dict, str]:
+    """The image's model folder, its model.json and the Darknet CLI engine's refusal."""
     completed = subprocess.run(
-        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", own_model_image,
-         "-c", script],
+        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", image,
+         "-c", OWN_MODEL_PROBE],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
     files, info, refusal = completed.stdout.splitlines()
-    assert json.loads(files) == [
+    return json.loads(files), json.loads(info), refusal
+
+
+def test_own_model_image_records_its_files_and_refuses_the_darknet_cli(own_model_image):
+    files, info, refusal = probe_own_model(own_model_image)
+    assert files == [
         "model.json", "parts.cfg", "parts.data", "parts.names", "parts.onnx", "parts.weights"
     ]  # fmt: skip
-    assert json.loads(info) == {"model": "parts", "flavour": "fork", "darknet_cli": False}
+    assert info == {"model": "parts", "flavour": "fork", "darknet_cli": False}
     assert "only the maintained Darknet fork has" in refusal
+
+
+def test_a_context_the_component_stages_builds_the_same_own_model(
+    own_model_image, own_model_folder, tmp_path
+):
+    """DarknetImage's own-model build context, built as its Docker provider builds it (same context,
+    Dockerfile and build arguments), gives the image `make image MODEL_DIR=` gives."""
+    args = DarknetImageArgs(model="parts", model_dir=str(own_model_folder), push_to_ecr=False)
+    build = image_build_args(args, stage_own_model(args, tmp_path / "context"))
+    name, _, _ = DEFAULT_IMAGE.partition(":")
+    tag = f"{name}:own-parts-staged"
+    build_arguments = [
+        item for key, value in build.args.items() for item in ("--build-arg", f"{key}={value}")
+    ]
+    # The same lock as `make image`: another build's prune of untagged images would remove this one's stages.
+    lock = (
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        / "darknet-lambda"
+        / "image-build.lock"
+    )
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    completed = subprocess.run(
+        ["flock", str(lock), "docker", "build", "--quiet", *build_arguments, "--platform", build.platform,
+         "-f", build.dockerfile, "-t", tag, build.context],
+        capture_output=True, text=True, timeout=1200, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert probe_own_model(tag) == probe_own_model(own_model_image)
 
 
 def test_own_model_whose_names_disagree_fails_the_build_saying_why(detector_image, tmp_path):

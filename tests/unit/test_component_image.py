@@ -1,10 +1,23 @@
-"""DarknetImage: ECR with scanning and a lifecycle rule, the pushed digest, or an image given as is."""
+"""DarknetImage: ECR with scanning and a lifecycle rule, the pushed digest, or an image given as is; a team's
+own model staged with the recipe and checked before anything is built."""
 
 import json
+from pathlib import Path
 
+import boto3
 import pytest
+from detector.contract import MODEL_ENV
+from detector.darknet_onnx import write_random_weights
 
-from components import DarknetImage, DarknetImageArgs, InvalidArgument, __version__
+from components import (
+    DarknetFunctionArgs,
+    DarknetImage,
+    DarknetImageArgs,
+    DarknetService,
+    DarknetServiceArgs,
+    InvalidArgument,
+    __version__,
+)
 
 
 def deploy(mocked, **args):
@@ -86,3 +99,239 @@ def test_missing_dockerfile_asks_for_a_context_or_an_image(tmp_path):
     with pytest.raises(InvalidArgument, match=r"pass `context`.*or `image_uri`") as error:
         DarknetImageArgs(context=str(tmp_path))
     assert error.value.argument == "context"
+
+
+# A team's own model: a tiny cfg of three classes with random weights of its shape, written by the tests.
+OWN_CFG = """[net]
+width=64
+height=64
+channels=3
+
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+stride=2
+pad=1
+activation=leaky
+
+[convolutional]
+size=1
+stride=1
+pad=1
+filters=24
+activation=linear
+
+[yolo]
+mask=0,1,2
+anchors=8,8,16,16,24,24
+classes=3
+num=3
+"""
+OWN_NAMES = "bolt\nnut\nwasher\n"
+MODEL_FILES = ["parts.cfg", "parts.names", "parts.weights"]
+
+
+@pytest.fixture
+def own_model(tmp_path):
+    folder = tmp_path / "parts-model"
+    folder.mkdir()
+    (folder / "parts.cfg").write_text(OWN_CFG)
+    (folder / "parts.names").write_text(OWN_NAMES)
+    write_random_weights(folder / "parts.cfg", folder / "parts.weights")
+    return folder
+
+
+@pytest.fixture
+def cache_home(tmp_path, monkeypatch):
+    """Where the component stages build contexts (XDG_CACHE_HOME), away from the user's own cache."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    return cache
+
+
+def staged_context(cache_home: Path) -> Path:
+    return cache_home / "darknet-lambda" / "build-contexts" / "darknet-lambda-test-detector"
+
+
+def test_own_model_directory_is_staged_with_the_recipe_and_built_with_its_name_and_flavour(
+    mocked, own_model, cache_home
+):
+    recipe_model_folder = sorted(p.name for p in (mocked.root / "container" / "model").iterdir())
+    deployment = deploy(mocked, model="parts", model_dir=str(own_model), push_to_ecr=False)
+
+    context = staged_context(cache_home)
+    build = deployment.one("docker:index/image:Image").inputs["build"]
+    assert build["context"] == str(context)
+    assert build["dockerfile"] == str(context / "Dockerfile")
+    assert build["args"] == {"MODEL": "parts", "MODEL_FLAVOUR": "fork"}
+    assert (context / "Dockerfile").read_bytes() == (mocked.root / "container" / "Dockerfile").read_bytes()
+    assert (context / "detector" / "model_files.py").is_file()
+    assert sorted(p.name for p in (context / "model").iterdir()) == ["README.md", *MODEL_FILES]
+    for name in MODEL_FILES:
+        assert (context / "model" / name).read_bytes() == (own_model / name).read_bytes()
+    assert deployment.exports["image_uri"] == f"darknet-lambda:parts-{__version__}"
+    assert sorted(p.name for p in (mocked.root / "container" / "model").iterdir()) == recipe_model_folder, (
+        "the recipe itself is never written to"
+    )
+
+
+def test_restaging_replaces_what_a_previous_run_left(mocked, own_model, cache_home):
+    stale = staged_context(cache_home) / "model" / "old.weights"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"left over")
+    deploy(mocked, model="parts", model_dir=str(own_model), model_flavour="pjreddie", push_to_ecr=False)
+    assert not stale.exists()
+    assert sorted(p.name for p in stale.parent.iterdir()) == ["README.md", *MODEL_FILES]
+
+
+def test_own_model_whose_names_disagree_fails_before_anything_is_built(mocked, own_model, cache_home):
+    (own_model / "parts.names").write_text("bolt\nnut\n")
+    with pytest.raises(InvalidArgument) as error:
+        deploy(mocked, model="parts", model_dir=str(own_model))
+    assert error.value.argument == "model_dir"
+    assert error.value.reason == (
+        "the model's files do not agree:\n"
+        "  layer 2 [yolo] (cfg line 21) has classes=3 but parts.names lists 2 names"
+    )
+
+
+def test_own_model_weights_of_another_cfg_are_named_with_the_sizes(mocked, own_model, cache_home):
+    weights = own_model / "parts.weights"
+    weights.write_bytes(weights.read_bytes() + b"\0" * 8)
+    with pytest.raises(InvalidArgument, match=r"parts.weights is \d+ bytes: .* \+8 bytes off") as error:
+        deploy(mocked, model="parts", model_dir=str(own_model))
+    assert error.value.argument == "model_dir"
+
+
+MODEL_BUCKET = "team-models"
+
+
+@pytest.fixture
+def model_bucket(own_model, monkeypatch):
+    """The own model's files in an S3 bucket served by moto in this process."""
+    from moto import mock_aws
+
+    for variable, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(variable, value)
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=MODEL_BUCKET)
+        for name in MODEL_FILES:
+            s3.upload_file(str(own_model / name), MODEL_BUCKET, f"models/parts/{name}")
+        yield s3
+
+
+def test_own_model_on_s3_is_downloaded_into_the_staged_context(mocked, own_model, model_bucket, cache_home):
+    deployment = deploy(mocked, model="parts", model_uri=f"s3://{MODEL_BUCKET}/models/parts/")
+    context = staged_context(cache_home)
+    assert deployment.one("docker:index/image:Image").inputs["build"]["context"] == str(context)
+    for name in MODEL_FILES:
+        assert (context / "model" / name).read_bytes() == (own_model / name).read_bytes()
+
+
+def test_own_model_on_s3_missing_a_file_says_which(mocked, model_bucket, cache_home):
+    model_bucket.delete_object(Bucket=MODEL_BUCKET, Key="models/parts/parts.weights")
+    with pytest.raises(InvalidArgument) as error:
+        deploy(mocked, model="parts", model_uri=f"s3://{MODEL_BUCKET}/models/parts")
+    assert error.value.argument == "model_uri"
+    assert error.value.reason == f"s3://{MODEL_BUCKET}/models/parts/parts.weights does not exist"
+
+
+def test_own_model_on_s3_is_checked_like_a_local_one(mocked, model_bucket, cache_home):
+    model_bucket.put_object(Bucket=MODEL_BUCKET, Key="models/parts/parts.names", Body=b"bolt\n")
+    with pytest.raises(InvalidArgument, match=r"has classes=3 but parts.names lists 1 names") as error:
+        deploy(mocked, model="parts", model_uri=f"s3://{MODEL_BUCKET}/models/parts/")
+    assert error.value.argument == "model_uri"
+
+
+@pytest.mark.parametrize(
+    ("args", "argument", "message"),
+    [
+        (
+            {"model_uri": "s3://team-models/parts/"},
+            "model_uri",
+            r"by `model_dir` or by `model_uri`, not both",
+        ),
+        ({"image_uri": "registry.example/detector:parts"}, "model_dir", r"cannot go with `image_uri`"),
+        ({"model_flavour": "yolo"}, "model_flavour", r"'yolo' is not one of pjreddie, fork"),
+    ],
+)
+def test_own_model_arguments_that_cannot_go_together(own_model, args, argument, message):
+    with pytest.raises(InvalidArgument, match=message) as error:
+        DarknetImageArgs(model="parts", model_dir=str(own_model), **args)
+    assert error.value.argument == argument
+
+
+def test_own_model_directory_must_hold_the_models_three_files(own_model):
+    (own_model / "parts.names").unlink()
+    with pytest.raises(InvalidArgument, match=r"lacks parts.names \(model 'parts': its files are") as error:
+        DarknetImageArgs(model="parts", model_dir=str(own_model))
+    assert error.value.argument == "model_dir"
+    with pytest.raises(InvalidArgument, match=r"lacks bolts.cfg, bolts.weights, bolts.names"):
+        DarknetImageArgs(model="bolts", model_dir=str(own_model))
+    with pytest.raises(InvalidArgument, match=r"is not a directory"):
+        DarknetImageArgs(model="parts", model_dir=str(own_model / "parts.cfg"))
+
+
+def test_model_uri_must_be_an_s3_uri():
+    with pytest.raises(InvalidArgument, match=r"'https://team-models/parts/' is not an S3 URI") as error:
+        DarknetImageArgs(model="parts", model_uri="https://team-models/parts/")
+    assert error.value.argument == "model_uri"
+
+
+def test_model_flavour_applies_to_an_own_model_only():
+    with pytest.raises(InvalidArgument, match=r"applies to a team's own model only") as error:
+        DarknetImageArgs(model_flavour="fork")
+    assert error.value.argument == "model_flavour"
+
+
+def test_own_model_runs_on_the_darknet_engine_only_when_the_original_darknet_trained_it(own_model):
+    with pytest.raises(InvalidArgument, match=r"trained by the maintained Darknet fork .* use engine 'onnx'"):
+        DarknetImageArgs(model="parts", model_dir=str(own_model)).check_engine("darknet")
+    DarknetImageArgs(model="parts", model_dir=str(own_model)).check_engine("onnx")
+    DarknetImageArgs(model="parts", model_dir=str(own_model), model_flavour="pjreddie").check_engine(
+        "darknet"
+    )
+
+
+def test_service_gives_the_function_the_own_models_name(mocked, own_model, cache_home):
+    def program():
+        DarknetService(
+            "detector",
+            DarknetServiceArgs(
+                image=DarknetImageArgs(model="parts", model_dir=str(own_model), push_to_ecr=False)
+            ),
+        )
+
+    deployment = mocked.run(program)
+    environment = deployment.one("aws:lambda/function:Function").inputs["environment"]["variables"]
+    assert environment[MODEL_ENV] == "parts"
+    assert deployment.one("docker:index/image:Image").inputs["build"]["args"]["MODEL"] == "parts"
+
+
+def test_service_names_the_image_argument_whose_model_files_disagree(mocked, own_model, cache_home):
+    (own_model / "parts.names").write_text("bolt\n")
+
+    def program():
+        DarknetService(
+            "detector",
+            DarknetServiceArgs(image=DarknetImageArgs(model="parts", model_dir=str(own_model))),
+        )
+
+    with pytest.raises(InvalidArgument, match=r"has classes=3 but parts.names lists 1 names") as error:
+        mocked.run(program)
+    assert error.value.argument == "image.model_dir"
+
+
+def test_service_refuses_the_darknet_engine_for_a_fork_trained_own_model(own_model):
+    with pytest.raises(InvalidArgument, match=r"trained by the maintained Darknet fork") as error:
+        DarknetServiceArgs(
+            image=DarknetImageArgs(model="parts", model_dir=str(own_model)),
+            function=DarknetFunctionArgs(engine="darknet"),
+        )
+    assert error.value.argument == "image.model_flavour"

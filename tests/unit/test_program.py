@@ -153,6 +153,12 @@ def test_s3_path_off_removes_the_trigger(mocked):
         ("api.throttleBurstLimit", 0, r"darknet-lambda:api.throttleBurstLimit: 0 is outside"),
         ("image.context", "/nonexistent", r"darknet-lambda:image.context: no Dockerfile in /nonexistent"),
         ("image.pushToEcr", "yes", r"darknet-lambda:image.pushToEcr: 'yes' is not true or false"),
+        (
+            "image.modelUri",
+            "https://models/",
+            r"darknet-lambda:image.modelUri: 'https://models/' is not an S3",
+        ),
+        ("image.modelFlavour", "fork", r"darknet-lambda:image.modelFlavour: applies to a team's own model"),
         ("function.imageUri", "repo:tag", r"darknet-lambda:function.imageUri: is set by the service from"),
         ("function.memory", 2048, r"darknet-lambda:function: unknown setting\(s\) memory; known: imageUri"),
         ("function", '["A"]', r"darknet-lambda:function: expected a map"),
