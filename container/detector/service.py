@@ -102,7 +102,7 @@ def write_result_json(s3, bucket: str, keys: dict[str, str], document: dict) -> 
 
 def process_s3_object(request: S3ObjectRequest, s3, engine: Engine, settings: Settings) -> dict:
     """One uploaded object: read it from input/, write output/REQUEST_ID/."""
-    source = {"bucket": request.bucket, "key": request.key}
+    source = request.source()
     if not request.key.startswith(settings.input_prefix):
         # The notification filters input/; this guards against a misconfigured trigger looping on outputs.
         logger.warning("ignoring object outside the input prefix", extra=source)
