@@ -443,6 +443,8 @@ def _function(applier: Applier, name: str, inputs: _Inputs):
             )
             if image.get(key)
         }
+    if inputs.get("tracingConfig"):
+        request["TracingConfig"] = {"Mode": inputs["tracingConfig"]["mode"]}
     reserved = inputs.get("reservedConcurrentExecutions")
     inputs.done()
     lambda_ = applier.client("lambda")

@@ -158,3 +158,14 @@ def test_the_service_wires_the_queue_itself():
         DarknetServiceArgs(queue={"function_timeout": 10})
     with pytest.raises(InvalidArgument, match="ingestion"):
         DarknetServiceArgs(ingestion="kinesis")
+
+
+def test_tracing_turns_on_active_xray_and_lets_the_role_send_traces(mocked):
+    deployment = service(mocked, function={"tracing": True})
+    assert deployment.one("aws:lambda/function:Function").inputs["tracingConfig"] == {"mode": "Active"}
+    statements = deployment.one("aws:iam/rolePolicy:RolePolicy", "darknet-access").policy()["Statement"]
+    assert {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} == {
+        action for s in statements if s["Sid"] == "SendTraces" for action in s["Action"]
+    }
+    untraced = service(mocked)
+    assert "tracingConfig" not in untraced.one("aws:lambda/function:Function").inputs
