@@ -93,6 +93,13 @@ class DarknetServiceArgs:
             raise InvalidArgument("function.allow_self_invoke", "is set by the service from enable_http_api")
         check_choice("s3_delivery", self.s3_delivery, DELIVERIES)
         check_choice("ingestion", self.ingestion, INGESTIONS)
+        reserved = self.function.reserved_concurrency
+        if self.uses_queue and reserved is not None and reserved < self.queue.maximum_concurrency:
+            raise InvalidArgument(
+                "queue.maximum_concurrency",
+                f"{self.queue.maximum_concurrency} is above function.reserved_concurrency ({reserved}): "
+                "the queue's invocations would be throttled",
+            )
         if not (self.enable_s3_trigger or self.enable_http_api):
             raise InvalidArgument("enable_http_api", "the S3 trigger and the HTTP API cannot both be off")
         with argument_path("image"):

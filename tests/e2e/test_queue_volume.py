@@ -34,6 +34,10 @@ from components.contract import object_request_id, result_json_key
 LOAD_IMAGES = int(os.environ.get("E2E_LOAD_IMAGES", "1000"))
 BACKFILL_IMAGES = int(os.environ.get("E2E_BACKFILL_IMAGES", "1500"))
 FAILING_ON_PURPOSE = 6
+# The localstack stack's queue settings (Pulumi.localstack.yaml): a failing message is received this
+# many times, each after the visibility timeout, before it moves to the dead-letter queue.
+MAX_RECEIVE_COUNT = 3
+VISIBILITY_TIMEOUT_SECONDS = 20
 OUTPUT_NAMES = {"image-result.png", "result.out", "result.json"}
 CONTAINER_PREFIX = "darknet-e2e-lambda-"  # localstack/run.sh names the function containers so
 
@@ -153,8 +157,12 @@ def test_a_thousand_images_each_get_one_complete_result_despite_a_killed_contain
         failing = [f"input/failing/{n}.jpg" for n in range(FAILING_ON_PURPOSE)]
         for key in failing:
             sqs.send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps(failing_notification(key)))
+        failing_sent = time.time()
+        first_dead_letter = None
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
+            if first_dead_letter is None and sum(queue_depth(sqs, stack.dead_letter_queue_url)):
+                first_dead_letter = time.time()
             folders = result_folders(s3, stack.bucket)
             now = time.time()
             for key, folder in list(folder_of.items()):
@@ -196,6 +204,8 @@ def test_a_thousand_images_each_get_one_complete_result_despite_a_killed_contain
     ]
 
     dead = dead_letters(sqs, stack.dead_letter_queue_url, FAILING_ON_PURPOSE, timeout=240)
+    if first_dead_letter is None and dead:
+        first_dead_letter = time.time()
     dead_keys = sorted(json.loads(m["Body"])["Records"][0]["s3"]["object"]["key"] for m in dead)
     waiting, in_flight = queue_depth(sqs, stack.queue_url)
 
@@ -211,7 +221,8 @@ def test_a_thousand_images_each_get_one_complete_result_despite_a_killed_contain
         f"load: lost {len(lost)}, duplicated {len(duplicated)}, incomplete {len(incomplete)}; "
         f"killed {len(killed['runtimes'])} function runtime(s) after {killed['results_before']} results "
         f"with {killed['in_flight']} messages in flight; dead-letter queue {len(dead)} "
-        f"(failing on purpose: {FAILING_ON_PURPOSE}); queue left {waiting} waiting, {in_flight} in flight"
+        f"(failing on purpose: {FAILING_ON_PURPOSE}), the first {first_dead_letter - failing_sent:.0f} s "
+        f"after sending; queue left {waiting} waiting, {in_flight} in flight"
     )
     assert lost == [], f"{len(lost)} images have no result: {lost[:5]}"
     assert duplicated == {}

@@ -169,3 +169,11 @@ def test_tracing_turns_on_active_xray_and_lets_the_role_send_traces(mocked):
     }
     untraced = service(mocked)
     assert "tracingConfig" not in untraced.one("aws:lambda/function:Function").inputs
+
+
+def test_the_queue_may_not_drive_more_than_the_reserved_concurrency():
+    with pytest.raises(InvalidArgument, match=r"queue\.maximum_concurrency: 30 is above function\.reserved"):
+        DarknetServiceArgs(function={"reserved_concurrency": 20}, queue={"maximum_concurrency": 30})
+    assert DarknetServiceArgs(
+        function={"reserved_concurrency": 20}, ingestion="direct", queue={"maximum_concurrency": 30}
+    )
