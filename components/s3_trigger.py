@@ -175,9 +175,9 @@ class DarknetS3Trigger(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        allowed: pulumi.Resource
         if args.queue_arn is not None:
-            allowed: pulumi.Resource = self._allow_send(name, args, "events.amazonaws.com", self.rule.arn)
-            self.queue_policy = typing.cast(aws.sqs.QueuePolicy, allowed)
+            allowed = self.queue_policy = self._allow_send(name, args, "events.amazonaws.com", self.rule.arn)
         else:
             allowed = self.permission = aws.lambda_.Permission(
                 name,
