@@ -6,7 +6,7 @@ container, as when a sandbox crashes: Lambda reports Runtime.ExitError) while ba
 and mixes in messages that fail on purpose (notifications of images whose bucket no longer exists);
 every image must still end with exactly one complete result, and only the failing messages may reach
 the dead-letter queue.
-Sizes: E2E_LOAD_IMAGES (default 1000), E2E_BACKFILL_IMAGES (default 1500 more for the backfill).
+Sizes: E2E_LOAD_IMAGES (default 1000), E2E_BACKFILL_IMAGES (default 1000 more for the backfill).
 
 Killing the whole container instead is no test on LocalStack: it does not notice the container's
 death and waits 905 s for the invocation's answer, holding the event source mapping's poller.
@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -32,7 +33,7 @@ from components import backfill
 from components.contract import object_request_id, result_json_key
 
 LOAD_IMAGES = int(os.environ.get("E2E_LOAD_IMAGES", "1000"))
-BACKFILL_IMAGES = int(os.environ.get("E2E_BACKFILL_IMAGES", "1500"))
+BACKFILL_IMAGES = int(os.environ.get("E2E_BACKFILL_IMAGES", "1000"))
 FAILING_ON_PURPOSE = 6
 # The localstack stack's queue settings (Pulumi.localstack.yaml): a failing message is received this
 # many times, each after the visibility timeout, before it moves to the dead-letter queue.
@@ -43,8 +44,20 @@ CONTAINER_PREFIX = "darknet-e2e-lambda-"  # localstack/run.sh names the function
 
 
 @pytest.fixture(scope="module")
-def volume_prefix() -> str:
-    return f"input/volume-{uuid.uuid4().hex[:8]}/"
+def volume_prefix(stack, s3) -> Iterator[str]:
+    """A prefix of its own; its thousands of images and their results are deleted afterwards, so the
+    other tests' waits, which read every result.json, measure the stack and not this bucket's size."""
+    prefix = f"input/volume-{uuid.uuid4().hex[:8]}/"
+    yield prefix
+    for page in backfill.list_objects(s3, stack.bucket, prefix):
+        keys = [obj.key for obj in page]
+        for obj in page:
+            folder = result_json_key("output/", object_request_id(stack.bucket, obj.key, obj.etag))
+            keys += [folder.replace("result.json", name) for name in OUTPUT_NAMES]
+        for start in range(0, len(keys), 1000):
+            s3.delete_objects(
+                Bucket=stack.bucket, Delete={"Objects": [{"Key": key} for key in keys[start : start + 1000]]}
+            )
 
 
 @pytest.fixture(scope="module")
