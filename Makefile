@@ -9,7 +9,7 @@ IMAGE_TAG ?= darknet-lambda:$(MODEL)
 IMAGE ?=
 export MODEL IMAGE IMAGE_TAG
 
-.PHONY: help venv lint unit image detect container-test bench e2e demo test clean
+.PHONY: help venv lint unit image detect container-test bench e2e demo backfill test clean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -47,6 +47,14 @@ e2e: venv image ## the whole flow on LocalStack, deployed through the Pulumi pro
 
 demo: venv image ## the main job: IMAGE (default dog.jpg) through the S3 and HTTP paths on LocalStack
 	bash localstack/run.sh demo
+
+# The deployed stack's bucket and queue (its bucketName and queueUrl outputs).
+BUCKET ?= $(shell command -v pulumi >/dev/null 2>&1 && pulumi stack output bucketName 2>/dev/null)
+QUEUE_URL ?= $(shell command -v pulumi >/dev/null 2>&1 && pulumi stack output queueUrl 2>/dev/null)
+backfill: venv ## PREFIX=input/... of existing images through the queue (WAIT=1 waits and reports)
+	@test -n "$(PREFIX)" || { echo "set PREFIX=input/... (and BUCKET, QUEUE_URL without the Pulumi CLI)"; exit 2; }
+	$(PY) -m darknet_lambda.backfill --bucket "$(BUCKET)" --prefix "$(PREFIX)" --queue-url "$(QUEUE_URL)" \
+	  $(if $(WAIT),--wait --report backfill-report.jsonl)
 
 test: lint unit container-test e2e ## everything CI runs
 

@@ -9,13 +9,24 @@ from .checks import InvalidArgument
 from .contract import VERSION
 from .function import DarknetFunction, DarknetFunctionArgs
 from .image import DEFAULT_BUILD_CONTEXT, DarknetImage, DarknetImageArgs
+from .monitoring import DarknetMonitoring, DarknetMonitoringArgs
+from .queue import DarknetQueue, DarknetQueueArgs
 from .s3_trigger import DarknetS3Trigger, DarknetS3TriggerArgs
 from .service import DarknetService, DarknetServiceArgs
 from .stack_config import StackConfigError, service_args_from_config
 
 __version__ = VERSION
 
-COMPONENTS = [DarknetService, DarknetImage, DarknetBucket, DarknetFunction, DarknetS3Trigger, DarknetApi]
+COMPONENTS = [
+    DarknetService,
+    DarknetImage,
+    DarknetBucket,
+    DarknetFunction,
+    DarknetS3Trigger,
+    DarknetApi,
+    DarknetQueue,
+    DarknetMonitoring,
+]
 """The components Pulumi's provider host serves to other languages."""
 
 __all__ = [
@@ -29,6 +40,10 @@ __all__ = [
     "DarknetFunctionArgs",
     "DarknetImage",
     "DarknetImageArgs",
+    "DarknetMonitoring",
+    "DarknetMonitoringArgs",
+    "DarknetQueue",
+    "DarknetQueueArgs",
     "DarknetS3Trigger",
     "DarknetS3TriggerArgs",
     "DarknetService",

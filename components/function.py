@@ -66,6 +66,8 @@ class DarknetFunctionArgs:
     """Let the function invoke itself asynchronously (the HTTP path's 202 answer needs it)."""
     bucket_kms_key_arn: pulumi.Input[str] | None = None
     """Set when the bucket is encrypted with a customer KMS key, so the function can read and write it."""
+    tracing: bool = False
+    """X-Ray active tracing of each invocation (the role may then send trace segments)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on every resource."""
 
@@ -159,7 +161,13 @@ class DarknetFunction(pulumi.ComponentResource):
                 self.log_group.arn, bucket_name, self.failure_queue.arn, args.bucket_kms_key_arn
             ).apply(
                 lambda values: _access_policy(
-                    values[0], values[1], values[2], values[3], args.input_prefix, args.output_prefix
+                    values[0],
+                    values[1],
+                    values[2],
+                    values[3],
+                    args.input_prefix,
+                    args.output_prefix,
+                    args.tracing,
                 )
             ),
             opts=child,
@@ -182,6 +190,7 @@ class DarknetFunction(pulumi.ComponentResource):
             reserved_concurrent_executions=args.reserved_concurrency,
             environment={"variables": environment},
             logging_config={"log_format": "Text", "log_group": self.log_group.name},
+            tracing_config={"mode": "Active"} if args.tracing else None,
             tags=args.tags,
             # The role must be able to write logs and read input before the first event arrives.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[access]),
@@ -230,6 +239,7 @@ def _access_policy(
     kms_key_arn: str | None,
     input_prefix: str,
     output_prefix: str,
+    tracing: bool = False,
 ) -> str:
     partition = log_group_arn.split(":")[1]
     statements = [
@@ -258,6 +268,16 @@ def _access_policy(
             "Resource": [failure_queue_arn],
         },
     ]
+    if tracing:
+        # X-Ray's trace APIs take no resource-level permissions (AWSXRayDaemonWriteAccess uses "*" too).
+        statements.append(
+            {
+                "Sid": "SendTraces",
+                "Effect": "Allow",
+                "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                "Resource": ["*"],
+            }
+        )
     if kms_key_arn:
         statements.append(
             {

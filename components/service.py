@@ -1,4 +1,4 @@
-"""DarknetService: image, bucket, function, S3 trigger and REST API wired together."""
+"""DarknetService: image, bucket, function, S3 trigger (through a queue), REST API and monitoring."""
 
 import dataclasses
 import typing
@@ -11,7 +11,11 @@ from .bucket import DarknetBucket, DarknetBucketArgs
 from .checks import InvalidArgument, args_from, argument_path, check_choice
 from .function import DarknetFunction, DarknetFunctionArgs
 from .image import DarknetImage, DarknetImageArgs
+from .monitoring import DarknetMonitoring, DarknetMonitoringArgs
+from .queue import DarknetQueue, DarknetQueueArgs
 from .s3_trigger import DELIVERIES, DarknetS3Trigger, DarknetS3TriggerArgs
+
+INGESTIONS = ("queue", "direct")
 
 # Arguments of a part that the service sets from its other parts, and where each comes from.
 WIRED = {
@@ -24,6 +28,19 @@ WIRED = {
     },
     "bucket": {"output_prefix": "function.output_prefix"},
     "api": {"function_name": "the function", "function_invoke_arn": "the function"},
+    "queue": {
+        "function_name": "the function",
+        "role_name": "the function",
+        "function_timeout": "function.timeout",
+    },
+    "monitoring": {
+        "function_name": "the function",
+        "function_arn": "the function",
+        "function_timeout": "function.timeout",
+        "queue_name": "the queue",
+        "dead_letter_queue_name": "the queue",
+        "failure_queue_name": "the function",
+    },
 }
 
 
@@ -41,6 +58,11 @@ class DarknetServiceArgs:
     """The function: engine, threshold, prefixes, memory, timeout, logs, retries."""
     api: DarknetApiArgs = field(default_factory=DarknetApiArgs)
     """The REST API of POST /detect (when `enable_http_api`)."""
+    queue: DarknetQueueArgs = field(default_factory=DarknetQueueArgs)
+    """The image queue of the queue ingestion: batch size and window, maximum concurrency, receives
+    before the dead-letter queue, visibility timeout."""
+    monitoring: DarknetMonitoringArgs = field(default_factory=DarknetMonitoringArgs)
+    """Alarms (with an optional SNS topic) and the dashboard; each can be turned off."""
     bucket_name: pulumi.Input[str] | None = None
     """Use this existing bucket (same account) instead of creating one."""
     enable_s3_trigger: bool = True
@@ -50,6 +72,10 @@ class DarknetServiceArgs:
     it replaces) or eventbridge (an EventBridge rule on the input prefix; the bucket's other
     notifications stay). On a bucket the service creates, eventbridge also switches the bucket's
     EventBridge delivery on; on an existing bucket (`bucket_name`) its owner does."""
+    ingestion: str = "queue"
+    """How new objects reach the function: queue (S3 events wait in an SQS queue the function consumes
+    in batches, at a capped concurrency, failures to a dead-letter queue) or direct (S3 invokes the
+    function asynchronously, one object per invocation)."""
     enable_http_api: bool = True
     """Serve POST /detect through API Gateway."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -66,10 +92,22 @@ class DarknetServiceArgs:
         if self.function.allow_self_invoke:
             raise InvalidArgument("function.allow_self_invoke", "is set by the service from enable_http_api")
         check_choice("s3_delivery", self.s3_delivery, DELIVERIES)
+        check_choice("ingestion", self.ingestion, INGESTIONS)
+        reserved = self.function.reserved_concurrency
+        if self.uses_queue and reserved is not None and reserved < self.queue.maximum_concurrency:
+            raise InvalidArgument(
+                "queue.maximum_concurrency",
+                f"{self.queue.maximum_concurrency} is above function.reserved_concurrency ({reserved}): "
+                "the queue's invocations would be throttled",
+            )
         if not (self.enable_s3_trigger or self.enable_http_api):
             raise InvalidArgument("enable_http_api", "the S3 trigger and the HTTP API cannot both be off")
         with argument_path("image"):
             self.image.check_engine(self.function.engine)
+
+    @property
+    def uses_queue(self) -> bool:
+        return self.enable_s3_trigger and self.ingestion == "queue"
 
     def _tags(self, part_tags: dict[str, str]) -> dict[str, str]:
         return {**self.tags, **part_tags}
@@ -106,6 +144,33 @@ class DarknetServiceArgs:
             tags=self._tags(self.api.tags),
         )
 
+    def queue_args(self, function_name: pulumi.Input[str], role_name: pulumi.Input[str]) -> DarknetQueueArgs:
+        return dataclasses.replace(
+            self.queue,
+            function_name=function_name,
+            role_name=role_name,
+            function_timeout=self.function.timeout,
+            tags=self._tags(self.queue.tags),
+        )
+
+    def monitoring_args(
+        self,
+        function_name: pulumi.Input[str],
+        function_arn: pulumi.Input[str],
+        failure_queue_name: pulumi.Input[str],
+        queue: "DarknetQueue | None",
+    ) -> DarknetMonitoringArgs:
+        return dataclasses.replace(
+            self.monitoring,
+            function_name=function_name,
+            function_arn=function_arn,
+            function_timeout=self.function.timeout,
+            failure_queue_name=failure_queue_name,
+            queue_name=queue.queue_name if queue else None,
+            dead_letter_queue_name=queue.dead_letter_queue_name if queue else None,
+            tags=self._tags(self.monitoring.tags),
+        )
+
 
 PARTS: dict[str, type] = {
     field.name: typing.cast(type, field.type)
@@ -122,7 +187,10 @@ class DarknetService(pulumi.ComponentResource):
     on an existing bucket), `function` (DarknetFunction), `trigger` (DarknetS3Trigger or None) and
     `api` (DarknetApi or None); each exposes its AWS resources in turn (`function.role`,
     `function.function`, `function.log_group`, `function.failure_queue`, `bucket.bucket`,
-    `api.rest_api`, `api.stage`, `image.repository`)."""
+    `api.rest_api`, `api.stage`, `image.repository`), and with the queue ingestion `queue`
+    (DarknetQueue: `queue.queue`, `queue.dead_letter_queue`, `queue.event_source_mapping`), and
+    `monitoring` (DarknetMonitoring: `monitoring.alarms`, `monitoring.dashboard`, `monitoring.topic`;
+    None when alarms and dashboard are both off)."""
 
     bucket_name: pulumi.Output[str]
     """The bucket holding input and results."""
@@ -142,6 +210,12 @@ class DarknetService(pulumi.ComponentResource):
     """The function's CloudWatch log group."""
     image_uri: pulumi.Output[str]
     """The image the function runs."""
+    queue_url: pulumi.Output[str] | None
+    """The image queue's URL (queue ingestion): `make backfill` sends existing images here."""
+    dead_letter_queue_url: pulumi.Output[str] | None
+    """The dead-letter queue's URL (queue ingestion): images that failed every delivery."""
+    dashboard_name: pulumi.Output[str] | None
+    """The CloudWatch dashboard (when enabled)."""
 
     def __init__(
         self, name: str, args: DarknetServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -160,14 +234,26 @@ class DarknetService(pulumi.ComponentResource):
             bucket_name = pulumi.Output.from_input(args.bucket_name)
         self.function = DarknetFunction(name, args.function_args(self.image.image_uri, bucket_name), child)
 
+        self.queue: DarknetQueue | None = None
+        if args.uses_queue:
+            self.queue = DarknetQueue(
+                name, args.queue_args(self.function.function_name, self.function.role_name), child
+            )
         self.trigger: DarknetS3Trigger | None = None
         if args.enable_s3_trigger:
+            destination = (
+                {"queue_arn": self.queue.queue_arn, "queue_url": self.queue.queue_url}
+                if self.queue
+                else {
+                    "function_name": self.function.function_name,
+                    "function_arn": self.function.function_arn,
+                }
+            )
             self.trigger = DarknetS3Trigger(
                 name,
                 DarknetS3TriggerArgs(
                     bucket_name=bucket_name,
-                    function_name=self.function.function_name,
-                    function_arn=self.function.function_arn,
+                    **destination,
                     input_prefix=args.function.input_prefix,
                     delivery=args.s3_delivery,
                     enable_bucket_eventbridge=args.s3_delivery == "eventbridge" and self.bucket is not None,
@@ -183,6 +269,19 @@ class DarknetService(pulumi.ComponentResource):
             )
             self.api_url = self.api.url
 
+        self.monitoring: DarknetMonitoring | None = None
+        if args.monitoring.enable_alarms or args.monitoring.enable_dashboard:
+            self.monitoring = DarknetMonitoring(
+                name,
+                args.monitoring_args(
+                    self.function.function_name,
+                    self.function.function_arn,
+                    self.function.failure_queue.name,
+                    self.queue,
+                ),
+                child,
+            )
+
         input_prefix, output_prefix = args.function.input_prefix, args.function.output_prefix
         self.bucket_name = bucket_name
         self.input_uri = bucket_name.apply(lambda bucket: f"s3://{bucket}/{input_prefix}")
@@ -192,6 +291,9 @@ class DarknetService(pulumi.ComponentResource):
         self.role_name = self.function.role_name
         self.log_group_name = self.function.log_group_name
         self.image_uri = self.image.image_uri
+        self.queue_url = self.queue.queue_url if self.queue else None
+        self.dead_letter_queue_url = self.queue.dead_letter_queue_url if self.queue else None
+        self.dashboard_name = self.monitoring.dashboard_name if self.monitoring else None
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
@@ -203,5 +305,8 @@ class DarknetService(pulumi.ComponentResource):
                 "role_name": self.role_name,
                 "log_group_name": self.log_group_name,
                 "image_uri": self.image_uri,
+                "queue_url": self.queue_url,
+                "dead_letter_queue_url": self.dead_letter_queue_url,
+                "dashboard_name": self.dashboard_name,
             }
         )

@@ -70,8 +70,10 @@ localstack_env() {
   # LocalStack binds every interface on the port whatever host is given here.
   export GATEWAY_LISTEN="0.0.0.0:4566" HOSTNAME_FROM_LAMBDA="$bridge"
   export DNS_ADDRESS=0 DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1
-  export SERVICES="s3,lambda,apigateway,iam,sts,logs,sqs,cloudwatch,events"
+  export SERVICES="s3,lambda,apigateway,iam,sts,logs,sqs,cloudwatch,events,sns"
   export LAMBDA_KEEPALIVE_MS=600000 LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT=60
+  # The queue's poller backs off up to 10 s after empty polls; AWS's long polling answers at once.
+  export LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC=1
   # Function containers are named MAIN_CONTAINER_NAME-lambda-<function>-<id>.
   export MAIN_CONTAINER_NAME="$container_prefix"
 }

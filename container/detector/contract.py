@@ -12,6 +12,7 @@ the same file as `darknet_lambda.contract` (a symbolic link in the source tree, 
 import json
 import math
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -39,6 +40,38 @@ LOG_LEVEL_ENV = "LOG_LEVEL"
 POWERTOOLS_LOG_LEVEL_ENV = "POWERTOOLS_LOG_LEVEL"
 POWERTOOLS_SERVICE_ENV = "POWERTOOLS_SERVICE_NAME"
 VERSION_ENV = "DARKNET_LAMBDA_VERSION"
+
+METRICS_NAMESPACE = "DarknetLambda"
+"""The CloudWatch namespace of the function's own metrics (embedded metric format), dimension `service`
+= SERVICE_NAME; the alarms and the dashboard read them by these names."""
+METRIC_IMAGES_PROCESSED = "ImagesProcessed"
+METRIC_IMAGES_REJECTED = "ImagesRejected"
+METRIC_IMAGES_FAILED = "ImagesFailed"
+METRIC_DETECTIONS = "Detections"
+METRIC_MEGAPIXELS = "ImageMegapixels"
+METRIC_STAGE_PREFIX = "StageLatency_"
+"""Followed by the stage (`predict`, `upload`, ...): milliseconds of one stage of one image."""
+METRIC_QUEUE_LATENCY = "UploadToResultLatency"
+"""Milliseconds from the object's upload (the event's time) to its result."""
+
+RESULT_JSON = "result.json"
+"""The result document of a request, written last into output/REQUEST_ID/: its presence means done."""
+# Request ids of S3 objects are derived from the object's exact content version, so a redelivered
+# notification, a redriven queue message and a backfill of the same object all write one folder,
+# while a re-upload with new content gets a new one.
+S3_REQUEST_NAMESPACE = uuid.UUID("6f1c5a8e-3d0b-4f59-9a55-0c2a6b7f4e21")
+
+
+def object_request_id(bucket: str, key: str, etag: str) -> str:
+    """The request id of one version of an S3 object. The ETag (quotes stripped: listings quote it,
+    notifications do not) names the content; the notification's sequencer does not (LocalStack gives
+    every notification the same one) and the version id is absent from unversioned buckets and
+    listings alike."""
+    return str(uuid.uuid5(S3_REQUEST_NAMESPACE, f"{bucket}\0{key}\0{etag.strip(chr(34))}"))
+
+
+def result_json_key(output_prefix: str, request_id: str) -> str:
+    return f"{output_prefix}{request_id}/{RESULT_JSON}"
 
 
 class ContractError(ValueError):

@@ -1,32 +1,36 @@
 """Typed requests parsed from the event shapes the function receives.
 
-S3 notifications (delivered directly or through EventBridge) and API Gateway REST proxy events are
-read with Powertools' data classes; the last shape is the function's own asynchronous job, sent by
-the HTTP path to itself.
+S3 notifications (delivered directly, through EventBridge, or as the bodies of SQS messages) and API
+Gateway REST proxy events are read with Powertools' data classes; the last shape is the function's
+own asynchronous job, sent by the HTTP path to itself.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import (
     APIGatewayProxyEvent,
     S3Event,
     S3EventBridgeNotificationEvent,
+    SQSRecord,
 )
+
+from .contract import object_request_id
 
 ASYNC_JOB_KEY = "darknet_job"
 # The detail-type of S3's EventBridge event for a new object (AWS S3 user guide, "EventBridge event
 # message structure").
 EVENTBRIDGE_OBJECT_CREATED = "Object Created"
 GZIP_MEDIA_TYPES = ("application/gzip", "application/x-gzip", "application/x-tar+gzip")
-# Request ids of S3 objects are derived from the object's identity, so a duplicated delivery of
-# the same notification rewrites the same output folder instead of creating a second one.
-S3_REQUEST_NAMESPACE = uuid.UUID("6f1c5a8e-3d0b-4f59-9a55-0c2a6b7f4e21")
+# The event S3 sends to a queue when a notification configuration is saved (S3 user guide, "Event
+# message structure"): nothing to process.
+S3_TEST_EVENT = "s3:TestEvent"
 
 
 class BadEvent(ValueError):
@@ -39,6 +43,15 @@ class S3ObjectRequest:
     key: str  # URL-decoded, as the object is really named
     size: int | None
     request_id: str
+    etag: str | None = None
+    version_id: str | None = None
+    # When the event was sent (ISO 8601), for the upload-to-result latency; not part of the identity.
+    event_time: str | None = field(default=None, compare=False)
+
+    def source(self) -> dict:
+        """result.json's `source`: the exact object version the result belongs to."""
+        version = {"etag": self.etag, "version_id": self.version_id}
+        return {"bucket": self.bucket, "key": self.key, **{k: v for k, v in version.items() if v}}
 
 
 @dataclass(frozen=True)
@@ -65,18 +78,32 @@ def event_kind(event: dict) -> str:
     records = event.get("Records")
     if isinstance(records, list) and records and records[0].get("eventSource") == "aws:s3":
         return "s3"
+    if isinstance(records, list) and records and records[0].get("eventSource") == "aws:sqs":
+        return "sqs"
     if event.get("source") == "aws.s3" and event.get("detail-type") == EVENTBRIDGE_OBJECT_CREATED:
         return "s3-eventbridge"
     if "httpMethod" in event and "requestContext" in event:
         return "http"
     raise BadEvent(
-        "not an S3 notification, an S3 'Object Created' EventBridge event, an API Gateway REST proxy "
-        "event or a detection job"
+        "not an S3 notification, an S3 'Object Created' EventBridge event, an SQS batch, an API Gateway "
+        "REST proxy event or a detection job"
     )
 
 
-def s3_request_id(bucket: str, key: str, version_or_sequencer: str) -> str:
-    return str(uuid.uuid5(S3_REQUEST_NAMESPACE, f"{bucket}\0{key}\0{version_or_sequencer}"))
+def _object_request(
+    bucket: str, key: str, etag: str | None, version_id: str | None, size, event_time: str | None
+) -> S3ObjectRequest:
+    if not etag:
+        raise BadEvent(f"the event of s3://{bucket}/{key} carries no ETag to identify the object's content")
+    return S3ObjectRequest(
+        bucket=bucket,
+        key=key,
+        size=int(size) if size is not None else None,
+        request_id=object_request_id(bucket, key, etag),
+        etag=etag.strip('"'),
+        version_id=version_id or None,
+        event_time=event_time,
+    )
 
 
 def parse_s3_event(event: dict) -> list[S3ObjectRequest]:
@@ -86,16 +113,14 @@ def parse_s3_event(event: dict) -> list[S3ObjectRequest]:
         if not record.event_name.startswith("ObjectCreated:"):
             continue
         obj = record.s3.get_object
-        bucket = record.s3.bucket.name
-        key = unquote_plus(obj.key)
-        identity = obj.version_id or obj.get("sequencer") or obj.etag
-        size = obj.get("size")
         requests.append(
-            S3ObjectRequest(
-                bucket=bucket,
-                key=key,
-                size=int(size) if size is not None else None,
-                request_id=s3_request_id(bucket, key, identity),
+            _object_request(
+                record.s3.bucket.name,
+                unquote_plus(obj.key),
+                obj.get("eTag"),
+                obj.get("versionId"),
+                obj.get("size"),
+                record.get("eventTime"),
             )
         )
     return requests
@@ -107,19 +132,29 @@ def parse_s3_eventbridge_event(event: dict) -> list[S3ObjectRequest]:
         detail = S3EventBridgeNotificationEvent(event).detail
         bucket = detail.bucket.name
         obj = detail.object
-        key = obj.key
-        identity = obj.get("version-id") or obj.get("sequencer") or obj.etag
-        size = obj.size
+        key, etag, version_id, size = obj.key, obj.get("etag"), obj.get("version-id"), obj.size
     except (KeyError, TypeError, AttributeError) as error:
         raise BadEvent(f"malformed S3 EventBridge event: missing {error}") from None
-    return [
-        S3ObjectRequest(
-            bucket=bucket,
-            key=key,
-            size=int(size) if size is not None else None,
-            request_id=s3_request_id(bucket, key, identity),
-        )
-    ]
+    return [_object_request(bucket, key, etag, version_id, size, event.get("time"))]
+
+
+def parse_sqs_record(record: SQSRecord) -> list[S3ObjectRequest]:
+    """The objects one queue message names: its body is an S3 notification (from S3 or `make backfill`)
+    or S3's EventBridge event (from an EventBridge rule); S3's test event names none."""
+    try:
+        body = json.loads(record.body)
+    except (TypeError, ValueError):
+        raise BadEvent(f"message {record.message_id} is not JSON") from None
+    if not isinstance(body, dict):
+        raise BadEvent(f"message {record.message_id} is not a JSON object")
+    if body.get("Event") == S3_TEST_EVENT:
+        return []
+    kind = event_kind(body)
+    if kind == "s3":
+        return parse_s3_event(body)
+    if kind == "s3-eventbridge":
+        return parse_s3_eventbridge_event(body)
+    raise BadEvent(f"message {record.message_id} holds a {kind} event, not an S3 event")
 
 
 def parse_http_event(event: dict, request_id: str) -> HttpDetectRequest:

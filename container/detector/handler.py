@@ -6,6 +6,8 @@ import json
 from functools import cache
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from . import service
@@ -14,16 +16,22 @@ from .detection import Engine
 from .engines import load_engine
 from .events import (
     BadEvent,
+    S3ObjectRequest,
     event_kind,
     parse_async_job,
     parse_http_event,
     parse_s3_event,
     parse_s3_eventbridge_event,
+    parse_sqs_record,
 )
+from .metrics import metrics, record_failure, record_result
 from .responses import error_response
 from .settings import Settings
 
 logger = Logger(service=SERVICE_NAME)
+# A batch in which every message failed is reported like any other (every message named): Lambda
+# then returns them all to the queue, as it would after an error, without counting an error.
+batch_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @cache
@@ -59,6 +67,7 @@ def lambda_client():
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     try:
         kind = event_kind(event)
@@ -66,12 +75,17 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         logger.error("unrecognised event", extra={"error": str(error)})
         raise
     logger.append_keys(event_kind=kind)
+    if kind == "sqs":
+        return process_partial_response(
+            event=event, record_handler=process_message, processor=batch_processor, context=context
+        )
     if kind in ("s3", "s3-eventbridge"):
         requests = parse_s3_event(event) if kind == "s3" else parse_s3_eventbridge_event(event)
         results = [
             service.process_s3_object(request, s3_client(), engine(), settings()) for request in requests
         ]
-        for result in results:
+        for request, result in zip(requests, results, strict=True):
+            record_result(result, request.event_time)
             logger.info(
                 "object processed",
                 extra={
@@ -90,6 +104,34 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         document = service.process_job(job, s3_client(), engine(), settings())
         return {"request_id": job.request_id, "status": document["status"]}
     return _http(event, context)
+
+
+def process_message(record: SQSRecord) -> None:
+    """One queue message: each object it names is processed, or the message fails and comes back."""
+    for request in parse_sqs_record(record):
+        process_queued_object(request, record.message_id)
+
+
+def process_queued_object(request: S3ObjectRequest, message_id: str) -> dict:
+    try:
+        result = service.process_s3_object(request, s3_client(), engine(), settings())
+    except Exception:
+        record_failure()
+        logger.exception(
+            "object failed; its message returns to the queue",
+            extra={"message_id": message_id, "source": request.source(), "request_id": request.request_id},
+        )
+        raise
+    record_result(result, request.event_time)
+    logger.info(
+        "object processed",
+        extra={
+            "result": {k: result.get(k) for k in ("request_id", "status")},
+            "source": result.get("source"),
+            "message_id": message_id,
+        },
+    )
+    return result
 
 
 def function_qualifier(invoked_arn: str) -> dict:

@@ -7,6 +7,7 @@ import tarfile
 import time
 from pathlib import Path
 
+from .contract import RESULT_JSON
 from .detection import DetectionRun, Engine
 from .images import ImageInfo
 
@@ -18,7 +19,6 @@ REDUCED_DECODE_NOTE = (
 
 RESULT_IMAGE = "image-result.png"
 RESULT_TEXT = "result.out"
-RESULT_JSON = "result.json"
 
 
 def output_keys(output_prefix: str, request_id: str) -> dict[str, str]:

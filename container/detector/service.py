@@ -121,7 +121,7 @@ def write_result_json(s3, bucket: str, keys: dict[str, str], document: dict) -> 
 
 def process_s3_object(request: S3ObjectRequest, s3, engine: Engine, settings: Settings) -> dict:
     """One uploaded object: read it from input/, write output/REQUEST_ID/."""
-    source = {"bucket": request.bucket, "key": request.key}
+    source = request.source()
     if request.key.endswith("/"):
         # A folder marker (the console's "Create folder"): an empty object, not an image.
         logger.info("ignoring a folder marker", extra=source)

@@ -18,8 +18,10 @@ def make_s3_event(
     size: int = 1024,
     sequencer: str | None = None,
     event_name: str = "ObjectCreated:Put",
+    etag: str | None = None,
 ) -> dict:
-    """An S3 notification with one record; the key URL-encoded as S3 sends it."""
+    """An S3 notification with one record; the key URL-encoded as S3 sends it. Without an ETag, each
+    event stands for a new upload (a new content version) of the key."""
     return {
         "Records": [
             {
@@ -45,7 +47,7 @@ def make_s3_event(
                     "object": {
                         "key": quote_plus(key, safe="/"),
                         "size": size,
-                        "eTag": "d41d8cd98f00b204e9800998ecf8427e",
+                        "eTag": etag or uuid.uuid4().hex,
                         "sequencer": sequencer or uuid.uuid4().hex[:18].upper(),
                     },
                 },

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -200,6 +201,7 @@ def _lifecycle(applier: Applier, name: str, inputs: _Inputs):
 def _notification(applier: Applier, name: str, inputs: _Inputs):
     bucket = inputs["bucket"]
     configurations = []
+    queues = []
     eventbridge = inputs.get("eventbridge")
     for target in inputs.get("lambdaFunctions", []):
         rules = [
@@ -211,8 +213,15 @@ def _notification(applier: Applier, name: str, inputs: _Inputs):
         if rules:
             configuration["Filter"] = {"Key": {"FilterRules": rules}}
         configurations.append(configuration)
+    for target in inputs.get("queues", []):
+        configuration = {"QueueArn": target["queueArn"], "Events": target["events"]}
+        if target.get("filterPrefix"):
+            configuration["Filter"] = {
+                "Key": {"FilterRules": [{"Name": "prefix", "Value": target["filterPrefix"]}]}
+            }
+        queues.append(configuration)
     inputs.done()
-    notification: dict = {"LambdaFunctionConfigurations": configurations}
+    notification: dict = {"LambdaFunctionConfigurations": configurations, "QueueConfigurations": queues}
     if eventbridge:
         notification["EventBridgeConfiguration"] = {}
     applier.client("s3").put_bucket_notification_configuration(
@@ -280,6 +289,10 @@ def _queue(applier: Applier, name: str, inputs: _Inputs):
         attributes["MessageRetentionPeriod"] = str(int(inputs["messageRetentionSeconds"]))
     if inputs.get("sqsManagedSseEnabled") is not None:
         attributes["SqsManagedSseEnabled"] = str(inputs["sqsManagedSseEnabled"]).lower()
+    if inputs.get("visibilityTimeoutSeconds") is not None:
+        attributes["VisibilityTimeout"] = str(int(inputs["visibilityTimeoutSeconds"]))
+    if inputs.get("redrivePolicy"):
+        attributes["RedrivePolicy"] = inputs["redrivePolicy"]
     inputs.done()
     sqs = applier.client("sqs")
     url = sqs.create_queue(QueueName=queue, Attributes=attributes)["QueueUrl"]
@@ -289,6 +302,75 @@ def _queue(applier: Applier, name: str, inputs: _Inputs):
 
 def _delete_queue(applier: Applier, resource: Applied):
     applier.client("sqs").delete_queue(QueueUrl=resource.id)
+
+
+def _queue_policy(applier: Applier, name: str, inputs: _Inputs):
+    url, policy = inputs["queueUrl"], inputs["policy"]
+    inputs.done()
+    applier.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+    return url, {}
+
+
+# --- CloudWatch alarms and dashboards, SNS ----------------------------------------------------
+
+
+_ALARM_INPUTS = {
+    "alarmDescription": "AlarmDescription",
+    "namespace": "Namespace",
+    "metricName": "MetricName",
+    "statistic": "Statistic",
+    "extendedStatistic": "ExtendedStatistic",
+    "comparisonOperator": "ComparisonOperator",
+    "treatMissingData": "TreatMissingData",
+    "alarmActions": "AlarmActions",
+    "okActions": "OKActions",
+}
+_ALARM_NUMBERS = {"period": "Period", "evaluationPeriods": "EvaluationPeriods", "threshold": "Threshold"}
+
+
+def _metric_alarm(applier: Applier, name: str, inputs: _Inputs):
+    alarm = inputs.get("name") or autoname(name)
+    request: dict = {"AlarmName": alarm}
+    for key, api_key in _ALARM_INPUTS.items():
+        if inputs.get(key) is not None:
+            request[api_key] = inputs[key]
+    for key, api_key in _ALARM_NUMBERS.items():
+        if inputs.get(key) is not None:
+            request[api_key] = float(inputs[key]) if key == "threshold" else int(inputs[key])
+    request["Dimensions"] = [{"Name": k, "Value": v} for k, v in (inputs.get("dimensions") or {}).items()]
+    inputs.done()
+    applier.client("cloudwatch").put_metric_alarm(**request)
+    arn = f"arn:aws:cloudwatch:{applier.region}:{ACCOUNT}:alarm:{alarm}"
+    return alarm, {"name": alarm, "arn": arn}
+
+
+def _delete_metric_alarm(applier: Applier, resource: Applied):
+    applier.client("cloudwatch").delete_alarms(AlarmNames=[resource.id])
+
+
+def _dashboard(applier: Applier, name: str, inputs: _Inputs):
+    dashboard, body = inputs["dashboardName"], inputs["dashboardBody"]
+    inputs.done()
+    applier.client("cloudwatch").put_dashboard(DashboardName=dashboard, DashboardBody=body)
+    return dashboard, {"dashboardName": dashboard}
+
+
+def _delete_dashboard(applier: Applier, resource: Applied):
+    applier.client("cloudwatch").delete_dashboards(DashboardNames=[resource.id])
+
+
+def _topic(applier: Applier, name: str, inputs: _Inputs):
+    topic = inputs.get("name") or autoname(name)
+    attributes = {}
+    if inputs.get("kmsMasterKeyId"):
+        attributes["KmsMasterKeyId"] = inputs["kmsMasterKeyId"]
+    inputs.done()
+    arn = applier.client("sns").create_topic(Name=topic, Attributes=attributes)["TopicArn"]
+    return arn, {"name": topic, "arn": arn}
+
+
+def _delete_topic(applier: Applier, resource: Applied):
+    applier.client("sns").delete_topic(TopicArn=resource.id)
 
 
 def _role(applier: Applier, name: str, inputs: _Inputs):
@@ -361,6 +443,8 @@ def _function(applier: Applier, name: str, inputs: _Inputs):
             )
             if image.get(key)
         }
+    if inputs.get("tracingConfig"):
+        request["TracingConfig"] = {"Mode": inputs["tracingConfig"]["mode"]}
     reserved = inputs.get("reservedConcurrentExecutions")
     inputs.done()
     lambda_ = applier.client("lambda")
@@ -398,6 +482,33 @@ def _permission(applier: Applier, name: str, inputs: _Inputs):
 def _delete_permission(applier: Applier, resource: Applied):
     function, statement = resource.id.rsplit("/", 1)
     applier.client("lambda").remove_permission(FunctionName=function, StatementId=statement)
+
+
+def _event_source_mapping(applier: Applier, name: str, inputs: _Inputs):
+    request = {"EventSourceArn": inputs["eventSourceArn"], "FunctionName": inputs["functionName"]}
+    if inputs.get("batchSize") is not None:
+        request["BatchSize"] = int(inputs["batchSize"])
+    if inputs.get("maximumBatchingWindowInSeconds") is not None:
+        request["MaximumBatchingWindowInSeconds"] = int(inputs["maximumBatchingWindowInSeconds"])
+    if inputs.get("functionResponseTypes"):
+        request["FunctionResponseTypes"] = inputs["functionResponseTypes"]
+    scaling = inputs.get("scalingConfig") or {}
+    if scaling.get("maximumConcurrency") is not None:
+        request["ScalingConfig"] = {"MaximumConcurrency": int(scaling["maximumConcurrency"])}
+    inputs.done()
+    lambda_ = applier.client("lambda")
+    mapping = lambda_.create_event_source_mapping(**request)["UUID"]
+    for _ in range(120):
+        if lambda_.get_event_source_mapping(UUID=mapping)["State"] == "Enabled":
+            break
+        time.sleep(0.5)
+    else:
+        raise UnsupportedResource(f"{name}: the event source mapping did not become Enabled")
+    return mapping, {"uuid": mapping, "functionArn": inputs["functionName"]}
+
+
+def _delete_event_source_mapping(applier: Applier, resource: Applied):
+    applier.client("lambda").delete_event_source_mapping(UUID=resource.id)
 
 
 def _event_invoke_config(applier: Applier, name: str, inputs: _Inputs):
@@ -595,6 +706,11 @@ RESOURCE_TYPES: dict[str, tuple[Callable, Callable]] = {
     "aws:cloudwatch/eventRule:EventRule": (_event_rule, _delete_event_rule),
     "aws:cloudwatch/eventTarget:EventTarget": (_event_target, _delete_event_target),
     "aws:sqs/queue:Queue": (_queue, _delete_queue),
+    "aws:sqs/queuePolicy:QueuePolicy": (_queue_policy, _deleted_with_parent),
+    "aws:lambda/eventSourceMapping:EventSourceMapping": (_event_source_mapping, _delete_event_source_mapping),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": (_metric_alarm, _delete_metric_alarm),
+    "aws:cloudwatch/dashboard:Dashboard": (_dashboard, _delete_dashboard),
+    "aws:sns/topic:Topic": (_topic, _delete_topic),
     "aws:iam/role:Role": (_role, _delete_role),
     "aws:iam/rolePolicy:RolePolicy": (_role_policy, _delete_role_policy),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": (_role_policy_attachment, _detach_role_policy),

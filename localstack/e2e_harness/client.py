@@ -32,12 +32,20 @@ class Stack:
     bucket: str
     api_url: str
     function_name: str
+    queue_url: str | None = None
+    dead_letter_queue_url: str | None = None
 
     @classmethod
     def from_outputs(cls, path: str) -> Stack:
         with open(path) as file:
             outputs = json.load(file)
-        return cls(outputs["bucketName"], outputs["apiUrl"], outputs["functionName"])
+        return cls(
+            outputs["bucketName"],
+            outputs["apiUrl"],
+            outputs["functionName"],
+            outputs.get("queueUrl"),
+            outputs.get("deadLetterQueueUrl"),
+        )
 
     def results(self) -> dict[str, dict]:
         """Every complete output folder (result.json is written last), by its folder prefix."""

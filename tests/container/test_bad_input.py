@@ -84,9 +84,9 @@ def test_s3_bad_object_yields_an_error_result_json_without_raising(
 ):
     key = f"input/bad-{name}.jpg"
     data = bad_bodies(dog_jpg)[name][0]
-    s3.put_object(Bucket=bucket, Key=key, Body=data)
+    etag = s3.put_object(Bucket=bucket, Key=key, Body=data)["ETag"].strip('"')
 
-    response = lambda_onnx.invoke(s3_event(bucket, key, size=len(data)))
+    response = lambda_onnx.invoke(s3_event(bucket, key, size=len(data), etag=etag))
 
     # A raised error would make Lambda retry the asynchronous S3 invocation twice, for nothing.
     assert "errorType" not in response, response
@@ -97,7 +97,7 @@ def test_s3_bad_object_yields_an_error_result_json_without_raising(
     assert document["status"] == "error", document
     assert document["error"]["code"] == code, document
     assert document["error"]["message"], document
-    assert document["source"] == {"bucket": bucket, "key": key}
+    assert document["source"] == {"bucket": bucket, "key": key, "etag": etag}
     assert "detections" not in document
     assert document["outputs"] == {"json": f"s3://{bucket}/{folder}result.json"}, document
 

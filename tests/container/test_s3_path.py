@@ -13,8 +13,8 @@ OUTPUT_NAMES = {"image-result.png", "result.out", "result.json"}
 def process(function, s3, bucket, key, data, make_s3_event, sequencer=None):
     """Upload data to key, deliver S3's notification, return (response, new keys in the bucket)."""
     before = set(_keys(s3, bucket))
-    s3.put_object(Bucket=bucket, Key=key, Body=data)
-    event = make_s3_event(bucket, key, size=len(data), sequencer=sequencer)
+    etag = s3.put_object(Bucket=bucket, Key=key, Body=data)["ETag"].strip('"')
+    event = make_s3_event(bucket, key, size=len(data), sequencer=sequencer, etag=etag)
     response = function.invoke(event)
     assert isinstance(response, dict) and "errorType" not in response, response
     return event, response, set(_keys(s3, bucket)) - before - {key}
@@ -42,7 +42,9 @@ def output_folder(new_keys: set[str]) -> str:
 )
 def test_s3_upload_writes_the_three_outputs(any_engine, s3, bucket, dog_jpg, s3_event, dog_checks, key):
     engine, function = any_engine
-    _, response, new_keys = process(function, s3, bucket, key, dog_jpg, s3_event)
+    # One key per engine: the same content under the same key is the same request, whichever engine.
+    key = key.replace("input/", f"input/{engine}/", 1)
+    event, response, new_keys = process(function, s3, bucket, key, dog_jpg, s3_event)
 
     folder = output_folder(new_keys)
     request_id = folder.split("/")[1]
@@ -63,7 +65,8 @@ def test_s3_upload_writes_the_three_outputs(any_engine, s3, bucket, dog_jpg, s3_
     document = json.loads(s3.get_object(Bucket=bucket, Key=folder + "result.json")["Body"].read())
     assert document["status"] == "ok", document
     assert document["request_id"] == request_id
-    assert document["source"] == {"bucket": bucket, "key": key}
+    etag = event["Records"][0]["s3"]["object"]["eTag"]
+    assert document["source"] == {"bucket": bucket, "key": key, "etag": etag}
     assert document["engine"] == engine
     assert document["model"] == "yolov3-tiny"
     assert document["threshold"] == 0.5

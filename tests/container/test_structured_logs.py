@@ -43,8 +43,8 @@ def test_invocation_logs_json_lines_with_the_request_id(lambda_onnx, dog_jpg, ap
 
 def test_s3_invocation_logs_the_object_and_its_result_folder(lambda_onnx, s3, bucket, dog_jpg, s3_event):
     key = "input/logged.jpg"
-    s3.put_object(Bucket=bucket, Key=key, Body=dog_jpg)
-    response = lambda_onnx.invoke(s3_event(bucket, key, size=len(dog_jpg)))
+    etag = s3.put_object(Bucket=bucket, Key=key, Body=dog_jpg)["ETag"].strip('"')
+    response = lambda_onnx.invoke(s3_event(bucket, key, size=len(dog_jpg), etag=etag))
     (request_id,) = [result["request_id"] for result in response["results"]]
 
     deadline = time.monotonic() + 10
@@ -60,7 +60,7 @@ def test_s3_invocation_logs_the_object_and_its_result_folder(lambda_onnx, s3, bu
 
     assert processed, lambda_onnx.logs()[-4000:]
     (record,) = processed
-    assert record["source"] == {"bucket": bucket, "key": key}
+    assert record["source"] == {"bucket": bucket, "key": key, "etag": etag}
     assert record["result"]["status"] == "ok"
     assert record["event_kind"] == "s3"
     assert record["function_request_id"], record

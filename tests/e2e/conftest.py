@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "localstack"))
 from e2e_harness.client import POLL_SECONDS, Stack, aws
 
 LATENCIES = pytest.StashKey[dict[str, list[float]]]()
+FIGURES = pytest.StashKey[list[str]]()
 
 
 def _required_env(name: str) -> str:
@@ -59,7 +60,18 @@ def timed(request) -> Callable[[str], AbstractContextManager[None]]:
     return measure
 
 
+@pytest.fixture
+def figures(request) -> Callable[[str], None]:
+    """`figures("...")` adds a line to the figures printed at the end of the run (load, backfill)."""
+    return request.config.stash.setdefault(FIGURES, []).append
+
+
 def pytest_terminal_summary(terminalreporter, config) -> None:
+    lines = config.stash.get(FIGURES, [])
+    if lines:
+        terminalreporter.write_sep("-", "at volume")
+        for line in lines:
+            terminalreporter.write_line(line)
     timings = config.stash.get(LATENCIES, {})
     if not timings:
         return

@@ -21,6 +21,8 @@ COMPONENTS = {
     "DarknetImage",
     "DarknetBucket",
     "DarknetFunction",
+    "DarknetQueue",
+    "DarknetMonitoring",
     "DarknetS3Trigger",
     "DarknetApi",
 }
@@ -51,7 +53,14 @@ def test_schema_lists_every_component(schema):
     assert all(resource["isComponent"] for resource in schema["resources"].values())
     assert set(schema["types"]) == {
         f"darknet:index:{name}"
-        for name in ("DarknetImageArgs", "DarknetBucketArgs", "DarknetFunctionArgs", "DarknetApiArgs")
+        for name in (
+            "DarknetImageArgs",
+            "DarknetBucketArgs",
+            "DarknetFunctionArgs",
+            "DarknetApiArgs",
+            "DarknetQueueArgs",
+            "DarknetMonitoringArgs",
+        )
     }
 
 
@@ -95,6 +104,9 @@ def test_outputs_of_the_service_and_the_function(schema):
         "roleName",
         "logGroupName",
         "imageUri",
+        "queueUrl",
+        "deadLetterQueueUrl",
+        "dashboardName",
     }
     assert "apiUrl" not in service["required"], "absent when the HTTP API is off"
     function = schema["resources"]["darknet:index:DarknetFunction"]

@@ -209,9 +209,11 @@ def test_example_deploys_on_the_existing_bucket_without_api(mocked, installed_pa
     assert not {t for t in deployment.types if t.startswith(("aws:apigateway/", "aws:ecr/", "docker:"))}
     notification = deployment.one("aws:s3/bucketNotification:BucketNotification").inputs
     assert notification["bucket"] == "team-photos"
-    assert notification["lambdaFunctions"][0]["filterPrefix"] == "input/"
-    permission = deployment.one("aws:lambda/permission:Permission").inputs
-    assert permission["sourceArn"] == "arn:aws:s3:::team-photos"
+    assert notification["queues"][0]["filterPrefix"] == "input/"
+    queue_policy = deployment.one("aws:sqs/queuePolicy:QueuePolicy").policy()
+    assert queue_policy["Statement"][0]["Condition"]["ArnEquals"] == {
+        "aws:SourceArn": "arn:aws:s3:::team-photos"
+    }
 
     function = deployment.one("aws:lambda/function:Function").inputs
     assert function["imageUri"] == EXAMPLE_CONFIG["darknet-existing-bucket:imageUri"]
@@ -219,7 +221,10 @@ def test_example_deploys_on_the_existing_bucket_without_api(mocked, installed_pa
     assert function["environment"]["variables"]["DETECTOR_THRESHOLD"] == "0.4"
     assert function["environment"]["variables"]["OUTPUT_BUCKET"] == "team-photos"
     assert function["tags"] == {"project": "darknet-existing-bucket"}
-    assert [p.name for p in deployment.of_type("aws:iam/rolePolicy:RolePolicy")] == ["detector-access"]
+    assert [p.name for p in deployment.of_type("aws:iam/rolePolicy:RolePolicy")] == [
+        "detector-access",
+        "detector-consume",
+    ]
     assert deployment.exports == {
         "functionName": "detector-0a1b2c3",
         "inputUri": "s3://team-photos/input/",

@@ -16,7 +16,18 @@ from components.stack_config import PARTS, camel_case, config_kind
 
 ROOT = Path(__file__).resolve().parents[2]
 
-EXPORTS = {"bucketName", "inputUri", "outputUri", "apiUrl", "functionName", "logGroupName", "imageUri"}
+EXPORTS = {
+    "bucketName",
+    "inputUri",
+    "outputUri",
+    "apiUrl",
+    "functionName",
+    "logGroupName",
+    "imageUri",
+    "queueUrl",
+    "deadLetterQueueUrl",
+    "dashboardName",
+}
 STACKS = ("dev", "prod", "localstack")
 
 
@@ -111,7 +122,10 @@ def dev_with(mocked, path: str, value: object) -> dict[str, str]:
 def test_http_path_off_removes_the_api_and_the_self_invoke_statement(mocked):
     deployment = mocked.run_main(dev_with(mocked, "enableHttpApi", "false"))
     assert not {t for t in deployment.types if t.startswith("aws:apigateway/")}
-    assert [p.name for p in deployment.of_type("aws:iam/rolePolicy:RolePolicy")] == ["darknet-access"]
+    assert [p.name for p in deployment.of_type("aws:iam/rolePolicy:RolePolicy")] == [
+        "darknet-access",
+        "darknet-consume",
+    ]
     assert deployment.exports["apiUrl"] is None
     assert deployment.one("aws:s3/bucketNotification:BucketNotification")
 
@@ -258,11 +272,12 @@ def test_eventbridge_delivery_on_the_stacks_own_bucket_switches_the_bucket_to_ev
     deployment = mocked.run_main(dev_with(mocked, "s3Delivery", "eventbridge"))
     notification = deployment.one("aws:s3/bucketNotification:BucketNotification").inputs
     assert notification == {"bucket": deployment.exports["bucketName"], "eventbridge": True}
-    assert (
-        deployment.one("aws:cloudwatch/eventTarget:EventTarget")
-        .inputs["arn"]
-        .endswith(":function:darknet-0a1b2c3")
-    )
+    target = deployment.one("aws:cloudwatch/eventTarget:EventTarget").inputs["arn"]
+    assert target == deployment.one("aws:sqs/queue:Queue", "darknet-images").state["arn"]
+    rule = deployment.one("aws:cloudwatch/eventRule:EventRule").state["arn"]
+    (statement,) = deployment.one("aws:sqs/queuePolicy:QueuePolicy").policy()["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": rule}}
 
 
 def test_eventbridge_delivery_on_an_existing_bucket_writes_nothing_to_the_bucket(mocked):
