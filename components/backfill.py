@@ -232,7 +232,7 @@ def run(
             f"prefix: {prefix!r} is not under the input prefix {input_prefix!r}: the function ignores it"
         )
     if clients is None:
-        import boto3  # type: ignore[import-untyped]
+        import boto3
 
         clients = (boto3.client("s3"), boto3.client("sqs"))
     s3, sqs = clients
