@@ -1,12 +1,14 @@
 """At volume on LocalStack: a thousand images through S3 -> SQS -> the function, under faults, and a
-backfill of a prefix of a few thousand objects.
+backfill of the same prefix with more images that have no result yet (over a thousand objects, so the
+listing takes more than one page).
 
 The load run kills the function's runtime process (the `awslambdaric` process inside each function
 container, as when a sandbox crashes: Lambda reports Runtime.ExitError) while batches are in flight,
 and mixes in messages that fail on purpose (notifications of images whose bucket no longer exists);
 every image must still end with exactly one complete result, and only the failing messages may reach
 the dead-letter queue.
-Sizes: E2E_LOAD_IMAGES (default 1000), E2E_BACKFILL_IMAGES (default 1000 more for the backfill).
+Sizes: E2E_LOAD_IMAGES (default 1000), E2E_BACKFILL_IMAGES (default 300 more for the backfill; set it
+higher for a backfill of a few thousand objects, about 0.2 s each here).
 
 Killing the whole container instead is no test on LocalStack: it does not notice the container's
 death and waits 905 s for the invocation's answer, holding the event source mapping's poller.
@@ -33,7 +35,7 @@ from components import backfill
 from components.contract import object_request_id, result_json_key
 
 LOAD_IMAGES = int(os.environ.get("E2E_LOAD_IMAGES", "1000"))
-BACKFILL_IMAGES = int(os.environ.get("E2E_BACKFILL_IMAGES", "1000"))
+BACKFILL_IMAGES = int(os.environ.get("E2E_BACKFILL_IMAGES", "300"))
 FAILING_ON_PURPOSE = 6
 # The localstack stack's queue settings (Pulumi.localstack.yaml): a failing message is received this
 # many times, each after the visibility timeout, before it moves to the dead-letter queue.
