@@ -7,10 +7,8 @@ import pulumi
 import pulumi_aws as aws
 
 from .checks import LOG_RETENTION_DAYS, InvalidArgument, args_from, check_choice, check_range
+from .contract import BINARY_MEDIA_TYPES
 from .policies import assume_role_policy
-
-# Images arrive as request bodies and tar.gz leaves as a response body: both must stay binary.
-BINARY_MEDIA_TYPES = ("image/*", "application/gzip", "application/octet-stream")
 
 ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -43,7 +41,8 @@ class DarknetApiArgs:
     throttle_burst_limit: int = 20
     """Burst of requests, 1..5000."""
     binary_media_types: list[str] = field(default_factory=lambda: list(BINARY_MEDIA_TYPES))
-    """Content types API Gateway passes as binary (images in, tar.gz out)."""
+    """Content types API Gateway passes as binary: image bodies in, the tar.gz out (see the contract's
+    BINARY_MEDIA_TYPES for why each one is there; the function expects all of them)."""
     log_retention_days: int = 14
     """Days the access logs are kept (a value CloudWatch Logs accepts)."""
     manage_account_logs_role: bool = False

@@ -38,6 +38,22 @@ POWERTOOLS_LOG_LEVEL_ENV = "POWERTOOLS_LOG_LEVEL"
 POWERTOOLS_SERVICE_ENV = "POWERTOOLS_SERVICE_NAME"
 VERSION_ENV = "DARKNET_LAMBDA_VERSION"
 
+# The HTTP API's media types. API Gateway hands a request body of a binary media type to the function
+# base64-encoded (anything else as UTF-8 text, which mangles image bytes), and turns a base64 answer
+# back into bytes only when the FIRST type of the request's Accept header is a binary media type: so
+# the JSON answer's type is listed too (a JSON answer not flagged base64 passes through unchanged).
+# application/x-www-form-urlencoded is listed because `curl --data-binary @photo.jpg` sends it.
+JSON_MEDIA_TYPE = "application/json"
+ARCHIVE_MEDIA_TYPES = ("application/gzip", "application/x-gzip")
+BINARY_MEDIA_TYPES = (
+    "image/*",
+    "application/octet-stream",
+    "multipart/form-data",
+    "application/x-www-form-urlencoded",
+    JSON_MEDIA_TYPE,
+    *ARCHIVE_MEDIA_TYPES,
+)
+
 
 class ContractError(ValueError):
     """A setting outside the contract; `setting` is the DetectorConfig field, `variable` its env name."""

@@ -1,8 +1,8 @@
 """Typed requests parsed from the event shapes the function receives.
 
-S3 notifications (delivered directly or through EventBridge) and API Gateway REST proxy events are
-read with Powertools' data classes; the last shape is the function's own asynchronous job, sent by
-the HTTP path to itself.
+S3 notifications (delivered directly or through EventBridge) are read with Powertools' data classes;
+API Gateway REST proxy events are only recognised here and read by the HTTP layer (http_api); the
+last shape is the function's own asynchronous job, sent by the HTTP path to itself.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import (
-    APIGatewayProxyEvent,
     S3Event,
     S3EventBridgeNotificationEvent,
 )
@@ -23,7 +22,6 @@ ASYNC_JOB_KEY = "darknet_job"
 # The detail-type of S3's EventBridge event for a new object (AWS S3 user guide, "EventBridge event
 # message structure").
 EVENTBRIDGE_OBJECT_CREATED = "Object Created"
-GZIP_MEDIA_TYPES = ("application/gzip", "application/x-gzip", "application/x-tar+gzip")
 # Request ids of S3 objects are derived from the object's identity, so a duplicated delivery of
 # the same notification rewrites the same output folder instead of creating a second one.
 S3_REQUEST_NAMESPACE = uuid.UUID("6f1c5a8e-3d0b-4f59-9a55-0c2a6b7f4e21")
@@ -38,14 +36,6 @@ class S3ObjectRequest:
     bucket: str
     key: str  # URL-decoded, as the object is really named
     size: int | None
-    request_id: str
-
-
-@dataclass(frozen=True)
-class HttpDetectRequest:
-    body: bytes
-    wants_gzip: bool
-    wants_async: bool
     request_id: str
 
 
@@ -120,27 +110,6 @@ def parse_s3_eventbridge_event(event: dict) -> list[S3ObjectRequest]:
             request_id=s3_request_id(bucket, key, identity),
         )
     ]
-
-
-def parse_http_event(event: dict, request_id: str) -> HttpDetectRequest:
-    proxy = APIGatewayProxyEvent(event)
-    headers = proxy.headers
-    raw = proxy.body or ""
-    if proxy.is_base64_encoded:
-        try:
-            body = base64.b64decode(raw, validate=True)
-        except binascii.Error as error:
-            raise BadEvent(f"body is marked base64 but does not decode: {error}") from None
-    else:
-        # A text body means API Gateway did not treat the request as binary (no binary Content-Type).
-        body = raw.encode("latin-1", errors="replace")
-    accept = (headers.get("accept") or "").lower()
-    return HttpDetectRequest(
-        body=body,
-        wants_gzip=any(media in accept for media in GZIP_MEDIA_TYPES),
-        wants_async=(headers.get("x-amz-invocation-type") or "").strip().lower() == "event",
-        request_id=request_id,
-    )
 
 
 def make_async_job(request_id: str, bucket: str, image: bytes, filename: str) -> dict:

@@ -8,7 +8,7 @@ from functools import cache
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from . import service
+from . import http_api, service
 from .contract import SERVICE_NAME
 from .detection import Engine
 from .engines import load_engine
@@ -16,11 +16,9 @@ from .events import (
     BadEvent,
     event_kind,
     parse_async_job,
-    parse_http_event,
     parse_s3_event,
     parse_s3_eventbridge_event,
 )
-from .responses import error_response
 from .settings import Settings
 
 logger = Logger(service=SERVICE_NAME)
@@ -99,12 +97,6 @@ def function_qualifier(invoked_arn: str) -> dict:
 
 
 def _http(event: dict, context: LambdaContext) -> dict:
-    request_id = context.aws_request_id
-    try:
-        request = parse_http_event(event, request_id)
-    except BadEvent as error:
-        return error_response(400, "bad_request", str(error), request_id)
-
     def invoke_async(payload: dict) -> None:
         # By name (and qualifier): its own role credentials resolve it in its own account and region,
         # wherever it runs (AWS, LocalStack, or an emulator whose ARNs carry a placeholder account).
@@ -115,14 +107,13 @@ def _http(event: dict, context: LambdaContext) -> dict:
             Payload=json.dumps(payload).encode(),
         )
 
-    response = service.answer_http(request, engine(), settings(), invoke_async)
+    response = http_api.resolve(event, context, http_api.Detector(engine, settings(), invoke_async))
     logger.info(
         "http request answered",
         extra={
             "status": response["statusCode"],
-            "async": request.wants_async,
-            "gzip": request.wants_gzip,
-            "bytes": len(request.body),
+            "content_type": (response.get("headers") or {}).get("Content-Type"),
+            "path": event.get("path"),
         },
     )
     return response
