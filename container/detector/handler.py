@@ -112,7 +112,7 @@ def _http(event: dict, context: LambdaContext) -> dict:
         "http request answered",
         extra={
             "status": response["statusCode"],
-            "content_type": (response.get("headers") or {}).get("Content-Type"),
+            "content_type": (response.get("multiValueHeaders") or {}).get("Content-Type"),
             "path": event.get("path"),
         },
     )

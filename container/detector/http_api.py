@@ -78,7 +78,7 @@ def _request_id() -> str:
 def detect() -> Response:
     detector, request_id, event = _detector(), _request_id(), app.current_event
     answer_type = negotiate(event.headers.get("accept"))
-    image = request_image(event)
+    image = request_image(event, detector.settings.max_http_image_bytes)
     if wants_async(event):
         accepted = service.submit_job(image, request_id, detector.settings, detector.invoke_async)
         body = {
@@ -161,13 +161,16 @@ def content_type(header: str | None) -> tuple[str, dict[str, str]]:
     return f"{kind}/{subtype}".lower(), parameters
 
 
-def request_image(event: APIGatewayProxyEvent) -> bytes:
+def request_image(event: APIGatewayProxyEvent, limit_bytes: int) -> bytes:
     """The image a client sent: the raw body, a multipart form's first file, or JSON's base64 "image"."""
     body = request_body(event)
     header = event.headers.get("content-type")
     media, _ = content_type(header)
     if not body:
         raise HttpError(400, "empty_body", f"the request has no image: the body is empty; {HOW_TO_SEND}")
+    if len(body) > limit_bytes:
+        # API Gateway refuses such a body before the function on AWS; LocalStack passes it on.
+        raise ImageTooLarge(len(body), limit_bytes)
     if media.startswith("image/") or media in RAW_IMAGE_TYPES:
         return body
     if media == "multipart/form-data":

@@ -12,8 +12,15 @@ from dataclasses import dataclass
 
 import pytest
 from detector import http_api
-from detector.contract import BINARY_MEDIA_TYPES
+from detector.contract import (
+    ARCHIVE_MEDIA_TYPES,
+    BINARY_MEDIA_TYPES,
+    EVENT_ENVELOPE_RESERVE_BYTES,
+    LAMBDA_SYNC_PAYLOAD_BYTES,
+    SYNC_BODY_LIMIT_BYTES,
+)
 from detector.settings import Settings
+from lambda_events import response_headers
 from support.stand_in import StandInEngine
 
 BUCKET = "detector-bucket"
@@ -41,10 +48,7 @@ def call(settings, api_event):
         detector = http_api.Detector(StandInEngine, settings_ or settings, sent.append)
         request_id = str(uuid.uuid4())
         response = http_api.resolve(event, Context(request_id), detector)
-        response_headers = response.get("multiValueHeaders") or {}
-        flat = {name: values[-1] for name, values in response_headers.items()} | (
-            response.get("headers") or {}
-        )
+        flat = response_headers(response)
         body = (
             base64.b64decode(response["body"]) if response["isBase64Encoded"] else response["body"].encode()
         )
@@ -200,7 +204,6 @@ def tar_members(archive: bytes) -> list[str]:
         ("application/x-gzip", "application/x-gzip"),
         ("application/json, application/gzip", "application/json"),
         ("application/gzip, application/json", "application/json"),
-        ("application/json;q=0.5, application/gzip", "application/gzip"),
         ("application/gzip;q=0.9, application/json;q=0.1", "application/gzip"),
         ("application/gzip;q=0, */*", "application/json"),
         ("text/html, application/xhtml+xml, application/xml;q=0.9, */*;q=0.8", "application/json"),
@@ -229,7 +232,7 @@ def test_accept_nothing_served_is_406(call, small_jpeg, accept):
 
 def test_a_tar_gz_that_accept_lists_after_a_text_type_is_406_saying_put_it_first(call, small_jpeg):
     """API Gateway decodes base64 only when Accept's first type is binary: the answer would be text."""
-    status, _, body = call(small_jpeg, {"Accept": "text/plain;q=0.1, application/gzip"})
+    status, _, body = call(small_jpeg, {"Accept": "application/json;q=0.1, application/gzip"})
     error = error_of(body)
     assert (status, error["code"]) == (406, "not_acceptable")
     assert "send Accept: application/gzip" in error["message"]
@@ -240,8 +243,8 @@ def test_an_accept_header_that_does_not_parse_is_400(call, small_jpeg):
     assert (status, error_of(body)["code"]) == (400, "bad_accept")
 
 
-def test_every_type_answered_is_a_binary_media_type_of_the_api():
-    assert all(http_api.is_binary_media_type(media) for media in http_api.ANSWER_TYPES)
+def test_every_binary_type_answered_is_a_binary_media_type_of_the_api():
+    assert all(http_api.is_binary_media_type(media) for media in ARCHIVE_MEDIA_TYPES)
     assert http_api.is_binary_media_type("image/heic") and not http_api.is_binary_media_type("text/plain")
     assert "*/*" not in BINARY_MEDIA_TYPES  # LocalStack ignores it, and it would make every body base64
 
@@ -308,3 +311,20 @@ def test_an_unknown_route_is_404_naming_the_routes(call, api_event, small_jpeg):
     error = error_of(body)
     assert (status, error["code"]) == (404, "not_found")
     assert "POST /detect" in error["message"]
+
+
+def test_the_synchronous_body_limit_is_what_fits_lambda_s_payload_after_base64_and_the_envelope():
+    assert SYNC_BODY_LIMIT_BYTES == 4_669_440 == Settings().max_http_image_bytes
+    base64_size = 4 * -(-SYNC_BODY_LIMIT_BYTES // 3)
+    assert base64_size + EVENT_ENVELOPE_RESERVE_BYTES <= LAMBDA_SYNC_PAYLOAD_BYTES
+    assert 4 * -(-(SYNC_BODY_LIMIT_BYTES + 3) // 3) + EVENT_ENVELOPE_RESERVE_BYTES > LAMBDA_SYNC_PAYLOAD_BYTES
+
+
+def test_a_json_body_over_the_limit_is_413_though_its_image_would_fit(call, settings, small_jpeg):
+    """The body, not the image inside it, is what must fit the event."""
+    body = json.dumps({"image": base64.b64encode(small_jpeg).decode()}).encode()
+    small = Settings(
+        output_bucket=BUCKET, work_root=settings.work_root, max_http_image_bytes=len(small_jpeg) + 10
+    )
+    status, _, answer = call(body, {"Content-Type": "application/json"}, settings_=small)
+    assert (status, error_of(answer)["code"]) == (413, "too_large")
