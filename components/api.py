@@ -7,7 +7,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .checks import LOG_RETENTION_DAYS, InvalidArgument, args_from, check_choice, check_range
-from .contract import BINARY_MEDIA_TYPES
+from .contract import BINARY_MEDIA_TYPES, SYNC_BODY_LIMIT_BYTES
 from .policies import assume_role_policy
 
 ACCESS_LOG_FORMAT = json.dumps(
@@ -22,6 +22,37 @@ ACCESS_LOG_FORMAT = json.dumps(
         "integrationLatency": "$context.integrationLatency",
     }
 )
+
+
+def gateway_error(code: str, message: str) -> str:
+    """A mapping template for API Gateway's own answers, in the function's JSON error shape."""
+    document = {"error": {"code": code, "message": message}, "request_id": "$context.requestId"}
+    return json.dumps(document)
+
+
+# API Gateway answers these itself, before or instead of the function: with the same JSON error shape
+# and a message that says what to do. A body over Lambda's 6 MB request payload never reaches the
+# function: API Gateway answers REQUEST_TOO_LARGE (413, "Request Too Long" by default). An answer over
+# Lambda's 6 MB response limit fails the invocation (Function.ResponseSizeTooLarge): INTEGRATION_FAILURE.
+GATEWAY_RESPONSES = {
+    "REQUEST_TOO_LARGE": (
+        "413",
+        gateway_error(
+            "too_large",
+            f"the body is over what Lambda's 6 MB request payload carries: POST /detect takes up to "
+            f"{SYNC_BODY_LIMIT_BYTES} bytes; upload larger images to the bucket's input/ prefix "
+            "(the S3 path)",
+        ),
+    ),
+    "INTEGRATION_FAILURE": (
+        "502",
+        gateway_error(
+            "integration_failure",
+            "the detector could not answer (its answer may exceed Lambda's 6 MB response limit); "
+            "send X-Amz-Invocation-Type: Event to have the results written to S3",
+        ),
+    ),
+}
 
 
 @dataclass(kw_only=True)
@@ -58,7 +89,8 @@ class DarknetApiArgs:
 
 
 class DarknetApi(pulumi.ComponentResource):
-    """POST /detect proxied to the function; `rest_api` and `stage` are the API Gateway resources."""
+    """POST /detect proxied to the function; `rest_api` and `stage` are the API Gateway resources,
+    `gateway_responses` API Gateway's own answers in the function's JSON error shape."""
 
     url: pulumi.Output[str]
     """The full invoke URL of POST /detect."""
@@ -110,16 +142,36 @@ class DarknetApi(pulumi.ComponentResource):
             uri=args.function_invoke_arn,
             opts=child,
         )
+        self.gateway_responses = [
+            aws.apigateway.Response(
+                f"{name}-{response_type.lower().replace('_', '-')}",
+                rest_api_id=rest_api.id,
+                response_type=response_type,
+                status_code=status,
+                response_templates={"application/json": template},
+                opts=child,
+            )
+            for response_type, (status, template) in GATEWAY_RESPONSES.items()
+        ]
         deployment = aws.apigateway.Deployment(
             name,
             rest_api=rest_api.id,
-            # A new deployment whenever the route or its integration changes.
+            # A new deployment whenever the route, its integration or a gateway response changes.
             triggers={
                 "route": pulumi.Output.json_dumps(
-                    [detect.id, method.id, integration.id, integration.uri, list(args.binary_media_types)]
+                    [
+                        detect.id,
+                        method.id,
+                        integration.id,
+                        integration.uri,
+                        list(args.binary_media_types),
+                        GATEWAY_RESPONSES,
+                    ]
                 )
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[method, integration]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[method, integration, *self.gateway_responses]
+            ),
         )
         access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access",

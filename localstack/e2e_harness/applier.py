@@ -489,6 +489,19 @@ def _integration(applier: Applier, name: str, inputs: _Inputs):
     return f"{request['resourceId']}-{request['httpMethod']}-integration", {}
 
 
+def _gateway_response(applier: Applier, name: str, inputs: _Inputs):
+    request = {"restApiId": inputs["restApiId"], "responseType": inputs["responseType"]}
+    if inputs.get("statusCode"):
+        request["statusCode"] = inputs["statusCode"]
+    if inputs.get("responseTemplates"):
+        request["responseTemplates"] = inputs["responseTemplates"]
+    if inputs.get("responseParameters"):
+        request["responseParameters"] = inputs["responseParameters"]
+    inputs.done()
+    applier.client("apigateway").put_gateway_response(**request)
+    return f"{request['restApiId']}-{request['responseType']}", {}
+
+
 def _deployment(applier: Applier, name: str, inputs: _Inputs):
     api = inputs["restApi"]
     request = {"restApiId": api}
@@ -609,6 +622,7 @@ RESOURCE_TYPES: dict[str, tuple[Callable, Callable]] = {
     "aws:apigateway/method:Method": (_method, _deleted_with_parent),
     "aws:apigateway/integration:Integration": (_integration, _deleted_with_parent),
     "aws:apigateway/deployment:Deployment": (_deployment, _deleted_with_parent),
+    "aws:apigateway/response:Response": (_gateway_response, _deleted_with_parent),
     "aws:apigateway/stage:Stage": (_stage, _delete_stage),
     "aws:apigateway/methodSettings:MethodSettings": (_method_settings, _deleted_with_parent),
     "aws:apigateway/account:Account": (_api_account, _deleted_with_parent),

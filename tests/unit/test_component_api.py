@@ -3,6 +3,7 @@
 import json
 
 from components import DarknetApi, DarknetApiArgs
+from components.contract import BINARY_MEDIA_TYPES, SYNC_BODY_LIMIT_BYTES
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:detector"
 INVOKE_ARN = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{FUNCTION_ARN}/invocations"
@@ -21,9 +22,26 @@ def deploy(mocked, **overrides):
     return deployment
 
 
-def test_binary_media_types_cover_images_and_gzip(mocked):
+def test_binary_media_types_are_the_ones_the_function_reads_and_answers(mocked):
     rest_api = deploy(mocked).one("aws:apigateway/restApi:RestApi").inputs
-    assert {"image/*", "application/gzip"} <= set(rest_api["binaryMediaTypes"])
+    assert rest_api["binaryMediaTypes"] == list(BINARY_MEDIA_TYPES)
+    assert {"image/*", "application/gzip", "application/x-gzip", "multipart/form-data"} <= set(
+        rest_api["binaryMediaTypes"]
+    )
+
+
+def test_gateway_answers_for_size_are_json_naming_the_limit_and_redeploy_the_api(mocked):
+    deployment = deploy(mocked)
+    responses = {r.inputs["responseType"]: r for r in deployment.of_type("aws:apigateway/response:Response")}
+    assert set(responses) == {"REQUEST_TOO_LARGE", "INTEGRATION_FAILURE"}
+    too_large = responses["REQUEST_TOO_LARGE"].inputs
+    assert too_large["statusCode"] == "413"
+    template = too_large["responseTemplates"]["application/json"]
+    assert json.loads(template)["error"]["code"] == "too_large"
+    assert str(SYNC_BODY_LIMIT_BYTES) in template and "input/" in template
+    assert responses["INTEGRATION_FAILURE"].inputs["statusCode"] == "502"
+    api_deployment = deployment.one("aws:apigateway/deployment:Deployment")
+    assert {r.urn for r in responses.values()} <= set(api_deployment.dependencies)
 
 
 def test_post_detect_is_a_lambda_proxy_integration(mocked):
