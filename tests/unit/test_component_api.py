@@ -1,8 +1,13 @@
 """DarknetApi: REST API with POST /detect as a Lambda proxy, binary media, throttling and access logs."""
 
 import json
+from pathlib import Path
+
+import pytest
+import yaml
 
 from components import DarknetApi, DarknetApiArgs
+from components.checks import InvalidArgument
 from components.contract import BINARY_MEDIA_TYPES, SYNC_BODY_LIMIT_BYTES
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:detector"
@@ -102,3 +107,62 @@ def test_account_logs_role_when_asked(mocked):
     role = deployment.one("aws:iam/role:Role")
     assert account.inputs["cloudwatchRoleArn"] == role.state["arn"]
     assert account.urn in deployment.one("aws:apigateway/stage:Stage").dependencies
+
+
+def test_without_authorization_anyone_with_the_url_may_call(mocked):
+    deployment = deploy(mocked)
+    method = deployment.one("aws:apigateway/method:Method").inputs
+    assert (method["authorization"], method.get("apiKeyRequired", False)) == ("NONE", False)
+    assert not deployment.of_type("aws:apigateway/apiKey:ApiKey")
+
+
+def test_iam_authorization_asks_for_sigv4(mocked):
+    deployment = deploy(mocked, authorization="iam")
+    method = deployment.one("aws:apigateway/method:Method").inputs
+    assert (method["authorization"], method.get("apiKeyRequired", False)) == ("AWS_IAM", False)
+    assert not deployment.of_type("aws:apigateway/usagePlan:UsagePlan")
+
+
+def test_api_key_authorization_bounds_the_key_by_a_usage_plan_on_the_stage(mocked):
+    deployment = deploy(
+        mocked,
+        authorization="api_key",
+        throttle_rate_limit=5,
+        throttle_burst_limit=7,
+        quota_limit=1000,
+        quota_period="WEEK",
+    )
+    method = deployment.one("aws:apigateway/method:Method").inputs
+    assert (method["authorization"], method["apiKeyRequired"]) == ("NONE", True)
+    assert deployment.one("aws:apigateway/apiKey:ApiKey").name == "http"
+    plan = deployment.one("aws:apigateway/usagePlan:UsagePlan")
+    stage = deployment.one("aws:apigateway/stage:Stage").inputs
+    assert plan.inputs["apiStages"] == [{"apiId": "api0a1b2c3", "stage": stage["stageName"]}]
+    assert plan.inputs["throttleSettings"] == {"rateLimit": 5, "burstLimit": 7}
+    assert plan.inputs["quotaSettings"] == {"limit": 1000, "period": "WEEK"}
+    plan_key = deployment.one("aws:apigateway/usagePlanKey:UsagePlanKey").inputs
+    assert (plan_key["keyId"], plan_key["usagePlanId"], plan_key["keyType"]) == (
+        "http-id",
+        "http-id",
+        "API_KEY",
+    )
+    assert deployment.exports.get("url")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "argument"),
+    [
+        ({"authorization": "cognito"}, "authorization"),
+        ({"quota_period": "YEAR"}, "quota_period"),
+        ({"quota_limit": 0}, "quota_limit"),
+    ],
+)
+def test_unknown_authorization_or_quota_is_refused(overrides, argument):
+    with pytest.raises(InvalidArgument) as raised:
+        DarknetApiArgs(function_name="f", function_invoke_arn=INVOKE_ARN, **overrides)
+    assert raised.value.argument == argument
+
+
+def test_the_prod_stack_does_not_leave_the_api_open():
+    prod = yaml.safe_load(Path(__file__).resolve().parents[2].joinpath("Pulumi.prod.yaml").read_text())
+    assert prod["config"]["darknet-lambda:api"]["authorization"] in ("iam", "api_key")
