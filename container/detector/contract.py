@@ -62,6 +62,12 @@ LAMBDA_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024
 EVENT_ENVELOPE_RESERVE_BYTES = 64 * 1024
 SYNC_BODY_LIMIT_BYTES = (LAMBDA_SYNC_PAYLOAD_BYTES - EVENT_ENVELOPE_RESERVE_BYTES) // 4 * 3
 """The largest request body POST /detect takes synchronously: 4,669,440 bytes (4.45 MiB)."""
+# The same 6 MB limits the answer: a binary body, base64-encoded, plus status and headers (16 KiB).
+ANSWER_ENVELOPE_RESERVE_BYTES = 16 * 1024
+SYNC_ANSWER_LIMIT_BYTES = (LAMBDA_SYNC_PAYLOAD_BYTES - ANSWER_ENVELOPE_RESERVE_BYTES) // 4 * 3
+"""The largest tar.gz answered in the body, 4,706,304 bytes; a larger one is stored and linked."""
+ANSWER_LINK_SECONDS = 3600
+"""How long the links to a stored answer's files stay valid."""
 
 
 class ContractError(ValueError):

@@ -45,8 +45,10 @@ def engine() -> Engine:
 @cache
 def s3_client():
     import boto3
+    from botocore.config import Config
 
-    return boto3.client("s3")
+    # SigV4 for the links to large answers: S3 refuses older signatures for KMS-encrypted objects.
+    return boto3.client("s3", config=Config(signature_version="s3v4"))
 
 
 @cache
@@ -107,7 +109,9 @@ def _http(event: dict, context: LambdaContext) -> dict:
             Payload=json.dumps(payload).encode(),
         )
 
-    response = http_api.resolve(event, context, http_api.Detector(engine, settings(), invoke_async))
+    response = http_api.resolve(
+        event, context, http_api.Detector(engine, settings(), invoke_async, s3_client)
+    )
     logger.info(
         "http request answered",
         extra={

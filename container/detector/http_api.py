@@ -11,6 +11,7 @@ import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import mimeparse
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -59,6 +60,7 @@ class Detector:
     engine: Callable[[], Engine]
     settings: Settings
     invoke_async: Callable[[dict], None]
+    s3: Callable[[], Any]
 
 
 def resolve(event: dict, context, detector: Detector) -> dict:
@@ -91,8 +93,18 @@ def detect() -> Response:
     if answer_type == JSON_MEDIA_TYPE:
         document = service.detect_document(image, request_id, detector.engine(), detector.settings)
         return json_response(200, document, request_id)
-    archive = service.detect_archive(image, detector.engine(), detector.settings)
-    return archive_response(archive, answer_type, request_id)
+    answer = service.detect_archive(image, request_id, detector.engine(), detector.settings, detector.s3)
+    if isinstance(answer, bytes):
+        return archive_response(answer, answer_type, request_id)
+    stored = {
+        "request_id": request_id,
+        "status": "stored",
+        "message": f"the tar.gz ({answer.size} bytes) is over what Lambda can answer: its files are "
+        f"under output/{request_id}/, linked for {answer.expires_in} s",
+        "links": answer.links,
+        "expires_in": answer.expires_in,
+    }
+    return json_response(200, stored, request_id)
 
 
 def wants_async(event: APIGatewayProxyEvent) -> bool:
@@ -254,6 +266,11 @@ def larger_images_hint(settings: Settings) -> str:
 @app.exception_handler(ImageDecodeError)
 def _undecodable(error: ImageDecodeError) -> Response:
     return error_response(400, "corrupt_image", str(error), _request_id())
+
+
+@app.exception_handler(service.AnswerTooLarge)
+def _answer_too_large(error: service.AnswerTooLarge) -> Response:
+    return error_response(406, "answer_too_large", str(error), _request_id())
 
 
 @app.exception_handler(service.AsyncUnavailable)

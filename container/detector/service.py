@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from .contract import ANSWER_LINK_SECONDS, SYNC_ANSWER_LIMIT_BYTES
 from .detection import DetectionRun, Engine, ImageDecodeError, SourceImage
 from .events import AsyncJob, S3ObjectRequest, make_async_job
 from .images import InvalidImage, function_budget, inspect_image
@@ -83,15 +85,7 @@ def store_detection(
     try:
         with detect_image(data, name_hint, engine, settings, max_bytes) as (image, run):
             started = time.perf_counter()
-            s3.put_object(
-                Bucket=bucket, Key=keys["image"], Body=run.annotated_png.read_bytes(), ContentType="image/png"
-            )
-            s3.put_object(
-                Bucket=bucket,
-                Key=keys["text"],
-                Body=run.result_text.encode(),
-                ContentType="text/plain; charset=utf-8",
-            )
+            put_run_files(s3, bucket, keys, run)
             document = result_document(
                 request_id,
                 source,
@@ -104,6 +98,19 @@ def store_detection(
         logger.warning("image rejected", extra={"error": str(error), "source": source})
         document = result_document(request_id, source, engine, error=_error(error))
     return write_result_json(s3, bucket, keys, document)
+
+
+def put_run_files(s3, bucket: str, keys: dict[str, str], run: DetectionRun) -> None:
+    """image-result.png and result.out; result.json follows once they are written."""
+    s3.put_object(
+        Bucket=bucket, Key=keys["image"], Body=run.annotated_png.read_bytes(), ContentType="image/png"
+    )
+    s3.put_object(
+        Bucket=bucket,
+        Key=keys["text"],
+        Body=run.result_text.encode(),
+        ContentType="text/plain; charset=utf-8",
+    )
 
 
 def write_result_json(s3, bucket: str, keys: dict[str, str], document: dict) -> dict:
@@ -177,6 +184,10 @@ def process_job(job: AsyncJob, s3, engine: Engine, settings: Settings) -> dict:
     )
 
 
+class AnswerTooLarge(RuntimeError):
+    """The answer exceeds Lambda's response limit and there is nowhere to store it."""
+
+
 class AsyncUnavailable(RuntimeError):
     """Asynchronous detection writes its results to S3, and this function has no output bucket."""
 
@@ -204,10 +215,43 @@ def detect_document(image: bytes, request_id: str, engine: Engine, settings: Set
         return document
 
 
-def detect_archive(image: bytes, engine: Engine, settings: Settings) -> bytes:
-    """The synchronous tar.gz of image-result.png and result.out."""
-    with detect_image(image, "request", engine, settings, settings.max_http_image_bytes) as (_, run):
-        return result_archive(run)
+@dataclass(frozen=True)
+class StoredAnswer:
+    """A tar.gz too large for Lambda's response: its files written under output/ID/ instead, with
+    links (by output name: image, text, json) valid for expires_in seconds."""
+
+    request_id: str
+    size: int
+    links: dict[str, str]
+    expires_in: int
+
+
+def detect_archive(
+    image: bytes, request_id: str, engine: Engine, settings: Settings, s3: Callable[[], Any]
+) -> bytes | StoredAnswer:
+    """The synchronous tar.gz of image-result.png and result.out, or, over what Lambda can answer,
+    the same files stored as the S3 path writes them, linked. s3() gives the client, made on demand."""
+    with detect_image(image, "request", engine, settings, settings.max_http_image_bytes) as (source, run):
+        archive = result_archive(run)
+        if len(archive) <= SYNC_ANSWER_LIMIT_BYTES:
+            return archive
+        if not settings.output_bucket:
+            raise AnswerTooLarge(
+                f"the tar.gz is {len(archive)} bytes, over the {SYNC_ANSWER_LIMIT_BYTES} Lambda can answer, "
+                "and this function has no bucket to store it in; ask for JSON"
+            )
+        client, bucket = s3(), settings.output_bucket
+        keys = output_keys(settings.output_prefix, request_id)
+        put_run_files(client, bucket, keys, run)
+        document = result_document(request_id, {"http": "request"}, engine, run=run, image=source.info)
+        write_result_json(client, bucket, keys, document)
+    links = {
+        name: client.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": keys[name]}, ExpiresIn=ANSWER_LINK_SECONDS
+        )
+        for name in ("image", "text", "json")
+    }
+    return StoredAnswer(request_id, len(archive), links, ANSWER_LINK_SECONDS)
 
 
 def submit_job(image: bytes, request_id: str, settings: Settings, invoke_async) -> Accepted:

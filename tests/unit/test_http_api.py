@@ -10,8 +10,10 @@ import tarfile
 import uuid
 from dataclasses import dataclass
 
+import boto3
 import pytest
-from detector import http_api
+from botocore.config import Config
+from detector import http_api, service
 from detector.contract import (
     ARCHIVE_MEDIA_TYPES,
     BINARY_MEDIA_TYPES,
@@ -21,6 +23,7 @@ from detector.contract import (
 )
 from detector.settings import Settings
 from lambda_events import response_headers
+from moto import mock_aws
 from support.stand_in import StandInEngine
 
 BUCKET = "detector-bucket"
@@ -39,13 +42,24 @@ def settings(tmp_path) -> Settings:
 
 
 @pytest.fixture
-def call(settings, api_event):
+def s3_client():
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1", config=Config(signature_version="s3v4"))
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+@pytest.fixture
+def call(settings, api_event, s3_client):
     """POST body with headers; returns (status, headers, decoded body) and what was sent async."""
     sent: list[dict] = []
 
+    def s3():
+        return s3_client
+
     def post(body: bytes, headers: dict | None = None, *, settings_=None, event=None):
         event = event or api_event(body, headers)
-        detector = http_api.Detector(StandInEngine, settings_ or settings, sent.append)
+        detector = http_api.Detector(StandInEngine, settings_ or settings, sent.append, s3)
         request_id = str(uuid.uuid4())
         response = http_api.resolve(event, Context(request_id), detector)
         flat = response_headers(response)
@@ -328,3 +342,25 @@ def test_a_json_body_over_the_limit_is_413_though_its_image_would_fit(call, sett
     )
     status, _, answer = call(body, {"Content-Type": "application/json"}, settings_=small)
     assert (status, error_of(answer)["code"]) == (413, "too_large")
+
+
+def test_a_tar_gz_over_lambda_s_response_limit_is_answered_with_links(
+    call, s3_client, small_jpeg, monkeypatch
+):
+    monkeypatch.setattr(service, "SYNC_ANSWER_LIMIT_BYTES", 10)
+    status, headers, body = call(small_jpeg, {"Accept": "application/gzip"})
+    answer = json.loads(body)
+    request_id = headers["X-Request-Id"]
+    assert (status, headers["Content-Type"], answer["status"]) == (200, "application/json", "stored")
+    assert f"output/{request_id}/" in answer["message"]
+    assert set(answer["links"]) == {"image", "text", "json"}
+    stored = s3_client.get_object(Bucket=BUCKET, Key=f"output/{request_id}/result.json")["Body"].read()
+    assert json.loads(stored)["request_id"] == request_id
+
+
+def test_a_tar_gz_over_the_limit_without_a_bucket_is_406_asking_for_json(
+    call, tmp_path, small_jpeg, monkeypatch
+):
+    monkeypatch.setattr(service, "SYNC_ANSWER_LIMIT_BYTES", 10)
+    status, _, body = call(small_jpeg, {"Accept": "application/gzip"}, settings_=Settings(work_root=tmp_path))
+    assert (status, error_of(body)["code"]) == (406, "answer_too_large")

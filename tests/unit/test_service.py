@@ -12,11 +12,14 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.config import Config
+from detector import service as service_module
 from detector.detection import DetectionRun, SourceImage
 from detector.events import S3ObjectRequest, parse_async_job
 from detector.images import ImageTooLarge
 from detector.service import (
     WORKDIR_PREFIX,
+    AnswerTooLarge,
     AsyncUnavailable,
     detect_archive,
     detect_document,
@@ -48,11 +51,14 @@ class RecordingS3:
     def get_object(self, **kwargs):
         return self._client.get_object(**kwargs)
 
+    def generate_presigned_url(self, *args, **kwargs):
+        return self._client.generate_presigned_url(*args, **kwargs)
+
 
 @pytest.fixture
 def s3(tmp_path):
     with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
+        client = boto3.client("s3", region_name="us-east-1", config=Config(signature_version="s3v4"))
         client.create_bucket(Bucket=BUCKET)
         yield RecordingS3(client)
 
@@ -110,6 +116,27 @@ def refuse_async(payload: dict) -> None:
     raise AssertionError("a synchronous request must not invoke the function again")
 
 
+def refuse_s3():
+    raise AssertionError("an answer that fits Lambda's response must not touch S3")
+
+
+def test_an_archive_over_lambda_s_response_limit_is_stored_and_linked(s3, settings, small_jpeg, monkeypatch):
+    monkeypatch.setattr(service_module, "SYNC_ANSWER_LIMIT_BYTES", 10)
+    stored = detect_archive(small_jpeg, REQUEST_ID, StandInEngine(), settings, lambda: s3)
+    folder = f"output/{REQUEST_ID}/"
+    assert s3.written == [folder + "image-result.png", folder + "result.out", folder + "result.json"]
+    assert set(stored.links) == {"image", "text", "json"}
+    assert stored.expires_in == 3600 and stored.size > 10
+    for name, key in (("image", "image-result.png"), ("json", "result.json")):
+        assert f"/{folder}{key}" in stored.links[name] and "X-Amz-Signature=" in stored.links[name]
+
+
+def test_an_archive_over_the_limit_without_a_bucket_is_refused(tmp_path, small_jpeg, monkeypatch):
+    monkeypatch.setattr(service_module, "SYNC_ANSWER_LIMIT_BYTES", 10)
+    with pytest.raises(AnswerTooLarge):
+        detect_archive(small_jpeg, REQUEST_ID, StandInEngine(), Settings(work_root=tmp_path), refuse_s3)
+
+
 def test_the_document_and_the_archive_and_only_the_archive_asks_for_the_drawn_image(settings, small_jpeg):
     engine = StandInEngine()
     document = detect_document(small_jpeg, REQUEST_ID, engine, settings)
@@ -117,7 +144,7 @@ def test_the_document_and_the_archive_and_only_the_archive_asks_for_the_drawn_im
     assert document["detections"][0]["class"] == "dog"
     assert "dog: 57%" in document["result_out"]
 
-    archive = detect_archive(small_jpeg, engine, settings)
+    archive = detect_archive(small_jpeg, REQUEST_ID, engine, settings, refuse_s3)
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as opened:
         assert sorted(opened.getnames()) == ["image-result.png", "result.out"]
     assert engine.annotated == [False, True]
