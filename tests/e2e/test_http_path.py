@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from detector.contract import SYNC_BODY_LIMIT_BYTES
+from detector.contract import SYNC_ANSWER_LIMIT_BYTES, SYNC_BODY_LIMIT_BYTES
 from e2e_harness.client import classes
+from support import corpus
 
 EXPECTED = {"dog", "truck", "bicycle"}
 MB = 1_000_000
@@ -197,3 +198,20 @@ def test_bodies_over_the_synchronous_limit_get_a_json_413_naming_the_limit_and_t
     error = response.json()["error"]
     assert error["code"] == "too_large"
     assert str(SYNC_BODY_LIMIT_BYTES) in error["message"] and "input/" in error["message"], error
+
+
+def test_a_12_megapixel_photo_with_gzip_is_stored_and_linked_not_a_502(stack, dog_jpg, timed):
+    """Its image-result.png alone is larger than Lambda can answer: the answer is links to S3."""
+    photo = corpus.large_photo(dog_jpg, "12mp").data
+    with timed("HTTP path: 12 MP POST /detect Accept gzip -> links"):
+        response = stack.detect(photo, Accept="application/gzip")
+    assert response.status_code == 200, response.text[:300]
+    answer = response.json()
+    assert answer["status"] == "stored" and answer["expires_in"] > 0, answer
+    assert set(answer["links"]) == {"image", "text", "json"}
+    png = requests.get(answer["links"]["image"], timeout=60)
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG"), png.text[:300]
+    assert len(png.content) > SYNC_ANSWER_LIMIT_BYTES, "the tar.gz holds this PNG: it could not be answered"
+    document = requests.get(answer["links"]["json"], timeout=60).json()
+    assert document["request_id"] == answer["request_id"] and classes(document) >= {"dog"}
+    assert b"dog:" in requests.get(answer["links"]["text"], timeout=60).content
