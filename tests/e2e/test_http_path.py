@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 from detector.contract import SYNC_ANSWER_LIMIT_BYTES, SYNC_BODY_LIMIT_BYTES
-from e2e_harness.client import classes
+from e2e_harness.client import classes, invocation_count
 from support import corpus
 
 EXPECTED = {"dog", "truck", "bicycle"}
@@ -65,11 +65,15 @@ def test_post_detect_answers_the_detections(stack, dog_jpg, timed):
         assert classes(document) >= EXPECTED
 
 
-def test_curl_data_binary_without_a_content_type_is_detected(stack, dog_file):
-    """curl labels --data-binary application/x-www-form-urlencoded: the bytes are an image, so it is one."""
+def test_curl_data_binary_without_a_content_type_gets_a_clear_answer(stack, dog_file):
+    """curl labels --data-binary application/x-www-form-urlencoded. On AWS that type is a binary media
+    type of the API, the photo arrives intact and is detected (tests/unit/test_http_api.py). LocalStack's
+    gateway re-encodes form bodies through a form parser that loses binary bytes: the function gets an
+    empty body and says so, with how to send an image, instead of a misleading error."""
     status, _, body = curl("--data-binary", f"@{dog_file}", stack.api_url)
-    assert status == 200, body[:300]
-    assert classes(json.loads(body)) >= EXPECTED
+    error = json.loads(body)["error"]
+    assert (status, error["code"]) == (400, "empty_body"), error
+    assert "-H 'Content-Type: image/jpeg'" in error["message"]
 
 
 def test_curl_form_upload_is_detected(stack, dog_file):
@@ -188,16 +192,25 @@ def test_bodies_under_the_synchronous_limit_are_detected(stack, dog_jpg, size):
     assert classes(response.json()) >= EXPECTED
 
 
-@pytest.mark.parametrize("size", [6 * MB, 9 * MB], ids=["6MB", "9MB"])
-def test_bodies_over_the_synchronous_limit_get_a_json_413_naming_the_limit_and_the_s3_path(
-    stack, dog_jpg, size
-):
-    """On AWS the gateway refuses these (REQUEST_TOO_LARGE); LocalStack hands them to the function."""
-    response = stack.detect(padded(dog_jpg, size))
+def test_a_body_just_over_the_synchronous_limit_gets_a_json_413_naming_it_and_the_s3_path(stack, dog_jpg):
+    """Under Lambda's payload, so it reaches the function on AWS too, which refuses it itself."""
+    response = stack.detect(padded(dog_jpg, SYNC_BODY_LIMIT_BYTES + 1))
     assert response.status_code == 413, response.text[:300]
     error = response.json()["error"]
     assert error["code"] == "too_large"
     assert str(SYNC_BODY_LIMIT_BYTES) in error["message"] and "input/" in error["message"], error
+
+
+@pytest.mark.parametrize("size", [6 * MB, 9 * MB], ids=["6MB", "9MB"])
+def test_bodies_over_lambda_s_payload_never_reach_the_function(stack, dog_jpg, size):
+    """Lambda refuses the event. AWS answers with the API's REQUEST_TOO_LARGE gateway response (413,
+    its JSON checked in tests/unit/test_component_api.py); LocalStack answers INTEGRATION_FAILURE with
+    the status the API configures (502) but does not render gateway response templates."""
+    before = invocation_count(stack.function_name)
+    response = stack.detect(padded(dog_jpg, size))
+    assert response.status_code == 502, response.text[:300]
+    assert response.headers.get("x-amzn-ErrorType") == "InternalServerErrorException", dict(response.headers)
+    assert invocation_count(stack.function_name) == before
 
 
 def test_a_12_megapixel_photo_with_gzip_is_stored_and_linked_not_a_502(stack, dog_jpg, timed):
