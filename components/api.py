@@ -7,10 +7,8 @@ import pulumi
 import pulumi_aws as aws
 
 from .checks import LOG_RETENTION_DAYS, InvalidArgument, args_from, check_choice, check_range
+from .contract import BINARY_MEDIA_TYPES, SYNC_BODY_LIMIT_BYTES
 from .policies import assume_role_policy
-
-# Images arrive as request bodies and tar.gz leaves as a response body: both must stay binary.
-BINARY_MEDIA_TYPES = ("image/*", "application/gzip", "application/octet-stream")
 
 ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -24,6 +22,41 @@ ACCESS_LOG_FORMAT = json.dumps(
         "integrationLatency": "$context.integrationLatency",
     }
 )
+
+
+def gateway_error(code: str, message: str) -> str:
+    """A mapping template for API Gateway's own answers, in the function's JSON error shape."""
+    document = {"error": {"code": code, "message": message}, "request_id": "$context.requestId"}
+    return json.dumps(document)
+
+
+# API Gateway answers these itself, before or instead of the function: with the same JSON error shape
+# and a message that says what to do. A body over Lambda's 6 MB request payload never reaches the
+# function: API Gateway answers REQUEST_TOO_LARGE (413, "Request Too Long" by default). An answer over
+# Lambda's 6 MB response limit fails the invocation (Function.ResponseSizeTooLarge): INTEGRATION_FAILURE.
+GATEWAY_RESPONSES = {
+    "REQUEST_TOO_LARGE": (
+        "413",
+        gateway_error(
+            "too_large",
+            f"the body is over what Lambda's 6 MB request payload carries: POST /detect takes up to "
+            f"{SYNC_BODY_LIMIT_BYTES} bytes; upload larger images to the bucket's input/ prefix "
+            "(the S3 path)",
+        ),
+    ),
+    "INTEGRATION_FAILURE": (
+        "502",
+        gateway_error(
+            "integration_failure",
+            "the detector could not answer (its answer may exceed Lambda's 6 MB response limit); "
+            "send X-Amz-Invocation-Type: Event to have the results written to S3",
+        ),
+    ),
+}
+
+
+AUTHORIZATIONS = ("none", "iam", "api_key")
+QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
 
 
 @dataclass(kw_only=True)
@@ -43,7 +76,15 @@ class DarknetApiArgs:
     throttle_burst_limit: int = 20
     """Burst of requests, 1..5000."""
     binary_media_types: list[str] = field(default_factory=lambda: list(BINARY_MEDIA_TYPES))
-    """Content types API Gateway passes as binary (images in, tar.gz out)."""
+    """Content types API Gateway passes as binary: image bodies in, the tar.gz out (see the contract's
+    BINARY_MEDIA_TYPES for why each one is there; the function expects all of them)."""
+    authorization: str = "none"
+    """Who may call POST /detect: none (anyone with the URL), iam (SigV4-signed requests of principals
+    allowed execute-api:Invoke) or api_key (an x-api-key header; a usage plan bounds each key)."""
+    quota_limit: int = 10000
+    """With api_key: requests each key may make per quota_period, 1..10000000."""
+    quota_period: str = "DAY"
+    """With api_key: DAY, WEEK or MONTH."""
     log_retention_days: int = 14
     """Days the access logs are kept (a value CloudWatch Logs accepts)."""
     manage_account_logs_role: bool = False
@@ -56,10 +97,14 @@ class DarknetApiArgs:
         check_range("throttle_rate_limit", self.throttle_rate_limit, 1, 10000, "requests per second")
         check_range("throttle_burst_limit", self.throttle_burst_limit, 1, 5000, "requests")
         check_choice("log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)
+        check_choice("authorization", self.authorization, AUTHORIZATIONS)
+        check_range("quota_limit", self.quota_limit, 1, 10_000_000, "requests")
+        check_choice("quota_period", self.quota_period, QUOTA_PERIODS)
 
 
 class DarknetApi(pulumi.ComponentResource):
-    """POST /detect proxied to the function; `rest_api` and `stage` are the API Gateway resources."""
+    """POST /detect proxied to the function; `rest_api` and `stage` are the API Gateway resources,
+    `gateway_responses` API Gateway's own answers in the function's JSON error shape."""
 
     url: pulumi.Output[str]
     """The full invoke URL of POST /detect."""
@@ -69,6 +114,9 @@ class DarknetApi(pulumi.ComponentResource):
     """The REST API's execution ARN (for further Lambda permissions)."""
     stage_name: pulumi.Output[str]
     """The deployed stage."""
+    api_key_id: pulumi.Output[str]
+    """With authorization api_key: the key's id (its value: `aws apigateway get-api-key --api-key ID
+    --include-value`); empty otherwise."""
 
     def __init__(self, name: str, args: DarknetApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("darknet:index:DarknetApi", name, None, opts)
@@ -98,7 +146,8 @@ class DarknetApi(pulumi.ComponentResource):
             rest_api=rest_api.id,
             resource_id=detect.id,
             http_method="POST",
-            authorization="NONE",
+            authorization="AWS_IAM" if args.authorization == "iam" else "NONE",
+            api_key_required=args.authorization == "api_key",
             opts=child,
         )
         integration = aws.apigateway.Integration(
@@ -111,16 +160,37 @@ class DarknetApi(pulumi.ComponentResource):
             uri=args.function_invoke_arn,
             opts=child,
         )
+        self.gateway_responses = [
+            aws.apigateway.Response(
+                f"{name}-{response_type.lower().replace('_', '-')}",
+                rest_api_id=rest_api.id,
+                response_type=response_type,
+                status_code=status,
+                response_templates={"application/json": template},
+                opts=child,
+            )
+            for response_type, (status, template) in GATEWAY_RESPONSES.items()
+        ]
         deployment = aws.apigateway.Deployment(
             name,
             rest_api=rest_api.id,
-            # A new deployment whenever the route or its integration changes.
+            # A new deployment whenever the route, its integration or a gateway response changes.
             triggers={
                 "route": pulumi.Output.json_dumps(
-                    [detect.id, method.id, integration.id, integration.uri, list(args.binary_media_types)]
+                    [
+                        detect.id,
+                        method.id,
+                        integration.id,
+                        integration.uri,
+                        list(args.binary_media_types),
+                        GATEWAY_RESPONSES,
+                        args.authorization,
+                    ]
                 )
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[method, integration]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[method, integration, *self.gateway_responses]
+            ),
         )
         access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access",
@@ -151,6 +221,9 @@ class DarknetApi(pulumi.ComponentResource):
             },
             opts=child,
         )
+        self.api_key: aws.apigateway.ApiKey | None = None
+        if args.authorization == "api_key":
+            self.api_key = self._api_key(name, args, rest_api, stage)
         aws.lambda_.Permission(
             name,
             action="lambda:InvokeFunction",
@@ -164,14 +237,39 @@ class DarknetApi(pulumi.ComponentResource):
         self.rest_api_id = rest_api.id
         self.execution_arn = rest_api.execution_arn
         self.stage_name = stage.stage_name
+        self.api_key_id = self.api_key.id if self.api_key else pulumi.Output.from_input("")
         self.register_outputs(
             {
                 "url": self.url,
                 "rest_api_id": self.rest_api_id,
                 "execution_arn": self.execution_arn,
                 "stage_name": self.stage_name,
+                "api_key_id": self.api_key_id,
             }
         )
+
+    def _api_key(
+        self, name: str, args: DarknetApiArgs, rest_api: aws.apigateway.RestApi, stage: aws.apigateway.Stage
+    ) -> aws.apigateway.ApiKey:
+        """One key in a usage plan that bounds it: steady rate, burst and a quota per period."""
+        child = pulumi.ResourceOptions(parent=self)
+        key = aws.apigateway.ApiKey(name, description="Calls POST /detect", tags=args.tags, opts=child)
+        plan = aws.apigateway.UsagePlan(
+            name,
+            description="Bounds each key's calls of POST /detect",
+            api_stages=[{"api_id": rest_api.id, "stage": stage.stage_name}],
+            throttle_settings={
+                "rate_limit": args.throttle_rate_limit,
+                "burst_limit": args.throttle_burst_limit,
+            },
+            quota_settings={"limit": args.quota_limit, "period": args.quota_period},
+            tags=args.tags,
+            opts=child,
+        )
+        aws.apigateway.UsagePlanKey(
+            name, key_id=key.id, key_type="API_KEY", usage_plan_id=plan.id, opts=child
+        )
+        return key
 
     def _account_logs_role(self, name: str, args: DarknetApiArgs) -> aws.apigateway.Account:
         role = aws.iam.Role(

@@ -63,7 +63,8 @@ class DarknetFunctionArgs:
     max_event_age_seconds: int = 3600
     """How long an asynchronous event may wait, 60..21600 seconds."""
     allow_self_invoke: bool = False
-    """Let the function invoke itself asynchronously (the HTTP path's 202 answer needs it)."""
+    """Let the function invoke itself asynchronously (the HTTP path's 202 answer needs it) and read its
+    outputs, so that it can link an answer too large for Lambda's response to them."""
     bucket_kms_key_arn: pulumi.Input[str] | None = None
     """Set when the bucket is encrypted with a customer KMS key, so the function can read and write it."""
     tracing: bool = False
@@ -210,7 +211,9 @@ class DarknetFunction(pulumi.ComponentResource):
             aws.iam.RolePolicy(
                 f"{name}-self-invoke",
                 role=self.role.id,
-                policy=self.function.arn.apply(_self_invoke_policy),
+                policy=pulumi.Output.all(self.function.arn, bucket_name).apply(
+                    lambda values: _self_invoke_policy(values[0], values[1], args.output_prefix)
+                ),
                 opts=child,
             )
 
@@ -290,12 +293,21 @@ def _access_policy(
     return policy_document(*statements)
 
 
-def _self_invoke_policy(function_arn: str) -> str:
+def _self_invoke_policy(function_arn: str, bucket: str, output_prefix: str) -> str:
+    partition = function_arn.split(":")[1]
     return policy_document(
         {
             "Sid": "InvokeSelfAsynchronously",
             "Effect": "Allow",
             "Action": ["lambda:InvokeFunction"],
             "Resource": [function_arn],
-        }
+        },
+        {
+            # A presigned link works with its signer's rights: a tar.gz over Lambda's 6 MB response
+            # limit is answered with links to the outputs instead.
+            "Sid": "LinkLargeAnswers",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"arn:{partition}:s3:::{bucket}/{output_prefix}*"],
+        },
     )

@@ -63,6 +63,11 @@ docker_bridge_address() {
   echo "$address"
 }
 
+# LocalStack retries a failed asynchronous invocation after this many seconds (60 by default, then
+# twice and three times as long): short enough that a retry shows within the tests' wait for one.
+# The tests read it from the environment.
+export LAMBDA_RETRY_BASE_DELAY=5
+
 localstack_env() {
   local bridge
   bridge="$(docker_bridge_address)"

@@ -74,6 +74,38 @@ def result_json_key(output_prefix: str, request_id: str) -> str:
     return f"{output_prefix}{request_id}/{RESULT_JSON}"
 
 
+# The HTTP API's media types. API Gateway hands a request body of a binary media type to the function
+# base64-encoded (anything else as UTF-8 text, which mangles image bytes), and turns a base64 answer
+# back into bytes only when the FIRST type of the request's Accept header is a binary media type.
+# application/x-www-form-urlencoded is listed because `curl --data-binary @photo.jpg` sends it.
+# application/json is not: a JSON body already carries its image in base64, and a second encoding
+# would cut the image a JSON body can carry by a quarter.
+JSON_MEDIA_TYPE = "application/json"
+ARCHIVE_MEDIA_TYPES = ("application/gzip", "application/x-gzip")
+BINARY_MEDIA_TYPES = (
+    "image/*",
+    "application/octet-stream",
+    "multipart/form-data",
+    "application/x-www-form-urlencoded",
+    *ARCHIVE_MEDIA_TYPES,
+)
+
+# Lambda's synchronous invocation payload limit (6 MB), which API Gateway's event must fit: the body,
+# base64-encoded (4 bytes per 3), plus the event's envelope, whose largest parts are the headers, twice
+# (`headers` and `multiValueHeaders`, up to 10 KiB each in API Gateway), the query string (the URL is at
+# most 8 KiB) and requestContext (about 1.5 KiB): 64 KiB leaves room for all of them with JSON quoting.
+LAMBDA_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024
+EVENT_ENVELOPE_RESERVE_BYTES = 64 * 1024
+SYNC_BODY_LIMIT_BYTES = (LAMBDA_SYNC_PAYLOAD_BYTES - EVENT_ENVELOPE_RESERVE_BYTES) // 4 * 3
+"""The largest request body POST /detect takes synchronously: 4,669,440 bytes (4.45 MiB)."""
+# The same 6 MB limits the answer: a binary body, base64-encoded, plus status and headers (16 KiB).
+ANSWER_ENVELOPE_RESERVE_BYTES = 16 * 1024
+SYNC_ANSWER_LIMIT_BYTES = (LAMBDA_SYNC_PAYLOAD_BYTES - ANSWER_ENVELOPE_RESERVE_BYTES) // 4 * 3
+"""The largest tar.gz answered in the body, 4,706,304 bytes; a larger one is stored and linked."""
+ANSWER_LINK_SECONDS = 3600
+"""How long the links to a stored answer's files stay valid."""
+
+
 class ContractError(ValueError):
     """A setting outside the contract; `setting` is the DetectorConfig field, `variable` its env name."""
 

@@ -77,7 +77,7 @@ def _decoder_errors(kind: str, problem: str) -> Iterator[None]:
     except Exception as error:
         text = str(error)
         code = "truncated_image" if "truncated" in text else "corrupt_image"
-        raise InvalidImage(code, f"{kind.upper()} {problem}: {text}", 400) from None
+        raise InvalidImage(code, f"{kind.upper()} {problem}: {text}") from None
 
 
 def _open(data: bytes, kind: str):

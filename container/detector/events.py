@@ -1,8 +1,9 @@
 """Typed requests parsed from the event shapes the function receives.
 
-S3 notifications (delivered directly, through EventBridge, or as the bodies of SQS messages) and API
-Gateway REST proxy events are read with Powertools' data classes; the last shape is the function's
-own asynchronous job, sent by the HTTP path to itself.
+S3 notifications (delivered directly, through EventBridge, or as the bodies of SQS messages) are read
+with Powertools' data classes; API Gateway REST proxy events are only recognised here and read by the
+HTTP layer (http_api); the last shape is the function's own asynchronous job, sent by the HTTP path to
+itself.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import (
-    APIGatewayProxyEvent,
     S3Event,
     S3EventBridgeNotificationEvent,
     SQSRecord,
@@ -27,7 +27,6 @@ ASYNC_JOB_KEY = "darknet_job"
 # The detail-type of S3's EventBridge event for a new object (AWS S3 user guide, "EventBridge event
 # message structure").
 EVENTBRIDGE_OBJECT_CREATED = "Object Created"
-GZIP_MEDIA_TYPES = ("application/gzip", "application/x-gzip", "application/x-tar+gzip")
 # The event S3 sends to a queue when a notification configuration is saved (S3 user guide, "Event
 # message structure"): nothing to process.
 S3_TEST_EVENT = "s3:TestEvent"
@@ -52,14 +51,6 @@ class S3ObjectRequest:
         """result.json's `source`: the exact object version the result belongs to."""
         version = {"etag": self.etag, "version_id": self.version_id}
         return {"bucket": self.bucket, "key": self.key, **{k: v for k, v in version.items() if v}}
-
-
-@dataclass(frozen=True)
-class HttpDetectRequest:
-    body: bytes
-    wants_gzip: bool
-    wants_async: bool
-    request_id: str
 
 
 @dataclass(frozen=True)
@@ -155,27 +146,6 @@ def parse_sqs_record(record: SQSRecord) -> list[S3ObjectRequest]:
     if kind == "s3-eventbridge":
         return parse_s3_eventbridge_event(body)
     raise BadEvent(f"message {record.message_id} holds a {kind} event, not an S3 event")
-
-
-def parse_http_event(event: dict, request_id: str) -> HttpDetectRequest:
-    proxy = APIGatewayProxyEvent(event)
-    headers = proxy.headers
-    raw = proxy.body or ""
-    if proxy.is_base64_encoded:
-        try:
-            body = base64.b64decode(raw, validate=True)
-        except binascii.Error as error:
-            raise BadEvent(f"body is marked base64 but does not decode: {error}") from None
-    else:
-        # A text body means API Gateway did not treat the request as binary (no binary Content-Type).
-        body = raw.encode("latin-1", errors="replace")
-    accept = (headers.get("accept") or "").lower()
-    return HttpDetectRequest(
-        body=body,
-        wants_gzip=any(media in accept for media in GZIP_MEDIA_TYPES),
-        wants_async=(headers.get("x-amz-invocation-type") or "").strip().lower() == "event",
-        request_id=request_id,
-    )
 
 
 def make_async_job(request_id: str, bucket: str, image: bytes, filename: str) -> dict:

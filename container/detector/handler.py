@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from . import service
+from . import http_api, service
 from .contract import SERVICE_NAME
 from .detection import Engine
 from .engines import load_engine
@@ -19,13 +19,11 @@ from .events import (
     S3ObjectRequest,
     event_kind,
     parse_async_job,
-    parse_http_event,
     parse_s3_event,
     parse_s3_eventbridge_event,
     parse_sqs_record,
 )
 from .metrics import metrics, record_failure, record_result
-from .responses import error_response
 from .settings import Settings
 
 logger = Logger(service=SERVICE_NAME)
@@ -55,8 +53,10 @@ def engine() -> Engine:
 @cache
 def s3_client():
     import boto3
+    from botocore.config import Config
 
-    return boto3.client("s3")
+    # SigV4 for the links to large answers: S3 refuses older signatures for KMS-encrypted objects.
+    return boto3.client("s3", config=Config(signature_version="s3v4"))
 
 
 @cache
@@ -141,12 +141,6 @@ def function_qualifier(invoked_arn: str) -> dict:
 
 
 def _http(event: dict, context: LambdaContext) -> dict:
-    request_id = context.aws_request_id
-    try:
-        request = parse_http_event(event, request_id)
-    except BadEvent as error:
-        return error_response(400, "bad_request", str(error), request_id)
-
     def invoke_async(payload: dict) -> None:
         # By name (and qualifier): its own role credentials resolve it in its own account and region,
         # wherever it runs (AWS, LocalStack, or an emulator whose ARNs carry a placeholder account).
@@ -157,14 +151,15 @@ def _http(event: dict, context: LambdaContext) -> dict:
             Payload=json.dumps(payload).encode(),
         )
 
-    response = service.answer_http(request, engine(), settings(), invoke_async)
+    response = http_api.resolve(
+        event, context, http_api.Detector(engine, settings(), invoke_async, s3_client)
+    )
     logger.info(
         "http request answered",
         extra={
             "status": response["statusCode"],
-            "async": request.wants_async,
-            "gzip": request.wants_gzip,
-            "bytes": len(request.body),
+            "content_type": (response.get("multiValueHeaders") or {}).get("Content-Type"),
+            "path": event.get("path"),
         },
     )
     return response

@@ -81,20 +81,27 @@ CGROUP_MEMORY_FILES = (
 
 
 class InvalidImage(ValueError):
-    """The bytes are not an image the detector can read; status is the HTTP code to answer with."""
+    """The bytes are not an image the detector can read; code names the problem for any caller."""
 
-    def __init__(self, code: str, message: str, status: int) -> None:
+    def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-        self.status = status
+
+
+class ImageTooLarge(InvalidImage):
+    """More bytes than the route that brought them takes; a route with a higher limit may take them."""
+
+    def __init__(self, size: int, limit_bytes: int) -> None:
+        super().__init__("too_large", f"the image is {size} bytes; the limit here is {limit_bytes} bytes")
+        self.limit_bytes = limit_bytes
 
 
 def _corrupt(kind: str, problem: str) -> InvalidImage:
-    return InvalidImage("corrupt_image", f"{kind.upper()} is corrupt: {problem}", 400)
+    return InvalidImage("corrupt_image", f"{kind.upper()} is corrupt: {problem}")
 
 
 def _truncated(kind: str, problem: str) -> InvalidImage:
-    return InvalidImage("truncated_image", f"{kind.upper()} is truncated: {problem}", 400)
+    return InvalidImage("truncated_image", f"{kind.upper()} is truncated: {problem}")
 
 
 @dataclass(frozen=True)
@@ -403,7 +410,6 @@ def _size_bomb(kind: str, width: int, height: int, size: int) -> InvalidImage:
         "corrupt_image",
         f"{kind.upper()} declares {width}x{height} pixels, impossible in {size} bytes "
         "(a decompression bomb or a damaged header)",
-        400,
     )
 
 
@@ -411,19 +417,17 @@ _HEADER_READERS = {"jpeg": _jpeg_info, "png": _png_info, "bmp": _bmp_info, "gif"
 
 
 def inspect_image(data: bytes, max_bytes: int, budget: PixelBudget) -> ImageInfo:
-    """Classify data or raise InvalidImage with the HTTP status that describes the problem."""
+    """Classify data or raise InvalidImage with a code that names the problem."""
     if not data:
-        raise InvalidImage("empty_body", "the request has no image: the body is empty", 400)
+        raise InvalidImage("empty_body", "the request has no image: the body is empty")
     if len(data) > max_bytes:
-        raise InvalidImage(
-            "too_large", f"the image is {len(data)} bytes; the limit here is {max_bytes} bytes", 413
-        )
+        raise ImageTooLarge(len(data), max_bytes)
     kind = sniff(data)
     if kind is None:
-        raise InvalidImage("not_an_image", f"the body is not an image: expected {SUPPORTED_NAMES}", 415)
+        raise InvalidImage("not_an_image", f"the body is not an image: expected {SUPPORTED_NAMES}")
     if kind not in SUPPORTED_FORMATS:
         raise InvalidImage(
-            "unsupported_type", f"{kind.upper()} images are not supported: send {SUPPORTED_NAMES}", 415
+            "unsupported_type", f"{kind.upper()} images are not supported: send {SUPPORTED_NAMES}"
         )
     if kind in _HEADER_READERS:
         info = _HEADER_READERS[kind](data)
@@ -439,6 +443,5 @@ def inspect_image(data: bytes, max_bytes: int, budget: PixelBudget) -> ImageInfo
             "too_large",
             f"the image is {info.width}x{info.height} pixels; this function's memory allows {limit} "
             f"pixels for {kind.upper()}",
-            413,
         )
     return info

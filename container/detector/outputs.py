@@ -19,6 +19,9 @@ REDUCED_DECODE_NOTE = (
 
 RESULT_IMAGE = "image-result.png"
 RESULT_TEXT = "result.out"
+# result.json's shape (README, "result.json"): raised when a field is removed or changes meaning;
+# added fields keep it, so readers ignore fields they do not know.
+SCHEMA_VERSION = 1
 
 
 def output_keys(output_prefix: str, request_id: str) -> dict[str, str]:
@@ -42,6 +45,7 @@ def result_document(
 ) -> dict:
     """result.json and the synchronous JSON answer: one schema for success and failure."""
     document: dict = {
+        "schema_version": SCHEMA_VERSION,
         "request_id": request_id,
         "status": "error" if error else "ok",
         "source": source,

@@ -1,39 +1,39 @@
-"""API Gateway REST proxy responses: JSON, the base64 tar.gz of the binary mode, and errors."""
+"""API Gateway proxy answers as Powertools responses: JSON documents, the tar.gz, and errors."""
 
 from __future__ import annotations
 
-import base64
 import json
 
-JSON_HEADERS = {"Content-Type": "application/json"}
+from aws_lambda_powertools.event_handler import Response
+
+from .contract import JSON_MEDIA_TYPE
+
+REQUEST_ID_HEADER = "X-Request-Id"
 
 
-def json_response(status: int, document: dict, request_id: str | None = None) -> dict:
-    headers = dict(JSON_HEADERS)
-    if request_id:
-        headers["X-Request-Id"] = request_id
-    return {
-        "statusCode": status,
-        "headers": headers,
-        "body": json.dumps(document),
-        "isBase64Encoded": False,
-    }
+def json_response(status: int, document: dict, request_id: str) -> Response:
+    return Response(
+        status_code=status,
+        content_type=JSON_MEDIA_TYPE,
+        body=json.dumps(document),
+        headers={REQUEST_ID_HEADER: request_id},
+    )
 
 
-def error_response(status: int, code: str, message: str, request_id: str | None = None) -> dict:
+def error_response(status: int, code: str, message: str, request_id: str) -> Response:
     return json_response(
         status, {"error": {"code": code, "message": message}, "request_id": request_id}, request_id
     )
 
 
-def gzip_response(archive: bytes, request_id: str) -> dict:
-    return {
-        "statusCode": 200,
-        "headers": {
-            "Content-Type": "application/gzip",
+def archive_response(archive: bytes, media_type: str, request_id: str) -> Response:
+    """Bytes, which Powertools sends base64-encoded with isBase64Encoded set."""
+    return Response(
+        status_code=200,
+        content_type=media_type,
+        body=archive,
+        headers={
             "Content-Disposition": f'attachment; filename="{request_id}.tar.gz"',
-            "X-Request-Id": request_id,
+            REQUEST_ID_HEADER: request_id,
         },
-        "body": base64.b64encode(archive).decode(),
-        "isBase64Encoded": True,
-    }
+    )

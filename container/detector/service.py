@@ -9,18 +9,20 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from .contract import ANSWER_LINK_SECONDS, SYNC_ANSWER_LIMIT_BYTES
 from .detection import DetectionRun, Engine, ImageDecodeError, SourceImage
-from .events import AsyncJob, HttpDetectRequest, S3ObjectRequest, make_async_job
+from .events import AsyncJob, S3ObjectRequest, make_async_job
 from .images import InvalidImage, function_budget, inspect_image
 from .outputs import output_keys, result_archive, result_document, safe_filename
-from .responses import error_response, gzip_response, json_response
 from .settings import Settings
 
 logger = Logger(service="darknet-lambda")
@@ -55,7 +57,7 @@ def detect_image(
         try:
             run = engine.detect(source, Path(folder), annotate=annotate)
         except MemoryError:
-            raise InvalidImage("too_large", OUT_OF_MEMORY_MESSAGE, 413) from None
+            raise InvalidImage("too_large", OUT_OF_MEMORY_MESSAGE) from None
         yield source, run
 
 
@@ -83,15 +85,7 @@ def store_detection(
     try:
         with detect_image(data, name_hint, engine, settings, max_bytes) as (image, run):
             started = time.perf_counter()
-            s3.put_object(
-                Bucket=bucket, Key=keys["image"], Body=run.annotated_png.read_bytes(), ContentType="image/png"
-            )
-            s3.put_object(
-                Bucket=bucket,
-                Key=keys["text"],
-                Body=run.result_text.encode(),
-                ContentType="text/plain; charset=utf-8",
-            )
+            put_run_files(s3, bucket, keys, run)
             document = result_document(
                 request_id,
                 source,
@@ -104,6 +98,19 @@ def store_detection(
         logger.warning("image rejected", extra={"error": str(error), "source": source})
         document = result_document(request_id, source, engine, error=_error(error))
     return write_result_json(s3, bucket, keys, document)
+
+
+def put_run_files(s3, bucket: str, keys: dict[str, str], run: DetectionRun) -> None:
+    """image-result.png and result.out; result.json follows once they are written."""
+    s3.put_object(
+        Bucket=bucket, Key=keys["image"], Body=run.annotated_png.read_bytes(), ContentType="image/png"
+    )
+    s3.put_object(
+        Bucket=bucket,
+        Key=keys["text"],
+        Body=run.result_text.encode(),
+        ContentType="text/plain; charset=utf-8",
+    )
 
 
 def write_result_json(s3, bucket: str, keys: dict[str, str], document: dict) -> dict:
@@ -134,7 +141,6 @@ def process_s3_object(request: S3ObjectRequest, s3, engine: Engine, settings: Se
         too_large = InvalidImage(
             "too_large",
             f"the object is {request.size} bytes; the limit is {settings.max_s3_image_bytes} bytes",
-            413,
         )
         document = result_document(request.request_id, source, engine, error=_error(too_large))
         return write_result_json(
@@ -178,55 +184,88 @@ def process_job(job: AsyncJob, s3, engine: Engine, settings: Settings) -> dict:
     )
 
 
-def _too_large_message(error: InvalidImage, settings: Settings, limit: int) -> str:
-    target = (
-        f"s3://{settings.output_bucket}/{settings.input_prefix}" if settings.output_bucket else "the S3 path"
-    )
-    return (
-        f"{error} for this request (Lambda's payload limit allows {limit} bytes of image through the "
-        f"HTTP API); upload larger images to {target} instead"
-    )
+class AnswerTooLarge(RuntimeError):
+    """The answer exceeds Lambda's response limit and there is nowhere to store it."""
 
 
-def answer_http(request: HttpDetectRequest, engine: Engine, settings: Settings, invoke_async) -> dict:
-    """Synchronous JSON or tar.gz, or 202 after handing the image to an asynchronous invocation.
+class AsyncUnavailable(RuntimeError):
+    """Asynchronous detection writes its results to S3, and this function has no output bucket."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """An image handed to an asynchronous run: where its outputs, result.json last, will appear."""
+
+    request_id: str
+    folder: str
+    result: str
+
+
+def detect_document(image: bytes, request_id: str, engine: Engine, settings: Settings) -> dict:
+    """The synchronous JSON answer: result.json's document with result.out's text inside.
+
+    Nothing is drawn: the document carries no image, and drawing and encoding take as long as the
+    network."""
+    with detect_image(image, "request", engine, settings, settings.max_http_image_bytes, annotate=False) as (
+        source,
+        run,
+    ):
+        document = result_document(request_id, {"http": "request"}, engine, run=run, image=source.info)
+        document["result_out"] = run.result_text
+        return document
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """A tar.gz too large for Lambda's response: its files written under output/ID/ instead, with
+    links (by output name: image, text, json) valid for expires_in seconds."""
+
+    request_id: str
+    size: int
+    links: dict[str, str]
+    expires_in: int
+
+
+def detect_archive(
+    image: bytes, request_id: str, engine: Engine, settings: Settings, s3: Callable[[], Any]
+) -> bytes | StoredAnswer:
+    """The synchronous tar.gz of image-result.png and result.out, or, over what Lambda can answer,
+    the same files stored as the S3 path writes them, linked. s3() gives the client, made on demand."""
+    with detect_image(image, "request", engine, settings, settings.max_http_image_bytes) as (source, run):
+        archive = result_archive(run)
+        if len(archive) <= SYNC_ANSWER_LIMIT_BYTES:
+            return archive
+        if not settings.output_bucket:
+            raise AnswerTooLarge(
+                f"the tar.gz is {len(archive)} bytes, over the {SYNC_ANSWER_LIMIT_BYTES} Lambda can answer, "
+                "and this function has no bucket to store it in; ask for JSON"
+            )
+        client, bucket = s3(), settings.output_bucket
+        keys = output_keys(settings.output_prefix, request_id)
+        put_run_files(client, bucket, keys, run)
+        document = result_document(request_id, {"http": "request"}, engine, run=run, image=source.info)
+        write_result_json(client, bucket, keys, document)
+    links = {
+        name: client.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": keys[name]}, ExpiresIn=ANSWER_LINK_SECONDS
+        )
+        for name in ("image", "text", "json")
+    }
+    return StoredAnswer(request_id, len(archive), links, ANSWER_LINK_SECONDS)
+
+
+def submit_job(image: bytes, request_id: str, settings: Settings, invoke_async) -> Accepted:
+    """Check the image now, then hand it to an asynchronous run of this function.
 
     invoke_async(payload: dict) sends the job to this same function with InvocationType=Event.
     """
-    limit = settings.max_async_image_bytes if request.wants_async else settings.max_http_image_bytes
-    try:
-        if request.wants_async:
-            if not settings.output_bucket:
-                return error_response(
-                    501, "async_unavailable", "asynchronous requests need OUTPUT_BUCKET", request.request_id
-                )
-            image = source_image(request.body, "request", settings, limit)
-            invoke_async(make_async_job(request.request_id, settings.output_bucket, request.body, image.name))
-            keys = output_keys(settings.output_prefix, request.request_id)
-            location = f"s3://{settings.output_bucket}/{keys['folder']}"
-            return json_response(
-                202,
-                {
-                    "request_id": request.request_id,
-                    "status": "accepted",
-                    "location": location,
-                    "result": f"s3://{settings.output_bucket}/{keys['json']}",
-                },
-                request.request_id,
-            )
-        # The JSON answer carries no image, so nothing is drawn: drawing and encoding take as long as
-        # the network.
-        detected = detect_image(request.body, "request", engine, settings, limit, annotate=request.wants_gzip)
-        with detected as (image, run):
-            if request.wants_gzip:
-                return gzip_response(result_archive(run), request.request_id)
-            document = result_document(
-                request.request_id, {"http": "request"}, engine, run=run, image=image.info
-            )
-            document["result_out"] = run.result_text
-            return json_response(200, document, request.request_id)
-    except InvalidImage as error:
-        message = _too_large_message(error, settings, limit) if error.status == 413 else str(error)
-        return error_response(error.status, error.code, message, request.request_id)
-    except ImageDecodeError as error:
-        return error_response(400, "corrupt_image", str(error), request.request_id)
+    if not settings.output_bucket:
+        raise AsyncUnavailable("asynchronous requests need an output bucket, and this function has none")
+    source = source_image(image, "request", settings, settings.max_async_image_bytes)
+    invoke_async(make_async_job(request_id, settings.output_bucket, image, source.name))
+    keys = output_keys(settings.output_prefix, request_id)
+    return Accepted(
+        request_id=request_id,
+        folder=f"s3://{settings.output_bucket}/{keys['folder']}",
+        result=f"s3://{settings.output_bucket}/{keys['json']}",
+    )

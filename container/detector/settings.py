@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .contract import ContractError, DetectorConfig
+from .contract import SYNC_BODY_LIMIT_BYTES, ContractError, DetectorConfig
 
 
 class SettingsError(ValueError):
@@ -28,7 +28,7 @@ class Settings:
     model_dir: Path = Path("/opt/model")
     darknet_bin: Path = Path("/opt/darknet/bin/darknet")
     # The HTTP path carries the image base64-encoded inside Lambda's 6 MB synchronous payload.
-    max_http_image_bytes: int = 4 * 1024 * 1024
+    max_http_image_bytes: int = SYNC_BODY_LIMIT_BYTES
     # The asynchronous HTTP path re-invokes the function with the image in a 1 MB Event payload.
     max_async_image_bytes: int = 700 * 1024
     # An S3 object is read into memory whole.

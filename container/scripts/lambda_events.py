@@ -90,3 +90,9 @@ def make_api_event(body: bytes, headers: dict[str, str] | None = None, base64_en
         "body": base64.b64encode(body).decode() if base64_encoded else body.decode("latin-1"),
         "isBase64Encoded": base64_encoded,
     }
+
+
+def response_headers(response: dict) -> dict[str, str]:
+    """A proxy response's headers, from `headers` and `multiValueHeaders` (the last value of each)."""
+    multi = {name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items() if values}
+    return {**multi, **(response.get("headers") or {})}

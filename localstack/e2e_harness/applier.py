@@ -600,6 +600,70 @@ def _integration(applier: Applier, name: str, inputs: _Inputs):
     return f"{request['resourceId']}-{request['httpMethod']}-integration", {}
 
 
+def _gateway_response(applier: Applier, name: str, inputs: _Inputs):
+    request = {"restApiId": inputs["restApiId"], "responseType": inputs["responseType"]}
+    if inputs.get("statusCode"):
+        request["statusCode"] = inputs["statusCode"]
+    if inputs.get("responseTemplates"):
+        request["responseTemplates"] = inputs["responseTemplates"]
+    if inputs.get("responseParameters"):
+        request["responseParameters"] = inputs["responseParameters"]
+    inputs.done()
+    applier.client("apigateway").put_gateway_response(**request)
+    return f"{request['restApiId']}-{request['responseType']}", {}
+
+
+def _api_key(applier: Applier, name: str, inputs: _Inputs):
+    request = {"name": inputs.get("name") or autoname(name), "enabled": inputs.get("enabled", True)}
+    for key, api_name in (("description", "description"), ("value", "value"), ("tags", "tags")):
+        if inputs.get(key):
+            request[api_name] = inputs[key]
+    inputs.done()
+    created = applier.client("apigateway").create_api_key(**request)
+    return created["id"], {"name": request["name"], "value": created["value"]}
+
+
+def _delete_api_key(applier: Applier, resource: Applied):
+    applier.client("apigateway").delete_api_key(apiKey=resource.id)
+
+
+def _usage_plan(applier: Applier, name: str, inputs: _Inputs):
+    request: dict = {"name": inputs.get("name") or autoname(name)}
+    if inputs.get("description"):
+        request["description"] = inputs["description"]
+    request["apiStages"] = [{"apiId": s["apiId"], "stage": s["stage"]} for s in inputs.get("apiStages") or []]
+    throttle = inputs.get("throttleSettings")
+    if throttle:
+        request["throttle"] = {
+            "rateLimit": float(throttle["rateLimit"]),
+            "burstLimit": int(throttle["burstLimit"]),
+        }
+    quota = inputs.get("quotaSettings")
+    if quota:
+        request["quota"] = {"limit": int(quota["limit"]), "period": quota["period"]}
+    if inputs.get("tags"):
+        request["tags"] = inputs["tags"]
+    inputs.done()
+    created = applier.client("apigateway").create_usage_plan(**request)
+    return created["id"], {"name": request["name"]}
+
+
+def _delete_usage_plan(applier: Applier, resource: Applied):
+    applier.client("apigateway").delete_usage_plan(usagePlanId=resource.id)
+
+
+def _usage_plan_key(applier: Applier, name: str, inputs: _Inputs):
+    request = {"usagePlanId": inputs["usagePlanId"], "keyId": inputs["keyId"], "keyType": inputs["keyType"]}
+    inputs.done()
+    applier.client("apigateway").create_usage_plan_key(**request)
+    return f"{request['usagePlanId']}-{request['keyId']}", {}
+
+
+def _delete_usage_plan_key(applier: Applier, resource: Applied):
+    plan, _, key = resource.id.partition("-")
+    applier.client("apigateway").delete_usage_plan_key(usagePlanId=plan, keyId=key)
+
+
 def _deployment(applier: Applier, name: str, inputs: _Inputs):
     api = inputs["restApi"]
     request = {"restApiId": api}
@@ -725,6 +789,10 @@ RESOURCE_TYPES: dict[str, tuple[Callable, Callable]] = {
     "aws:apigateway/method:Method": (_method, _deleted_with_parent),
     "aws:apigateway/integration:Integration": (_integration, _deleted_with_parent),
     "aws:apigateway/deployment:Deployment": (_deployment, _deleted_with_parent),
+    "aws:apigateway/response:Response": (_gateway_response, _deleted_with_parent),
+    "aws:apigateway/apiKey:ApiKey": (_api_key, _delete_api_key),
+    "aws:apigateway/usagePlan:UsagePlan": (_usage_plan, _delete_usage_plan),
+    "aws:apigateway/usagePlanKey:UsagePlanKey": (_usage_plan_key, _delete_usage_plan_key),
     "aws:apigateway/stage:Stage": (_stage, _delete_stage),
     "aws:apigateway/methodSettings:MethodSettings": (_method_settings, _deleted_with_parent),
     "aws:apigateway/account:Account": (_api_account, _deleted_with_parent),

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from detector.contract import LAMBDA_SYNC_PAYLOAD_BYTES, SYNC_BODY_LIMIT_BYTES
+from lambda_events import response_headers
 
 pytestmark = pytest.mark.docker
 
-HTTP_LIMIT = 4 * 1024 * 1024  # the handler's default MAX_HTTP_IMAGE_BYTES
-EVENT_LIMIT = 6 * 1024 * 1024  # Lambda's synchronous payload limit
+HTTP_LIMIT = SYNC_BODY_LIMIT_BYTES  # the handler's default MAX_HTTP_IMAGE_BYTES
+EVENT_LIMIT = LAMBDA_SYNC_PAYLOAD_BYTES
 JFIF_HEADER = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
 
 
@@ -43,9 +45,9 @@ BAD_NAMES = list(bad_bodies(b"\xff\xd8\xff\xe0\x00\x04\x00\x00\xff\xc0\x00\x04")
 
 def error_of(response: dict) -> tuple[int, dict]:
     assert "errorType" not in response, response
-    assert response["headers"]["Content-Type"] == "application/json"
+    assert response_headers(response)["Content-Type"] == "application/json"
     body = json.loads(response["body"])
-    assert body["request_id"] == response["headers"]["X-Request-Id"]
+    assert body["request_id"] == response_headers(response)["X-Request-Id"]
     return response["statusCode"], body["error"]
 
 

@@ -10,6 +10,7 @@ import tarfile
 from urllib.parse import unquote
 
 import pytest
+from lambda_events import response_headers
 
 pytestmark = pytest.mark.docker
 
@@ -22,11 +23,11 @@ def test_post_returns_json_detections(any_engine, dog_jpg, api_event, dog_checks
     response = function.invoke(api_event(dog_jpg))
 
     assert response["statusCode"] == 200, response
-    assert response["headers"]["Content-Type"] == "application/json"
+    assert response_headers(response)["Content-Type"] == "application/json"
     assert response["isBase64Encoded"] is False
     document = json.loads(response["body"])
     assert document["status"] == "ok"
-    assert document["request_id"] == response["headers"]["X-Request-Id"]
+    assert document["request_id"] == response_headers(response)["X-Request-Id"]
     assert (document["engine"], document["model"], document["threshold"]) == (engine, "yolov3-tiny", 0.5)
     assert document["image"] == {"width": 768, "height": 576, "format": "jpeg", "orientation": 1}
     dog_checks["detections"](document["detections"])
@@ -39,7 +40,7 @@ def test_accept_gzip_returns_a_tar_gz_of_the_png_and_result_out(lambda_onnx, dog
 
     assert response["statusCode"] == 200, response
     assert response["isBase64Encoded"] is True
-    assert response["headers"]["Content-Type"] == "application/gzip"
+    assert response_headers(response)["Content-Type"] == "application/gzip"
     archive = base64.b64decode(response["body"], validate=True)
     assert archive[:2] == b"\x1f\x8b", archive[:8]
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
@@ -59,7 +60,7 @@ def test_async_request_reinvokes_the_function_and_results_land_where_202_said(
     assert response["statusCode"] == 202, response
     accepted = json.loads(response["body"])
     request_id = accepted["request_id"]
-    assert request_id == response["headers"]["X-Request-Id"]
+    assert request_id == response_headers(response)["X-Request-Id"]
     folder = f"output/{request_id}/"
     assert accepted["location"] == f"s3://{bucket}/{folder}"
     assert accepted["status"] == "accepted"

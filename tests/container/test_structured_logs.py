@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+from lambda_events import response_headers
 
 pytestmark = pytest.mark.docker
 
@@ -24,7 +25,7 @@ def json_lines(text: str) -> list[dict]:
 
 def test_invocation_logs_json_lines_with_the_request_id(lambda_onnx, dog_jpg, api_event):
     response = lambda_onnx.invoke(api_event(dog_jpg))
-    request_id = response["headers"]["X-Request-Id"]
+    request_id = response_headers(response)["X-Request-Id"]
 
     deadline = time.monotonic() + 10
     while True:

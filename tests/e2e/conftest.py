@@ -37,6 +37,12 @@ def stack() -> Stack:
 
 
 @pytest.fixture(scope="session")
+def retry_window() -> float:
+    """Seconds within which LocalStack's first retry of a failed asynchronous invocation would run."""
+    return 3 * float(_required_env("LAMBDA_RETRY_BASE_DELAY"))
+
+
+@pytest.fixture(scope="session")
 def dog_jpg() -> bytes:
     return Path(_required_env("E2E_DOG_JPG")).read_bytes()
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from e2e_harness.client import classes, invocation_count
+from e2e_harness.client import aws, classes, invocation_count
 
 EXPECTED = {"dog", "truck", "bicycle"}
 
@@ -49,15 +50,27 @@ def test_function_writes_nothing_under_input_and_its_outputs_trigger_nothing(sta
     assert invocation_count(stack.function_name) - before == 1
 
 
-def test_bad_object_gets_an_error_record_and_no_retries(stack, s3):
+def test_bad_object_gets_an_error_record_and_no_retries(stack, s3, retry_window):
     before = invocation_count(stack.function_name)
     key = unique("not-an-image.jpg")
     s3.put_object(Bucket=stack.bucket, Key=key, Body=b"this is plain text, not a JPEG")
     _, document = stack.wait_for_results({key}, timeout=60)[key]
     assert document["status"] == "error"
-    assert document["error"]["code"]
-    time.sleep(5)
+    assert document["error"]["code"] == "not_an_image"
+    time.sleep(retry_window)  # a retry would have run by now: see the next test
     assert invocation_count(stack.function_name) - before == 1
+
+
+def test_an_invocation_that_fails_is_retried_within_the_window(stack, retry_window):
+    """The no-retry check can fail: an event the function refuses (it raises) is retried in time."""
+    before = invocation_count(stack.function_name)
+    aws("lambda").invoke(
+        FunctionName=stack.function_name,
+        InvocationType="Event",
+        Payload=json.dumps({"hello": "world"}).encode(),
+    )
+    time.sleep(retry_window)
+    assert invocation_count(stack.function_name) - before >= 2
 
 
 def test_burst_of_twenty_uploads_yields_twenty_complete_outputs(stack, s3, dog_jpg, timed):

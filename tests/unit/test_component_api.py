@@ -1,8 +1,14 @@
 """DarknetApi: REST API with POST /detect as a Lambda proxy, binary media, throttling and access logs."""
 
 import json
+from pathlib import Path
+
+import pytest
+import yaml
 
 from components import DarknetApi, DarknetApiArgs
+from components.checks import InvalidArgument
+from components.contract import BINARY_MEDIA_TYPES, SYNC_BODY_LIMIT_BYTES
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:detector"
 INVOKE_ARN = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{FUNCTION_ARN}/invocations"
@@ -21,9 +27,26 @@ def deploy(mocked, **overrides):
     return deployment
 
 
-def test_binary_media_types_cover_images_and_gzip(mocked):
+def test_binary_media_types_are_the_ones_the_function_reads_and_answers(mocked):
     rest_api = deploy(mocked).one("aws:apigateway/restApi:RestApi").inputs
-    assert {"image/*", "application/gzip"} <= set(rest_api["binaryMediaTypes"])
+    assert rest_api["binaryMediaTypes"] == list(BINARY_MEDIA_TYPES)
+    assert {"image/*", "application/gzip", "application/x-gzip", "multipart/form-data"} <= set(
+        rest_api["binaryMediaTypes"]
+    )
+
+
+def test_gateway_answers_for_size_are_json_naming_the_limit_and_redeploy_the_api(mocked):
+    deployment = deploy(mocked)
+    responses = {r.inputs["responseType"]: r for r in deployment.of_type("aws:apigateway/response:Response")}
+    assert set(responses) == {"REQUEST_TOO_LARGE", "INTEGRATION_FAILURE"}
+    too_large = responses["REQUEST_TOO_LARGE"].inputs
+    assert too_large["statusCode"] == "413"
+    template = too_large["responseTemplates"]["application/json"]
+    assert json.loads(template)["error"]["code"] == "too_large"
+    assert str(SYNC_BODY_LIMIT_BYTES) in template and "input/" in template
+    assert responses["INTEGRATION_FAILURE"].inputs["statusCode"] == "502"
+    api_deployment = deployment.one("aws:apigateway/deployment:Deployment")
+    assert {r.urn for r in responses.values()} <= set(api_deployment.dependencies)
 
 
 def test_post_detect_is_a_lambda_proxy_integration(mocked):
@@ -84,3 +107,62 @@ def test_account_logs_role_when_asked(mocked):
     role = deployment.one("aws:iam/role:Role")
     assert account.inputs["cloudwatchRoleArn"] == role.state["arn"]
     assert account.urn in deployment.one("aws:apigateway/stage:Stage").dependencies
+
+
+def test_without_authorization_anyone_with_the_url_may_call(mocked):
+    deployment = deploy(mocked)
+    method = deployment.one("aws:apigateway/method:Method").inputs
+    assert (method["authorization"], method.get("apiKeyRequired", False)) == ("NONE", False)
+    assert not deployment.of_type("aws:apigateway/apiKey:ApiKey")
+
+
+def test_iam_authorization_asks_for_sigv4(mocked):
+    deployment = deploy(mocked, authorization="iam")
+    method = deployment.one("aws:apigateway/method:Method").inputs
+    assert (method["authorization"], method.get("apiKeyRequired", False)) == ("AWS_IAM", False)
+    assert not deployment.of_type("aws:apigateway/usagePlan:UsagePlan")
+
+
+def test_api_key_authorization_bounds_the_key_by_a_usage_plan_on_the_stage(mocked):
+    deployment = deploy(
+        mocked,
+        authorization="api_key",
+        throttle_rate_limit=5,
+        throttle_burst_limit=7,
+        quota_limit=1000,
+        quota_period="WEEK",
+    )
+    method = deployment.one("aws:apigateway/method:Method").inputs
+    assert (method["authorization"], method["apiKeyRequired"]) == ("NONE", True)
+    assert deployment.one("aws:apigateway/apiKey:ApiKey").name == "http"
+    plan = deployment.one("aws:apigateway/usagePlan:UsagePlan")
+    stage = deployment.one("aws:apigateway/stage:Stage").inputs
+    assert plan.inputs["apiStages"] == [{"apiId": "api0a1b2c3", "stage": stage["stageName"]}]
+    assert plan.inputs["throttleSettings"] == {"rateLimit": 5, "burstLimit": 7}
+    assert plan.inputs["quotaSettings"] == {"limit": 1000, "period": "WEEK"}
+    plan_key = deployment.one("aws:apigateway/usagePlanKey:UsagePlanKey").inputs
+    assert (plan_key["keyId"], plan_key["usagePlanId"], plan_key["keyType"]) == (
+        "http-id",
+        "http-id",
+        "API_KEY",
+    )
+    assert deployment.exports.get("url")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "argument"),
+    [
+        ({"authorization": "cognito"}, "authorization"),
+        ({"quota_period": "YEAR"}, "quota_period"),
+        ({"quota_limit": 0}, "quota_limit"),
+    ],
+)
+def test_unknown_authorization_or_quota_is_refused(overrides, argument):
+    with pytest.raises(InvalidArgument) as raised:
+        DarknetApiArgs(function_name="f", function_invoke_arn=INVOKE_ARN, **overrides)
+    assert raised.value.argument == argument
+
+
+def test_the_prod_stack_does_not_leave_the_api_open():
+    prod = yaml.safe_load(Path(__file__).resolve().parents[2].joinpath("Pulumi.prod.yaml").read_text())
+    assert prod["config"]["darknet-lambda:api"]["authorization"] in ("iam", "api_key")

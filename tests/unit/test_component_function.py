@@ -38,13 +38,14 @@ def test_role_may_only_log_read_input_write_output_and_report_failures(mocked):
     ]
 
 
-def test_self_invoke_adds_exactly_invoke_on_its_own_arn_after_the_function(mocked):
+def test_self_invoke_adds_exactly_invoke_on_its_own_arn_and_reading_outputs_after_the_function(mocked):
     deployment = deploy(mocked, allow_self_invoke=True)
     function = deployment.one(FUNCTION)
     self_invoke = deployment.one(ROLE_POLICY, "detector-self-invoke")
 
     assert statements(self_invoke.policy()) == {
         "InvokeSelfAsynchronously": ("Allow", ["lambda:InvokeFunction"], [function.state["arn"]]),
+        "LinkLargeAnswers": ("Allow", ["s3:GetObject"], ["arn:aws:s3:::images/output/*"]),
     }
     assert function.urn in self_invoke.dependencies
     role = deployment.one("aws:iam/role:Role")

@@ -1,4 +1,4 @@
-"""Event parsing: S3 keys decoded as S3 encodes them, ids stable per object, HTTP modes."""
+"""Event parsing: S3 keys decoded as S3 encodes them, ids stable per object, detection jobs."""
 
 import base64
 
@@ -9,7 +9,6 @@ from detector.events import (
     event_kind,
     make_async_job,
     parse_async_job,
-    parse_http_event,
     parse_s3_event,
 )
 
@@ -68,22 +67,6 @@ def test_event_kinds(s3_event, api_event):
     assert event_kind(make_async_job("6f1c5a8e-3d0b-4f59-9a55-0c2a6b7f4e21", "b", b"x", "x.jpg")) == "job"
     with pytest.raises(BadEvent):
         event_kind({"hello": "world"})
-
-
-def test_http_modes_from_headers(api_event):
-    plain = parse_http_event(api_event(b"img"), "req-1")
-    assert (plain.body, plain.wants_gzip, plain.wants_async) == (b"img", False, False)
-    gzip = parse_http_event(api_event(b"img", {"accept": "application/gzip"}), "req-1")
-    assert gzip.wants_gzip
-    asynchronous = parse_http_event(api_event(b"img", {"x-amz-invocation-type": "Event"}), "req-1")
-    assert asynchronous.wants_async
-
-
-def test_invalid_base64_body_is_a_bad_event(api_event):
-    event = api_event(b"img")
-    event["body"] = "***not base64***"
-    with pytest.raises(BadEvent):
-        parse_http_event(event, "req-1")
 
 
 def test_async_job_round_trip():

@@ -99,29 +99,29 @@ def test_complete_images_followed_by_extra_bytes_are_accepted(photo):
 @pytest.mark.parametrize(
     "name", ["jpeg-truncated", "png-truncated", "gif-truncated", "jpeg-no-scan", "jpeg-garbage-header"]
 )
-def test_truncated_and_corrupt_files_are_400_with_their_code(photo, name):
+def test_truncated_and_corrupt_files_are_refused_with_their_code(photo, name):
     data, code = corpus.broken(photo)[name]
     with pytest.raises(InvalidImage) as raised:
         inspect_image(data, **LIMITS)
-    assert (raised.value.code, raised.value.status) == (code, 400), raised.value
+    assert raised.value.code == code, raised.value
 
 
-def test_truncated_library_format_is_400_when_decoded(photo):
+def test_truncated_library_format_is_refused_when_decoded(photo):
     data, code = corpus.broken(photo)["heic-truncated"]
     with pytest.raises(InvalidImage) as raised:
         info = inspect_image(data, **LIMITS)
         library_pixels(data, info)
-    assert (raised.value.code, raised.value.status) == (code, 400), raised.value
+    assert raised.value.code == code, raised.value
 
 
 def test_a_decoder_s_own_error_type_is_a_corrupt_image_not_a_crash(photo):
-    """AVIF reports damaged image data with RuntimeError: still a 400, never an internal failure."""
+    """AVIF reports damaged image data with RuntimeError: still corrupt_image, never an internal failure."""
     avif = corpus.encode(corpus.upright(photo), "AVIF")
     image_data = avif.index(b"mdat") + 8  # the AV1 frame, after the header boxes
     damaged = avif[:image_data] + bytes(len(avif) - image_data)
     with pytest.raises(InvalidImage) as raised:
         library_pixels(damaged, inspect_image(damaged, **LIMITS))
-    assert (raised.value.code, raised.value.status) == ("corrupt_image", 400), raised.value
+    assert raised.value.code == "corrupt_image", raised.value
     assert "AVIF cannot be decoded" in str(raised.value)
 
 
@@ -130,25 +130,25 @@ def test_a_small_file_declaring_a_huge_image_is_refused_as_a_bomb(photo):
     for case in corpus.size_bombs(photo):
         with pytest.raises(InvalidImage) as raised:
             inspect_image(case.data, 1_000_000, huge)
-        assert (raised.value.code, raised.value.status) == ("corrupt_image", 400), case.name
+        assert raised.value.code == "corrupt_image", case.name
         assert "impossible in" in str(raised.value)
 
 
 @pytest.mark.parametrize(
-    "data,code,status",
+    "data,code",
     [
-        (b"", "empty_body", 400),
-        (b"hello, this is text", "not_an_image", 415),
-        (b"%PDF-1.7\n", "unsupported_type", 415),
-        (b"8BPS\x00\x01" + bytes(40), "unsupported_type", 415),
-        (b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(64), "corrupt_image", 400),
-        (b"II*\x00" + b"\x00" * 40, "corrupt_image", 400),
+        (b"", "empty_body"),
+        (b"hello, this is text", "not_an_image"),
+        (b"%PDF-1.7\n", "unsupported_type"),
+        (b"8BPS\x00\x01" + bytes(40), "unsupported_type"),
+        (b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(64), "corrupt_image"),
+        (b"II*\x00" + b"\x00" * 40, "corrupt_image"),
     ],
 )
-def test_bad_input_is_classified(data, code, status):
+def test_bad_input_is_classified(data, code):
     with pytest.raises(InvalidImage) as raised:
         inspect_image(data, **LIMITS)
-    assert (raised.value.code, raised.value.status) == (code, status)
+    assert raised.value.code == code
 
 
 def test_unsupported_type_names_what_is_supported():
@@ -157,18 +157,18 @@ def test_unsupported_type_names_what_is_supported():
     assert "WEBP" in str(raised.value) and "HEIC" in str(raised.value)
 
 
-def test_oversized_body_is_413_naming_the_limit(small_jpeg):
+def test_oversized_body_is_too_large_naming_the_limit(small_jpeg):
     with pytest.raises(InvalidImage) as raised:
         inspect_image(small_jpeg, max_bytes=100, budget=BUDGET)
-    assert raised.value.status == 413
+    assert raised.value.code == "too_large"
     assert "100 bytes" in str(raised.value)
 
 
-def test_too_many_pixels_is_413(encode_image):
+def test_too_many_pixels_is_too_large(encode_image):
     small = PixelBudget(full_decode=19_999, accepted=19_999, accepted_jpeg=19_999)
     with pytest.raises(InvalidImage) as raised:
         inspect_image(encode_image("PNG", (200, 100)), max_bytes=1_000_000, budget=small)
-    assert raised.value.status == 413
+    assert raised.value.code == "too_large"
     assert "200x100" in str(raised.value)
 
 

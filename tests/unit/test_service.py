@@ -6,56 +6,34 @@ order of writes, error records, HTTP answers), while tests/container proves the 
 
 from __future__ import annotations
 
-import base64
 import io
-import json
 import tarfile
 from pathlib import Path
 
 import boto3
 import pytest
-from detector.detection import Detection, DetectionRun, SourceImage
-from detector.events import HttpDetectRequest, S3ObjectRequest, parse_async_job
+from botocore.config import Config
+from detector import service as service_module
+from detector.detection import DetectionRun, SourceImage
+from detector.events import S3ObjectRequest, parse_async_job
+from detector.images import ImageTooLarge
 from detector.service import (
     WORKDIR_PREFIX,
-    answer_http,
+    AnswerTooLarge,
+    AsyncUnavailable,
+    detect_archive,
+    detect_document,
     process_job,
     process_s3_object,
     remove_stale_workdirs,
+    submit_job,
 )
 from detector.settings import Settings
 from moto import mock_aws
+from support.stand_in import StandInEngine
 
 BUCKET = "detector-bucket"
 REQUEST_ID = "6f1c5a8e-3d0b-4f59-9a55-0c2a6b7f4e21"
-
-
-class StandInEngine:
-    """Copies the input to image-result.png and reports one fixed box: enough to test the plumbing."""
-
-    name = "stand-in"
-    model = "yolov3-tiny"
-    threshold = 0.5
-
-    def __init__(self) -> None:
-        self.calls: list[SourceImage] = []
-        self.annotated: list[bool] = []
-
-    def detect(self, source: SourceImage, workdir: Path, *, annotate: bool = True) -> DetectionRun:
-        self.calls.append(source)
-        self.annotated.append(annotate)
-        annotated = None
-        if annotate:
-            annotated = workdir / "image-result.png"
-            annotated.write_bytes(source.data)
-        return DetectionRun(
-            detections=[Detection("dog", 0.57, 1, 2, 3, 4)],
-            predict_seconds=0.01,
-            result_text=f"{source.name}: Predicted in 0.010000 seconds.\ndog: 57%\n",
-            annotated_png=annotated,
-            image_width=64,
-            image_height=48,
-        )
 
 
 class RecordingS3:
@@ -73,11 +51,14 @@ class RecordingS3:
     def get_object(self, **kwargs):
         return self._client.get_object(**kwargs)
 
+    def generate_presigned_url(self, *args, **kwargs):
+        return self._client.generate_presigned_url(*args, **kwargs)
+
 
 @pytest.fixture
 def s3(tmp_path):
     with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
+        client = boto3.client("s3", region_name="us-east-1", config=Config(signature_version="s3v4"))
         client.create_bucket(Bucket=BUCKET)
         yield RecordingS3(client)
 
@@ -131,52 +112,65 @@ def test_objects_outside_input_and_deleted_objects_write_nothing(s3, settings):
     assert s3.written == []
 
 
-def http(body: bytes, wants_gzip: bool = False, wants_async: bool = False) -> HttpDetectRequest:
-    return HttpDetectRequest(body, wants_gzip, wants_async, REQUEST_ID)
-
-
 def refuse_async(payload: dict) -> None:
     raise AssertionError("a synchronous request must not invoke the function again")
 
 
-def test_http_json_and_gzip_answers_and_only_gzip_asks_for_the_drawn_image(settings, small_jpeg):
-    engine = StandInEngine()
-    answer = answer_http(http(small_jpeg), engine, settings, refuse_async)
-    assert answer["statusCode"] == 200
-    assert json.loads(answer["body"])["detections"][0]["class"] == "dog"
+def refuse_s3():
+    raise AssertionError("an answer that fits Lambda's response must not touch S3")
 
-    answer = answer_http(http(small_jpeg, wants_gzip=True), engine, settings, refuse_async)
-    assert (answer["statusCode"], answer["isBase64Encoded"]) == (200, True)
-    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(answer["body"])), mode="r:gz") as archive:
-        assert sorted(archive.getnames()) == ["image-result.png", "result.out"]
+
+def test_an_archive_over_lambda_s_response_limit_is_stored_and_linked(s3, settings, small_jpeg, monkeypatch):
+    monkeypatch.setattr(service_module, "SYNC_ANSWER_LIMIT_BYTES", 10)
+    stored = detect_archive(small_jpeg, REQUEST_ID, StandInEngine(), settings, lambda: s3)
+    folder = f"output/{REQUEST_ID}/"
+    assert s3.written == [folder + "image-result.png", folder + "result.out", folder + "result.json"]
+    assert set(stored.links) == {"image", "text", "json"}
+    assert stored.expires_in == 3600 and stored.size > 10
+    for name, key in (("image", "image-result.png"), ("json", "result.json")):
+        assert f"/{folder}{key}" in stored.links[name] and "X-Amz-Signature=" in stored.links[name]
+
+
+def test_an_archive_over_the_limit_without_a_bucket_is_refused(tmp_path, small_jpeg, monkeypatch):
+    monkeypatch.setattr(service_module, "SYNC_ANSWER_LIMIT_BYTES", 10)
+    with pytest.raises(AnswerTooLarge):
+        detect_archive(small_jpeg, REQUEST_ID, StandInEngine(), Settings(work_root=tmp_path), refuse_s3)
+
+
+def test_the_document_and_the_archive_and_only_the_archive_asks_for_the_drawn_image(settings, small_jpeg):
+    engine = StandInEngine()
+    document = detect_document(small_jpeg, REQUEST_ID, engine, settings)
+    assert (document["schema_version"], document["request_id"]) == (1, REQUEST_ID)
+    assert document["detections"][0]["class"] == "dog"
+    assert "dog: 57%" in document["result_out"]
+
+    archive = detect_archive(small_jpeg, REQUEST_ID, engine, settings, refuse_s3)
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as opened:
+        assert sorted(opened.getnames()) == ["image-result.png", "result.out"]
     assert engine.annotated == [False, True]
 
 
-def test_http_async_hands_the_image_to_a_job_that_writes_where_the_202_says(s3, settings, small_jpeg):
+def test_a_submitted_job_writes_where_the_acceptance_says(s3, settings, small_jpeg):
     sent: list[dict] = []
-    answer = answer_http(http(small_jpeg, wants_async=True), StandInEngine(), settings, sent.append)
-    body = json.loads(answer["body"])
-    assert answer["statusCode"] == 202
-    assert body["location"] == f"s3://{BUCKET}/output/{body['request_id']}/"
+    accepted = submit_job(small_jpeg, REQUEST_ID, settings, sent.append)
+    assert accepted.folder == f"s3://{BUCKET}/output/{REQUEST_ID}/"
 
     (payload,) = sent
     document = process_job(parse_async_job(payload), s3, StandInEngine(), settings)
-    assert document["outputs"]["json"] == body["result"]
+    assert document["outputs"]["json"] == accepted.result
 
 
-def test_http_async_without_an_output_bucket_is_refused(tmp_path, small_jpeg):
-    answer = answer_http(
-        http(small_jpeg, wants_async=True), StandInEngine(), Settings(work_root=tmp_path), refuse_async
-    )
-    assert answer["statusCode"] == 501
+def test_a_job_without_an_output_bucket_is_refused(tmp_path, small_jpeg):
+    with pytest.raises(AsyncUnavailable):
+        submit_job(small_jpeg, REQUEST_ID, Settings(work_root=tmp_path), refuse_async)
 
 
-def test_http_too_large_names_the_limit_and_the_s3_path(settings, small_jpeg):
+def test_an_image_over_the_byte_limit_is_too_large_naming_the_limit(settings, small_jpeg):
     small_limit = Settings(output_bucket=BUCKET, work_root=settings.work_root, max_http_image_bytes=100)
-    answer = answer_http(http(small_jpeg), StandInEngine(), small_limit, refuse_async)
-    message = json.loads(answer["body"])["error"]["message"]
-    assert answer["statusCode"] == 413
-    assert "100 bytes" in message and f"s3://{BUCKET}/input/" in message
+    with pytest.raises(ImageTooLarge) as raised:
+        detect_document(small_jpeg, REQUEST_ID, StandInEngine(), small_limit)
+    assert (raised.value.code, raised.value.limit_bytes) == ("too_large", 100)
+    assert "100 bytes" in str(raised.value)
 
 
 def test_folder_markers_are_ignored_not_recorded_as_errors(s3, settings):
@@ -220,7 +214,7 @@ def test_work_folders_of_a_killed_run_are_removed_and_a_run_leaves_none(s3, sett
 
 def test_the_engine_gets_the_upright_size_and_a_name_without_folders(settings, small_jpeg):
     engine = StandInEngine()
-    answer_http(http(small_jpeg), engine, settings, refuse_async)
+    detect_document(small_jpeg, REQUEST_ID, engine, settings)
     (source,) = engine.calls
     assert (source.name, source.reduction, source.info.kind) == ("request.jpg", 1, "jpeg")
     assert source.data == small_jpeg

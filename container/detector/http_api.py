@@ -1,0 +1,289 @@
+"""The HTTP API, the one layer that knows HTTP.
+
+Routes read what a client sent (body, Content-Type, Accept), call the service's plain functions and
+turn their values and errors into API Gateway proxy responses, with Powertools' APIGatewayRestResolver.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import mimeparse
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+from . import service
+from .contract import ARCHIVE_MEDIA_TYPES, BINARY_MEDIA_TYPES, JSON_MEDIA_TYPE
+from .detection import Engine, ImageDecodeError
+from .images import ImageTooLarge, InvalidImage, sniff
+from .responses import archive_response, error_response, json_response
+from .settings import Settings
+
+# What the domain's image problems mean to an HTTP client.
+IMAGE_ERROR_STATUS = {
+    "empty_body": 400,
+    "corrupt_image": 400,
+    "truncated_image": 400,
+    "not_an_image": 415,
+    "unsupported_type": 415,
+    "too_large": 413,
+}
+ANSWER_TYPES = (JSON_MEDIA_TYPE, *ARCHIVE_MEDIA_TYPES)  # in the order preferred when Accept ties
+RAW_IMAGE_TYPES = ("application/octet-stream",)  # besides image/*
+HOW_TO_SEND = (
+    "send the image as the body with its type (curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg'), "
+    'as a file of a multipart form (curl -F image=@photo.jpg), or as JSON {"image": "<base64>"} '
+    "with Content-Type: application/json"
+)
+
+app = APIGatewayRestResolver()
+
+
+class HttpError(Exception):
+    """A request the API cannot take as sent, with the status and code the client gets."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Detector:
+    """What the routes need from the handler; the engine is loaded only when a route detects."""
+
+    engine: Callable[[], Engine]
+    settings: Settings
+    invoke_async: Callable[[dict], None]
+    s3: Callable[[], Any]
+
+
+def resolve(event: dict, context, detector: Detector) -> dict:
+    app.append_context(detector=detector)
+    return app.resolve(event, context)
+
+
+def _detector() -> Detector:
+    return app.context["detector"]
+
+
+def _request_id() -> str:
+    return app.lambda_context.aws_request_id
+
+
+@app.post("/detect")
+def detect() -> Response:
+    detector, request_id, event = _detector(), _request_id(), app.current_event
+    answer_type = negotiate(event.headers.get("accept"))
+    image = request_image(event, detector.settings.max_http_image_bytes)
+    if wants_async(event):
+        accepted = service.submit_job(image, request_id, detector.settings, detector.invoke_async)
+        body = {
+            "request_id": request_id,
+            "status": "accepted",
+            "location": accepted.folder,
+            "result": accepted.result,
+        }
+        return json_response(202, body, request_id)
+    if answer_type == JSON_MEDIA_TYPE:
+        document = service.detect_document(image, request_id, detector.engine(), detector.settings)
+        return json_response(200, document, request_id)
+    answer = service.detect_archive(image, request_id, detector.engine(), detector.settings, detector.s3)
+    if isinstance(answer, bytes):
+        return archive_response(answer, answer_type, request_id)
+    stored = {
+        "request_id": request_id,
+        "status": "stored",
+        "message": f"the tar.gz ({answer.size} bytes) is over what Lambda can answer: its files are "
+        f"under output/{request_id}/, linked for {answer.expires_in} s",
+        "links": answer.links,
+        "expires_in": answer.expires_in,
+    }
+    return json_response(200, stored, request_id)
+
+
+def wants_async(event: APIGatewayProxyEvent) -> bool:
+    return (event.headers.get("x-amz-invocation-type") or "").strip().lower() == "event"
+
+
+def negotiate(accept: str | None) -> str:
+    """The answer type Accept ranks highest (RFC 9110 q-values, lists, wildcards); JSON without Accept.
+
+    API Gateway decodes a base64 answer into bytes only when Accept's first type is a binary media
+    type, so a tar.gz that a later entry asked for would reach the client as base64 text: refused.
+    """
+    if not accept or not accept.strip():
+        return JSON_MEDIA_TYPE
+    ranges = accept.lower()  # media types are case-insensitive; the parser compares them as written
+    try:
+        ranked = [(mimeparse.quality(media, ranges), -rank, media) for rank, media in enumerate(ANSWER_TYPES)]
+    except (mimeparse.MimeTypeParseException, ValueError):
+        raise HttpError(400, "bad_accept", f"the Accept header {accept!r} does not parse") from None
+    quality, _, chosen = max(ranked)
+    if quality <= 0:
+        raise HttpError(
+            406,
+            "not_acceptable",
+            f"Accept: {accept} admits nothing this API answers: it answers {', '.join(ANSWER_TYPES)}",
+        )
+    if chosen != JSON_MEDIA_TYPE and not is_binary_media_type(ranges.split(",")[0]):
+        raise HttpError(
+            406,
+            "not_acceptable",
+            f"Accept: {accept} selects {chosen}, but API Gateway delivers a binary answer only when its "
+            f"type is the first one in Accept: send Accept: {chosen}",
+        )
+    return chosen
+
+
+def is_binary_media_type(media_range: str) -> bool:
+    """Whether API Gateway treats this type as binary: one of BINARY_MEDIA_TYPES, `type/*` included."""
+    media, _, _ = media_range.partition(";")
+    kind, _, subtype = media.strip().lower().partition("/")
+    return any(
+        kind == binary_kind and binary_subtype in ("*", subtype)
+        for binary_kind, _, binary_subtype in (binary.partition("/") for binary in BINARY_MEDIA_TYPES)
+    )
+
+
+def request_body(event: APIGatewayProxyEvent) -> bytes:
+    raw = event.body or ""
+    if not event.is_base64_encoded:
+        # API Gateway passed the body as text: its Content-Type is not a binary media type.
+        return raw.encode("utf-8", errors="replace")
+    try:
+        return base64.b64decode(raw, validate=True)
+    except binascii.Error:
+        raise HttpError(400, "bad_request", "the body is marked base64 but does not decode") from None
+
+
+def content_type(header: str | None) -> tuple[str, dict[str, str]]:
+    """The media type, lower case, and its parameters; ('', {}) without a usable header."""
+    if not header or not header.strip():
+        return "", {}
+    try:
+        kind, subtype, parameters = mimeparse.parse_mime_type(header)
+    except (mimeparse.MimeTypeParseException, ValueError):
+        return "", {}
+    return f"{kind}/{subtype}".lower(), parameters
+
+
+def request_image(event: APIGatewayProxyEvent, limit_bytes: int) -> bytes:
+    """The image a client sent: the raw body, a multipart form's first file, or JSON's base64 "image"."""
+    body = request_body(event)
+    header = event.headers.get("content-type")
+    media, _ = content_type(header)
+    if not body:
+        raise HttpError(400, "empty_body", f"the request has no image: the body is empty; {HOW_TO_SEND}")
+    if len(body) > limit_bytes:
+        # API Gateway refuses such a body before the function on AWS; LocalStack passes it on.
+        raise ImageTooLarge(len(body), limit_bytes)
+    if media.startswith("image/") or media in RAW_IMAGE_TYPES:
+        return body
+    if media == "multipart/form-data":
+        return multipart_file(body, header or "")
+    if media == JSON_MEDIA_TYPE:
+        return json_image(body)
+    if media in ("", "application/x-www-form-urlencoded") and sniff(body) is not None:
+        # `curl --data-binary @photo.jpg` without -H labels the photo form-urlencoded: the bytes decide.
+        return body
+    arrived = f"Content-Type: {header.strip()}" if header and header.strip() else "no Content-Type"
+    raise HttpError(
+        415,
+        "unsupported_media_type",
+        f"the body ({len(body)} bytes, {arrived}) is not an image; {HOW_TO_SEND}",
+    )
+
+
+def multipart_file(body: bytes, header: str) -> bytes:
+    """The first file part of multipart/form-data, as browsers, `curl -F` and requests send it.
+
+    The standard library's MIME parser reads it (about 40 ms per MB); it is imported only here."""
+    from email import policy
+    from email.parser import BytesParser
+
+    envelope = f"Content-Type: {header}\r\n\r\n".encode("latin-1", errors="replace")
+    message = BytesParser(policy=policy.HTTP).parsebytes(envelope + body)
+    if not message.is_multipart() or not message.get_boundary():
+        raise HttpError(400, "bad_multipart", f"the multipart body does not parse; {HOW_TO_SEND}")
+    fields = []
+    for part in message.iter_parts():
+        if part.get_filename() is not None:
+            return part.get_payload(decode=True) or b""
+        fields.append(part.get_param("name", header="content-disposition") or "?")
+    names = ", ".join(map(str, fields)) or "none"
+    raise HttpError(
+        400, "no_file_part", f"the multipart form has no file part (fields: {names}); {HOW_TO_SEND}"
+    )
+
+
+def json_image(body: bytes) -> bytes:
+    """The image of a JSON body {"image": "<base64>"}; a data: URL's base64 is taken too."""
+    try:
+        document = json.loads(body)
+    except ValueError as error:
+        raise HttpError(400, "bad_json", f"the JSON body does not parse ({error}); {HOW_TO_SEND}") from None
+    encoded = document.get("image") if isinstance(document, dict) else None
+    if not isinstance(encoded, str):
+        raise HttpError(
+            400,
+            "bad_json",
+            'the JSON body has no "image" string: send {"image": "<base64 of the image file>"}',
+        )
+    if encoded.startswith("data:") and ";base64," in encoded:
+        encoded = encoded.split(";base64,", 1)[1]
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        raise HttpError(400, "bad_base64", 'the JSON "image" is not base64 of an image file') from None
+
+
+@app.exception_handler(HttpError)
+def _http_error(error: HttpError) -> Response:
+    return error_response(error.status, error.code, str(error), _request_id())
+
+
+@app.exception_handler(InvalidImage)
+def _invalid_image(error: InvalidImage) -> Response:
+    message = str(error)
+    if isinstance(error, ImageTooLarge):
+        message = f"{message} through the HTTP API; {larger_images_hint(_detector().settings)}"
+    return error_response(IMAGE_ERROR_STATUS.get(error.code, 400), error.code, message, _request_id())
+
+
+def larger_images_hint(settings: Settings) -> str:
+    target = (
+        f"s3://{settings.output_bucket}/{settings.input_prefix}" if settings.output_bucket else "the S3 path"
+    )
+    return f"upload larger images to {target} instead (up to {settings.max_s3_image_bytes} bytes)"
+
+
+@app.exception_handler(ImageDecodeError)
+def _undecodable(error: ImageDecodeError) -> Response:
+    return error_response(400, "corrupt_image", str(error), _request_id())
+
+
+@app.exception_handler(service.AnswerTooLarge)
+def _answer_too_large(error: service.AnswerTooLarge) -> Response:
+    return error_response(406, "answer_too_large", str(error), _request_id())
+
+
+@app.exception_handler(service.AsyncUnavailable)
+def _async_unavailable(error: service.AsyncUnavailable) -> Response:
+    return error_response(501, "async_unavailable", str(error), _request_id())
+
+
+@app.not_found
+def _not_found(_error: Exception) -> Response:
+    event = app.current_event
+    return error_response(
+        404,
+        "not_found",
+        f"no route {event.http_method} {event.path}: the API serves POST /detect",
+        _request_id(),
+    )

@@ -1,0 +1,366 @@
+"""The HTTP layer: request bodies as real clients send them, Accept as HTTP defines it, and each domain
+error mapped to one status and code, on API Gateway REST proxy events and a stand-in engine."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import tarfile
+import uuid
+from dataclasses import dataclass
+
+import boto3
+import pytest
+from botocore.config import Config
+from detector import http_api, service
+from detector.contract import (
+    ARCHIVE_MEDIA_TYPES,
+    BINARY_MEDIA_TYPES,
+    EVENT_ENVELOPE_RESERVE_BYTES,
+    LAMBDA_SYNC_PAYLOAD_BYTES,
+    SYNC_BODY_LIMIT_BYTES,
+)
+from detector.settings import Settings
+from lambda_events import response_headers
+from moto import mock_aws
+from support.stand_in import StandInEngine
+
+BUCKET = "detector-bucket"
+
+
+@dataclass
+class Context:
+    aws_request_id: str
+    function_name: str = "detector"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:detector"
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(output_bucket=BUCKET, work_root=tmp_path)
+
+
+@pytest.fixture
+def s3_client():
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1", config=Config(signature_version="s3v4"))
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+@pytest.fixture
+def call(settings, api_event, s3_client):
+    """POST body with headers; returns (status, headers, decoded body) and what was sent async."""
+    sent: list[dict] = []
+
+    def s3():
+        return s3_client
+
+    def post(body: bytes, headers: dict | None = None, *, settings_=None, event=None):
+        event = event or api_event(body, headers)
+        detector = http_api.Detector(StandInEngine, settings_ or settings, sent.append, s3)
+        request_id = str(uuid.uuid4())
+        response = http_api.resolve(event, Context(request_id), detector)
+        flat = response_headers(response)
+        body = (
+            base64.b64decode(response["body"]) if response["isBase64Encoded"] else response["body"].encode()
+        )
+        assert flat["X-Request-Id"] == request_id
+        return response["statusCode"], flat, body
+
+    post.sent = sent
+    return post
+
+
+def error_of(body: bytes) -> dict:
+    return json.loads(body)["error"]
+
+
+def multipart(
+    parts: list[tuple[str, str | None, bytes]], boundary: str = "----form7MA4YWxk"
+) -> tuple[bytes, str]:
+    """A multipart/form-data body as browsers and `curl -F` build it: (name, filename or None, bytes)."""
+    chunks = []
+    for name, filename, data in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
+        head += "Content-Type: image/jpeg\r\n\r\n" if filename else "\r\n"
+        chunks.append(head.encode() + data + b"\r\n")
+    return b"".join(chunks) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def test_a_raw_jpeg_gets_the_json_document(call, small_jpeg):
+    status, headers, body = call(small_jpeg)
+    document = json.loads(body)
+    assert (status, headers["Content-Type"]) == (200, "application/json")
+    assert document["schema_version"] == 1 and document["request_id"] == headers["X-Request-Id"]
+    assert document["detections"][0]["class"] == "dog"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["image/jpeg", "image/png", "application/octet-stream", "IMAGE/JPEG"]
+)
+def test_any_image_type_or_octet_stream_is_a_raw_image(call, small_jpeg, content_type):
+    assert call(small_jpeg, {"Content-Type": content_type})[0] == 200
+
+
+def test_curl_data_binary_without_a_type_is_taken_when_the_bytes_are_an_image(call, small_jpeg):
+    """curl --data-binary @photo.jpg labels the photo application/x-www-form-urlencoded."""
+    assert call(small_jpeg, {"Content-Type": "application/x-www-form-urlencoded"})[0] == 200
+
+
+def test_a_request_without_content_type_is_taken_when_the_bytes_are_an_image(call, small_jpeg, api_event):
+    event = api_event(small_jpeg)
+    del event["headers"]["Content-Type"], event["multiValueHeaders"]["Content-Type"]
+    assert call(b"", event=event)[0] == 200
+
+
+def test_the_first_file_of_a_multipart_form_is_the_image(call, small_jpeg):
+    body, content_type = multipart([("threshold", None, b"0.3"), ("image", "photo.jpg", small_jpeg)])
+    status, _, answer = call(body, {"Content-Type": content_type})
+    assert status == 200, answer
+    assert json.loads(answer)["detections"]
+
+
+def test_multipart_keeps_every_byte_of_a_binary_file(call, small_jpeg):
+    """CR and LF bytes inside the file must survive the MIME parser untouched."""
+    image = small_jpeg[:-2] + b"\r\n\n\r--\r\n" * 50 + b"\xff\xd9"
+    body, content_type = multipart([("image", "photo.jpg", image)])
+    event_body = http_api.multipart_file(body, content_type)
+    assert event_body == image
+    assert call(body, {"Content-Type": content_type})[0] == 200
+
+
+def test_a_multipart_form_without_a_file_says_which_fields_arrived(call):
+    body, content_type = multipart([("threshold", None, b"0.3"), ("note", None, b"hello")])
+    status, _, answer = call(body, {"Content-Type": content_type})
+    error = error_of(answer)
+    assert (status, error["code"]) == (400, "no_file_part")
+    assert "threshold, note" in error["message"] and "curl -F image=@photo.jpg" in error["message"]
+
+
+def test_a_multipart_type_without_a_boundary_is_refused(call):
+    status, _, answer = call(b"--x\r\n\r\nhello\r\n--x--\r\n", {"Content-Type": "multipart/form-data"})
+    assert (status, error_of(answer)["code"]) == (400, "bad_multipart")
+
+
+@pytest.mark.parametrize("prefix", ["", "data:image/jpeg;base64,"])
+def test_a_json_body_carries_the_image_in_base64(call, small_jpeg, prefix):
+    body = json.dumps({"image": prefix + base64.b64encode(small_jpeg).decode()}).encode()
+    assert call(body, {"Content-Type": "application/json"})[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"{not json", "bad_json"),
+        (b'{"picture": "abc"}', "bad_json"),
+        (b'["image"]', "bad_json"),
+        (b'{"image": "***"}', "bad_base64"),
+    ],
+    ids=["unparsable", "no-image-field", "not-an-object", "not-base64"],
+)
+def test_bad_json_bodies_say_how_to_send_an_image(call, body, code):
+    status, _, answer = call(body, {"Content-Type": "application/json; charset=utf-8"})
+    error = error_of(answer)
+    assert (status, error["code"]) == (400, code)
+    assert '"image"' in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "arrived"),
+    [
+        (b"name=photo&size=12", "application/x-www-form-urlencoded", "application/x-www-form-urlencoded"),
+        (b"hello, this is text", "text/plain", "text/plain"),
+        (b"<html></html>", "text/html; charset=utf-8", "text/html"),
+        (b"hello", "", "no Content-Type"),
+    ],
+    ids=["form", "text", "html", "no-type"],
+)
+def test_text_and_form_bodies_are_415_saying_what_arrived_and_how_to_send(call, body, content_type, arrived):
+    status, _, answer = call(body, {"Content-Type": content_type})
+    error = error_of(answer)
+    assert (status, error["code"]) == (415, "unsupported_media_type")
+    assert arrived in error["message"] and f"{len(body)} bytes" in error["message"]
+    assert "--data-binary @photo.jpg -H 'Content-Type: image/jpeg'" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["image/jpeg", "application/json", "multipart/form-data; boundary=x"]
+)
+def test_an_empty_body_is_400_whatever_its_type(call, content_type):
+    status, _, answer = call(b"", {"Content-Type": content_type})
+    assert (status, error_of(answer)["code"]) == (400, "empty_body")
+    assert "curl -F" in error_of(answer)["message"]
+
+
+def test_a_body_marked_base64_that_does_not_decode_is_400(call, api_event):
+    event = api_event(b"x")
+    event["body"] = "***not base64***"
+    status, _, answer = call(b"", event=event)
+    assert (status, error_of(answer)["code"]) == (400, "bad_request")
+
+
+def tar_members(archive: bytes) -> list[str]:
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as opened:
+        return sorted(opened.getnames())
+
+
+@pytest.mark.parametrize(
+    ("accept", "answered"),
+    [
+        (None, "application/json"),
+        ("*/*", "application/json"),
+        ("application/*", "application/json"),
+        ("application/json", "application/json"),
+        ("application/gzip", "application/gzip"),
+        ("application/x-gzip", "application/x-gzip"),
+        ("application/json, application/gzip", "application/json"),
+        ("application/gzip, application/json", "application/json"),
+        ("application/gzip;q=0.9, application/json;q=0.1", "application/gzip"),
+        ("application/gzip;q=0, */*", "application/json"),
+        ("text/html, application/xhtml+xml, application/xml;q=0.9, */*;q=0.8", "application/json"),
+        ("APPLICATION/GZIP", "application/gzip"),
+    ],
+)
+def test_accept_is_negotiated_by_q_values_lists_and_wildcards(call, small_jpeg, accept, answered):
+    status, headers, body = call(small_jpeg, {"Accept": accept} if accept else {})
+    assert (status, headers["Content-Type"]) == (200, answered), body[:200]
+    if answered == "application/json":
+        assert json.loads(body)["status"] == "ok"
+    else:
+        assert tar_members(body) == ["image-result.png", "result.out"]
+
+
+@pytest.mark.parametrize(
+    "accept",
+    ["application/gzip;q=0", "text/html", "image/png", "application/json;q=0, application/gzip;q=0"],
+)
+def test_accept_nothing_served_is_406(call, small_jpeg, accept):
+    status, _, body = call(small_jpeg, {"Accept": accept})
+    error = error_of(body)
+    assert (status, error["code"]) == (406, "not_acceptable")
+    assert "application/json" in error["message"]
+
+
+def test_a_tar_gz_that_accept_lists_after_a_text_type_is_406_saying_put_it_first(call, small_jpeg):
+    """API Gateway decodes base64 only when Accept's first type is binary: the answer would be text."""
+    status, _, body = call(small_jpeg, {"Accept": "application/json;q=0.1, application/gzip"})
+    error = error_of(body)
+    assert (status, error["code"]) == (406, "not_acceptable")
+    assert "send Accept: application/gzip" in error["message"]
+
+
+def test_an_accept_header_that_does_not_parse_is_400(call, small_jpeg):
+    status, _, body = call(small_jpeg, {"Accept": "gzip please"})
+    assert (status, error_of(body)["code"]) == (400, "bad_accept")
+
+
+def test_every_binary_type_answered_is_a_binary_media_type_of_the_api():
+    assert all(http_api.is_binary_media_type(media) for media in ARCHIVE_MEDIA_TYPES)
+    assert http_api.is_binary_media_type("image/heic") and not http_api.is_binary_media_type("text/plain")
+    assert "*/*" not in BINARY_MEDIA_TYPES  # LocalStack ignores it, and it would make every body base64
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"plain text, not an image" * 10, 415, "not_an_image"),
+        (b"%PDF-1.7\n" + bytes(64), 415, "unsupported_type"),
+        (b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(64), 400, "corrupt_image"),
+    ],
+    ids=["text", "pdf", "broken-webp"],
+)
+def test_domain_image_errors_map_to_one_status_and_code(call, body, status, code):
+    answered, _, answer = call(body, {"Content-Type": "image/jpeg"})
+    assert (answered, error_of(answer)["code"]) == (status, code)
+
+
+def test_a_truncated_jpeg_is_400(call, small_jpeg):
+    status, _, answer = call(small_jpeg[: len(small_jpeg) // 2])
+    assert (status, error_of(answer)["code"]) == (400, "truncated_image")
+
+
+def test_too_many_bytes_is_413_naming_the_limit_and_the_s3_path(call, settings, small_jpeg):
+    small = Settings(output_bucket=BUCKET, work_root=settings.work_root, max_http_image_bytes=100)
+    status, _, answer = call(small_jpeg, settings_=small)
+    error = error_of(answer)
+    assert (status, error["code"]) == (413, "too_large")
+    assert "100 bytes" in error["message"] and f"s3://{BUCKET}/input/" in error["message"]
+
+
+def test_too_many_pixels_is_413_without_sending_the_client_to_s3(call, settings, encode_image):
+    """The S3 path has the same memory: pointing there would only move the refusal."""
+    small = Settings(output_bucket=BUCKET, work_root=settings.work_root, max_pixels=100)
+    status, _, answer = call(encode_image("PNG", (200, 100)), {"Content-Type": "image/png"}, settings_=small)
+    error = error_of(answer)
+    assert (status, error["code"]) == (413, "too_large")
+    assert "200x100" in error["message"] and "s3://" not in error["message"]
+
+
+def test_async_answers_202_with_where_the_results_will_be(call, small_jpeg):
+    status, headers, body = call(small_jpeg, {"X-Amz-Invocation-Type": "Event"})
+    accepted = json.loads(body)
+    request_id = headers["X-Request-Id"]
+    assert (status, accepted["status"]) == (202, "accepted")
+    assert accepted["location"] == f"s3://{BUCKET}/output/{request_id}/"
+    assert accepted["result"] == f"s3://{BUCKET}/output/{request_id}/result.json"
+    (job,) = call.sent
+    assert job["darknet_job"]["request_id"] == request_id
+
+
+def test_async_without_an_output_bucket_is_501(call, tmp_path, small_jpeg):
+    status, _, body = call(
+        small_jpeg, {"X-Amz-Invocation-Type": "Event"}, settings_=Settings(work_root=tmp_path)
+    )
+    assert (status, error_of(body)["code"]) == (501, "async_unavailable")
+    assert call.sent == []
+
+
+def test_an_unknown_route_is_404_naming_the_routes(call, api_event, small_jpeg):
+    event = api_event(small_jpeg)
+    event["path"] = event["resource"] = "/elsewhere"
+    status, _, body = call(b"", event=event)
+    error = error_of(body)
+    assert (status, error["code"]) == (404, "not_found")
+    assert "POST /detect" in error["message"]
+
+
+def test_the_synchronous_body_limit_is_what_fits_lambda_s_payload_after_base64_and_the_envelope():
+    assert SYNC_BODY_LIMIT_BYTES == 4_669_440 == Settings().max_http_image_bytes
+    base64_size = 4 * -(-SYNC_BODY_LIMIT_BYTES // 3)
+    assert base64_size + EVENT_ENVELOPE_RESERVE_BYTES <= LAMBDA_SYNC_PAYLOAD_BYTES
+    assert 4 * -(-(SYNC_BODY_LIMIT_BYTES + 3) // 3) + EVENT_ENVELOPE_RESERVE_BYTES > LAMBDA_SYNC_PAYLOAD_BYTES
+
+
+def test_a_json_body_over_the_limit_is_413_though_its_image_would_fit(call, settings, small_jpeg):
+    """The body, not the image inside it, is what must fit the event."""
+    body = json.dumps({"image": base64.b64encode(small_jpeg).decode()}).encode()
+    small = Settings(
+        output_bucket=BUCKET, work_root=settings.work_root, max_http_image_bytes=len(small_jpeg) + 10
+    )
+    status, _, answer = call(body, {"Content-Type": "application/json"}, settings_=small)
+    assert (status, error_of(answer)["code"]) == (413, "too_large")
+
+
+def test_a_tar_gz_over_lambda_s_response_limit_is_answered_with_links(
+    call, s3_client, small_jpeg, monkeypatch
+):
+    monkeypatch.setattr(service, "SYNC_ANSWER_LIMIT_BYTES", 10)
+    status, headers, body = call(small_jpeg, {"Accept": "application/gzip"})
+    answer = json.loads(body)
+    request_id = headers["X-Request-Id"]
+    assert (status, headers["Content-Type"], answer["status"]) == (200, "application/json", "stored")
+    assert f"output/{request_id}/" in answer["message"]
+    assert set(answer["links"]) == {"image", "text", "json"}
+    stored = s3_client.get_object(Bucket=BUCKET, Key=f"output/{request_id}/result.json")["Body"].read()
+    assert json.loads(stored)["request_id"] == request_id
+
+
+def test_a_tar_gz_over_the_limit_without_a_bucket_is_406_asking_for_json(
+    call, tmp_path, small_jpeg, monkeypatch
+):
+    monkeypatch.setattr(service, "SYNC_ANSWER_LIMIT_BYTES", 10)
+    status, _, body = call(small_jpeg, {"Accept": "application/gzip"}, settings_=Settings(work_root=tmp_path))
+    assert (status, error_of(body)["code"]) == (406, "answer_too_large")
