@@ -136,6 +136,8 @@ def check_model(
 ) -> dict:
     """Raw maps against network_predict, then detections against the Darknet CLI, as a JSON-able report."""
     from detector.darknet_cli import DarknetCliEngine
+    from detector.decoding import darknet_image
+    from detector.detection import SourceImage
     from detector.libdarknet import Libdarknet
     from detector.onnx_engine import OnnxEngine
     from detector.parity import check_images
@@ -144,8 +146,9 @@ def check_model(
     cfg = work / f"{name}.cfg"
     cfg.write_text(resized_cfg(source.read_text(), size))
     # Calibrated on the first image as the engine feeds it: maps of noise and of photos differ in spread.
-    darknet_image = Libdarknet(library).load_image(images[0])
-    image = Libdarknet(library).letterbox(darknet_image, size, size)
+    libdarknet = Libdarknet(library)
+    first = darknet_image(SourceImage.from_file(images[0]), libdarknet)
+    image = libdarknet.letterbox(first.struct, size, size)
     weights = work / f"{name}.weights"
     calibrated_random_weights(cfg, weights, entry["flavour"], image)
     model_dir = work / "model"
