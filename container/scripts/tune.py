@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image", default=DEFAULT_IMAGE)
     parser.add_argument("--warm-calls", type=int, default=30, help="warm calls per container")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="sweeps over the sizes, a fresh container each; calls pooled"
+        "--rounds", type=int, default=5, help="sweeps over the sizes, a fresh container each; calls pooled"
     )
     parser.add_argument(
         "--memory", default=",".join(map(str, MEMORY_SIZES_MB)), help="comma-separated memory sizes (MB)"
