@@ -9,7 +9,7 @@ IMAGE_TAG ?= darknet-lambda:$(MODEL)
 IMAGE ?=
 export MODEL IMAGE IMAGE_TAG
 
-.PHONY: help venv lint unit image detect container-test bench e2e demo backfill test clean
+.PHONY: help venv lint unit image detect container-test bench tune e2e demo backfill test clean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ container-test: venv image ## the built image under AWS's Lambda emulator, S3 on
 
 bench: venv image ## both engines side by side, unrestricted and as a 1024 MB Lambda
 	$(PY) container/scripts/bench.py
+
+tune: venv image ## latency and cost per million images at each Lambda memory size; picks the cheapest
+	$(PY) container/scripts/tune.py
 
 e2e: venv image ## the whole flow on LocalStack, deployed through the Pulumi program
 	bash localstack/run.sh e2e

@@ -3,8 +3,8 @@
 Everything around the network is Darknet's own: image decoding, letterbox, NMS and drawing run in
 libdarknet.so, and detector.heads repeats the heads' arithmetic (float vs double included), so the
 detections, their order and result.out match `darknet detector test`; models whose cfg asks for the
-fork's DIoU NMS get the fork's diounms_sort. The session and label glyphs are loaded once per process
-and reused by every warm invocation.
+fork's DIoU NMS get the fork's diounms_sort. The session is created once per process and the label
+glyphs when the first drawing needs them; warm invocations reuse both.
 """
 
 from __future__ import annotations
@@ -47,12 +47,23 @@ def write_png(path: Path, rgb: np.ndarray) -> Path:
     return path
 
 
+# Session config key: whether idle intra-op threads busy-wait for the next piece of work.
+ALLOW_SPINNING_KEY = "session.intra_op.allow_spinning"
+
+
 def session_options(threads: int) -> ort.SessionOptions:
+    """One sequential session sized to the granted CPUs.
+
+    With more than one thread, idle workers stop spin-waiting: under Lambda's CPU share every spinning
+    cycle is quota the next layer cannot use, so spinning makes the call slower and dearer.
+    """
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads > 1:
+        options.add_session_config_entry(ALLOW_SPINNING_KEY, "0")
     return options
 
 
@@ -90,7 +101,7 @@ class OnnxEngine:
             raise ValueError(f"{names_path}: {len(self.names)} names for a model of {self.classes} classes")
         self._darknet = Libdarknet(darknet_lib)
         self._c_names = c_string_array(self.names)
-        self._alphabet = self._darknet.load_alphabet()
+        self._alphabet = None  # Darknet's label glyphs, loaded when drawing first needs them
         self._outputs = [head.output for head in self.network.heads]
 
     def detect(self, source: SourceImage, workdir: Path, *, annotate: bool = True) -> DetectionRun:
@@ -124,7 +135,7 @@ class OnnxEngine:
         png = None
         if annotate:
             self._darknet.draw_detections(
-                image, candidates, self.threshold, self._c_names, self._alphabet, self.classes
+                image, candidates, self.threshold, self._c_names, self._glyphs(), self.classes
             )
             lap("draw")
             png = write_png(Path(workdir) / RESULT_PNG, self._darknet.rgb_bytes(image))
@@ -140,6 +151,12 @@ class OnnxEngine:
             timings=timings,
             decoded_size=(image.w, image.h) if source.reduction > 1 else None,
         )
+
+    def _glyphs(self):
+        """Darknet's 760 label glyphs (about 25 ms to load): only drawing needs them, so not at start-up."""
+        if self._alphabet is None:
+            self._alphabet = self._darknet.load_alphabet()
+        return self._alphabet
 
     def _nms(self, decoded: heads.Decoded) -> Candidates:
         """NMS as the cfg asks: Darknet's own do_nms_sort by default, the fork's diounms_sort otherwise."""

@@ -79,7 +79,7 @@ docker build --quiet "${build_args[@]}" -t "$tag" "$context" >/dev/null
 # The legacy builder's build cache is the build stages' images. Tag the current ones (instant:
 # every stage is cached by now) so that pruning untagged images removes only stale stages. Stage
 # tags follow the image tag, so builds of different sources keep their own caches.
-for stage in darknet python-deps model; do
+for stage in darknet python-deps model runtime-files; do
   docker build --quiet "${build_args[@]}" --target "$stage" \
     -t "${tag%%:*}-stage:$stage-${tag##*:}" "$context" >/dev/null
 done

@@ -36,6 +36,9 @@ done
 # runtime statically: the separate libonnxruntime.so (35 MB) serves C API users only.
 rm -rf "$dest/python/onnxruntime/transformers" "$dest/python/onnxruntime/quantization" \
        "$dest/python/onnxruntime/tools" "$dest/python/bin" "$dest"/python/onnxruntime/capi/libonnxruntime.so.*
+# protobuf comes with onnxruntime for its model tools only: the session reads the graph in C++.
+rm -rf "$dest/python/google/protobuf" "$dest/python/google/_upb" "$dest"/python/protobuf-*.dist-info
+rmdir "$dest/python/google" 2>/dev/null || true
 find "$dest/python" -type d \( -name tests -o -name __pycache__ \) -prune -exec rm -rf {} +
 
 sam_spec="$(grep '^aws-sam-cli' "$src/requirements-build.txt")"

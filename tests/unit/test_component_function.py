@@ -97,7 +97,7 @@ def test_settings_and_environment_reach_the_function(mocked):
 def test_defaults(mocked):
     deployment = deploy(mocked)
     function = deployment.one(FUNCTION).inputs
-    assert (function["memorySize"], function["timeout"], function["architectures"]) == (2048, 60, ["x86_64"])
+    assert (function["memorySize"], function["timeout"], function["architectures"]) == (1769, 60, ["x86_64"])
     assert "reservedConcurrentExecutions" not in function
     assert function["environment"]["variables"]["DETECTOR_ENGINE"] == "onnx"
     assert function["environment"]["variables"]["DETECTOR_THRESHOLD"] == "0.5"

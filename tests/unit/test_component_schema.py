@@ -83,7 +83,7 @@ def test_part_types_carry_types_descriptions_and_the_dataclass_defaults(schema):
     function = schema["types"]["darknet:index:DarknetFunctionArgs"]["properties"]
     defaults = {field.name: field.default for field in dataclasses.fields(DarknetFunctionArgs)}
     assert function["memorySize"]["type"] == "integer"
-    assert function["memorySize"]["default"] == defaults["memory_size"] == 2048
+    assert function["memorySize"]["default"] == defaults["memory_size"] == 1769
     assert "CPU share" in function["memorySize"]["description"]
     assert (function["threshold"]["type"], function["threshold"]["default"]) == ("number", 0.5)
     assert (function["engine"]["type"], function["engine"]["default"]) == ("string", "onnx")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from detector.darknet_layers import YoloHead
 from detector.heads import letterbox_size, yolo_candidates
-from detector.onnx_engine import percent, pixel_box, write_png
+from detector.onnx_engine import ALLOW_SPINNING_KEY, percent, pixel_box, session_options, write_png
 from PIL import Image
 
 HEAD = YoloHead(
@@ -100,3 +100,18 @@ def test_png_has_exactly_the_pixels(tmp_path):
         assert decoded.format == "PNG" and decoded.mode == "RGB"
         assert np.array_equal(np.asarray(decoded), pixels)
     zlib.decompress(path.read_bytes()[41:-12])  # a single well-formed IDAT stream
+
+
+def test_one_thread_leaves_spinning_to_onnx_runtime():
+    options = session_options(1)
+    assert options.intra_op_num_threads == 1
+    with pytest.raises(RuntimeError, match="does not have configuration"):
+        options.get_session_config_entry(ALLOW_SPINNING_KEY)
+
+
+@pytest.mark.parametrize("threads", [2, 6])
+def test_several_threads_do_not_spin_wait(threads):
+    """Spinning workers burn the CPU share the next layer needs (Lambda's quota above 1769 MB)."""
+    options = session_options(threads)
+    assert options.intra_op_num_threads == threads
+    assert options.get_session_config_entry(ALLOW_SPINNING_KEY) == "0"

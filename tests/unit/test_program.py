@@ -68,7 +68,7 @@ def test_prod_settings_reach_the_resources(mocked):
     deployment = mocked.run_main(mocked.stack_config("prod"))
     function = deployment.one("aws:lambda/function:Function").inputs
     assert (function["memorySize"], function["timeout"], function["reservedConcurrentExecutions"]) == (
-        3008,
+        3538,
         120,
         20,
     )
