@@ -81,18 +81,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         )
     if kind in ("s3", "s3-eventbridge"):
         requests = parse_s3_event(event) if kind == "s3" else parse_s3_eventbridge_event(event)
-        results = [
-            service.process_s3_object(request, s3_client(), engine(), settings()) for request in requests
-        ]
-        for request, result in zip(requests, results, strict=True):
-            record_result(result, request.event_time)
-            logger.info(
-                "object processed",
-                extra={
-                    "result": {k: result.get(k) for k in ("request_id", "status")},
-                    "source": result.get("source"),
-                },
-            )
+        results = [process_object(request) for request in requests]
         return {
             "processed": sum(r["status"] in ("ok", "error") for r in results),
             "ignored": sum(r["status"] not in ("ok", "error") for r in results),
@@ -114,7 +103,7 @@ def process_message(record: SQSRecord) -> None:
 
 def process_queued_object(request: S3ObjectRequest, message_id: str) -> dict:
     try:
-        result = service.process_s3_object(request, s3_client(), engine(), settings())
+        return process_object(request, message_id=message_id)
     except Exception:
         record_failure()
         logger.exception(
@@ -122,13 +111,18 @@ def process_queued_object(request: S3ObjectRequest, message_id: str) -> dict:
             extra={"message_id": message_id, "source": request.source(), "request_id": request.request_id},
         )
         raise
+
+
+def process_object(request: S3ObjectRequest, **log_keys: str) -> dict:
+    """One object of any S3 delivery (direct, EventBridge, queue): processed, counted and logged."""
+    result = service.process_s3_object(request, s3_client(), engine(), settings())
     record_result(result, request.event_time)
     logger.info(
         "object processed",
         extra={
             "result": {k: result.get(k) for k in ("request_id", "status")},
             "source": result.get("source"),
-            "message_id": message_id,
+            **log_keys,
         },
     )
     return result
