@@ -27,6 +27,14 @@ def sample_image(image_tag: str) -> bytes:
     ).stdout
 
 
+def error_code(response: dict) -> str | None:
+    """The `error.code` of a JSON error answer, None for anything else."""
+    try:
+        return json.loads(response.get("body") or "{}").get("error", {}).get("code")
+    except (ValueError, AttributeError):
+        return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("image", nargs="?", type=Path, help="an image file (default: the sample dog.jpg)")
@@ -38,6 +46,18 @@ def main() -> int:
     body = args.image.read_bytes() if args.image else sample_image(args.container_image)
     with LocalLambda(image=args.container_image, env={"DETECTOR_ENGINE": args.engine}) as function:
         response = function.invoke(make_api_event(body, {"Accept": "application/gzip"}))
+        if error_code(response) == "answer_too_large":
+            # A large photo's tar.gz exceeds Lambda's response limit, and this local run has no bucket
+            # to store it in: the JSON answer still carries the detections and result.out.
+            print(
+                "detect: the tar.gz is over Lambda's response limit and a local run has no bucket to store "
+                "it in; result.out from the JSON answer follows (no image-result.png)",
+                file=sys.stderr,
+            )
+            response = function.invoke(make_api_event(body, {"Accept": "application/json"}))
+            if response.get("statusCode") == 200:
+                sys.stdout.write(json.loads(response["body"])["result_out"])
+                return 0
     if response.get("statusCode") != 200:
         error = json.loads(response.get("body") or "{}").get("error", response)
         print(f"detect: HTTP {response.get('statusCode')}: {error}", file=sys.stderr)
