@@ -108,5 +108,22 @@ def invocation_count(function_name: str) -> int:
     return int(sum(point["Sum"] for point in points))
 
 
+def settled_invocation_count(function_name: str, quiet_seconds: float = 4.0, timeout: float = 60.0) -> int:
+    """The invocation count once it has stayed the same for quiet_seconds: a test that counts the
+    invocations its own event causes starts after earlier tests' last invocations (a queue batch still
+    finishing after its results were written) have been counted."""
+    deadline = time.monotonic() + timeout
+    count = invocation_count(function_name)
+    steady_since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        latest = invocation_count(function_name)
+        if latest != count:
+            count, steady_since = latest, time.monotonic()
+        elif time.monotonic() - steady_since >= quiet_seconds:
+            return count
+    raise AssertionError(f"{function_name} kept being invoked for {timeout} s: the stack is not idle")
+
+
 def classes(document: dict) -> set[str]:
     return {detection["class"] for detection in document.get("detections", [])}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from e2e_harness.client import classes, invocation_count
+from e2e_harness.client import classes, invocation_count, settled_invocation_count
 from support import corpus
 
 EXPECTED = {"dog", "truck", "bicycle"}
@@ -44,7 +44,7 @@ def test_a_size_bomb_is_refused_with_400(stack, dog_jpg):
 
 
 def test_a_folder_marker_is_ignored_without_an_error_record(stack, s3):
-    before = invocation_count(stack.function_name)
+    before = settled_invocation_count(stack.function_name)
     marker = f"input/{uuid.uuid4().hex[:8]}-holiday/"
     s3.put_object(Bucket=stack.bucket, Key=marker, Body=b"")
     deadline = time.monotonic() + 30

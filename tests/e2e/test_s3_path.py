@@ -8,7 +8,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from e2e_harness.client import aws, classes, invocation_count
+from e2e_harness.client import aws, classes, invocation_count, settled_invocation_count
 
 EXPECTED = {"dog", "truck", "bicycle"}
 
@@ -37,7 +37,7 @@ def test_function_writes_nothing_under_input_and_its_outputs_trigger_nothing(sta
     before_inputs = {
         i["Key"] for i in s3.list_objects_v2(Bucket=stack.bucket, Prefix="input/").get("Contents", [])
     }
-    before = invocation_count(stack.function_name)
+    before = settled_invocation_count(stack.function_name)
     key = unique("dog.jpg")
     with timed("S3 path: put under input/ -> result.json"):
         s3.put_object(Bucket=stack.bucket, Key=key, Body=dog_jpg)
@@ -51,7 +51,7 @@ def test_function_writes_nothing_under_input_and_its_outputs_trigger_nothing(sta
 
 
 def test_bad_object_gets_an_error_record_and_no_retries(stack, s3, retry_window):
-    before = invocation_count(stack.function_name)
+    before = settled_invocation_count(stack.function_name)
     key = unique("not-an-image.jpg")
     s3.put_object(Bucket=stack.bucket, Key=key, Body=b"this is plain text, not a JPEG")
     _, document = stack.wait_for_results({key}, timeout=60)[key]
@@ -63,7 +63,7 @@ def test_bad_object_gets_an_error_record_and_no_retries(stack, s3, retry_window)
 
 def test_an_invocation_that_fails_is_retried_within_the_window(stack, retry_window):
     """The no-retry check can fail: an event the function refuses (it raises) is retried in time."""
-    before = invocation_count(stack.function_name)
+    before = settled_invocation_count(stack.function_name)
     aws("lambda").invoke(
         FunctionName=stack.function_name,
         InvocationType="Event",
