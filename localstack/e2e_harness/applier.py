@@ -95,6 +95,12 @@ class _Inputs:
         self._used.add(key)
         return self._values.get(key, default)
 
+    def copy_present(self, request: dict, *keys: str) -> None:
+        """Copy each input that is set (not None or empty) into the API request under the same name."""
+        for key in keys:
+            if self.get(key):
+                request[key] = self[key]
+
     def done(self) -> None:
         unused = set(self._values) - self._used
         if unused:
@@ -539,10 +545,7 @@ def _delete_event_invoke_config(applier: Applier, resource: Applied):
 
 def _rest_api(applier: Applier, name: str, inputs: _Inputs):
     request = {"name": inputs.get("name") or autoname(name)}
-    if inputs.get("description"):
-        request["description"] = inputs["description"]
-    if inputs.get("binaryMediaTypes"):
-        request["binaryMediaTypes"] = inputs["binaryMediaTypes"]
+    inputs.copy_present(request, "description", "binaryMediaTypes")
     if inputs.get("endpointConfiguration"):
         types = inputs["endpointConfiguration"]["types"]
         request["endpointConfiguration"] = {"types": [types] if isinstance(types, str) else types}
@@ -575,8 +578,7 @@ def _method(applier: Applier, name: str, inputs: _Inputs):
     }
     if inputs.get("apiKeyRequired") is not None:
         request["apiKeyRequired"] = inputs["apiKeyRequired"]
-    if inputs.get("requestParameters"):
-        request["requestParameters"] = inputs["requestParameters"]
+    inputs.copy_present(request, "requestParameters")
     inputs.done()
     applier.client("apigateway").put_method(**request)
     return f"{request['resourceId']}-{request['httpMethod']}", {}
@@ -593,8 +595,7 @@ def _integration(applier: Applier, name: str, inputs: _Inputs):
     }
     if inputs.get("timeoutMilliseconds"):
         request["timeoutInMillis"] = int(inputs["timeoutMilliseconds"])
-    if inputs.get("contentHandling"):
-        request["contentHandling"] = inputs["contentHandling"]
+    inputs.copy_present(request, "contentHandling")
     inputs.done()
     applier.client("apigateway").put_integration(**request)
     return f"{request['resourceId']}-{request['httpMethod']}-integration", {}
@@ -602,12 +603,7 @@ def _integration(applier: Applier, name: str, inputs: _Inputs):
 
 def _gateway_response(applier: Applier, name: str, inputs: _Inputs):
     request = {"restApiId": inputs["restApiId"], "responseType": inputs["responseType"]}
-    if inputs.get("statusCode"):
-        request["statusCode"] = inputs["statusCode"]
-    if inputs.get("responseTemplates"):
-        request["responseTemplates"] = inputs["responseTemplates"]
-    if inputs.get("responseParameters"):
-        request["responseParameters"] = inputs["responseParameters"]
+    inputs.copy_present(request, "statusCode", "responseTemplates", "responseParameters")
     inputs.done()
     applier.client("apigateway").put_gateway_response(**request)
     return f"{request['restApiId']}-{request['responseType']}", {}
@@ -615,9 +611,7 @@ def _gateway_response(applier: Applier, name: str, inputs: _Inputs):
 
 def _api_key(applier: Applier, name: str, inputs: _Inputs):
     request = {"name": inputs.get("name") or autoname(name), "enabled": inputs.get("enabled", True)}
-    for key, api_name in (("description", "description"), ("value", "value"), ("tags", "tags")):
-        if inputs.get(key):
-            request[api_name] = inputs[key]
+    inputs.copy_present(request, "description", "value", "tags")
     inputs.done()
     created = applier.client("apigateway").create_api_key(**request)
     return created["id"], {"name": request["name"], "value": created["value"]}
@@ -629,8 +623,7 @@ def _delete_api_key(applier: Applier, resource: Applied):
 
 def _usage_plan(applier: Applier, name: str, inputs: _Inputs):
     request: dict = {"name": inputs.get("name") or autoname(name)}
-    if inputs.get("description"):
-        request["description"] = inputs["description"]
+    inputs.copy_present(request, "description")
     request["apiStages"] = [{"apiId": s["apiId"], "stage": s["stage"]} for s in inputs.get("apiStages") or []]
     throttle = inputs.get("throttleSettings")
     if throttle:
@@ -641,8 +634,7 @@ def _usage_plan(applier: Applier, name: str, inputs: _Inputs):
     quota = inputs.get("quotaSettings")
     if quota:
         request["quota"] = {"limit": int(quota["limit"]), "period": quota["period"]}
-    if inputs.get("tags"):
-        request["tags"] = inputs["tags"]
+    inputs.copy_present(request, "tags")
     inputs.done()
     created = applier.client("apigateway").create_usage_plan(**request)
     return created["id"], {"name": request["name"]}
@@ -667,8 +659,7 @@ def _delete_usage_plan_key(applier: Applier, resource: Applied):
 def _deployment(applier: Applier, name: str, inputs: _Inputs):
     api = inputs["restApi"]
     request = {"restApiId": api}
-    if inputs.get("description"):
-        request["description"] = inputs["description"]
+    inputs.copy_present(request, "description")
     inputs.done()
     deployment = applier.client("apigateway").create_deployment(**request)
     return deployment["id"], {}
