@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import subprocess
 import tarfile
 from pathlib import Path
 
@@ -15,26 +14,10 @@ import requests
 from detector.contract import SYNC_ANSWER_LIMIT_BYTES, SYNC_BODY_LIMIT_BYTES
 from e2e_harness.client import classes
 from support import corpus
+from support.curl import curl
 
 EXPECTED = {"dog", "truck", "bicycle"}
 MB = 1_000_000
-
-
-def curl(*arguments: str) -> tuple[int, dict[str, str], bytes]:
-    """Run curl; return the status, the response headers (lower-case names) and the body."""
-    completed = subprocess.run(
-        ["curl", "--silent", "--show-error", "--max-time", "120", "--include", *arguments],
-        capture_output=True,
-        check=True,
-    )
-    head, _, body = completed.stdout.partition(b"\r\n\r\n")
-    while head.startswith(b"HTTP/1.1 100"):  # curl shows the interim answer to Expect: 100-continue
-        head, _, body = body.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {
-        name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)
-    }
-    return int(status_line.split()[1]), headers, body
 
 
 def padded(jpeg: bytes, size: int) -> bytes:
