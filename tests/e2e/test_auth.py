@@ -32,7 +32,15 @@ def outputs() -> dict:
     if not path:
         pytest.fail("E2E_OUTPUTS is not set: run the end-to-end tests with `make e2e`", pytrace=False)
     with open(path) as file:
-        return json.load(file)
+        outputs = json.load(file)
+    missing = {"apiKeyApiUrl", "apiKeyValue", "iamApiUrl"} - set(outputs)
+    if missing:
+        pytest.fail(
+            f"the deploy exported no {', '.join(sorted(missing))}: the harness's own deploy adds an API per "
+            "authorization mode (e2e_harness/program.py); `pulumi up` of the product program does not",
+            pytrace=False,
+        )
+    return outputs
 
 
 @pytest.fixture(scope="module")
