@@ -59,6 +59,56 @@ AUTHORIZATIONS = ("none", "iam", "api_key")
 QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
 
 
+def auth_gateway_responses(authorization: str, quota_limit: int, quota_period: str) -> dict[str, tuple]:
+    """API Gateway's own refusals under an authorization mode, saying what the client must send.
+
+    AWS answers them 403 {"message": "Forbidden"} (or "Missing Authentication Token") by default, which
+    leaves the client guessing. A missing or unknown x-api-key is INVALID_API_KEY; an unsigned request to
+    an AWS_IAM method is MISSING_AUTHENTICATION_TOKEN (also the answer for a route that does not exist)."""
+    if authorization == "api_key":
+        return {
+            "INVALID_API_KEY": (
+                "403",
+                gateway_error(
+                    "invalid_api_key",
+                    "this API needs an API key in the x-api-key header (curl -H 'x-api-key: KEY' ...); "
+                    "the stack's key: aws apigateway get-api-key --api-key ID --include-value",
+                ),
+            ),
+            "QUOTA_EXCEEDED": (
+                "429",
+                gateway_error(
+                    "quota_exceeded", f"this API key has used its {quota_limit} requests per {quota_period}"
+                ),
+            ),
+        }
+    if authorization == "iam":
+        sign = (
+            "this API takes SigV4-signed requests of principals allowed execute-api:Invoke "
+            "(curl --aws-sigv4 'aws:amz:REGION:execute-api' --user ACCESS_KEY:SECRET_KEY ...)"
+        )
+        return {
+            "MISSING_AUTHENTICATION_TOKEN": (
+                "403",
+                gateway_error(
+                    "missing_authentication", f"{sign}; or no such route: the API serves POST /detect"
+                ),
+            ),
+            "INVALID_SIGNATURE": (
+                "403",
+                gateway_error("invalid_signature", f"the signature does not match: {sign}"),
+            ),
+            "EXPIRED_TOKEN": ("403", gateway_error("expired_token", f"the credentials have expired: {sign}")),
+            "ACCESS_DENIED": (
+                "403",
+                gateway_error(
+                    "access_denied", "the signing principal is not allowed execute-api:Invoke on POST /detect"
+                ),
+            ),
+        }
+    return {}
+
+
 @dataclass(kw_only=True)
 class DarknetApiArgs:
     """REST API (v1: binary media types, and it runs on LocalStack Community).
@@ -160,6 +210,10 @@ class DarknetApi(pulumi.ComponentResource):
             uri=args.function_invoke_arn,
             opts=child,
         )
+        gateway_responses = {
+            **GATEWAY_RESPONSES,
+            **auth_gateway_responses(args.authorization, args.quota_limit, args.quota_period),
+        }
         self.gateway_responses = [
             aws.apigateway.Response(
                 f"{name}-{response_type.lower().replace('_', '-')}",
@@ -169,7 +223,7 @@ class DarknetApi(pulumi.ComponentResource):
                 response_templates={"application/json": template},
                 opts=child,
             )
-            for response_type, (status, template) in GATEWAY_RESPONSES.items()
+            for response_type, (status, template) in gateway_responses.items()
         ]
         deployment = aws.apigateway.Deployment(
             name,
@@ -183,7 +237,7 @@ class DarknetApi(pulumi.ComponentResource):
                         integration.id,
                         integration.uri,
                         list(args.binary_media_types),
-                        GATEWAY_RESPONSES,
+                        gateway_responses,
                         args.authorization,
                     ]
                 )

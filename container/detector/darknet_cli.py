@@ -20,9 +20,9 @@ from pathlib import Path
 
 from . import cpu
 from .decoding import darknet_readable
-from .detection import Detection, DetectionRun, ImageDecodeError, SourceImage
+from .detection import Detection, DetectionRun, ImageDecodeError, SourceImage, UnsupportedOption
 from .libdarknet import Libdarknet
-from .model_files import ModelFiles
+from .model_files import ModelFiles, read_names
 
 PREDICTED = re.compile(r"^(?P<image>.*): Predicted in (?P<seconds>[0-9.]+) seconds\.$")
 CLASS_LINE = re.compile(r"^(?P<label>[^:]+): (?P<percent>\d+)%$")
@@ -107,11 +107,12 @@ class DarknetCliEngine:
                 "cannot run it, use the onnx engine"
             )
         self.data_file, self.cfg, self.weights = files.data, files.cfg, files.weights
-        for path in (darknet_bin, self.data_file, self.cfg, self.weights):
+        for path in (darknet_bin, self.data_file, self.cfg, self.weights, files.names):
             if not path.is_file():
                 raise FileNotFoundError(f"Darknet engine needs {path}")
+        self.names = read_names(files.names)
 
-    def command(self, image_path: Path, out_prefix: Path) -> list[str]:
+    def command(self, image_path: Path, out_prefix: Path, threshold: float | None = None) -> list[str]:
         return [
             str(self.darknet_bin),
             "detector",
@@ -121,7 +122,7 @@ class DarknetCliEngine:
             str(self.weights),
             str(image_path),
             "-thresh",
-            str(self.threshold),
+            str(self.threshold if threshold is None else threshold),
             "-out",
             str(out_prefix),
         ]
@@ -131,14 +132,28 @@ class DarknetCliEngine:
         """Darknet's stb_image, to rotate an image exactly as the CLI would have decoded it."""
         return Libdarknet()
 
-    def detect(self, source: SourceImage, workdir: Path, *, annotate: bool = True) -> DetectionRun:
-        """The stock CLI always draws and writes the PNG, whatever annotate says."""
+    def detect(
+        self,
+        source: SourceImage,
+        workdir: Path,
+        *,
+        annotate: bool = True,
+        threshold: float | None = None,
+        classes: frozenset[str] = frozenset(),
+    ) -> DetectionRun:
+        """The stock CLI always draws and writes the PNG, whatever annotate says, with every class it
+        finds: a class filter would leave the other classes drawn, so it is refused."""
+        if classes:
+            raise UnsupportedOption(
+                "the darknet engine draws every class it finds and cannot filter them: "
+                "leave out `classes`, or deploy the onnx engine"
+            )
         data, extension = darknet_readable(source, self._darknet)
         image_name = Path(source.name).stem + extension
         (workdir / image_name).write_bytes(data)
         started = time.perf_counter()
         completed = subprocess.run(
-            self.command(Path(image_name), workdir / "image-result"),
+            self.command(Path(image_name), workdir / "image-result", threshold),
             cwd=workdir,
             env=self.environment,
             stdin=subprocess.DEVNULL,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -69,17 +70,54 @@ class DetectionRun:
         return [d.as_dict() for d in self.detections]
 
 
+class UnsupportedOption(ValueError):
+    """The engine cannot honour a per-request option (the Darknet CLI draws every class it finds)."""
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """What one request may change about a detection; the defaults are the stack's.
+
+    threshold None keeps the engine's (the function's DETECTOR_THRESHOLD); an empty classes keeps
+    every class. Names in classes are the model's class names, already checked by the caller."""
+
+    threshold: float | None = None
+    classes: frozenset[str] = frozenset()
+
+    def threshold_or(self, default: float) -> float:
+        return default if self.threshold is None else self.threshold
+
+    def as_dict(self, default_threshold: float) -> dict:
+        """What result.json's `options` records: the threshold used and the classes kept (null: all)."""
+        return {"threshold": self.threshold_or(default_threshold), "classes": sorted(self.classes) or None}
+
+
+DEFAULT_OPTIONS = DetectOptions()
+
+
 class Engine(Protocol):
     """A loaded model that turns an image into a DetectionRun, reused across warm invocations."""
 
     name: str
     model: str
-    threshold: float
+    threshold: float  # the default, the function's DETECTOR_THRESHOLD
+    names: Sequence[str]  # the model's class names, in class order
 
-    def detect(self, source: SourceImage, workdir: Path, *, annotate: bool = True) -> DetectionRun:
+    def detect(
+        self,
+        source: SourceImage,
+        workdir: Path,
+        *,
+        annotate: bool = True,
+        threshold: float | None = None,
+        classes: frozenset[str] = frozenset(),
+    ) -> DetectionRun:
         """Detect objects in the upright source image and, if annotate, write image-result.png into workdir.
 
-        Raises ImageDecodeError. Drawing and PNG encoding cost as much as the network itself, so a
-        caller that only wants the detections says annotate=False.
+        threshold replaces the default for this call (Darknet's -thresh); a non-empty classes keeps only
+        those classes after NMS, in result.out, the detections and the drawing alike. Raises
+        ImageDecodeError, and UnsupportedOption for an option the engine cannot honour. Drawing and PNG
+        encoding cost as much as the network itself, so a caller that only wants the detections says
+        annotate=False.
         """
         ...

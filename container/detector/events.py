@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.data_classes import (
 )
 
 from .contract import object_request_id
+from .detection import DEFAULT_OPTIONS, DetectOptions
 
 ASYNC_JOB_KEY = "darknet_job"
 # The detail-type of S3's EventBridge event for a new object (AWS S3 user guide, "EventBridge event
@@ -59,6 +60,7 @@ class AsyncJob:
     bucket: str
     image: bytes
     filename: str
+    options: DetectOptions = DEFAULT_OPTIONS  # the request's, checked before the job was sent
 
 
 def event_kind(event: dict) -> str:
@@ -148,15 +150,27 @@ def parse_sqs_record(record: SQSRecord) -> list[S3ObjectRequest]:
     raise BadEvent(f"message {record.message_id} holds a {kind} event, not an S3 event")
 
 
-def make_async_job(request_id: str, bucket: str, image: bytes, filename: str) -> dict:
+def make_async_job(
+    request_id: str, bucket: str, image: bytes, filename: str, options: DetectOptions = DEFAULT_OPTIONS
+) -> dict:
     return {
         ASYNC_JOB_KEY: {
             "request_id": request_id,
             "bucket": bucket,
             "filename": filename,
             "image_base64": base64.b64encode(image).decode(),
+            "options": {"threshold": options.threshold, "classes": sorted(options.classes)},
         }
     }
+
+
+def _job_options(options: dict) -> DetectOptions:
+    """A job's options; a job sent before options existed has none and keeps the defaults."""
+    threshold = options.get("threshold")
+    return DetectOptions(
+        threshold=None if threshold is None else float(threshold),
+        classes=frozenset(map(str, options.get("classes") or ())),
+    )
 
 
 def parse_async_job(event: dict) -> AsyncJob:
@@ -167,6 +181,7 @@ def parse_async_job(event: dict) -> AsyncJob:
             bucket=job["bucket"],
             image=base64.b64decode(job["image_base64"], validate=True),
             filename=job["filename"],
+            options=_job_options(job.get("options") or {}),
         )
-    except (KeyError, TypeError, ValueError, binascii.Error) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as error:
         raise BadEvent(f"malformed detection job: {error}") from None

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from . import service
 from .contract import ARCHIVE_MEDIA_TYPES, BINARY_MEDIA_TYPES, JSON_MEDIA_TYPE
-from .detection import Engine, ImageDecodeError
+from .detection import DEFAULT_OPTIONS, DetectOptions, Engine, ImageDecodeError, UnsupportedOption
 from .images import ImageTooLarge, InvalidImage, sniff
 from .responses import archive_response, error_response, json_response
 from .settings import Settings
@@ -39,6 +39,14 @@ HOW_TO_SEND = (
     "send the image as the body with its type (curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg'), "
     'as a file of a multipart form (curl -F image=@photo.jpg), or as JSON {"image": "<base64>"} '
     "with Content-Type: application/json"
+)
+
+# Per-request options: in the query string, a multipart form's fields or the JSON body beside "image".
+OPTION_NAMES = ("threshold", "classes")
+HOW_TO_SET_OPTIONS = (
+    "set options as ?threshold=0.25&classes=dog,person (classes may repeat), as form fields "
+    '(curl -F threshold=0.25 -F classes=dog), or in a JSON body {"image": ..., "threshold": 0.25, '
+    '"classes": ["dog"]}'
 )
 
 app = APIGatewayRestResolver()
@@ -80,20 +88,24 @@ def _request_id() -> str:
 def detect() -> Response:
     detector, request_id, event = _detector(), _request_id(), app.current_event
     answer_type = negotiate(event.headers.get("accept"))
-    image = request_image(event, detector.settings.max_http_image_bytes)
+    image, fields = request_image(event, detector.settings.max_http_image_bytes)
+    options = request_options(event, fields, detector.engine)
     if wants_async(event):
-        accepted = service.submit_job(image, request_id, detector.settings, detector.invoke_async)
+        accepted = service.submit_job(image, request_id, detector.settings, detector.invoke_async, options)
         body = {
             "request_id": request_id,
             "status": "accepted",
             "location": accepted.folder,
             "result": accepted.result,
+            "options": options.as_dict(detector.settings.threshold),
         }
         return json_response(202, body, request_id)
     if answer_type == JSON_MEDIA_TYPE:
-        document = service.detect_document(image, request_id, detector.engine(), detector.settings)
+        document = service.detect_document(image, request_id, detector.engine(), detector.settings, options)
         return json_response(200, document, request_id)
-    answer = service.detect_archive(image, request_id, detector.engine(), detector.settings, detector.s3)
+    answer = service.detect_archive(
+        image, request_id, detector.engine(), detector.settings, detector.s3, options
+    )
     if isinstance(answer, bytes):
         return archive_response(answer, answer_type, request_id)
     stored = {
@@ -173,8 +185,13 @@ def content_type(header: str | None) -> tuple[str, dict[str, str]]:
     return f"{kind}/{subtype}".lower(), parameters
 
 
-def request_image(event: APIGatewayProxyEvent, limit_bytes: int) -> bytes:
-    """The image a client sent: the raw body, a multipart form's first file, or JSON's base64 "image"."""
+Fields = dict[str, list[Any]]
+"""Option fields a body carried beside the image (a form's fields, a JSON body's keys), by name."""
+
+
+def request_image(event: APIGatewayProxyEvent, limit_bytes: int) -> tuple[bytes, Fields]:
+    """The image a client sent (the raw body, a multipart form's first file, or JSON's base64 "image")
+    and the option fields beside it."""
     body = request_body(event)
     header = event.headers.get("content-type")
     media, _ = content_type(header)
@@ -184,14 +201,14 @@ def request_image(event: APIGatewayProxyEvent, limit_bytes: int) -> bytes:
         # API Gateway refuses such a body before the function on AWS; LocalStack passes it on.
         raise ImageTooLarge(len(body), limit_bytes)
     if media.startswith("image/") or media in RAW_IMAGE_TYPES:
-        return body
+        return body, {}
     if media == "multipart/form-data":
         return multipart_file(body, header or "")
     if media == JSON_MEDIA_TYPE:
         return json_image(body)
     if media in ("", "application/x-www-form-urlencoded") and sniff(body) is not None:
         # `curl --data-binary @photo.jpg` without -H labels the photo form-urlencoded: the bytes decide.
-        return body
+        return body, {}
     arrived = f"Content-Type: {header.strip()}" if header and header.strip() else "no Content-Type"
     raise HttpError(
         415,
@@ -200,8 +217,9 @@ def request_image(event: APIGatewayProxyEvent, limit_bytes: int) -> bytes:
     )
 
 
-def multipart_file(body: bytes, header: str) -> bytes:
-    """The first file part of multipart/form-data, as browsers, `curl -F` and requests send it.
+def multipart_file(body: bytes, header: str) -> tuple[bytes, Fields]:
+    """The first file part of multipart/form-data, as browsers, `curl -F` and requests send it, and
+    the option fields among the other parts.
 
     The standard library's MIME parser reads it (about 40 ms per MB); it is imported only here."""
     from email import policy
@@ -211,19 +229,28 @@ def multipart_file(body: bytes, header: str) -> bytes:
     message = BytesParser(policy=policy.HTTP).parsebytes(envelope + body)
     if not message.is_multipart() or not message.get_boundary():
         raise HttpError(400, "bad_multipart", f"the multipart body does not parse; {HOW_TO_SEND}")
-    fields = []
+    image, fields, names = None, {}, []
     for part in message.iter_parts():
         if part.get_filename() is not None:
-            return part.get_payload(decode=True) or b""
-        fields.append(part.get_param("name", header="content-disposition") or "?")
-    names = ", ".join(map(str, fields)) or "none"
+            if image is None:
+                image = part.get_payload(decode=True) or b""
+            continue
+        name = str(part.get_param("name", header="content-disposition") or "?")
+        names.append(name)
+        if name in OPTION_NAMES:
+            payload = part.get_payload(decode=True) or b""
+            fields.setdefault(name, []).append(payload.decode("utf-8", errors="replace"))
+    if image is not None:
+        return image, fields
+    names = ", ".join(names) or "none"
     raise HttpError(
         400, "no_file_part", f"the multipart form has no file part (fields: {names}); {HOW_TO_SEND}"
     )
 
 
-def json_image(body: bytes) -> bytes:
-    """The image of a JSON body {"image": "<base64>"}; a data: URL's base64 is taken too."""
+def json_image(body: bytes) -> tuple[bytes, Fields]:
+    """The image of a JSON body {"image": "<base64>"} (a data: URL's base64 is taken too) and the
+    options beside it."""
     try:
         document = json.loads(body)
     except ValueError as error:
@@ -238,9 +265,67 @@ def json_image(body: bytes) -> bytes:
     if encoded.startswith("data:") and ";base64," in encoded:
         encoded = encoded.split(";base64,", 1)[1]
     try:
-        return base64.b64decode(encoded, validate=True)
+        image = base64.b64decode(encoded, validate=True)
     except binascii.Error:
         raise HttpError(400, "bad_base64", 'the JSON "image" is not base64 of an image file') from None
+    fields: Fields = {}
+    if "threshold" in document:
+        fields["threshold"] = [document["threshold"]]
+    if "classes" in document:
+        classes = document["classes"]
+        if isinstance(classes, str):
+            classes = [classes]
+        if not isinstance(classes, list) or not all(isinstance(name, str) for name in classes):
+            raise HttpError(
+                400, "bad_classes", f'the JSON "classes" is not a list of class names; {HOW_TO_SET_OPTIONS}'
+            )
+        fields["classes"] = classes
+    return image, fields
+
+
+def request_options(
+    event: APIGatewayProxyEvent, fields: Fields, engine: Callable[[], Engine]
+) -> DetectOptions:
+    """The threshold and class filter of a request, from the query string and the body's fields.
+
+    A query parameter the API does not know is refused rather than ignored (a misspelt `thresh` would
+    otherwise run at the default without a word)."""
+    query: Fields = dict(event.multi_value_query_string_parameters or {})
+    for name, value in (event.query_string_parameters or {}).items():
+        query.setdefault(name, [value])
+    unknown = sorted(set(query) - set(OPTION_NAMES))
+    if unknown:
+        raise HttpError(
+            400,
+            "unknown_parameter",
+            f"unknown query parameter {', '.join(unknown)}: POST /detect takes {', '.join(OPTION_NAMES)}",
+        )
+    thresholds = [*query.get("threshold", []), *fields.get("threshold", [])]
+    if len({str(value).strip() for value in thresholds}) > 1:
+        raise service.InvalidOption(
+            "bad_threshold", f"threshold is given more than once, with different values: {thresholds}"
+        )
+    threshold = parse_number(thresholds[0]) if thresholds else None
+    classes = [
+        name.strip()
+        for value in (*query.get("classes", []), *fields.get("classes", []))
+        for name in str(value).split(",")
+        if name.strip()
+    ]
+    if not thresholds and not classes:
+        return DEFAULT_OPTIONS
+    return service.check_options(threshold, list(dict.fromkeys(classes)), engine)
+
+
+def parse_number(value: Any) -> Any:
+    """A query or form field's text as a number; JSON's numbers as they are; anything else unchanged,
+    for the range check to name."""
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return value
+    return value
 
 
 @app.exception_handler(HttpError)
@@ -261,6 +346,16 @@ def larger_images_hint(settings: Settings) -> str:
         f"s3://{settings.output_bucket}/{settings.input_prefix}" if settings.output_bucket else "the S3 path"
     )
     return f"upload larger images to {target} instead (up to {settings.max_s3_image_bytes} bytes)"
+
+
+@app.exception_handler(service.InvalidOption)
+def _invalid_option(error: service.InvalidOption) -> Response:
+    return error_response(400, error.code, f"{error}; {HOW_TO_SET_OPTIONS}", _request_id())
+
+
+@app.exception_handler(UnsupportedOption)
+def _unsupported_option(error: UnsupportedOption) -> Response:
+    return error_response(400, "option_unsupported", str(error), _request_id())
 
 
 @app.exception_handler(ImageDecodeError)

@@ -104,7 +104,16 @@ class OnnxEngine:
         self._alphabet = None  # Darknet's label glyphs, loaded when drawing first needs them
         self._outputs = [head.output for head in self.network.heads]
 
-    def detect(self, source: SourceImage, workdir: Path, *, annotate: bool = True) -> DetectionRun:
+    def detect(
+        self,
+        source: SourceImage,
+        workdir: Path,
+        *,
+        annotate: bool = True,
+        threshold: float | None = None,
+        classes: frozenset[str] = frozenset(),
+    ) -> DetectionRun:
+        threshold = self.threshold if threshold is None else threshold
         timings: dict[str, float] = {}
         clock = time.perf_counter()
 
@@ -124,18 +133,23 @@ class OnnxEngine:
         raw_maps = self._session.run(self._outputs, {INPUT_NAME: tensor})
         lap("inference")
         predict_seconds = timings["inference"]
-        decoded = heads.decode(net, raw_maps, image.w, image.h, self.threshold)
+        decoded = heads.decode(net, raw_maps, image.w, image.h, threshold)
         lap("yolo_decode")
         candidates = self._nms(decoded)
+        if classes:
+            # After NMS, as a filter of what Darknet would print: the other classes' probabilities go.
+            candidates.probs[
+                :, [i for i, name in enumerate(self.names[: self.classes]) if name not in classes]
+            ] = 0
         lap("nms")
         # Boxes are relative to the image, so the full-size upright image gives original pixels even
         # when a large photo was decoded at reduced scale.
         width, height = source.info.display_size
-        detections, lines = self._report(candidates, width, height)
+        detections, lines = self._report(candidates, width, height, threshold)
         png = None
         if annotate:
             self._darknet.draw_detections(
-                image, candidates, self.threshold, self._c_names, self._glyphs(), self.classes
+                image, candidates, threshold, self._c_names, self._glyphs(), self.classes
             )
             lap("draw")
             png = write_png(Path(workdir) / RESULT_PNG, self._darknet.rgb_bytes(image))
@@ -169,9 +183,11 @@ class OnnxEngine:
         order = heads.diou_nms_sort(boxes, objectness, probs, NMS_THRESHOLD, net.nms_kind, net.beta_nms)
         return Candidates(boxes[order], objectness[order], probs[order])
 
-    def _report(self, candidates: Candidates, image_w: int, image_h: int) -> tuple[list[Detection], list]:
+    def _report(
+        self, candidates: Candidates, image_w: int, image_h: int, threshold: float
+    ) -> tuple[list[Detection], list]:
         """The detections and text lines draw_detections prints, in its order (structs after NMS)."""
-        thresh = np.float32(self.threshold)
+        thresh = np.float32(threshold)
         detections, lines = [], []
         for entry, row in zip(candidates.array, candidates.order(), strict=True):
             probs = candidates.probs[row]

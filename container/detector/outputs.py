@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from .contract import RESULT_JSON
-from .detection import DetectionRun, Engine
+from .detection import DEFAULT_OPTIONS, DetectionRun, DetectOptions, Engine
 from .images import ImageInfo
 
 # What result.json says when a large photo was detected on a copy decoded at reduced scale.
@@ -42,6 +42,7 @@ def result_document(
     error: dict | None = None,
     timings: dict | None = None,
     image: ImageInfo | None = None,
+    options: DetectOptions = DEFAULT_OPTIONS,
 ) -> dict:
     """result.json and the synchronous JSON answer: one schema for success and failure."""
     document: dict = {
@@ -51,7 +52,8 @@ def result_document(
         "source": source,
         "model": engine.model,
         "engine": engine.name,
-        "threshold": engine.threshold,
+        "threshold": options.threshold_or(engine.threshold),
+        "options": options.as_dict(engine.threshold),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     if run is not None:

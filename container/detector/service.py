@@ -18,8 +18,16 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from .contract import ANSWER_LINK_SECONDS, SYNC_ANSWER_LIMIT_BYTES
-from .detection import DetectionRun, Engine, ImageDecodeError, SourceImage
+from .contract import ANSWER_LINK_SECONDS, SYNC_ANSWER_LIMIT_BYTES, threshold_problem
+from .detection import (
+    DEFAULT_OPTIONS,
+    DetectionRun,
+    DetectOptions,
+    Engine,
+    ImageDecodeError,
+    SourceImage,
+    UnsupportedOption,
+)
 from .events import AsyncJob, S3ObjectRequest, make_async_job
 from .images import InvalidImage, function_budget, inspect_image
 from .outputs import output_keys, result_archive, result_document, safe_filename
@@ -47,21 +55,76 @@ def source_image(data: bytes, name_hint: str, settings: Settings, max_bytes: int
     return SourceImage(data, info, safe_filename(name_hint, info.extension), budget.reduction(info))
 
 
+class InvalidOption(ValueError):
+    """A per-request option outside what the model and Darknet accept; code names which one."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+NAMES_SHOWN = 8  # how many of the model's class names an unknown_class message lists
+
+
+def check_options(threshold: object, classes: list[str], engine: Callable[[], Engine]) -> DetectOptions:
+    """A request's threshold (None: the stack's) and class names, checked by the rule the stack's own
+    setting follows (contract.threshold_problem) and against the model's class names (any case).
+
+    engine() is called only for a class filter, so a request without one never loads the model."""
+    if threshold is not None:
+        problem = threshold_problem(threshold)
+        if problem:
+            raise InvalidOption("bad_threshold", f"threshold {problem}")
+    if not classes:
+        return DetectOptions(threshold=None if threshold is None else float(threshold))
+    model = engine()
+    by_lower = {name.lower(): name for name in model.names}
+    unknown = [name for name in classes if name.lower() not in by_lower]
+    if unknown:
+        raise InvalidOption(
+            "unknown_class",
+            f"{', '.join(map(repr, unknown))} {'is not a class' if len(unknown) == 1 else 'are not classes'} "
+            f"of model {model.model}; its {len(model.names)} classes include "
+            f"{', '.join(model.names[:NAMES_SHOWN])}",
+        )
+    if model.name == "darknet":
+        raise InvalidOption(
+            "option_unsupported",
+            "this function runs the darknet engine, which draws every class it finds and cannot filter "
+            "them: leave out classes",
+        )
+    return DetectOptions(
+        threshold=None if threshold is None else float(threshold),
+        classes=frozenset(by_lower[name.lower()] for name in classes),
+    )
+
+
 @contextmanager
 def detect_image(
-    data: bytes, name_hint: str, engine: Engine, settings: Settings, max_bytes: int, *, annotate: bool = True
+    data: bytes,
+    name_hint: str,
+    engine: Engine,
+    settings: Settings,
+    max_bytes: int,
+    *,
+    annotate: bool = True,
+    options: DetectOptions = DEFAULT_OPTIONS,
 ) -> Iterator[tuple[SourceImage, DetectionRun]]:
     """Validate data, run the engine in a private folder under the work root, clean up after."""
     source = source_image(data, name_hint, settings, max_bytes)
     with TemporaryDirectory(prefix=WORKDIR_PREFIX, dir=settings.work_root) as folder:
         try:
-            run = engine.detect(source, Path(folder), annotate=annotate)
+            run = engine.detect(
+                source, Path(folder), annotate=annotate, threshold=options.threshold, classes=options.classes
+            )
         except MemoryError:
             raise InvalidImage("too_large", OUT_OF_MEMORY_MESSAGE) from None
         yield source, run
 
 
 def _error(error: Exception) -> dict:
+    if isinstance(error, UnsupportedOption):
+        return {"code": "option_unsupported", "message": str(error)}
     code = error.code if isinstance(error, InvalidImage) else "corrupt_image"
     return {"code": code, "message": str(error)}
 
@@ -76,6 +139,7 @@ def store_detection(
     engine: Engine,
     settings: Settings,
     max_bytes: int,
+    options: DetectOptions = DEFAULT_OPTIONS,
 ) -> dict:
     """Detect and write the three outputs; a bad image yields result.json with the error instead.
 
@@ -83,7 +147,7 @@ def store_detection(
     """
     keys = output_keys(settings.output_prefix, request_id)
     try:
-        with detect_image(data, name_hint, engine, settings, max_bytes) as (image, run):
+        with detect_image(data, name_hint, engine, settings, max_bytes, options=options) as (image, run):
             started = time.perf_counter()
             put_run_files(s3, bucket, keys, run)
             document = result_document(
@@ -93,10 +157,11 @@ def store_detection(
                 run=run,
                 image=image.info,
                 timings={"upload_seconds": round(time.perf_counter() - started, 4)},
+                options=options,
             )
-    except (InvalidImage, ImageDecodeError) as error:
+    except (InvalidImage, ImageDecodeError, UnsupportedOption) as error:
         logger.warning("image rejected", extra={"error": str(error), "source": source})
-        document = result_document(request_id, source, engine, error=_error(error))
+        document = result_document(request_id, source, engine, error=_error(error), options=options)
     return write_result_json(s3, bucket, keys, document)
 
 
@@ -181,6 +246,7 @@ def process_job(job: AsyncJob, s3, engine: Engine, settings: Settings) -> dict:
         engine,
         settings,
         settings.max_async_image_bytes,
+        job.options,
     )
 
 
@@ -201,16 +267,25 @@ class Accepted:
     result: str
 
 
-def detect_document(image: bytes, request_id: str, engine: Engine, settings: Settings) -> dict:
+def detect_document(
+    image: bytes,
+    request_id: str,
+    engine: Engine,
+    settings: Settings,
+    options: DetectOptions = DEFAULT_OPTIONS,
+) -> dict:
     """The synchronous JSON answer: result.json's document with result.out's text inside.
 
     Nothing is drawn: the document carries no image, and drawing and encoding take as long as the
     network."""
-    with detect_image(image, "request", engine, settings, settings.max_http_image_bytes, annotate=False) as (
+    limit = settings.max_http_image_bytes
+    with detect_image(image, "request", engine, settings, limit, annotate=False, options=options) as (
         source,
         run,
     ):
-        document = result_document(request_id, {"http": "request"}, engine, run=run, image=source.info)
+        document = result_document(
+            request_id, {"http": "request"}, engine, run=run, image=source.info, options=options
+        )
         document["result_out"] = run.result_text
         return document
 
@@ -227,11 +302,17 @@ class StoredAnswer:
 
 
 def detect_archive(
-    image: bytes, request_id: str, engine: Engine, settings: Settings, s3: Callable[[], Any]
+    image: bytes,
+    request_id: str,
+    engine: Engine,
+    settings: Settings,
+    s3: Callable[[], Any],
+    options: DetectOptions = DEFAULT_OPTIONS,
 ) -> bytes | StoredAnswer:
     """The synchronous tar.gz of image-result.png and result.out, or, over what Lambda can answer,
     the same files stored as the S3 path writes them, linked. s3() gives the client, made on demand."""
-    with detect_image(image, "request", engine, settings, settings.max_http_image_bytes) as (source, run):
+    limit = settings.max_http_image_bytes
+    with detect_image(image, "request", engine, settings, limit, options=options) as (source, run):
         archive = result_archive(run)
         if len(archive) <= SYNC_ANSWER_LIMIT_BYTES:
             return archive
@@ -243,7 +324,9 @@ def detect_archive(
         client, bucket = s3(), settings.output_bucket
         keys = output_keys(settings.output_prefix, request_id)
         put_run_files(client, bucket, keys, run)
-        document = result_document(request_id, {"http": "request"}, engine, run=run, image=source.info)
+        document = result_document(
+            request_id, {"http": "request"}, engine, run=run, image=source.info, options=options
+        )
         write_result_json(client, bucket, keys, document)
     links = {
         name: client.generate_presigned_url(
@@ -254,7 +337,9 @@ def detect_archive(
     return StoredAnswer(request_id, len(archive), links, ANSWER_LINK_SECONDS)
 
 
-def submit_job(image: bytes, request_id: str, settings: Settings, invoke_async) -> Accepted:
+def submit_job(
+    image: bytes, request_id: str, settings: Settings, invoke_async, options: DetectOptions = DEFAULT_OPTIONS
+) -> Accepted:
     """Check the image now, then hand it to an asynchronous run of this function.
 
     invoke_async(payload: dict) sends the job to this same function with InvocationType=Event.
@@ -262,7 +347,7 @@ def submit_job(image: bytes, request_id: str, settings: Settings, invoke_async) 
     if not settings.output_bucket:
         raise AsyncUnavailable("asynchronous requests need an output bucket, and this function has none")
     source = source_image(image, "request", settings, settings.max_async_image_bytes)
-    invoke_async(make_async_job(request_id, settings.output_bucket, image, source.name))
+    invoke_async(make_async_job(request_id, settings.output_bucket, image, source.name, options))
     keys = output_keys(settings.output_prefix, request_id)
     return Accepted(
         request_id=request_id,

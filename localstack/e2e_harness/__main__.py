@@ -23,7 +23,7 @@ def deploy(state_path: str, outputs_path: str, function_image: str | None) -> in
         config[key] = json.dumps({**json.loads(config.get(key, "{}")), "imageUri": function_image})
     target = applier.Applier(region=config.get("aws:region", "us-east-1"))
     try:
-        outputs = program.run_program(STACK, config, target.create)
+        outputs = program.run_program_with_auth_apis(STACK, config, target.create)
     finally:
         applier.save(target, state_path)  # what was created is destroyed even if the program failed
     with open(outputs_path, "w") as file:

@@ -16,6 +16,8 @@ from unittest import mock
 import pulumi
 import yaml
 
+from components import DarknetApi, DarknetApiArgs
+
 from .applier import ACCOUNT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +60,33 @@ def run_program(stack: str, config: dict[str, str], new_resource: NewResource) -
     return run(
         lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), stack, config, new_resource
     )
+
+
+# Test-only wiring: the stack's function behind one more API per authorization mode, so that one
+# deploy tests them all (the product's program deploys one API, with the stack's authorization).
+AUTH_APIS = {"api_key": "apiKey", "iam": "iam"}
+
+
+def run_program_with_auth_apis(stack: str, config: dict[str, str], new_resource: NewResource) -> dict:
+    """run_program, then a DarknetApi per mode of AUTH_APIS in front of the same function; exports
+    `<label>ApiUrl` for each and `apiKeyValue`, the api_key API's key."""
+
+    def program() -> None:
+        service = runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")["service"]
+        for authorization, label in AUTH_APIS.items():
+            api = DarknetApi(
+                f"darknet-{label.lower()}",
+                DarknetApiArgs(
+                    function_name=service.function.function_name,
+                    function_invoke_arn=service.function.invoke_arn,
+                    authorization=authorization,
+                ),
+            )
+            pulumi.export(f"{label}ApiUrl", api.url)
+            if api.api_key is not None:
+                pulumi.export("apiKeyValue", api.api_key.value)
+
+    return run(program, stack, config, new_resource)
 
 
 def run(program: Callable[[], object], stack: str, config: dict[str, str], new_resource: NewResource) -> dict:

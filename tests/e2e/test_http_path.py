@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import subprocess
 import tarfile
 from pathlib import Path
 
@@ -15,26 +14,10 @@ import requests
 from detector.contract import SYNC_ANSWER_LIMIT_BYTES, SYNC_BODY_LIMIT_BYTES
 from e2e_harness.client import classes
 from support import corpus
+from support.curl import curl
 
 EXPECTED = {"dog", "truck", "bicycle"}
 MB = 1_000_000
-
-
-def curl(*arguments: str) -> tuple[int, dict[str, str], bytes]:
-    """Run curl; return the status, the response headers (lower-case names) and the body."""
-    completed = subprocess.run(
-        ["curl", "--silent", "--show-error", "--max-time", "120", "--include", *arguments],
-        capture_output=True,
-        check=True,
-    )
-    head, _, body = completed.stdout.partition(b"\r\n\r\n")
-    while head.startswith(b"HTTP/1.1 100"):  # curl shows the interim answer to Expect: 100-continue
-        head, _, body = body.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {
-        name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)
-    }
-    return int(status_line.split()[1]), headers, body
 
 
 def padded(jpeg: bytes, size: int) -> bytes:
@@ -228,3 +211,99 @@ def test_a_12_megapixel_photo_with_gzip_is_stored_and_linked_not_a_502(stack, do
     document = requests.get(answer["links"]["json"], timeout=60).json()
     assert document["request_id"] == answer["request_id"] and classes(document) >= {"dog"}
     assert b"dog:" in requests.get(answer["links"]["text"], timeout=60).content
+
+
+# --- per-request options: threshold and class filter --------------------------------------------------
+
+
+def detected(document: dict) -> list[str]:
+    return [detection["class"] for detection in document["detections"]]
+
+
+def test_a_lower_threshold_in_the_query_string_finds_more(stack, dog_file):
+    answers = {}
+    for threshold in ("0.7", "0.1"):
+        status, _, body = curl(
+            "-H", "Content-Type: image/jpeg", "--data-binary", f"@{dog_file}",
+            f"{stack.api_url}?threshold={threshold}",
+        )  # fmt: skip
+        assert status == 200, body[:300]
+        answers[threshold] = json.loads(body)
+    assert answers["0.1"]["options"] == {"threshold": 0.1, "classes": None}
+    assert len(detected(answers["0.1"])) > len(detected(answers["0.7"]))
+    assert min(d["confidence"] for d in answers["0.1"]["detections"]) < 0.5
+
+
+def test_a_class_filter_in_the_query_string_keeps_only_those_classes(stack, dog_file):
+    status, _, body = curl(
+        "-H", "Content-Type: image/jpeg", "--data-binary", f"@{dog_file}",
+        f"{stack.api_url}?classes=dog&classes=bicycle",
+    )  # fmt: skip
+    document = json.loads(body)
+    assert status == 200, body[:300]
+    assert sorted(detected(document)) == ["bicycle", "dog"] and document["options"]["classes"] == [
+        "bicycle",
+        "dog",
+    ]
+    assert "truck" not in document["result_out"]
+
+
+def test_options_as_curl_form_fields(stack, dog_file):
+    status, _, body = curl(
+        "-F", f"image=@{dog_file}", "-F", "threshold=0.25", "-F", "classes=dog,truck", stack.api_url
+    )
+    document = json.loads(body)
+    assert status == 200, body[:300]
+    assert set(detected(document)) == {"dog", "truck"}
+    assert document["options"] == {"threshold": 0.25, "classes": ["dog", "truck"]}
+
+
+def test_options_beside_the_image_of_a_json_body(stack, dog_jpg, tmp_path):
+    request = tmp_path / "request.json"
+    request.write_text(
+        json.dumps({"image": base64.b64encode(dog_jpg).decode(), "threshold": 0.3, "classes": ["car"]})
+    )
+    status, _, body = curl(
+        "-H", "Content-Type: application/json", "--data-binary", f"@{request}", stack.api_url
+    )
+    document = json.loads(body)
+    assert status == 200, body[:300]
+    assert set(detected(document)) == {"car"} and document["threshold"] == 0.3
+
+
+def test_options_reach_the_tar_gz_and_the_asynchronous_result(stack, dog_file, dog_jpg):
+    status, _, body = curl(
+        "-H", "Content-Type: image/jpeg", "-H", "Accept: application/gzip",
+        "--data-binary", f"@{dog_file}", f"{stack.api_url}?classes=dog",
+    )  # fmt: skip
+    assert status == 200, body[:300]
+    text = tar_members(body)["result.out"].decode()
+    assert "dog:" in text and "truck:" not in text and "bicycle:" not in text
+    response = requests.post(
+        f"{stack.api_url}?classes=bicycle&threshold=0.3",
+        data=dog_jpg,
+        headers={"Content-Type": "image/jpeg", "X-Amz-Invocation-Type": "Event"},
+        timeout=120,
+    )
+    assert response.status_code == 202, response.text[:300]
+    location = response.json()["location"].removeprefix(f"s3://{stack.bucket}/")
+    document = stack.wait_for_folder(location, timeout=60)
+    assert set(detected(document)) == {"bicycle"}
+    assert document["options"] == {"threshold": 0.3, "classes": ["bicycle"]}
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("threshold=1.5", "bad_threshold"),
+        ("threshold=abc", "bad_threshold"),
+        ("classes=dog,unicorn", "unknown_class"),
+        ("thresh=0.3", "unknown_parameter"),
+    ],
+)
+def test_bad_options_get_400_and_their_code(stack, dog_jpg, query, code):
+    response = requests.post(
+        f"{stack.api_url}?{query}", data=dog_jpg, headers={"Content-Type": "image/jpeg"}, timeout=120
+    )
+    assert response.status_code == 400, response.text[:300]
+    assert response.json()["error"]["code"] == code

@@ -49,6 +49,45 @@ def test_gateway_answers_for_size_are_json_naming_the_limit_and_redeploy_the_api
     assert {r.urn for r in responses.values()} <= set(api_deployment.dependencies)
 
 
+def gateway_answers(deployment) -> dict[str, dict]:
+    return {
+        r.inputs["responseType"]: {
+            "status": r.inputs["statusCode"],
+            "error": json.loads(r.inputs["responseTemplates"]["application/json"])["error"],
+        }
+        for r in deployment.of_type("aws:apigateway/response:Response")
+    }
+
+
+def test_with_an_api_key_the_gateway_s_refusals_say_to_send_x_api_key(mocked):
+    answers = gateway_answers(deploy(mocked, authorization="api_key", quota_limit=500, quota_period="WEEK"))
+    assert answers["INVALID_API_KEY"]["status"] == "403"
+    assert answers["INVALID_API_KEY"]["error"]["code"] == "invalid_api_key"
+    assert "x-api-key" in answers["INVALID_API_KEY"]["error"]["message"]
+    assert answers["QUOTA_EXCEEDED"]["status"] == "429"
+    assert "500 requests per WEEK" in answers["QUOTA_EXCEEDED"]["error"]["message"]
+    assert "MISSING_AUTHENTICATION_TOKEN" not in answers
+
+
+def test_with_iam_the_gateway_s_refusals_say_to_sign_with_sigv4(mocked):
+    answers = gateway_answers(deploy(mocked, authorization="iam"))
+    for response_type in (
+        "MISSING_AUTHENTICATION_TOKEN",
+        "INVALID_SIGNATURE",
+        "EXPIRED_TOKEN",
+        "ACCESS_DENIED",
+    ):
+        assert answers[response_type]["status"] == "403", response_type
+    assert answers["MISSING_AUTHENTICATION_TOKEN"]["error"]["code"] == "missing_authentication"
+    assert "--aws-sigv4" in answers["MISSING_AUTHENTICATION_TOKEN"]["error"]["message"]
+    assert "execute-api:Invoke" in answers["ACCESS_DENIED"]["error"]["message"]
+    assert "INVALID_API_KEY" not in answers
+
+
+def test_without_authorization_there_are_no_auth_refusals(mocked):
+    assert set(gateway_answers(deploy(mocked))) == {"REQUEST_TOO_LARGE", "INTEGRATION_FAILURE"}
+
+
 def test_post_detect_is_a_lambda_proxy_integration(mocked):
     deployment = deploy(mocked)
     rest_api = deployment.one("aws:apigateway/restApi:RestApi")

@@ -10,7 +10,7 @@ from detector.darknet_cli import (
     parse_output,
     scale_box,
 )
-from detector.detection import Detection, ImageDecodeError, SourceImage
+from detector.detection import Detection, ImageDecodeError, SourceImage, UnsupportedOption
 
 STDOUT = """/tmp/detect-x/dog.jpg: Predicted in 0.225046 seconds.
 dog: 57%
@@ -74,6 +74,7 @@ def test_stdout_and_boxes_must_agree():
 FAKE_DARKNET = """#!/bin/sh
 echo "$6: Predicted in 0.100000 seconds."
 echo "$OMP_NUM_THREADS" > omp-threads
+echo "$8" > thresh
 cp "$6" "${10}.png"
 """
 
@@ -81,7 +82,7 @@ cp "$6" "${10}.png"
 def test_darknet_runs_with_as_many_openmp_threads_as_granted(tmp_path, small_png):
     model_dir = tmp_path / "model"
     model_dir.mkdir()
-    for name in ("yolov3-tiny.data", "yolov3-tiny.cfg", "yolov3-tiny.weights"):
+    for name in ("yolov3-tiny.data", "yolov3-tiny.cfg", "yolov3-tiny.weights", "yolov3-tiny.names"):
         (model_dir / name).write_text("")
     darknet = tmp_path / "darknet"
     darknet.write_text(FAKE_DARKNET)
@@ -96,6 +97,38 @@ def test_darknet_runs_with_as_many_openmp_threads_as_granted(tmp_path, small_png
 
     assert run.detections == [] and run.annotated_png == workdir / "image-result.png"
     assert (workdir / "omp-threads").read_text() == "3\n"
+    assert (workdir / "thresh").read_text() == "0.5\n"
+
+
+@pytest.fixture
+def fake_engine(tmp_path) -> DarknetCliEngine:
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for name in ("yolov3-tiny.data", "yolov3-tiny.cfg", "yolov3-tiny.weights"):
+        (model_dir / name).write_text("")
+    (model_dir / "yolov3-tiny.names").write_text("person\nbicycle\ncar\n")
+    darknet = tmp_path / "darknet"
+    darknet.write_text(FAKE_DARKNET)
+    darknet.chmod(darknet.stat().st_mode | stat.S_IXUSR)
+    return DarknetCliEngine(model_dir, "yolov3-tiny", 0.5, darknet, threads=1)
+
+
+def test_a_threshold_per_call_is_darknet_s_thresh_for_that_call_only(fake_engine, tmp_path, small_png):
+    image = tmp_path / "image.png"
+    image.write_bytes(small_png)
+    for threshold, expected in ((0.25, "0.25"), (None, "0.5")):
+        workdir = tmp_path / f"work-{expected}"
+        workdir.mkdir()
+        fake_engine.detect(SourceImage.from_file(image), workdir, threshold=threshold)
+        assert (workdir / "thresh").read_text() == f"{expected}\n"
+    assert fake_engine.names == ["person", "bicycle", "car"]
+
+
+def test_a_class_filter_is_refused_since_the_cli_draws_every_class(fake_engine, tmp_path, small_png):
+    image = tmp_path / "image.png"
+    image.write_bytes(small_png)
+    with pytest.raises(UnsupportedOption, match="draws every class"):
+        fake_engine.detect(SourceImage.from_file(image), tmp_path, classes=frozenset({"car"}))
 
 
 def test_a_model_only_the_fork_runs_is_refused_by_name(tmp_path):
@@ -113,7 +146,7 @@ def test_a_model_only_the_fork_runs_is_refused_by_name(tmp_path):
 def test_darknet_killed_for_memory_says_so(tmp_path, small_png):
     model_dir = tmp_path / "model"
     model_dir.mkdir()
-    for name in ("yolov3.data", "yolov3.cfg", "yolov3.weights"):
+    for name in ("yolov3.data", "yolov3.cfg", "yolov3.weights", "yolov3.names"):
         (model_dir / name).write_text("")
     darknet = tmp_path / "darknet"
     darknet.write_text("#!/bin/sh\nkill -9 $$\n")

@@ -4,6 +4,7 @@ import base64
 
 import pytest
 from detector.contract import object_request_id
+from detector.detection import DetectOptions
 from detector.events import (
     BadEvent,
     event_kind,
@@ -78,6 +79,18 @@ def test_async_job_round_trip():
     broken["darknet_job"]["image_base64"] = base64.b64encode(b"x").decode() + "!"
     with pytest.raises(BadEvent):
         parse_async_job(broken)
+
+
+def test_an_async_job_carries_the_request_s_options_and_one_without_them_keeps_the_defaults():
+    options = DetectOptions(threshold=0.25, classes=frozenset({"dog", "person"}))
+    payload = make_async_job("6f1c5a8e-3d0b-4f59-9a55-0c2a6b7f4e21", "bucket", b"x", "r.jpg", options)
+    assert payload["darknet_job"]["options"] == {"threshold": 0.25, "classes": ["dog", "person"]}
+    assert parse_async_job(payload).options == options
+    del payload["darknet_job"]["options"]
+    assert parse_async_job(payload).options == DetectOptions()
+    payload["darknet_job"]["options"] = {"threshold": "high"}
+    with pytest.raises(BadEvent):
+        parse_async_job(payload)
 
 
 def test_async_reinvocation_keeps_the_alias_or_version():

@@ -127,8 +127,8 @@ def test_multipart_keeps_every_byte_of_a_binary_file(call, small_jpeg):
     """CR and LF bytes inside the file must survive the MIME parser untouched."""
     image = small_jpeg[:-2] + b"\r\n\n\r--\r\n" * 50 + b"\xff\xd9"
     body, content_type = multipart([("image", "photo.jpg", image)])
-    event_body = http_api.multipart_file(body, content_type)
-    assert event_body == image
+    event_body, fields = http_api.multipart_file(body, content_type)
+    assert (event_body, fields) == (image, {})
     assert call(body, {"Content-Type": content_type})[0] == 200
 
 
@@ -364,3 +364,173 @@ def test_a_tar_gz_over_the_limit_without_a_bucket_is_406_asking_for_json(
     monkeypatch.setattr(service, "SYNC_ANSWER_LIMIT_BYTES", 10)
     status, _, body = call(small_jpeg, {"Accept": "application/gzip"}, settings_=Settings(work_root=tmp_path))
     assert (status, error_of(body)["code"]) == (406, "answer_too_large")
+
+
+# --- per-request options ---------------------------------------------------------------------------
+
+
+def with_query(event: dict, query: dict[str, list[str]]) -> dict:
+    """The event with a query string as API Gateway passes it: the last value of each name, and all."""
+    event["queryStringParameters"] = {name: values[-1] for name, values in query.items()}
+    event["multiValueQueryStringParameters"] = query
+    return event
+
+
+def detected(body: bytes) -> list[str]:
+    return [detection["class"] for detection in json.loads(body)["detections"]]
+
+
+def test_without_options_the_stack_s_threshold_and_every_class_apply_and_are_echoed(call, small_jpeg):
+    status, _, body = call(small_jpeg)
+    document = json.loads(body)
+    assert (status, detected(body)) == (200, ["dog"])
+    assert document["options"] == {"threshold": 0.5, "classes": None} and document["threshold"] == 0.5
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"threshold": ["0.25"]}, {"threshold": [" 0.25 "]}, {"threshold": ["0.25", "0.25"]}],
+    ids=["plain", "spaces", "repeated-same"],
+)
+def test_a_threshold_in_the_query_string_is_used_and_echoed(call, api_event, small_jpeg, query):
+    status, _, body = call(b"", event=with_query(api_event(small_jpeg), query))
+    document = json.loads(body)
+    assert (status, detected(body)) == (200, ["dog", "person"]), body
+    assert document["threshold"] == 0.25 and document["options"] == {"threshold": 0.25, "classes": None}
+    assert "person: 30%" in document["result_out"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"classes": ["person"]}, {"classes": ["person,car"]}, {"classes": ["Person", "car"]}],
+    ids=["one", "comma-list", "repeated-any-case"],
+)
+def test_a_class_filter_in_the_query_string_keeps_only_those_classes(call, api_event, small_jpeg, query):
+    event = with_query(api_event(small_jpeg), {"threshold": ["0.2"], **query})
+    status, _, body = call(b"", event=event)
+    document = json.loads(body)
+    assert (status, detected(body)) == (200, ["person"]), body
+    assert document["options"]["classes"] in (["person"], ["car", "person"])
+    assert "dog" not in document["result_out"]
+
+
+def test_options_as_multipart_form_fields(call, small_jpeg):
+    body, content_type = multipart(
+        [("threshold", None, b"0.25"), ("classes", None, b"dog"), ("image", "photo.jpg", small_jpeg)]
+    )
+    status, _, answer = call(body, {"Content-Type": content_type})
+    assert (status, detected(answer)) == (200, ["dog"])
+    assert json.loads(answer)["options"] == {"threshold": 0.25, "classes": ["dog"]}
+
+
+@pytest.mark.parametrize(
+    ("options", "found"),
+    [
+        ({"threshold": 0.25}, ["dog", "person"]),
+        ({"threshold": "0.25", "classes": "person"}, ["person"]),
+        ({"threshold": 0.25, "classes": ["person", "dog"]}, ["dog", "person"]),
+    ],
+    ids=["number", "strings", "list"],
+)
+def test_options_beside_the_image_of_a_json_body(call, small_jpeg, options, found):
+    body = json.dumps({"image": base64.b64encode(small_jpeg).decode(), **options}).encode()
+    status, _, answer = call(body, {"Content-Type": "application/json"})
+    assert (status, detected(answer)) == (200, found), answer
+
+
+def test_options_reach_the_tar_gz_s_result_out(call, api_event, small_jpeg):
+    event = with_query(api_event(small_jpeg, {"Accept": "application/gzip"}), {"classes": ["person"]})
+    event["multiValueQueryStringParameters"]["threshold"] = ["0.1"]
+    status, _, body = call(b"", event=event)
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as opened:
+        text = opened.extractfile("result.out").read().decode()
+    assert status == 200 and "person: 30%" in text and "dog" not in text
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "code", "says"),
+    [
+        ("query", "1.5", "bad_threshold", "must be above 0 and below 1"),
+        ("query", "0", "bad_threshold", "must be above 0 and below 1"),
+        ("query", "1", "bad_threshold", "must be above 0 and below 1"),
+        ("query", "-0.1", "bad_threshold", "must be above 0 and below 1"),
+        ("query", "nan", "bad_threshold", "is not a number"),
+        ("query", "high", "bad_threshold", "is not a number"),
+        ("query", "", "bad_threshold", "is not a number"),
+        ("form", "2", "bad_threshold", "must be above 0 and below 1"),
+        ("json", True, "bad_threshold", "is not a number"),
+        ("json", [0.3], "bad_threshold", "is not a number"),
+        ("json", 1.0, "bad_threshold", "must be above 0 and below 1"),
+    ],
+)
+def test_a_bad_threshold_is_400_saying_the_valid_range(call, api_event, small_jpeg, where, value, code, says):
+    if where == "query":
+        status, _, body = call(b"", event=with_query(api_event(small_jpeg), {"threshold": [value]}))
+    elif where == "form":
+        form, content_type = multipart(
+            [("threshold", None, str(value).encode()), ("image", "a.jpg", small_jpeg)]
+        )
+        status, _, body = call(form, {"Content-Type": content_type})
+    else:
+        document = {"image": base64.b64encode(small_jpeg).decode(), "threshold": value}
+        status, _, body = call(json.dumps(document).encode(), {"Content-Type": "application/json"})
+    error = error_of(body)
+    assert (status, error["code"]) == (400, code), error
+    assert says in error["message"] and "?threshold=0.25" in error["message"]
+
+
+def test_two_different_thresholds_are_400(call, api_event, small_jpeg):
+    form, content_type = multipart([("threshold", None, b"0.3"), ("image", "a.jpg", small_jpeg)])
+    event = with_query(api_event(form, {"Content-Type": content_type}), {"threshold": ["0.4"]})
+    status, _, body = call(b"", event=event)
+    error = error_of(body)
+    assert (status, error["code"]) == (400, "bad_threshold")
+    assert "more than once" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("classes", "named"),
+    [(["cat"], "'cat' is not a class"), (["dog,unicorn,cat"], "'unicorn', 'cat' are not classes")],
+)
+def test_an_unknown_class_is_400_naming_it_and_some_valid_names(call, api_event, small_jpeg, classes, named):
+    status, _, body = call(b"", event=with_query(api_event(small_jpeg), {"classes": classes}))
+    error = error_of(body)
+    assert (status, error["code"]) == (400, "unknown_class"), error
+    assert named in error["message"] and "person, bicycle, car" in error["message"]
+
+
+@pytest.mark.parametrize("classes", [[1, 2], {"dog": True}, [None]])
+def test_json_classes_that_are_not_names_are_400(call, small_jpeg, classes):
+    document = {"image": base64.b64encode(small_jpeg).decode(), "classes": classes}
+    status, _, body = call(json.dumps(document).encode(), {"Content-Type": "application/json"})
+    assert (status, error_of(body)["code"]) == (400, "bad_classes")
+
+
+def test_an_unknown_query_parameter_is_400_not_silently_ignored(call, api_event, small_jpeg):
+    status, _, body = call(b"", event=with_query(api_event(small_jpeg), {"thresh": ["0.1"]}))
+    error = error_of(body)
+    assert (status, error["code"]) == (400, "unknown_parameter")
+    assert "thresh" in error["message"] and "threshold, classes" in error["message"]
+
+
+def test_a_class_filter_on_the_darknet_engine_is_400(call, api_event, small_jpeg, monkeypatch):
+    monkeypatch.setattr(StandInEngine, "name", "darknet")
+    status, _, body = call(b"", event=with_query(api_event(small_jpeg), {"classes": ["dog"]}))
+    assert (status, error_of(body)["code"]) == (400, "option_unsupported")
+
+
+def test_async_requests_carry_their_options_into_the_job(call, api_event, small_jpeg):
+    event = with_query(
+        api_event(small_jpeg, {"X-Amz-Invocation-Type": "Event"}),
+        {"threshold": ["0.2"], "classes": ["person"]},
+    )
+    status, _, body = call(b"", event=event)
+    assert (status, json.loads(body)["options"]) == (202, {"threshold": 0.2, "classes": ["person"]})
+    (job,) = call.sent
+    assert job["darknet_job"]["options"] == {"threshold": 0.2, "classes": ["person"]}
+
+
+def test_a_bad_option_on_an_async_request_is_400_and_sends_nothing(call, api_event, small_jpeg):
+    event = with_query(api_event(small_jpeg, {"X-Amz-Invocation-Type": "Event"}), {"threshold": ["5"]})
+    status, _, body = call(b"", event=event)
+    assert (status, error_of(body)["code"]) == (400, "bad_threshold") and call.sent == []

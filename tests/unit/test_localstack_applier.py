@@ -39,12 +39,24 @@ def registrations() -> list[tuple[str, str, dict]]:
         seen.append((type_token, name, inputs))
         return fake_state(type_token, name, inputs)
 
-    program.run_program("localstack", program.stack_config("localstack"), record)
+    exports = program.run_program_with_auth_apis("localstack", program.stack_config("localstack"), record)
+    seen.append(("exports", "", exports))
     return seen
 
 
+def test_the_e2e_deploy_puts_an_api_per_authorization_mode_before_the_same_function(registrations):
+    methods = [inputs for t, _, inputs in registrations if t == "aws:apigateway/method:Method"]
+    modes = sorted((m["authorization"], bool(m.get("apiKeyRequired"))) for m in methods)
+    assert modes == [("AWS_IAM", False), ("NONE", False), ("NONE", True)]
+    permissions = [inputs for t, _, inputs in registrations if t == "aws:lambda/permission:Permission"]
+    api_functions = {p["function"] for p in permissions if p["principal"] == "apigateway.amazonaws.com"}
+    assert len(api_functions) == 1, "every API must call the stack's one function"
+    (exports,) = [inputs for t, _, inputs in registrations if t == "exports"]
+    assert {"apiUrl", "apiKeyApiUrl", "iamApiUrl"} <= set(exports)
+
+
 def test_every_type_the_localstack_stack_registers_has_a_mapping(registrations):
-    registered = {type_token for type_token, _, _ in registrations}
+    registered = {type_token for type_token, _, _ in registrations} - {"exports"}
     assert registered - set(applier.RESOURCE_TYPES) == set()
     assert "aws:lambda/function:Function" in registered
     assert "aws:s3/bucketNotification:BucketNotification" in registered

@@ -14,13 +14,15 @@ import boto3
 import pytest
 from botocore.config import Config
 from detector import service as service_module
-from detector.detection import DetectionRun, SourceImage
+from detector.detection import DetectionRun, DetectOptions, SourceImage
 from detector.events import S3ObjectRequest, parse_async_job
 from detector.images import ImageTooLarge
 from detector.service import (
     WORKDIR_PREFIX,
     AnswerTooLarge,
     AsyncUnavailable,
+    InvalidOption,
+    check_options,
     detect_archive,
     detect_document,
     process_job,
@@ -160,6 +162,40 @@ def test_a_submitted_job_writes_where_the_acceptance_says(s3, settings, small_jp
     assert document["outputs"]["json"] == accepted.result
 
 
+def test_a_job_s_options_decide_its_stored_result(s3, settings, small_jpeg):
+    sent: list[dict] = []
+    options = DetectOptions(threshold=0.2, classes=frozenset({"person"}))
+    submit_job(small_jpeg, REQUEST_ID, settings, sent.append, options)
+    document = process_job(parse_async_job(sent[0]), s3, StandInEngine(), settings)
+    assert [d["class"] for d in document["detections"]] == ["person"]
+    assert document["options"] == {"threshold": 0.2, "classes": ["person"]} and document["threshold"] == 0.2
+    text = s3.get_object(Bucket=BUCKET, Key=f"output/{REQUEST_ID}/result.out")["Body"].read().decode()
+    assert "person: 30%" in text and "dog" not in text
+
+
+@pytest.mark.parametrize(
+    ("threshold", "classes", "code"),
+    [
+        (0.0, [], "bad_threshold"),
+        (1.0, [], "bad_threshold"),
+        ("0.3", [], "bad_threshold"),
+        (None, ["dog", "dragon"], "unknown_class"),
+    ],
+)
+def test_options_are_checked_by_the_stack_s_rule_and_the_model_s_names(threshold, classes, code):
+    with pytest.raises(InvalidOption) as raised:
+        check_options(threshold, classes, StandInEngine)
+    assert raised.value.code == code
+
+
+def test_options_without_a_class_filter_never_load_the_engine():
+    def no_engine():
+        raise AssertionError("the engine was loaded")
+
+    assert check_options(0.3, [], no_engine) == DetectOptions(threshold=0.3)
+    assert check_options(None, ["DOG"], StandInEngine).classes == {"dog"}
+
+
 def test_a_job_without_an_output_bucket_is_refused(tmp_path, small_jpeg):
     with pytest.raises(AsyncUnavailable):
         submit_job(small_jpeg, REQUEST_ID, Settings(work_root=tmp_path), refuse_async)
@@ -184,7 +220,7 @@ def test_folder_markers_are_ignored_not_recorded_as_errors(s3, settings):
 class ExhaustedEngine(StandInEngine):
     """Runs out of memory half-way, as a decoder that cannot allocate its buffer does."""
 
-    def detect(self, source: SourceImage, workdir: Path, *, annotate: bool = True) -> DetectionRun:
+    def detect(self, source: SourceImage, workdir: Path, **options) -> DetectionRun:
         (workdir / "half-written.png").write_bytes(b"partial")
         raise MemoryError
 

@@ -1,0 +1,104 @@
+"""Authorization modes on LocalStack: the stack's function behind one API per mode (the harness adds an
+api_key API and an iam API to the deploy), called with curl and a SigV4 signer as clients call them.
+
+LocalStack (2026.3) checks an API key against the stage's usage plans, but not their rate or quota, and
+it checks no IAM at all (no SigV4 verification, no execute-api:Invoke policy: an unsigned request is
+answered too), so only signed calls of the iam mode are tested here. That the method asks for AWS_IAM,
+and that the gateway's refusals say how to sign, is proven in tests/unit/test_component_api.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from e2e_harness.applier import ACCOUNT
+from e2e_harness.client import classes
+from support.curl import curl
+
+EXPECTED = {"dog", "truck", "bicycle"}
+REGION = "us-east-1"
+SECRET = "test"
+
+
+@pytest.fixture(scope="module")
+def outputs() -> dict:
+    path = os.environ.get("E2E_OUTPUTS")
+    if not path:
+        pytest.fail("E2E_OUTPUTS is not set: run the end-to-end tests with `make e2e`", pytrace=False)
+    with open(path) as file:
+        outputs = json.load(file)
+    missing = {"apiKeyApiUrl", "apiKeyValue", "iamApiUrl"} - set(outputs)
+    if missing:
+        pytest.fail(
+            f"the deploy exported no {', '.join(sorted(missing))}: the harness's own deploy adds an API per "
+            "authorization mode (e2e_harness/program.py); `pulumi up` of the product program does not",
+            pytrace=False,
+        )
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def dog_file(tmp_path_factory, dog_jpg):
+    path = tmp_path_factory.mktemp("auth") / "dog.jpg"
+    path.write_bytes(dog_jpg)
+    return path
+
+
+def assert_refused_by_the_gateway(status: int, headers: dict[str, str], body: bytes) -> None:
+    """API Gateway's own 403 for a missing or wrong key: the function never ran (it answers every
+    request with an X-Request-Id). AWS renders the API's INVALID_API_KEY gateway response (its JSON is
+    checked in tests/unit/test_component_api.py); LocalStack takes the response's status but not its
+    template, and answers {"message": "Forbidden"} as AWS does by default."""
+    assert status == 403, body[:300]
+    assert headers.get("x-amzn-errortype") == "ForbiddenException", headers
+    assert "x-request-id" not in headers
+    assert (
+        json.loads(body) == {"message": "Forbidden"} or json.loads(body)["error"]["code"] == "invalid_api_key"
+    )
+
+
+def test_api_key_mode_refuses_a_request_without_a_key(outputs, dog_file):
+    answer = curl("-H", "Content-Type: image/jpeg", "--data-binary", f"@{dog_file}", outputs["apiKeyApiUrl"])
+    assert_refused_by_the_gateway(*answer)
+
+
+def test_api_key_mode_refuses_a_wrong_key(outputs, dog_file):
+    answer = curl(
+        "-H", "x-api-key: not-the-key", "-H", "Content-Type: image/jpeg",
+        "--data-binary", f"@{dog_file}", outputs["apiKeyApiUrl"],
+    )  # fmt: skip
+    assert_refused_by_the_gateway(*answer)
+
+
+def test_api_key_mode_answers_a_request_with_the_key(outputs, dog_file):
+    status, _, body = curl(
+        "-H", f"x-api-key: {outputs['apiKeyValue']}", "-H", "Content-Type: image/jpeg",
+        "--data-binary", f"@{dog_file}", outputs["apiKeyApiUrl"],
+    )  # fmt: skip
+    assert status == 200, body[:300]
+    assert classes(json.loads(body)) >= EXPECTED
+
+
+def test_iam_mode_answers_a_request_curl_signs_with_sigv4(outputs, dog_file):
+    status, _, body = curl(
+        "--aws-sigv4", f"aws:amz:{REGION}:execute-api", "--user", f"{ACCOUNT}:{SECRET}",
+        "-H", "Content-Type: image/jpeg", "--data-binary", f"@{dog_file}", outputs["iamApiUrl"],
+    )  # fmt: skip
+    assert status == 200, body[:300]
+    assert classes(json.loads(body)) >= EXPECTED
+
+
+def test_iam_mode_answers_a_request_botocore_signs(outputs, dog_jpg):
+    request = AWSRequest(
+        method="POST", url=outputs["iamApiUrl"], data=dog_jpg, headers={"Content-Type": "image/jpeg"}
+    )
+    SigV4Auth(Credentials(ACCOUNT, SECRET), "execute-api", REGION).add_auth(request)
+    response = requests.post(request.url, data=dog_jpg, headers=dict(request.headers), timeout=120)
+    assert response.status_code == 200, response.text[:300]
+    assert classes(response.json()) >= EXPECTED
