@@ -14,14 +14,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import mimeparse
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from . import service
-from .contract import ARCHIVE_MEDIA_TYPES, BINARY_MEDIA_TYPES, JSON_MEDIA_TYPE
+from .contract import (
+    ARCHIVE_MEDIA_TYPES,
+    BINARY_MEDIA_TYPES,
+    JSON_MEDIA_TYPE,
+    SERVICE_NAME,
+    new_time_ordered_id,
+)
 from .detection import Engine, ImageDecodeError
 from .images import ImageTooLarge, InvalidImage, sniff
-from .responses import archive_response, error_response, json_response
+from .responses import archive_response, error_response, json_response, results_route, route_url
 from .settings import Settings
 
 # What the domain's image problems mean to an HTTP client.
@@ -42,6 +49,7 @@ HOW_TO_SEND = (
 )
 
 app = APIGatewayRestResolver()
+logger = Logger(service=SERVICE_NAME, child=True)
 
 
 class HttpError(Exception):
@@ -82,12 +90,17 @@ def detect() -> Response:
     answer_type = negotiate(event.headers.get("accept"))
     image = request_image(event, detector.settings.max_http_image_bytes)
     if wants_async(event):
-        accepted = service.submit_job(image, request_id, detector.settings, detector.invoke_async)
+        # A time-ordered id, so that GET /results tells a result still to come from an unknown id. This
+        # invocation logs it beside its own id (X-Request-Id), the job's logs carry it as request_id.
+        job_id = new_time_ordered_id()
+        accepted = service.submit_job(image, job_id, detector.settings, detector.invoke_async)
+        logger.info("asynchronous job submitted", extra={"job_request_id": job_id})
         body = {
-            "request_id": request_id,
+            "request_id": job_id,
             "status": "accepted",
             "location": accepted.folder,
             "result": accepted.result,
+            "result_url": route_url(event, results_route(job_id)),
         }
         return json_response(202, body, request_id)
     if answer_type == JSON_MEDIA_TYPE:
