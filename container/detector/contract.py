@@ -80,6 +80,8 @@ def object_request_id(bucket: str, key: str, etag: str) -> str:
 # so the client knows where its result will be before it uploads. The time in the id lets GET /results
 # tell a result still to come from an id nobody minted, with no permission beyond reading results.
 UPLOADS_FOLDER = "uploads/"
+UPLOADS_HANDLER = "detector.uploads_handler.lambda_handler"
+"""The uploads function's command: the detector's image, another handler."""
 UPLOAD_URL_SECONDS = 900
 """How long a presigned upload form stays valid."""
 S3_IMAGE_LIMIT_BYTES = 30 * 1024 * 1024
