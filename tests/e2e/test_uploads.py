@@ -33,8 +33,8 @@ def curl(*arguments: str) -> tuple[int, bytes]:
             "-",
             "--write-out",
             "\n%{http_code}",
-        ]
-        + list(arguments),
+            *arguments,
+        ],
         capture_output=True,
         check=True,
     )
