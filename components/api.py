@@ -41,8 +41,8 @@ GATEWAY_RESPONSES = {
         gateway_error(
             "too_large",
             f"the body is over what Lambda's 6 MB request payload carries: POST /detect takes up to "
-            f"{SYNC_BODY_LIMIT_BYTES} bytes; upload larger images to the bucket's input/ prefix "
-            "(the S3 path)",
+            f"{SYNC_BODY_LIMIT_BYTES} bytes; for larger images POST /uploads for an upload form, or "
+            "upload to the bucket's input/ prefix (the S3 path)",
         ),
     ),
     "INTEGRATION_FAILURE": (

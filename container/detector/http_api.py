@@ -273,7 +273,10 @@ def larger_images_hint(settings: Settings) -> str:
     target = (
         f"s3://{settings.output_bucket}/{settings.input_prefix}" if settings.output_bucket else "the S3 path"
     )
-    return f"upload larger images to {target} instead (up to {settings.max_s3_image_bytes} bytes)"
+    return (
+        f"for larger images (up to {settings.max_s3_image_bytes} bytes) POST /uploads for an upload form, "
+        f"or upload to {target}"
+    )
 
 
 @app.exception_handler(ImageDecodeError)

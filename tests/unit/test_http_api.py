@@ -289,6 +289,7 @@ def test_too_many_bytes_is_413_naming_the_limit_and_the_s3_path(call, settings, 
     error = error_of(answer)
     assert (status, error["code"]) == (413, "too_large")
     assert "100 bytes" in error["message"] and f"s3://{BUCKET}/input/" in error["message"]
+    assert "POST /uploads" in error["message"]
 
 
 def test_too_many_pixels_is_413_without_sending_the_client_to_s3(call, settings, encode_image):
@@ -298,6 +299,7 @@ def test_too_many_pixels_is_413_without_sending_the_client_to_s3(call, settings,
     error = error_of(answer)
     assert (status, error["code"]) == (413, "too_large")
     assert "200x100" in error["message"] and "s3://" not in error["message"]
+    assert "/uploads" not in error["message"]
 
 
 def test_async_answers_202_with_where_the_results_will_be(call, small_jpeg):
