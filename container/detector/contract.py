@@ -130,9 +130,9 @@ def upload_key(input_prefix: str, upload_id: str, name: str) -> str:
 def request_id_of_object(bucket: str, key: str, etag: str, input_prefix: str) -> str:
     """The request id of one version of an S3 object: the upload id for a key of exactly the form
     POST /uploads signs, the ETag-based id (object_request_id) for any other key."""
-    upload = key.removeprefix(input_prefix + UPLOADS_FOLDER) if key.startswith(input_prefix) else None
-    if upload:
-        upload_id, _, name = upload.partition("/")
+    uploads = input_prefix + UPLOADS_FOLDER
+    if key.startswith(uploads):
+        upload_id, _, name = key.removeprefix(uploads).partition("/")
         if _UUID7.fullmatch(upload_id) and UPLOAD_NAME.fullmatch(name):
             return upload_id
     return object_request_id(bucket, key, etag)

@@ -21,14 +21,10 @@ def json_response(status: int, document: dict, request_id: str) -> Response:
     )
 
 
-def error_response(
-    status: int, code: str, message: str, request_id: str, headers: dict[str, str] | None = None
-) -> Response:
-    response = json_response(
-        status, {"error": {"code": code, "message": message}, "request_id": request_id}, request_id
-    )
-    response.headers.update(headers or {})
-    return response
+def error_response(http_status: int, code: str, message: str, request_id: str, **fields: str) -> Response:
+    """The one error shape: {"error": {"code", "message"}, "request_id"}, plus any route's own fields."""
+    document = {"error": {"code": code, "message": message}, "request_id": request_id, **fields}
+    return json_response(http_status, document, request_id)
 
 
 def route_url(event: APIGatewayProxyEvent, route: str) -> str:

@@ -89,19 +89,14 @@ def get_result(request_id: str) -> Response:
         response = json_response(202, document, request_id)
         response.headers["Retry-After"] = str(found.retry_after)
         return response
-    return json_response(
+    return error_response(
         404,
-        {
-            "request_id": request_id,
-            "status": "unknown",
-            "error": {
-                "code": "unknown_request",
-                "message": "no result under this id, and it was not given out within the last "
-                f"{uploads.settings.result_window_seconds} s: ids come from POST /uploads and "
-                "POST /detect with X-Amz-Invocation-Type: Event",
-            },
-        },
+        "unknown_request",
+        "no result under this id, and it was not given out within the last "
+        f"{uploads.settings.result_window_seconds} s: ids come from POST /uploads and "
+        "POST /detect with X-Amz-Invocation-Type: Event",
         request_id,
+        status="unknown",
     )
 
 
