@@ -35,6 +35,7 @@ from .contract import (
     VERSION_ENV,
     DetectorConfig,
 )
+from .function import ARCHITECTURES
 from .policies import assume_role_policy, policy_document
 
 
@@ -75,6 +76,8 @@ class DarknetUploadsArgs:
         check_range("memory_size", self.memory_size, 128, 10240, "MB")
         check_range("timeout", self.timeout, 1, 29, "seconds")
         check_choice("log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)
+        if self.architecture is not None:
+            check_choice("architecture", self.architecture, ARCHITECTURES)
         if self.result_window_seconds is not None:
             check_range("result_window_seconds", self.result_window_seconds, UPLOAD_URL_SECONDS, 14 * 86400)
         self.detector_config()
@@ -151,7 +154,7 @@ class DarknetUploads(pulumi.ComponentResource):
             image_uri=image_uri,
             image_config={"commands": [UPLOADS_HANDLER]},
             role=self.role.arn,
-            architectures=[args.architecture or "x86_64"],
+            architectures=[args.architecture or ARCHITECTURES[0]],
             memory_size=args.memory_size,
             timeout=args.timeout,
             environment={

@@ -95,6 +95,7 @@ def test_the_handler_command_names_a_real_handler():
         ({"memory_size": 64}, "memory_size"),
         ({"input_prefix": "output/", "output_prefix": "output/"}, "output_prefix"),
         ({"result_window_seconds": 10}, "result_window_seconds"),
+        ({"architecture": "sparc"}, "architecture"),
     ],
 )
 def test_bad_arguments_are_refused(overrides, argument):
