@@ -230,3 +230,64 @@ def test_the_result_window_covers_the_form_s_life_and_the_slowest_delivery():
     assert slow_queue.result_window_seconds() == UPLOAD_URL_SECONDS + 5 * 3600
     direct = DarknetServiceArgs(ingestion="direct", function=DarknetFunctionArgs(max_event_age_seconds=60))
     assert direct.result_window_seconds() == UPLOAD_URL_SECONDS + 60 + 60
+
+
+def test_the_policy_under_moto_s_iam_engine_lets_the_signer_put_uploads_and_read_results_only():
+    """The policy as AWS would evaluate it (moto enforces IAM after its set-up calls): a form signed with
+    these rights can only put under input/uploads/, and only result.json files are readable."""
+    import boto3
+    from moto import mock_aws
+    from moto.core import set_initial_no_auth_action_count
+
+    from components.uploads import uploads_policy
+
+    outcomes = {}
+
+    @set_initial_no_auth_action_count(6)  # the set-up below, as the account's administrator
+    @mock_aws
+    def exercise():
+        admin, iam = boto3.client("s3", region_name="us-east-1"), boto3.client("iam", region_name="us-east-1")
+        admin.create_bucket(Bucket="images")
+        admin.put_object(Bucket="images", Key="output/x/image-result.png", Body=b"png")
+        iam.create_user(UserName="signer")
+        policy = uploads_policy(
+            "arn:aws:logs:us-east-1:123456789012:log-group:uploads", "images", None, "input/", "output/"
+        )
+        iam.put_user_policy(UserName="signer", PolicyName="uploads", PolicyDocument=policy)
+        key = iam.create_access_key(UserName="signer")["AccessKey"]
+        signer = boto3.client(
+            "s3",
+            region_name="us-east-1",
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+        )
+        attempts = {
+            "put input/uploads/ID/a.jpg": lambda: signer.put_object(
+                Bucket="images", Key="input/uploads/ID/a.jpg", Body=b"x"
+            ),
+            "put input/a.jpg": lambda: signer.put_object(Bucket="images", Key="input/a.jpg", Body=b"x"),
+            "put output/x/result.json": lambda: signer.put_object(
+                Bucket="images", Key="output/x/result.json", Body=b"{}"
+            ),
+            "get output/x/image-result.png": lambda: signer.get_object(
+                Bucket="images", Key="output/x/image-result.png"
+            ),
+            "get output/y/result.json": lambda: signer.get_object(
+                Bucket="images", Key="output/y/result.json"
+            ),
+        }
+        for name, attempt in attempts.items():
+            try:
+                attempt()
+                outcomes[name] = "allowed"
+            except signer.exceptions.ClientError as error:
+                outcomes[name] = error.response["Error"]["Code"]
+
+    exercise()
+    assert outcomes == {
+        "put input/uploads/ID/a.jpg": "allowed",
+        "put input/a.jpg": "AccessDenied",
+        "put output/x/result.json": "AccessDenied",
+        "get output/x/image-result.png": "AccessDenied",
+        "get output/y/result.json": "NoSuchKey",  # allowed; moto does not hide missing keys as AWS does
+    }
