@@ -10,6 +10,8 @@ pulumi.export("bucketName", service.bucket_name)
 pulumi.export("inputUri", service.input_uri)
 pulumi.export("outputUri", service.output_uri)
 pulumi.export("apiUrl", service.api_url)
+pulumi.export("uploadsUrl", service.uploads_url)
+pulumi.export("resultsUrl", service.results_url)
 if service.api and service.api.api_key:
     pulumi.export("apiKeyId", service.api.api_key.id)  # the value: aws apigateway get-api-key --include-value
 pulumi.export("functionName", service.function_name)

@@ -14,6 +14,7 @@ from .queue import DarknetQueue, DarknetQueueArgs
 from .s3_trigger import DarknetS3Trigger, DarknetS3TriggerArgs
 from .service import DarknetService, DarknetServiceArgs
 from .stack_config import StackConfigError, service_args_from_config
+from .uploads import DarknetUploads, DarknetUploadsArgs
 
 __version__ = VERSION
 
@@ -26,6 +27,7 @@ COMPONENTS = [
     DarknetApi,
     DarknetQueue,
     DarknetMonitoring,
+    DarknetUploads,
 ]
 """The components Pulumi's provider host serves to other languages."""
 
@@ -48,6 +50,8 @@ __all__ = [
     "DarknetS3TriggerArgs",
     "DarknetService",
     "DarknetServiceArgs",
+    "DarknetUploads",
+    "DarknetUploadsArgs",
     "InvalidArgument",
     "StackConfigError",
     "__version__",

@@ -1,4 +1,5 @@
-"""DarknetApi: a REST API with POST /detect proxied to the function."""
+"""DarknetApi: a REST API with POST /detect proxied to the function, and the upload and result routes
+proxied to the uploads function."""
 
 import json
 from dataclasses import dataclass, field
@@ -40,8 +41,8 @@ GATEWAY_RESPONSES = {
         gateway_error(
             "too_large",
             f"the body is over what Lambda's 6 MB request payload carries: POST /detect takes up to "
-            f"{SYNC_BODY_LIMIT_BYTES} bytes; upload larger images to the bucket's input/ prefix "
-            "(the S3 path)",
+            f"{SYNC_BODY_LIMIT_BYTES} bytes; for larger images POST /uploads for an upload form, or "
+            "upload to the bucket's input/ prefix (the S3 path)",
         ),
     ),
     "INTEGRATION_FAILURE": (
@@ -113,12 +114,18 @@ def auth_gateway_responses(authorization: str, quota_limit: int, quota_period: s
 class DarknetApiArgs:
     """REST API (v1: binary media types, and it runs on LocalStack Community).
 
-    Inside DarknetServiceArgs (as `api`) leave function_name and function_invoke_arn unset."""
+    Inside DarknetServiceArgs (as `api`) leave function_name, function_invoke_arn,
+    uploads_function_name and uploads_function_invoke_arn unset."""
 
     function_name: pulumi.Input[str] | None = None
     """The function behind POST /detect (required when used alone)."""
     function_invoke_arn: pulumi.Input[str] | None = None
     """The function's invoke ARN (required when used alone)."""
+    uploads_function_name: pulumi.Input[str] | None = None
+    """The function behind POST /uploads and GET /results/{request_id} (DarknetUploads); without it
+    the API serves POST /detect alone."""
+    uploads_function_invoke_arn: pulumi.Input[str] | None = None
+    """The uploads function's invoke ARN (with uploads_function_name)."""
     stage_name: str = "v1"
     """The stage, the first path segment of the URL."""
     throttle_rate_limit: float = 10.0
@@ -129,7 +136,7 @@ class DarknetApiArgs:
     """Content types API Gateway passes as binary: image bodies in, the tar.gz out (see the contract's
     BINARY_MEDIA_TYPES for why each one is there; the function expects all of them)."""
     authorization: str = "none"
-    """Who may call POST /detect: none (anyone with the URL), iam (SigV4-signed requests of principals
+    """Who may call the API's routes: none (anyone with the URL), iam (SigV4-signed requests of principals
     allowed execute-api:Invoke) or api_key (an x-api-key header; a usage plan bounds each key)."""
     quota_limit: int = 10000
     """With api_key: requests each key may make per quota_period, 1..10000000."""
@@ -164,6 +171,10 @@ class DarknetApi(pulumi.ComponentResource):
     """The REST API's execution ARN (for further Lambda permissions)."""
     stage_name: pulumi.Output[str]
     """The deployed stage."""
+    uploads_url: pulumi.Output[str]
+    """The full URL of POST /uploads (empty without the uploads function)."""
+    results_url: pulumi.Output[str]
+    """The URL GET /results/{request_id} extends with a request id (empty without the uploads function)."""
     api_key_id: pulumi.Output[str]
     """With authorization api_key: the key's id (its value: `aws apigateway get-api-key --api-key ID
     --include-value`); empty otherwise."""
@@ -174,6 +185,8 @@ class DarknetApi(pulumi.ComponentResource):
         for required in ("function_name", "function_invoke_arn"):
             if getattr(args, required) is None:
                 raise InvalidArgument(required, "is required")
+        if (args.uploads_function_name is None) != (args.uploads_function_invoke_arn is None):
+            raise InvalidArgument("uploads_function_invoke_arn", "goes with uploads_function_name")
         child = pulumi.ResourceOptions(parent=self)
 
         self.rest_api = rest_api = aws.apigateway.RestApi(
@@ -196,8 +209,7 @@ class DarknetApi(pulumi.ComponentResource):
             rest_api=rest_api.id,
             resource_id=detect.id,
             http_method="POST",
-            authorization="AWS_IAM" if args.authorization == "iam" else "NONE",
-            api_key_required=args.authorization == "api_key",
+            **_authorization(args),
             opts=child,
         )
         integration = aws.apigateway.Integration(
@@ -225,6 +237,54 @@ class DarknetApi(pulumi.ComponentResource):
             )
             for response_type, (status, template) in gateway_responses.items()
         ]
+        # POST /uploads and GET /results/{request_id}, proxied to the uploads function, authorized alike.
+        upload_routes = []
+        if args.uploads_function_name is not None:
+            uploads = aws.apigateway.Resource(
+                f"{name}-uploads",
+                rest_api=rest_api.id,
+                parent_id=rest_api.root_resource_id,
+                path_part="uploads",
+                opts=child,
+            )
+            results = aws.apigateway.Resource(
+                f"{name}-results",
+                rest_api=rest_api.id,
+                parent_id=rest_api.root_resource_id,
+                path_part="results",
+                opts=child,
+            )
+            result = aws.apigateway.Resource(
+                f"{name}-result",
+                rest_api=rest_api.id,
+                parent_id=results.id,
+                path_part="{request_id}",
+                opts=child,
+            )
+            for route, resource, http_method, parameters in (
+                ("uploads-post", uploads, "POST", None),
+                ("result-get", result, "GET", {"method.request.path.request_id": True}),
+            ):
+                route_method = aws.apigateway.Method(
+                    f"{name}-{route}",
+                    rest_api=rest_api.id,
+                    resource_id=resource.id,
+                    http_method=http_method,
+                    request_parameters=parameters,
+                    **_authorization(args),
+                    opts=child,
+                )
+                route_integration = aws.apigateway.Integration(
+                    f"{name}-{route}",
+                    rest_api=rest_api.id,
+                    resource_id=resource.id,
+                    http_method=route_method.http_method,
+                    type="AWS_PROXY",
+                    integration_http_method="POST",
+                    uri=args.uploads_function_invoke_arn,
+                    opts=child,
+                )
+                upload_routes += [route_method, route_integration]
         deployment = aws.apigateway.Deployment(
             name,
             rest_api=rest_api.id,
@@ -239,11 +299,13 @@ class DarknetApi(pulumi.ComponentResource):
                         list(args.binary_media_types),
                         gateway_responses,
                         args.authorization,
+                        [route.id for route in upload_routes],
+                        args.uploads_function_invoke_arn,
                     ]
                 )
             },
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[method, integration, *self.gateway_responses]
+                parent=self, depends_on=[method, integration, *upload_routes, *self.gateway_responses]
             ),
         )
         access_logs = aws.cloudwatch.LogGroup(
@@ -287,7 +349,26 @@ class DarknetApi(pulumi.ComponentResource):
             opts=child,
         )
 
+        if args.uploads_function_name is not None:
+            # Each route's own ARN: the uploads function answers nothing else of this API.
+            for route, path in (("uploads", "POST/uploads"), ("results", "GET/results/*")):
+                aws.lambda_.Permission(
+                    f"{name}-{route}",
+                    action="lambda:InvokeFunction",
+                    function=args.uploads_function_name,
+                    principal="apigateway.amazonaws.com",
+                    source_arn=pulumi.Output.concat(rest_api.execution_arn, f"/*/{path}"),
+                    opts=child,
+                )
+
+        uploads_on = args.uploads_function_name is not None
         self.url = stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}/detect")
+        self.uploads_url = stage.invoke_url.apply(
+            lambda url: f"{url.rstrip('/')}/uploads" if uploads_on else ""
+        )
+        self.results_url = stage.invoke_url.apply(
+            lambda url: f"{url.rstrip('/')}/results/" if uploads_on else ""
+        )
         self.rest_api_id = rest_api.id
         self.execution_arn = rest_api.execution_arn
         self.stage_name = stage.stage_name
@@ -299,6 +380,8 @@ class DarknetApi(pulumi.ComponentResource):
                 "execution_arn": self.execution_arn,
                 "stage_name": self.stage_name,
                 "api_key_id": self.api_key_id,
+                "uploads_url": self.uploads_url,
+                "results_url": self.results_url,
             }
         )
 
@@ -343,3 +426,11 @@ class DarknetApi(pulumi.ComponentResource):
             cloudwatch_role_arn=role.arn,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
         )
+
+
+def _authorization(args: DarknetApiArgs) -> dict:
+    """A method's authorization: every route of the API is called the same way."""
+    return {
+        "authorization": "AWS_IAM" if args.authorization == "iam" else "NONE",
+        "api_key_required": args.authorization == "api_key",
+    }

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-from .contract import object_request_id, prefix_problem, result_json_key
+from .contract import prefix_problem, request_id_of_object, result_json_key
 
 SQS_BATCH = 10  # SendMessageBatch's limit
 LIST_PAGE = 1000  # ListObjectsV2's page
@@ -91,9 +91,15 @@ def notification(bucket: str, obj: ListedObject, sent_at: datetime) -> dict:
     }
 
 
-def result_state(s3, bucket: str, output_prefix: str, obj: ListedObject) -> str | None:
+def result_key(bucket: str, prefixes: tuple[str, str], obj: ListedObject) -> str:
+    """The object's result.json, under the id the function gives it ((input, output) prefixes)."""
+    input_prefix, output_prefix = prefixes
+    return result_json_key(output_prefix, request_id_of_object(bucket, obj.key, obj.etag, input_prefix))
+
+
+def result_state(s3, bucket: str, prefixes: tuple[str, str], obj: ListedObject) -> str | None:
     """ok, error, or None when the object has no result yet."""
-    key = result_json_key(output_prefix, object_request_id(bucket, obj.key, obj.etag))
+    key = result_key(bucket, prefixes, obj)
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except s3.exceptions.NoSuchKey:
@@ -101,8 +107,8 @@ def result_state(s3, bucket: str, output_prefix: str, obj: ListedObject) -> str 
     return json.loads(body).get("status", "error")
 
 
-def has_result(s3, bucket: str, output_prefix: str, obj: ListedObject) -> bool:
-    key = result_json_key(output_prefix, object_request_id(bucket, obj.key, obj.etag))
+def has_result(s3, bucket: str, prefixes: tuple[str, str], obj: ListedObject) -> bool:
+    key = result_key(bucket, prefixes, obj)
     try:
         s3.head_object(Bucket=bucket, Key=key)
     except s3.exceptions.ClientError as error:
@@ -123,7 +129,7 @@ def enqueue(
     bucket: str,
     prefix: str,
     queue_url: str,
-    output_prefix: str,
+    prefixes: tuple[str, str],
     counts: Counts,
     progress,
     workers: int = 16,
@@ -131,7 +137,7 @@ def enqueue(
     """One pass: skip what has a result, send the rest to the queue."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for page in list_objects(s3, bucket, prefix):
-            done = list(pool.map(lambda obj: has_result(s3, bucket, output_prefix, obj), page))
+            done = list(pool.map(lambda obj: has_result(s3, bucket, prefixes, obj), page))
             todo = [obj for obj, exists in zip(page, done, strict=True) if not exists]
             counts.listed += len(page)
             counts.skipped += len(page) - len(todo)
@@ -165,7 +171,7 @@ def wait_for_results(
     s3,
     bucket: str,
     prefix: str,
-    output_prefix: str,
+    prefixes: tuple[str, str],
     counts: Counts,
     progress,
     timeout: float,
@@ -177,7 +183,7 @@ def wait_for_results(
         for page in list_objects(s3, bucket, prefix):
             pending = page
             while pending:
-                states = list(pool.map(lambda obj: result_state(s3, bucket, output_prefix, obj), pending))
+                states = list(pool.map(lambda obj: result_state(s3, bucket, prefixes, obj), pending))
                 still = []
                 for obj, state in zip(pending, states, strict=True):
                     if state is None and time.monotonic() < deadline:
@@ -192,12 +198,11 @@ def wait_for_results(
                         )
                     else:
                         counts.rejected += 1
-                        request_id = object_request_id(bucket, obj.key, obj.etag)
                         counts.problems.append(
                             {
                                 "key": obj.key,
                                 "problem": "rejected",
-                                "result": result_json_key(output_prefix, request_id),
+                                "result": result_key(bucket, prefixes, obj),
                             }
                         )
                     progress.update(1)
@@ -239,12 +244,12 @@ def run(
     counts = Counts()
     started = time.monotonic()
     with tqdm(desc="enqueue", unit=" objects", disable=quiet, file=sys.stderr) as progress:
-        enqueue(s3, sqs, bucket, prefix, queue_url, output_prefix, counts, progress)
+        enqueue(s3, sqs, bucket, prefix, queue_url, (input_prefix, output_prefix), counts, progress)
     if wait:
         with tqdm(
             desc="results", unit=" objects", total=counts.listed, disable=quiet, file=sys.stderr
         ) as progress:
-            wait_for_results(s3, bucket, prefix, output_prefix, counts, progress, timeout)
+            wait_for_results(s3, bucket, prefix, (input_prefix, output_prefix), counts, progress, timeout)
     if report is not None:
         with report.open("w") as file:
             for item in counts.problems:

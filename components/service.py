@@ -1,4 +1,5 @@
-"""DarknetService: image, bucket, function, S3 trigger (through a queue), REST API and monitoring."""
+"""DarknetService: image, bucket, function, S3 trigger (through a queue), REST API with its uploads
+function, and monitoring."""
 
 import dataclasses
 import typing
@@ -9,11 +10,13 @@ import pulumi
 from .api import DarknetApi, DarknetApiArgs
 from .bucket import DarknetBucket, DarknetBucketArgs
 from .checks import InvalidArgument, args_from, argument_path, check_choice
+from .contract import UPLOAD_URL_SECONDS
 from .function import DarknetFunction, DarknetFunctionArgs
 from .image import DarknetImage, DarknetImageArgs
 from .monitoring import DarknetMonitoring, DarknetMonitoringArgs
 from .queue import DarknetQueue, DarknetQueueArgs
 from .s3_trigger import DELIVERIES, DarknetS3Trigger, DarknetS3TriggerArgs
+from .uploads import DarknetUploads, DarknetUploadsArgs
 
 INGESTIONS = ("queue", "direct")
 
@@ -27,7 +30,21 @@ WIRED = {
         "bucket_kms_key_arn": "bucket.kms_key_arn",
     },
     "bucket": {"output_prefix": "function.output_prefix"},
-    "api": {"function_name": "the function", "function_invoke_arn": "the function"},
+    "api": {
+        "function_name": "the function",
+        "function_invoke_arn": "the function",
+        "uploads_function_name": "the uploads function",
+        "uploads_function_invoke_arn": "the uploads function",
+    },
+    "uploads": {
+        "image_uri": "the image",
+        "bucket_name": "the bucket",
+        "input_prefix": "function.input_prefix",
+        "output_prefix": "function.output_prefix",
+        "architecture": "image.architecture",
+        "bucket_kms_key_arn": "bucket.kms_key_arn",
+        "result_window_seconds": "the function's and the queue's timeouts and retries",
+    },
     "queue": {
         "function_name": "the function",
         "role_name": "the function",
@@ -57,7 +74,9 @@ class DarknetServiceArgs:
     function: DarknetFunctionArgs = field(default_factory=DarknetFunctionArgs)
     """The function: engine, threshold, prefixes, memory, timeout, logs, retries."""
     api: DarknetApiArgs = field(default_factory=DarknetApiArgs)
-    """The REST API of POST /detect (when `enable_http_api`)."""
+    """The REST API of POST /detect, POST /uploads and GET /results/{request_id} (when `enable_http_api`)."""
+    uploads: DarknetUploadsArgs = field(default_factory=DarknetUploadsArgs)
+    """The function behind POST /uploads and GET /results/{request_id}: its memory, timeout and logs."""
     queue: DarknetQueueArgs = field(default_factory=DarknetQueueArgs)
     """The image queue of the queue ingestion: batch size and window, maximum concurrency, receives
     before the dead-letter queue, visibility timeout."""
@@ -135,14 +154,47 @@ class DarknetServiceArgs:
         )
 
     def api_args(
-        self, function_name: pulumi.Input[str], function_invoke_arn: pulumi.Input[str]
+        self,
+        function_name: pulumi.Input[str],
+        function_invoke_arn: pulumi.Input[str],
+        uploads_function_name: pulumi.Input[str],
+        uploads_function_invoke_arn: pulumi.Input[str],
     ) -> DarknetApiArgs:
         return dataclasses.replace(
             self.api,
             function_name=function_name,
             function_invoke_arn=function_invoke_arn,
+            uploads_function_name=uploads_function_name,
+            uploads_function_invoke_arn=uploads_function_invoke_arn,
             tags=self._tags(self.api.tags),
         )
+
+    def uploads_args(
+        self, image_uri: pulumi.Input[str], bucket_name: pulumi.Input[str]
+    ) -> DarknetUploadsArgs:
+        return dataclasses.replace(
+            self.uploads,
+            image_uri=image_uri,
+            bucket_name=bucket_name,
+            input_prefix=self.function.input_prefix,
+            output_prefix=self.function.output_prefix,
+            architecture=self.image.architecture,
+            bucket_kms_key_arn=self.bucket.kms_key_arn,
+            result_window_seconds=self.result_window_seconds(),
+            tags=self._tags(self.uploads.tags),
+        )
+
+    def result_window_seconds(self) -> int:
+        """How long after an id is given out its result may still come: the upload form's life, then
+        the longest a delivery may take. An asynchronous event (S3's direct delivery, asynchronous
+        POST /detect) may wait up to its maximum age, then run; a queued one is received up to
+        max_receive_count times, a visibility timeout each."""
+        function = self.function
+        processing = function.max_event_age_seconds + function.timeout
+        if self.uses_queue:
+            queue = dataclasses.replace(self.queue, function_timeout=function.timeout)
+            processing = max(processing, queue.visibility_timeout() * queue.max_receive_count)
+        return UPLOAD_URL_SECONDS + processing
 
     def queue_args(self, function_name: pulumi.Input[str], role_name: pulumi.Input[str]) -> DarknetQueueArgs:
         return dataclasses.replace(
@@ -185,7 +237,8 @@ class DarknetService(pulumi.ComponentResource):
 
     Its parts are attributes, for extending them: `image` (DarknetImage), `bucket` (DarknetBucket, None
     on an existing bucket), `function` (DarknetFunction), `trigger` (DarknetS3Trigger or None) and
-    `api` (DarknetApi or None); each exposes its AWS resources in turn (`function.role`,
+    `api` (DarknetApi or None) with `uploads` (DarknetUploads or None: `uploads.function`,
+    `uploads.role`); each exposes its AWS resources in turn (`function.role`,
     `function.function`, `function.log_group`, `function.failure_queue`, `bucket.bucket`,
     `api.rest_api`, `api.stage`, `image.repository`), and with the queue ingestion `queue`
     (DarknetQueue: `queue.queue`, `queue.dead_letter_queue`, `queue.event_source_mapping`), and
@@ -200,6 +253,10 @@ class DarknetService(pulumi.ComponentResource):
     """s3://BUCKET/OUTPUT_PREFIX: results appear here."""
     api_url: pulumi.Output[str] | None
     """The URL of POST /detect (when the HTTP API is on)."""
+    uploads_url: pulumi.Output[str] | None
+    """The URL of POST /uploads (when the HTTP API is on)."""
+    results_url: pulumi.Output[str] | None
+    """GET this URL followed by a request id for its result (when the HTTP API is on)."""
     function_name: pulumi.Output[str]
     """The function's name."""
     function_arn: pulumi.Output[str]
@@ -262,12 +319,27 @@ class DarknetService(pulumi.ComponentResource):
             )
 
         self.api: DarknetApi | None = None
-        self.api_url = None
+        self.uploads: DarknetUploads | None = None
+        self.api_url = self.uploads_url = self.results_url = None
         if args.enable_http_api:
-            self.api = DarknetApi(
-                name, args.api_args(self.function.function_name, self.function.invoke_arn), child
+            self.uploads = DarknetUploads(
+                f"{name}-uploads", args.uploads_args(self.image.image_uri, bucket_name), child
             )
-            self.api_url = self.api.url
+            self.api = DarknetApi(
+                name,
+                args.api_args(
+                    self.function.function_name,
+                    self.function.invoke_arn,
+                    self.uploads.function_name,
+                    self.uploads.invoke_arn,
+                ),
+                child,
+            )
+            self.api_url, self.uploads_url, self.results_url = (
+                self.api.url,
+                self.api.uploads_url,
+                self.api.results_url,
+            )
 
         self.monitoring: DarknetMonitoring | None = None
         if args.monitoring.enable_alarms or args.monitoring.enable_dashboard:
@@ -300,6 +372,8 @@ class DarknetService(pulumi.ComponentResource):
                 "input_uri": self.input_uri,
                 "output_uri": self.output_uri,
                 "api_url": self.api_url,
+                "uploads_url": self.uploads_url,
+                "results_url": self.results_url,
                 "function_name": self.function_name,
                 "function_arn": self.function_arn,
                 "role_name": self.role_name,

@@ -12,6 +12,8 @@ the same file as `darknet_lambda.contract` (a symbolic link in the source tree, 
 import json
 import math
 import re
+import secrets
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -40,6 +42,8 @@ LOG_LEVEL_ENV = "LOG_LEVEL"
 POWERTOOLS_LOG_LEVEL_ENV = "POWERTOOLS_LOG_LEVEL"
 POWERTOOLS_SERVICE_ENV = "POWERTOOLS_SERVICE_NAME"
 VERSION_ENV = "DARKNET_LAMBDA_VERSION"
+RESULT_WINDOW_ENV = "RESULT_WINDOW_SECONDS"
+"""The uploads function's: how long after minting an id a missing result counts as pending."""
 
 METRICS_NAMESPACE = "DarknetLambda"
 """The CloudWatch namespace of the function's own metrics (embedded metric format), dimension `service`
@@ -68,6 +72,70 @@ def object_request_id(bucket: str, key: str, etag: str) -> str:
     every notification the same one) and the version id is absent from unversioned buckets and
     listings alike."""
     return str(uuid.uuid5(S3_REQUEST_NAMESPACE, f"{bucket}\0{key}\0{etag.strip(chr(34))}"))
+
+
+# Uploads through POST /uploads. The route mints a time-ordered id (a UUID version 7: its first 48 bits
+# are the Unix time in milliseconds), signs a POST policy for exactly one key that carries it,
+# `<input_prefix>uploads/<id>/<name>`, and the detector takes that id as the request id of the object,
+# so the client knows where its result will be before it uploads. The time in the id lets GET /results
+# tell a result still to come from an id nobody minted, with no permission beyond reading results.
+UPLOADS_FOLDER = "uploads/"
+UPLOADS_HANDLER = "detector.uploads_handler.lambda_handler"
+"""The uploads function's command: the detector's image, another handler."""
+UPLOAD_URL_SECONDS = 900
+"""How long a presigned upload form stays valid."""
+S3_IMAGE_LIMIT_BYTES = 30 * 1024 * 1024
+"""The largest image the S3 path takes (it reads an object into memory whole); upload forms allow up to it."""
+UPLOAD_CONTENT_TYPE_PREFIX = "image/"
+"""The Content-Type an upload form requires to start with; the detector checks the bytes themselves."""
+UPLOAD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+"""An upload's file name inside its key: letters, digits, '.', '_', '-', at most 100."""
+DEFAULT_UPLOAD_NAME = "image"
+REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+"""The form of every request id (a UUID, lower case): ETag-based, upload, and HTTP ids alike."""
+_UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def mint_time_ordered_id(now_ms: int, random_bits: int) -> str:
+    """A UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits."""
+    value = (now_ms & (2**48 - 1)) << 80 | (random_bits & (2**74 - 1))
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
+    return str(uuid.UUID(int=value))
+
+
+def new_time_ordered_id() -> str:
+    return mint_time_ordered_id(time.time_ns() // 1_000_000, secrets.randbits(74))
+
+
+def time_ordered_id_millis(request_id: str) -> int | None:
+    """When a time-ordered id was minted (Unix milliseconds); None for any other id."""
+    if not _UUID7.fullmatch(request_id):
+        return None
+    return uuid.UUID(request_id).int >> 80
+
+
+def upload_name(filename: str | None) -> str:
+    """The name part of an upload's key from a client's file name: its base name, unsafe characters
+    replaced, so that 'IMG 1234.HEIC' keeps its extension as 'IMG_1234.HEIC'."""
+    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", base).lstrip("._-")[:100]
+    return cleaned if UPLOAD_NAME.fullmatch(cleaned) else DEFAULT_UPLOAD_NAME
+
+
+def upload_key(input_prefix: str, upload_id: str, name: str) -> str:
+    return f"{input_prefix}{UPLOADS_FOLDER}{upload_id}/{name}"
+
+
+def request_id_of_object(bucket: str, key: str, etag: str, input_prefix: str) -> str:
+    """The request id of one version of an S3 object: the upload id for a key of exactly the form
+    POST /uploads signs, the ETag-based id (object_request_id) for any other key."""
+    uploads = input_prefix + UPLOADS_FOLDER
+    if key.startswith(uploads):
+        upload_id, _, name = key.removeprefix(uploads).partition("/")
+        if _UUID7.fullmatch(upload_id) and UPLOAD_NAME.fullmatch(name):
+            return upload_id
+    return object_request_id(bucket, key, etag)
 
 
 def result_json_key(output_prefix: str, request_id: str) -> str:

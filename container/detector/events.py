@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.data_classes import (
     SQSRecord,
 )
 
-from .contract import object_request_id
+from .contract import request_id_of_object
 from .detection import DEFAULT_OPTIONS, DetectOptions
 
 ASYNC_JOB_KEY = "darknet_job"
@@ -84,7 +84,13 @@ def event_kind(event: dict) -> str:
 
 
 def _object_request(
-    bucket: str, key: str, etag: str | None, version_id: str | None, size, event_time: str | None
+    bucket: str,
+    key: str,
+    etag: str | None,
+    version_id: str | None,
+    size,
+    event_time: str | None,
+    input_prefix: str,
 ) -> S3ObjectRequest:
     if not etag:
         raise BadEvent(f"the event of s3://{bucket}/{key} carries no ETag to identify the object's content")
@@ -92,15 +98,16 @@ def _object_request(
         bucket=bucket,
         key=key,
         size=int(size) if size is not None else None,
-        request_id=object_request_id(bucket, key, etag),
+        request_id=request_id_of_object(bucket, key, etag, input_prefix),
         etag=etag.strip('"'),
         version_id=version_id or None,
         event_time=event_time,
     )
 
 
-def parse_s3_event(event: dict) -> list[S3ObjectRequest]:
-    """Every ObjectCreated record, keys decoded (S3 sends them URL-encoded, spaces as '+')."""
+def parse_s3_event(event: dict, input_prefix: str) -> list[S3ObjectRequest]:
+    """Every ObjectCreated record, keys decoded (S3 sends them URL-encoded, spaces as '+'). The input
+    prefix tells an upload's key (its id is the one POST /uploads answered) from any other."""
     requests = []
     for record in S3Event(event).records:
         if not record.event_name.startswith("ObjectCreated:"):
@@ -114,12 +121,13 @@ def parse_s3_event(event: dict) -> list[S3ObjectRequest]:
                 obj.get("versionId"),
                 obj.get("size"),
                 record.get("eventTime"),
+                input_prefix,
             )
         )
     return requests
 
 
-def parse_s3_eventbridge_event(event: dict) -> list[S3ObjectRequest]:
+def parse_s3_eventbridge_event(event: dict, input_prefix: str) -> list[S3ObjectRequest]:
     """S3's 'Object Created' event as EventBridge delivers it: one object per event, key URL-encoded."""
     try:
         detail = S3EventBridgeNotificationEvent(event).detail
@@ -128,10 +136,10 @@ def parse_s3_eventbridge_event(event: dict) -> list[S3ObjectRequest]:
         key, etag, version_id, size = obj.key, obj.get("etag"), obj.get("version-id"), obj.size
     except (KeyError, TypeError, AttributeError) as error:
         raise BadEvent(f"malformed S3 EventBridge event: missing {error}") from None
-    return [_object_request(bucket, key, etag, version_id, size, event.get("time"))]
+    return [_object_request(bucket, key, etag, version_id, size, event.get("time"), input_prefix)]
 
 
-def parse_sqs_record(record: SQSRecord) -> list[S3ObjectRequest]:
+def parse_sqs_record(record: SQSRecord, input_prefix: str) -> list[S3ObjectRequest]:
     """The objects one queue message names: its body is an S3 notification (from S3 or `make backfill`)
     or S3's EventBridge event (from an EventBridge rule); S3's test event names none."""
     try:
@@ -144,9 +152,9 @@ def parse_sqs_record(record: SQSRecord) -> list[S3ObjectRequest]:
         return []
     kind = event_kind(body)
     if kind == "s3":
-        return parse_s3_event(body)
+        return parse_s3_event(body, input_prefix)
     if kind == "s3-eventbridge":
-        return parse_s3_eventbridge_event(body)
+        return parse_s3_eventbridge_event(body, input_prefix)
     raise BadEvent(f"message {record.message_id} holds a {kind} event, not an S3 event")
 
 

@@ -80,7 +80,12 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
             event=event, record_handler=process_message, processor=batch_processor, context=context
         )
     if kind in ("s3", "s3-eventbridge"):
-        requests = parse_s3_event(event) if kind == "s3" else parse_s3_eventbridge_event(event)
+        input_prefix = settings().input_prefix
+        requests = (
+            parse_s3_event(event, input_prefix)
+            if kind == "s3"
+            else parse_s3_eventbridge_event(event, input_prefix)
+        )
         results = [process_object(request) for request in requests]
         return {
             "processed": sum(r["status"] in ("ok", "error") for r in results),
@@ -97,7 +102,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
 
 def process_message(record: SQSRecord) -> None:
     """One queue message: each object it names is processed, or the message fails and comes back."""
-    for request in parse_sqs_record(record):
+    for request in parse_sqs_record(record, settings().input_prefix):
         process_queued_object(request, record.message_id)
 
 

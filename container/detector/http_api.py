@@ -14,14 +14,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import mimeparse
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from . import service
-from .contract import ARCHIVE_MEDIA_TYPES, BINARY_MEDIA_TYPES, JSON_MEDIA_TYPE
+from .contract import (
+    ARCHIVE_MEDIA_TYPES,
+    BINARY_MEDIA_TYPES,
+    JSON_MEDIA_TYPE,
+    SERVICE_NAME,
+    new_time_ordered_id,
+)
 from .detection import DEFAULT_OPTIONS, DetectOptions, Engine, ImageDecodeError, UnsupportedOption
 from .images import ImageTooLarge, InvalidImage, sniff
-from .responses import archive_response, error_response, json_response
+from .responses import archive_response, error_response, json_response, results_route, route_url
 from .settings import Settings
 
 # What the domain's image problems mean to an HTTP client.
@@ -50,6 +57,7 @@ HOW_TO_SET_OPTIONS = (
 )
 
 app = APIGatewayRestResolver()
+logger = Logger(service=SERVICE_NAME, child=True)
 
 
 class HttpError(Exception):
@@ -91,12 +99,17 @@ def detect() -> Response:
     image, fields = request_image(event, detector.settings.max_http_image_bytes)
     options = request_options(event, fields, detector.engine)
     if wants_async(event):
-        accepted = service.submit_job(image, request_id, detector.settings, detector.invoke_async, options)
+        # A time-ordered id, so that GET /results tells a result still to come from an unknown id. This
+        # invocation logs it beside its own id (X-Request-Id), the job's logs carry it as request_id.
+        job_id = new_time_ordered_id()
+        accepted = service.submit_job(image, job_id, detector.settings, detector.invoke_async, options)
+        logger.info("asynchronous job submitted", extra={"job_request_id": job_id})
         body = {
-            "request_id": request_id,
+            "request_id": job_id,
             "status": "accepted",
             "location": accepted.folder,
             "result": accepted.result,
+            "result_url": route_url(event, results_route(job_id)),
             "options": options.as_dict(detector.settings.threshold),
         }
         return json_response(202, body, request_id)
@@ -345,7 +358,10 @@ def larger_images_hint(settings: Settings) -> str:
     target = (
         f"s3://{settings.output_bucket}/{settings.input_prefix}" if settings.output_bucket else "the S3 path"
     )
-    return f"upload larger images to {target} instead (up to {settings.max_s3_image_bytes} bytes)"
+    return (
+        f"for larger images (up to {settings.max_s3_image_bytes} bytes) POST /uploads for an upload form, "
+        f"or upload to {target}"
+    )
 
 
 @app.exception_handler(service.InvalidOption)

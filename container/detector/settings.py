@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .contract import SYNC_BODY_LIMIT_BYTES, ContractError, DetectorConfig
+from .contract import S3_IMAGE_LIMIT_BYTES, SYNC_BODY_LIMIT_BYTES, ContractError, DetectorConfig
 
 
 class SettingsError(ValueError):
@@ -32,7 +32,7 @@ class Settings:
     # The asynchronous HTTP path re-invokes the function with the image in a 1 MB Event payload.
     max_async_image_bytes: int = 700 * 1024
     # An S3 object is read into memory whole.
-    max_s3_image_bytes: int = 30 * 1024 * 1024
+    max_s3_image_bytes: int = S3_IMAGE_LIMIT_BYTES
     # 0: as many pixels as the function's memory holds (images.pixel_budget); a positive value caps it.
     max_pixels: int = 0
     work_root: Path = Path("/tmp")

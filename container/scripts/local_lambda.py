@@ -70,6 +70,8 @@ class LocalLambda:
     container_id: str | None = None
     # Host folder -> path in the container, mounted read-only (e.g. a model directory for timing).
     volumes: dict[str, str] = field(default_factory=dict)
+    # The handler to run instead of the image's CMD, as a function's ImageConfig command does.
+    handler: str | None = None
     _answered: bool = field(default=False, init=False, repr=False)
 
     def start(self) -> LocalLambda:
@@ -96,6 +98,8 @@ class LocalLambda:
         for name, value in {**environment, **self.env}.items():
             command += ["--env", f"{name}={value}"]
         command.append(self.image)
+        if self.handler:
+            command.append(self.handler)
         self.container_id = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
         return self
 

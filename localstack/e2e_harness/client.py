@@ -34,6 +34,8 @@ class Stack:
     function_name: str
     queue_url: str | None = None
     dead_letter_queue_url: str | None = None
+    uploads_url: str | None = None
+    results_url: str | None = None
 
     @classmethod
     def from_outputs(cls, path: str) -> Stack:
@@ -45,6 +47,8 @@ class Stack:
             outputs["functionName"],
             outputs.get("queueUrl"),
             outputs.get("deadLetterQueueUrl"),
+            outputs.get("uploadsUrl"),
+            outputs.get("resultsUrl"),
         )
 
     def results(self) -> dict[str, dict]:

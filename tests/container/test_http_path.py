@@ -7,9 +7,11 @@ import io
 import json
 import re
 import tarfile
+import time
 from urllib.parse import unquote
 
 import pytest
+from detector.contract import time_ordered_id_millis
 from lambda_events import response_headers
 
 pytestmark = pytest.mark.docker
@@ -60,7 +62,11 @@ def test_async_request_reinvokes_the_function_and_results_land_where_202_said(
     assert response["statusCode"] == 202, response
     accepted = json.loads(response["body"])
     request_id = accepted["request_id"]
-    assert request_id == response_headers(response)["X-Request-Id"]
+    assert time_ordered_id_millis(request_id) is not None, "GET /results can tell it pending"
+    invocation_id = response_headers(response)["X-Request-Id"]
+    assert wait_for_log_line(
+        lambda_async, {"function_request_id": invocation_id, "job_request_id": request_id}
+    ), "the invocation logs the job's id beside its own"
     folder = f"output/{request_id}/"
     assert accepted["location"] == f"s3://{bucket}/{folder}"
     assert accepted["status"] == "accepted"
@@ -92,6 +98,19 @@ def test_async_request_reinvokes_the_function_and_results_land_where_202_said(
     png = s3.get_object(Bucket=bucket, Key=folder + "image-result.png")["Body"].read()
     assert dog_checks["png_size"](png) == dog_checks["size"]
     dog_checks["result_out"](s3.get_object(Bucket=bucket, Key=folder + "result.out")["Body"].read().decode())
+
+
+def wait_for_log_line(function, keys: dict[str, str], timeout: float = 10.0) -> bool:
+    """Whether a JSON log line with these keys and values appears (docker's log may lag the answer)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in function.logs().splitlines():
+            if line.startswith("{") and all(f'"{value}"' in line for value in keys.values()):
+                record = json.loads(line)
+                if all(record.get(key) == value for key, value in keys.items()):
+                    return True
+        time.sleep(0.1)
+    return False
 
 
 def logged_function(function) -> dict:

@@ -286,7 +286,9 @@ def test_backfill_of_a_prefix_of_thousands_processes_only_what_has_no_result_and
         listed = [
             obj for page in backfill.list_objects(s3, stack.bucket, f"{volume_prefix}late/") for obj in page
         ]
-        processed = sum(pool.map(lambda obj: backfill.has_result(s3, stack.bucket, "output/", obj), listed))
+        processed = sum(
+            pool.map(lambda obj: backfill.has_result(s3, stack.bucket, ("input/", "output/"), obj), listed)
+        )
     assert (len(listed), processed) == (BACKFILL_IMAGES, 0), "the late images were never notified"
 
     report = tmp_path / "backfill.jsonl"

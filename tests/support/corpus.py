@@ -131,6 +131,18 @@ def large_photo(photo: bytes, name: str) -> Case:
     return Case(f"jpeg-{name}", encode(upright(photo).resize(size, Image.BILINEAR), "JPEG", quality=90), size)
 
 
+def grainy_photo(photo: bytes, name: str = "48mp", grain: float = 8.0, seed: int = 20) -> bytes:
+    """The photo at a phone camera's resolution with a sensor's fine grain, as a high-quality JPEG: the
+    grain keeps the file as large as a real one (a 48 MP photo comes to about 21 MB), where a smooth
+    enlargement compresses to a few MB."""
+    import numpy as np
+
+    enlarged = np.asarray(upright(photo).resize(MEGAPIXEL_SIZES[name], Image.BILINEAR), dtype=np.int16)
+    noise = np.random.default_rng(seed).normal(0.0, grain, enlarged.shape).astype(np.int16)
+    grainy = Image.fromarray(np.clip(enlarged + noise, 0, 255).astype(np.uint8))
+    return encode(grainy, "JPEG", quality=95)
+
+
 def pre_resized(data: bytes, factor: int) -> bytes:
     """A photo shrunk by box averaging, as a lossless PNG: what a reduced-scale decode should see."""
     with Image.open(io.BytesIO(data)) as image:

@@ -60,7 +60,7 @@ def test_pages_through_the_prefix_enqueues_the_unprocessed_and_resumes(aws, monk
         request
         for message in received(sqs, queue_url)
         for request in parse_sqs_record(
-            SQSRecord({"messageId": message["MessageId"], "body": message["Body"]})
+            SQSRecord({"messageId": message["MessageId"], "body": message["Body"]}), "input/"
         )
     ]
     assert sorted(r.key for r in requests) == sorted(keys[5:])

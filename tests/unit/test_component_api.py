@@ -43,7 +43,7 @@ def test_gateway_answers_for_size_are_json_naming_the_limit_and_redeploy_the_api
     assert too_large["statusCode"] == "413"
     template = too_large["responseTemplates"]["application/json"]
     assert json.loads(template)["error"]["code"] == "too_large"
-    assert str(SYNC_BODY_LIMIT_BYTES) in template and "input/" in template
+    assert str(SYNC_BODY_LIMIT_BYTES) in template and "input/" in template and "POST /uploads" in template
     assert responses["INTEGRATION_FAILURE"].inputs["statusCode"] == "502"
     api_deployment = deployment.one("aws:apigateway/deployment:Deployment")
     assert {r.urn for r in responses.values()} <= set(api_deployment.dependencies)

@@ -309,7 +309,9 @@ def test_service_gives_the_function_the_own_models_name(mocked, own_model, cache
         )
 
     deployment = mocked.run(program)
-    environment = deployment.one("aws:lambda/function:Function").inputs["environment"]["variables"]
+    environment = deployment.one("aws:lambda/function:Function", "detector").inputs["environment"][
+        "variables"
+    ]
     assert environment[MODEL_ENV] == "parts"
     assert deployment.one("docker:index/image:Image").inputs["build"]["args"]["MODEL"] == "parts"
 

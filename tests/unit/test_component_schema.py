@@ -23,6 +23,7 @@ COMPONENTS = {
     "DarknetFunction",
     "DarknetQueue",
     "DarknetMonitoring",
+    "DarknetUploads",
     "DarknetS3Trigger",
     "DarknetApi",
 }
@@ -60,6 +61,7 @@ def test_schema_lists_every_component(schema):
             "DarknetApiArgs",
             "DarknetQueueArgs",
             "DarknetMonitoringArgs",
+            "DarknetUploadsArgs",
         )
     }
 
@@ -99,6 +101,8 @@ def test_outputs_of_the_service_and_the_function(schema):
         "inputUri",
         "outputUri",
         "apiUrl",
+        "uploadsUrl",
+        "resultsUrl",
         "functionName",
         "functionArn",
         "roleName",
@@ -155,7 +159,7 @@ def test_plain_dicts_with_wire_numbers_match_the_python_api(mocked, provider):
         ),
     )
     assert summary(from_dicts) == summary(from_python)
-    function = from_dicts.one("aws:lambda/function:Function").inputs
+    function = from_dicts.one("aws:lambda/function:Function", "detector").inputs
     assert (function["memorySize"], function["architectures"]) == (3008, ["arm64"])
 
 

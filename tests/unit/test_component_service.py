@@ -49,7 +49,14 @@ def test_the_service_wires_shared_facts_from_their_one_home():
     assert function.bucket_kms_key_arn == args.bucket.kms_key_arn
     assert function.tags == {"team": "vision", "part": "function"}
     assert args.bucket_args().output_prefix == "results/"
-    assert args.api_args("fn", "arn").tags == {"team": "vision"}
+    assert args.api_args("fn", "arn", "uploads-fn", "uploads-arn").tags == {"team": "vision"}
+    uploads = args.uploads_args("image", "bucket")
+    assert (uploads.input_prefix, uploads.output_prefix, uploads.architecture) == (
+        "input/",
+        "results/",
+        "arm64",
+    )
+    assert uploads.bucket_kms_key_arn == args.bucket.kms_key_arn and uploads.image_uri == "image"
     assert DarknetServiceArgs(enable_http_api=False).function_args("i", "b").allow_self_invoke is False
 
 

@@ -19,16 +19,18 @@ from detector.events import (
     ["input/dog.jpg", "input/my holiday photo.jpg", "input/café/Ünïcødé 写真.jpg", "input/a+b=c&d.jpg"],
 )
 def test_s3_keys_are_url_decoded(s3_event, key):
-    (request,) = parse_s3_event(s3_event("bucket", key))
+    (request,) = parse_s3_event(s3_event("bucket", key), "input/")
     assert request.key == key
     assert request.bucket == "bucket"
 
 
 def test_duplicate_delivery_keeps_the_request_id_and_new_content_changes_it(s3_event):
     first = s3_event("bucket", "input/dog.jpg", etag="0f343b0931126a20f133d67c2b018a3b")
-    (a,) = parse_s3_event(first)
-    (b,) = parse_s3_event(first)
-    (c,) = parse_s3_event(s3_event("bucket", "input/dog.jpg", etag="1f343b0931126a20f133d67c2b018a3b"))
+    (a,) = parse_s3_event(first, "input/")
+    (b,) = parse_s3_event(first, "input/")
+    (c,) = parse_s3_event(
+        s3_event("bucket", "input/dog.jpg", etag="1f343b0931126a20f133d67c2b018a3b"), "input/"
+    )
     assert a.request_id == b.request_id
     assert a.request_id != c.request_id
 
@@ -37,8 +39,12 @@ def test_the_request_id_follows_the_content_not_the_sequencer(s3_event):
     """LocalStack gives every notification the same sequencer; two deliveries of one object may differ
     in theirs. The ETag, which the listing of `make backfill` also has (quoted), is what counts."""
     etag = "0f343b0931126a20f133d67c2b018a3b"
-    (a,) = parse_s3_event(s3_event("bucket", "input/dog.jpg", etag=etag, sequencer="0055AED6DCD90281E5"))
-    (b,) = parse_s3_event(s3_event("bucket", "input/dog.jpg", etag=etag, sequencer="0055AED6DCD90281E6"))
+    (a,) = parse_s3_event(
+        s3_event("bucket", "input/dog.jpg", etag=etag, sequencer="0055AED6DCD90281E5"), "input/"
+    )
+    (b,) = parse_s3_event(
+        s3_event("bucket", "input/dog.jpg", etag=etag, sequencer="0055AED6DCD90281E6"), "input/"
+    )
     assert a.request_id == b.request_id == object_request_id("bucket", "input/dog.jpg", f'"{etag}"')
     assert a.source() == {"bucket": "bucket", "key": "input/dog.jpg", "etag": etag}
 
@@ -47,19 +53,21 @@ def test_an_event_without_etag_is_refused(s3_event):
     event = s3_event("bucket", "input/dog.jpg")
     del event["Records"][0]["s3"]["object"]["eTag"]
     with pytest.raises(BadEvent, match="no ETag"):
-        parse_s3_event(event)
+        parse_s3_event(event, "input/")
 
 
 def test_several_records_each_get_their_own_request(s3_event):
     event = s3_event("bucket", "input/a.jpg")
     event["Records"] += s3_event("bucket", "input/b.jpg")["Records"]
-    requests = parse_s3_event(event)
+    requests = parse_s3_event(event, "input/")
     assert [r.key for r in requests] == ["input/a.jpg", "input/b.jpg"]
     assert len({r.request_id for r in requests}) == 2
 
 
 def test_non_create_records_are_ignored(s3_event):
-    assert parse_s3_event(s3_event("bucket", "input/a.jpg", event_name="ObjectRemoved:Delete")) == []
+    assert (
+        parse_s3_event(s3_event("bucket", "input/a.jpg", event_name="ObjectRemoved:Delete"), "input/") == []
+    )
 
 
 def test_event_kinds(s3_event, api_event):

@@ -37,10 +37,11 @@ def eventbridge_event(bucket: str, key: str, sequencer: str = "00617F08299329D18
 @pytest.mark.parametrize("key", ["input/dog.jpg", "input/my holiday photo.jpg", "input/café/写真 a+b.jpg"])
 def test_eventbridge_event_gives_the_same_request_as_the_s3_notification(s3_event, key):
     (via_eventbridge,) = parse_s3_eventbridge_event(
-        eventbridge_event("photos", key, sequencer="0055AED6DCD90281E5")
+        eventbridge_event("photos", key, sequencer="0055AED6DCD90281E5"), "input/"
     )
     (direct,) = parse_s3_event(
-        s3_event("photos", key, sequencer="0055AED6DCD90281E5", etag="b1946ac92492d2347c6235b4d2611184")
+        s3_event("photos", key, sequencer="0055AED6DCD90281E5", etag="b1946ac92492d2347c6235b4d2611184"),
+        "input/",
     )
     assert via_eventbridge == direct
     assert via_eventbridge.key == key
@@ -57,4 +58,4 @@ def test_malformed_eventbridge_event_is_a_bad_event():
     event = eventbridge_event("photos", "input/dog.jpg")
     del event["detail"]["object"]
     with pytest.raises(BadEvent, match="malformed S3 EventBridge event"):
-        parse_s3_eventbridge_event(event)
+        parse_s3_eventbridge_event(event, "input/")

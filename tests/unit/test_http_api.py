@@ -20,6 +20,7 @@ from detector.contract import (
     EVENT_ENVELOPE_RESERVE_BYTES,
     LAMBDA_SYNC_PAYLOAD_BYTES,
     SYNC_BODY_LIMIT_BYTES,
+    time_ordered_id_millis,
 )
 from detector.settings import Settings
 from lambda_events import response_headers
@@ -288,6 +289,7 @@ def test_too_many_bytes_is_413_naming_the_limit_and_the_s3_path(call, settings, 
     error = error_of(answer)
     assert (status, error["code"]) == (413, "too_large")
     assert "100 bytes" in error["message"] and f"s3://{BUCKET}/input/" in error["message"]
+    assert "POST /uploads" in error["message"]
 
 
 def test_too_many_pixels_is_413_without_sending_the_client_to_s3(call, settings, encode_image):
@@ -297,15 +299,22 @@ def test_too_many_pixels_is_413_without_sending_the_client_to_s3(call, settings,
     error = error_of(answer)
     assert (status, error["code"]) == (413, "too_large")
     assert "200x100" in error["message"] and "s3://" not in error["message"]
+    assert "/uploads" not in error["message"]
 
 
 def test_async_answers_202_with_where_the_results_will_be(call, small_jpeg):
     status, headers, body = call(small_jpeg, {"X-Amz-Invocation-Type": "Event"})
     accepted = json.loads(body)
-    request_id = headers["X-Request-Id"]
+    request_id = accepted["request_id"]
     assert (status, accepted["status"]) == (202, "accepted")
+    assert time_ordered_id_millis(request_id) is not None, "GET /results can tell it pending"
+    assert request_id != headers["X-Request-Id"], "the invocation keeps its own id"
     assert accepted["location"] == f"s3://{BUCKET}/output/{request_id}/"
     assert accepted["result"] == f"s3://{BUCKET}/output/{request_id}/result.json"
+    assert (
+        accepted["result_url"]
+        == f"https://abc123.execute-api.us-east-1.amazonaws.com/prod/results/{request_id}"
+    )
     (job,) = call.sent
     assert job["darknet_job"]["request_id"] == request_id
 

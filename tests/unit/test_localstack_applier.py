@@ -46,11 +46,18 @@ def registrations() -> list[tuple[str, str, dict]]:
 
 def test_the_e2e_deploy_puts_an_api_per_authorization_mode_before_the_same_function(registrations):
     methods = [inputs for t, _, inputs in registrations if t == "aws:apigateway/method:Method"]
-    modes = sorted((m["authorization"], bool(m.get("apiKeyRequired"))) for m in methods)
+    detect_methods = [
+        m for m in methods if m["httpMethod"] == "POST" and m["resourceId"].endswith("-detect-id")
+    ]
+    modes = sorted((m["authorization"], bool(m.get("apiKeyRequired"))) for m in detect_methods)
     assert modes == [("AWS_IAM", False), ("NONE", False), ("NONE", True)]
     permissions = [inputs for t, _, inputs in registrations if t == "aws:lambda/permission:Permission"]
-    api_functions = {p["function"] for p in permissions if p["principal"] == "apigateway.amazonaws.com"}
-    assert len(api_functions) == 1, "every API must call the stack's one function"
+    detect_functions = {
+        p["function"]
+        for p in permissions
+        if p["principal"] == "apigateway.amazonaws.com" and p["sourceArn"].endswith("/POST/detect")
+    }
+    assert len(detect_functions) == 1, "every API's POST /detect must call the stack's one detector"
     (exports,) = [inputs for t, _, inputs in registrations if t == "exports"]
     assert {"apiUrl", "apiKeyApiUrl", "iamApiUrl"} <= set(exports)
 

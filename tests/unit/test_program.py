@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 EXPORTS = {
     "bucketName",
+    "uploadsUrl",
+    "resultsUrl",
     "inputUri",
     "outputUri",
     "apiUrl",
@@ -60,13 +62,13 @@ def test_dev_function_runs_the_pushed_digest(mocked):
     deployment = mocked.run_main(mocked.stack_config("dev"))
     digest = deployment.one("docker:index/image:Image").state["repoDigest"]
     assert digest.endswith(mocked.image_digest)
-    assert deployment.one("aws:lambda/function:Function").inputs["imageUri"] == digest
+    assert deployment.one("aws:lambda/function:Function", "darknet").inputs["imageUri"] == digest
     assert deployment.exports["imageUri"] == digest
 
 
 def test_prod_settings_reach_the_resources(mocked):
     deployment = mocked.run_main(mocked.stack_config("prod"))
-    function = deployment.one("aws:lambda/function:Function").inputs
+    function = deployment.one("aws:lambda/function:Function", "darknet").inputs
     assert (function["memorySize"], function["timeout"], function["reservedConcurrentExecutions"]) == (
         3538,
         120,
@@ -79,7 +81,10 @@ def test_prod_settings_reach_the_resources(mocked):
 def test_localstack_uses_the_local_image_and_no_ecr(mocked):
     deployment = mocked.run_main(mocked.stack_config("localstack"))
     assert not {t for t in deployment.types if t.startswith(("aws:ecr/", "docker:"))}
-    assert deployment.one("aws:lambda/function:Function").inputs["imageUri"] == "darknet-lambda:yolov3-tiny"
+    assert (
+        deployment.one("aws:lambda/function:Function", "darknet").inputs["imageUri"]
+        == "darknet-lambda:yolov3-tiny"
+    )
     assert deployment.of_type("aws:apigateway/account:Account") == []
 
 
@@ -137,7 +142,7 @@ def test_s3_path_off_removes_the_trigger(mocked):
     assert deployment.of_type("aws:s3/bucketNotification:BucketNotification") == []
     assert [p.inputs["principal"] for p in deployment.of_type("aws:lambda/permission:Permission")] == [
         "apigateway.amazonaws.com"
-    ]
+    ] * 3, "POST /detect, POST /uploads and GET /results only"
 
 
 @pytest.mark.parametrize(
@@ -202,7 +207,9 @@ def test_wrongly_typed_top_level_config_names_the_key(mocked):
 def test_a_new_args_field_is_a_setting_without_any_table(mocked):
     """The configuration follows the Args: every field of every part is reachable by its camelCase name."""
     deployment = mocked.run_main(dev_with(mocked, "function.ephemeralStorage", 4096))
-    assert deployment.one("aws:lambda/function:Function").inputs["ephemeralStorage"] == {"size": 4096}
+    assert deployment.one("aws:lambda/function:Function", "darknet").inputs["ephemeralStorage"] == {
+        "size": 4096
+    }
     deployment = mocked.run_main(dev_with(mocked, "api.binaryMediaTypes", ["image/*"]))
     assert deployment.one("aws:apigateway/restApi:RestApi").inputs["binaryMediaTypes"] == ["image/*"]
 

@@ -1,0 +1,227 @@
+"""DarknetUploads: the function behind POST /uploads and GET /results/{request_id}, and its own role.
+
+It runs the detector's image with another command (a small handler that never loads the model) and
+may only sign uploads under `<input_prefix>uploads/` and read `<output_prefix>*/result.json`: a
+presigned form or link works with its signer's rights, so those rights are all a client can get.
+"""
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from .checks import (
+    LOG_RETENTION_DAYS,
+    InvalidArgument,
+    args_from,
+    check_choice,
+    check_range,
+    contract_checked,
+)
+from .contract import (
+    INPUT_PREFIX_ENV,
+    LOG_LEVEL_ENV,
+    OUTPUT_BUCKET_ENV,
+    OUTPUT_PREFIX_ENV,
+    POWERTOOLS_LOG_LEVEL_ENV,
+    POWERTOOLS_SERVICE_ENV,
+    RESULT_JSON,
+    RESULT_WINDOW_ENV,
+    SERVICE_NAME,
+    UPLOAD_URL_SECONDS,
+    UPLOADS_FOLDER,
+    UPLOADS_HANDLER,
+    VERSION,
+    VERSION_ENV,
+    DetectorConfig,
+)
+from .function import ARCHITECTURES
+from .policies import assume_role_policy, policy_document
+
+
+@dataclass(kw_only=True)
+class DarknetUploadsArgs:
+    """The uploads function: the image and bucket it shares with the detector, and its own size.
+
+    Inside DarknetServiceArgs (as `uploads`) leave image_uri, bucket_name, input_prefix, output_prefix,
+    architecture, bucket_kms_key_arn and result_window_seconds unset: the service wires them."""
+
+    image_uri: pulumi.Input[str] | None = None
+    """The detector's container image; this function runs its uploads handler (required when used alone)."""
+    bucket_name: pulumi.Input[str] | None = None
+    """The bucket uploads go to and results are read from (required when used alone)."""
+    input_prefix: str | None = None
+    """The detector's input prefix (default input/); uploads go under its `uploads/` folder."""
+    output_prefix: str | None = None
+    """The detector's output prefix (default output/), where result.json files are read."""
+    architecture: str | None = None
+    """x86_64 or arm64, as the image was built (default x86_64)."""
+    bucket_kms_key_arn: pulumi.Input[str] | None = None
+    """Set when the bucket is encrypted with a customer KMS key: uploads and reads need it."""
+    result_window_seconds: int | None = None
+    """How long after an id is given out a missing result is answered as pending rather than unknown:
+    the upload form's life plus how long the detector may take, retries included (required alone)."""
+    memory_size: int = 256
+    """MB, 128..10240: signing and reading a small JSON need little (CPU follows memory)."""
+    timeout: int = 10
+    """Seconds, 1..29 (API Gateway's integration timeout)."""
+    log_level: str = "INFO"
+    """DEBUG, INFO, WARNING or ERROR."""
+    log_retention_days: int = 14
+    """Days the function's logs are kept (a value CloudWatch Logs accepts)."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags on every resource."""
+
+    def __post_init__(self) -> None:
+        check_range("memory_size", self.memory_size, 128, 10240, "MB")
+        check_range("timeout", self.timeout, 1, 29, "seconds")
+        check_choice("log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)
+        if self.architecture is not None:
+            check_choice("architecture", self.architecture, ARCHITECTURES)
+        if self.result_window_seconds is not None:
+            check_range("result_window_seconds", self.result_window_seconds, UPLOAD_URL_SECONDS, 14 * 86400)
+        self.detector_config()
+
+    def detector_config(self) -> DetectorConfig:
+        """The prefixes and log level, checked by the contract the detector's settings follow."""
+        defaults = DetectorConfig()
+        return contract_checked(
+            lambda: DetectorConfig(
+                input_prefix=self.input_prefix or defaults.input_prefix,
+                output_prefix=self.output_prefix or defaults.output_prefix,
+                log_level=self.log_level,
+            )
+        )
+
+
+class DarknetUploads(pulumi.ComponentResource):
+    """The uploads function with a role that may sign uploads and read results, nothing more.
+
+    `function`, `role` and `log_group` are the AWS resources."""
+
+    function_name: pulumi.Output[str]
+    """The function's name."""
+    function_arn: pulumi.Output[str]
+    """The function's ARN."""
+    invoke_arn: pulumi.Output[str]
+    """The ARN API Gateway invokes."""
+    role_name: pulumi.Output[str]
+    """The function's IAM role."""
+    log_group_name: pulumi.Output[str]
+    """The function's CloudWatch log group."""
+
+    def __init__(
+        self, name: str, args: DarknetUploadsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("darknet:index:DarknetUploads", name, None, opts)
+        args = args_from(DarknetUploadsArgs, args)
+        image_uri, bucket_name, window = args.image_uri, args.bucket_name, args.result_window_seconds
+        if image_uri is None or bucket_name is None or window is None:
+            missing = (
+                "image_uri"
+                if image_uri is None
+                else "bucket_name"
+                if bucket_name is None
+                else "result_window_seconds"
+            )
+            raise InvalidArgument(missing, "is required")
+        config = args.detector_config()
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.log_group = aws.cloudwatch.LogGroup(
+            name,
+            name_prefix=f"/aws/lambda/{name}-",
+            retention_in_days=args.log_retention_days,
+            tags=args.tags,
+            opts=child,
+        )
+        self.role = aws.iam.Role(
+            name, assume_role_policy=assume_role_policy("lambda.amazonaws.com"), tags=args.tags, opts=child
+        )
+        access = aws.iam.RolePolicy(
+            f"{name}-access",
+            role=self.role.id,
+            policy=pulumi.Output.all(self.log_group.arn, bucket_name, args.bucket_kms_key_arn).apply(
+                lambda values: uploads_policy(
+                    values[0], values[1], values[2], config.input_prefix, config.output_prefix
+                )
+            ),
+            opts=child,
+        )
+        self.function = aws.lambda_.Function(
+            name,
+            package_type="Image",
+            image_uri=image_uri,
+            image_config={"commands": [UPLOADS_HANDLER]},
+            role=self.role.arn,
+            architectures=[args.architecture or ARCHITECTURES[0]],
+            memory_size=args.memory_size,
+            timeout=args.timeout,
+            environment={
+                "variables": {
+                    OUTPUT_BUCKET_ENV: bucket_name,
+                    INPUT_PREFIX_ENV: config.input_prefix,
+                    OUTPUT_PREFIX_ENV: config.output_prefix,
+                    RESULT_WINDOW_ENV: str(window),
+                    LOG_LEVEL_ENV: config.log_level,
+                    POWERTOOLS_LOG_LEVEL_ENV: config.log_level,
+                    POWERTOOLS_SERVICE_ENV: SERVICE_NAME,
+                    VERSION_ENV: VERSION,
+                }
+            },
+            logging_config={"log_format": "Text", "log_group": self.log_group.name},
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[access]),
+        )
+
+        self.function_name = self.function.name
+        self.function_arn = self.function.arn
+        self.invoke_arn = self.function.invoke_arn
+        self.role_name = self.role.name
+        self.log_group_name = self.log_group.name
+        self.register_outputs(
+            {
+                "function_name": self.function_name,
+                "function_arn": self.function_arn,
+                "invoke_arn": self.invoke_arn,
+                "role_name": self.role_name,
+                "log_group_name": self.log_group_name,
+            }
+        )
+
+
+def uploads_policy(
+    log_group_arn: str, bucket: str, kms_key_arn: str | None, input_prefix: str, output_prefix: str
+) -> str:
+    partition = log_group_arn.split(":")[1]
+    statements = [
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"{log_group_arn}:*"],
+        },
+        {
+            # A presigned POST works with its signer's rights: these are all an upload form can have.
+            "Sid": "SignUploads",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"arn:{partition}:s3:::{bucket}/{input_prefix}{UPLOADS_FOLDER}*"],
+        },
+        {
+            "Sid": "ReadResults",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"arn:{partition}:s3:::{bucket}/{output_prefix}*/{RESULT_JSON}"],
+        },
+    ]
+    if kms_key_arn:
+        statements.append(
+            {
+                "Sid": "UseBucketKey",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": [kms_key_arn],
+            }
+        )
+    return policy_document(*statements)
