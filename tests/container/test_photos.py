@@ -307,7 +307,7 @@ def seconds(data):
     return time.perf_counter() - started
 
 seconds(Path("/opt/darknet/data/dog.jpg").read_bytes())
-loaded = {name: name in sys.modules for name in ("PIL", "pillow_heif")}
+loaded = {name: name in sys.modules for name in ("PIL", "pi_heif")}
 heic = Path("/photos/photo.heic").read_bytes()
 first, second = seconds(heic), seconds(heic)
 print(json.dumps({"after_jpeg": loaded, "first_heic_ms": first * 1000, "warm_heic_ms": second * 1000}))
@@ -326,7 +326,7 @@ def test_pillow_is_loaded_only_when_a_format_needs_it(detector_image, dog_jpg, t
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.splitlines()[-1])
-    assert report["after_jpeg"] == {"PIL": False, "pillow_heif": False}, report
+    assert report["after_jpeg"] == {"PIL": False, "pi_heif": False}, report
     first, warm = report["first_heic_ms"], report["warm_heic_ms"]
     print(f"HEIC through the handler: first {first:.0f} ms, warm {warm:.0f} ms")
 
