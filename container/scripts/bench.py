@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambda_events import make_api_event
-from local_lambda import DEFAULT_IMAGE, LocalLambda
+from local_lambda import DEFAULT_IMAGE, LocalLambda, file_from_image
 
 SCRIPTS = Path(__file__).resolve().parent
 CONTAINER = SCRIPTS.parent
@@ -138,10 +138,6 @@ def docker(
     *args: str, timeout: float = DOCKER_TIMEOUT_SECONDS, check: bool = True
 ) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, timeout=timeout, check=check)
-
-
-def file_from_image(image: str, path: str) -> bytes:
-    return docker("run", "--rm", "--entrypoint", "cat", image, path).stdout
 
 
 def machine() -> dict:

@@ -11,24 +11,17 @@ import argparse
 import base64
 import io
 import json
-import subprocess
 import sys
 import tarfile
 from pathlib import Path
 
 from lambda_events import make_api_event
-from local_lambda import DEFAULT_IMAGE, LocalLambda
+from local_lambda import DEFAULT_IMAGE, LocalLambda, file_from_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from detector.contract import reference_tag
 
-
-def sample_image(image_tag: str) -> bytes:
-    return subprocess.run(
-        ["docker", "run", "--rm", "--entrypoint", "cat", image_tag, "/opt/darknet/data/dog.jpg"],
-        capture_output=True,
-        check=True,
-    ).stdout
+SAMPLE_IMAGE = "/opt/darknet/data/dog.jpg"
 
 
 def error_code(response: dict) -> str | None:
@@ -52,7 +45,7 @@ def main() -> int:
     container_image = args.container_image
     if args.engine == "darknet":
         container_image = reference_tag(container_image)
-    body = args.image.read_bytes() if args.image else sample_image(container_image)
+    body = args.image.read_bytes() if args.image else file_from_image(container_image, SAMPLE_IMAGE)
     with LocalLambda(image=container_image, env={"DETECTOR_ENGINE": args.engine}) as function:
         response = function.invoke(make_api_event(body, {"Accept": "application/gzip"}))
         if error_code(response) == "answer_too_large":

@@ -61,6 +61,31 @@ def docker_bridge_address() -> str:
     return gateway or "172.17.0.1"
 
 
+def file_from_image(image: str, path: str) -> bytes:
+    """One file's bytes out of an image, read by its own python3 (the image has no shell tools)."""
+    return subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "python3",
+            image,
+            "-c",
+            READ_FILE,
+            path,
+        ],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    ).stdout
+
+
+READ_FILE = "import sys; sys.stdout.buffer.write(open(sys.argv[1], 'rb').read())"
+
+
 def emulator() -> Path:
     """The emulator binary for this machine's architecture, copied out of the aws-sam-cli wheel once."""
     wheels = sorted(EMULATOR_WHEELS.glob("aws_sam_cli-*.whl"))
@@ -187,8 +212,17 @@ class LocalLambda:
         if not self.container_id:
             return None
         for path, source in PEAK_MEMORY_FILES:
+            # The shell's own `read`: no other process joins the container's memory accounting.
             done = subprocess.run(
-                ["docker", "exec", self.container_id, "cat", path],
+                [
+                    "docker",
+                    "exec",
+                    self.container_id,
+                    "sh",
+                    "-c",
+                    'read -r peak < "$0" && echo "$peak"',
+                    path,
+                ],
                 capture_output=True,
                 text=True,
                 timeout=30,

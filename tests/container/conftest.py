@@ -241,6 +241,15 @@ def lambda_async(
     function.stop()
 
 
+# The image has no shell tools: its python3 writes the tar.
+SAMPLES_AS_TAR = """
+import pathlib, sys, tarfile
+with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as archive:
+    for path in sorted(pathlib.Path("/opt/darknet/data").glob("*.jpg")):
+        archive.add(path, arcname=path.name)
+"""
+
+
 @pytest.fixture(scope="session")
 def samples(detector_image: str, tmp_path_factory) -> Path:
     """The sample images shipped in the image (/opt/darknet/data/*.jpg), copied out to a folder."""
@@ -253,10 +262,10 @@ def samples(detector_image: str, tmp_path_factory) -> Path:
             "--network",
             "none",
             "--entrypoint",
-            "sh",
+            "python3",
             detector_image,
             "-c",
-            "cd /opt/darknet/data && tar -c *.jpg",
+            SAMPLES_AS_TAR,
         ],
         capture_output=True,
         timeout=60,

@@ -258,7 +258,7 @@ def scaled(detection: dict, factor: int) -> dict:
 
 def work_folders(function: LocalLambda) -> list[str]:
     listing = subprocess.run(
-        ["docker", "exec", function.container_id, "ls", "-A", "/tmp"],
+        ["docker", "exec", function.container_id, "python3", "-c", "import os; print(*os.listdir('/tmp'))"],
         capture_output=True,
         text=True,
         check=True,
@@ -274,7 +274,10 @@ def test_a_killed_run_s_work_folder_is_removed_and_folder_markers_are_ignored(
     try:
         function.wait_ready(timeout=60)
         stale = f"/tmp/detect-{uuid.uuid4().hex[:8]}"
-        subprocess.run(["docker", "exec", function.container_id, "mkdir", stale], check=True)
+        subprocess.run(
+            ["docker", "exec", function.container_id, "python3", "-c", f"import os; os.mkdir({stale!r})"],
+            check=True,
+        )
         before = bucket_keys("output/")
 
         marker = "input/holiday photos/"
