@@ -79,7 +79,7 @@ class DarknetImageArgs:
     push_to_ecr: bool = True
     """False builds the image locally under `local_image_name` without any registry (LocalStack)."""
     local_image_name: str | None = None
-    """Local tag when not pushing; defaults to darknet-lambda:MODEL-VERSION."""
+    """Local tag when not pushing; defaults to darknet-lambda:MODEL-VERSION (with -reference for darknet)."""
     keep_images: int = 10
     """ECR lifecycle rule: how many images to keep in the repository, 1..1000."""
     force_delete: bool = False
