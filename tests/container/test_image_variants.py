@@ -108,3 +108,13 @@ def test_the_default_image_refuses_the_darknet_engine_naming_the_reference_varia
     assert "reference variant" in result["errorMessage"], result
     assert "tag IMAGE:TAG-reference" in result["errorMessage"], result
     assert "/opt/" not in result["errorMessage"], "no internal path in the message"
+
+
+def test_outside_lambda_without_the_emulator_the_entrypoint_says_what_to_mount(detector_image):
+    """The image does not carry AWS's emulator (Lambda never runs it): a bare `docker run` says so."""
+    completed = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", detector_image],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 1
+    assert "mount AWS's Runtime Interface Emulator there" in completed.stderr, completed.stderr
