@@ -29,12 +29,12 @@ lint: venv ## ruff lint and format check over the whole tree, mypy over the comp
 unit: venv ## unit tests: Pulumi mocks and pure functions, no Docker, seconds
 	$(VENV)/bin/pytest tests/unit
 
-image: ## build darknet-lambda:MODEL (installs and starts Docker, builds the base image if needed)
+image: ## build darknet-lambda:MODEL and its -reference variant (installs Docker and the base image if needed)
 	PYTHON=$(PYTHON) bash container/scripts/build-image.sh
 
-detect: venv image ## IMAGE=path/to.jpg through the local container; prints result.out, saves out/
+detect: venv image ## IMAGE=path/to.jpg through the local container (ENGINE=darknet: the reference variant)
 	cd container/scripts && ../../$(PY) detect.py $(if $(IMAGE),"$(abspath $(IMAGE))") \
-	  --out "$(CURDIR)/out" --container-image $(IMAGE_TAG)
+	  --out "$(CURDIR)/out" --container-image $(IMAGE_TAG) $(if $(ENGINE),--engine $(ENGINE))
 
 container-test: venv image ## the built image under AWS's Lambda emulator, S3 on moto
 	$(VENV)/bin/pytest tests/container

@@ -23,10 +23,12 @@ from .contract import (
     ENGINES,
     FLAVOURS,
     MANIFEST_FILE,
+    REFERENCE_TARGET,
     VERSION,
     load_manifest,
     manifest_model_problem,
     model_name_problem,
+    reference_tag,
 )
 
 _HERE = Path(__file__).resolve().parent
@@ -70,10 +72,14 @@ class DarknetImageArgs:
     original; then the darknet engine can run it too)."""
     architecture: str = "x86_64"
     """x86_64 or arm64."""
+    engine: str | None = None
+    """The engine the function runs (DarknetService sets it from `function.engine`): onnx or None builds
+    the default image; darknet builds its reference variant, the Dockerfile's `reference` target, which
+    adds Darknet's own CLI and the weights (tag MODEL-VERSION-reference)."""
     push_to_ecr: bool = True
     """False builds the image locally under `local_image_name` without any registry (LocalStack)."""
     local_image_name: str | None = None
-    """Local tag when not pushing; defaults to darknet-lambda:MODEL-VERSION."""
+    """Local tag when not pushing; defaults to darknet-lambda:MODEL-VERSION (with -reference for darknet)."""
     keep_images: int = 10
     """ECR lifecycle rule: how many images to keep in the repository, 1..1000."""
     force_delete: bool = False
@@ -83,6 +89,8 @@ class DarknetImageArgs:
 
     def __post_init__(self) -> None:
         check_choice("architecture", self.architecture, PLATFORMS)
+        if self.engine is not None:
+            check_choice("engine", self.engine, ENGINES)
         check_range("keep_images", self.keep_images, 1, 1000)
         problem = model_name_problem(self.model)
         if problem:
@@ -95,7 +103,7 @@ class DarknetImageArgs:
                     f"no Dockerfile in {self.build_context}: pass `context` (the directory holding the "
                     "detector's Dockerfile) or `image_uri` (an image that already exists)",
                 )
-            self.check_engine(ENGINES[0])
+            self.check_engine(self.engine or ENGINES[0])
 
     def _check_model_source(self) -> None:
         if self.model_dir is not None and self.model_uri is not None:
@@ -154,9 +162,15 @@ class DarknetImageArgs:
         return Path(self.context) if self.context else DEFAULT_BUILD_CONTEXT
 
     @property
+    def builds_reference(self) -> bool:
+        """Whether the image built is the reference variant, the only one that runs the darknet engine."""
+        return self.engine == "darknet"
+
+    @property
     def tag(self) -> str:
-        """The image tag: the model and the version of the recipe that built it."""
-        return f"{self.model}-{VERSION}"
+        """The image tag: the model and the version of the recipe that built it (and the variant)."""
+        tag = f"{self.model}-{VERSION}"
+        return reference_tag(tag) if self.builds_reference else tag
 
     def check_engine(self, engine: str) -> None:
         """Deploy-time check of the model against the manifest the image is built from.
@@ -274,7 +288,8 @@ class DarknetImage(pulumi.ComponentResource):
 
 
 def image_build_args(args: DarknetImageArgs, context: Path) -> docker.DockerBuildArgs:
-    """How the image is built from `context`: Dockerfile, build arguments, platform."""
+    """How the image is built from `context`: Dockerfile, build arguments, platform, and the reference
+    target for the darknet engine (the Dockerfile's last stage, the default image, otherwise)."""
     build_args = {"MODEL": args.model}
     if args.own_model_source:
         build_args["MODEL_FLAVOUR"] = args.flavour
@@ -283,6 +298,7 @@ def image_build_args(args: DarknetImageArgs, context: Path) -> docker.DockerBuil
         dockerfile=str(context / "Dockerfile"),
         args=build_args,
         platform=PLATFORMS[args.architecture],
+        target=REFERENCE_TARGET if args.builds_reference else None,
     )
 
 

@@ -30,6 +30,7 @@ WIRED = {
         "bucket_kms_key_arn": "bucket.kms_key_arn",
     },
     "bucket": {"output_prefix": "function.output_prefix"},
+    "image": {"engine": "function.engine"},
     "api": {
         "function_name": "the function",
         "function_invoke_arn": "the function",
@@ -132,7 +133,7 @@ class DarknetServiceArgs:
         return {**self.tags, **part_tags}
 
     def image_args(self) -> DarknetImageArgs:
-        return dataclasses.replace(self.image, tags=self._tags(self.image.tags))
+        return dataclasses.replace(self.image, engine=self.function.engine, tags=self._tags(self.image.tags))
 
     def bucket_args(self) -> DarknetBucketArgs:
         return dataclasses.replace(

@@ -122,6 +122,10 @@ start_localstack() {
     log "port 4566 already answers: stop that LocalStack first, the tests must run against this one"
     return 1
   fi
+  # The function image does not carry AWS's emulator: the executor plugin mounts the local runs' copy.
+  DARKNET_LAMBDA_EMULATOR="$(PYTHONPATH="$root/container/scripts" "$root/.venv/bin/python" -c \
+    'from local_lambda import emulator; print(emulator())')"
+  export DARKNET_LAMBDA_EMULATOR
   if [[ "$localstack_mode" == compose ]]; then
     compose up -d
     wait_for_localstack

@@ -28,6 +28,16 @@ ENGINES = ("onnx", "darknet")
 FLAVOURS = ("pjreddie", "fork")
 """Which Darknet trained a model: pjreddie's original (the image's CLI runs it) or the maintained fork."""
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+REFERENCE_TARGET = "reference"
+"""The image variant that also carries Darknet's own CLI and the weights it reads, the only one that runs
+the reference engine: the Dockerfile's build target of that name, tagged by `reference_tag`."""
+
+
+def reference_tag(tag: str) -> str:
+    """The reference variant's tag beside the default image's (darknet-lambda:yolov3-tiny-reference)."""
+    return f"{tag}-{REFERENCE_TARGET}"
+
+
 MANIFEST_FILE = "models.json"
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 

@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 from . import cpu
+from .contract import REFERENCE_TARGET, reference_tag
 from .decoding import darknet_readable
 from .detection import Detection, DetectionRun, ImageDecodeError, SourceImage, UnsupportedOption
 from .libdarknet import Libdarknet
@@ -35,6 +36,10 @@ DARKNET_TIMEOUT_SECONDS = 600
 
 class DarknetError(RuntimeError):
     """Darknet ran but did not predict, for a reason other than an unreadable image."""
+
+
+class EngineUnavailable(RuntimeError):
+    """The image lacks Darknet's CLI or the weights: only its reference variant carries them."""
 
 
 class UnsupportedModelError(ValueError):
@@ -107,7 +112,13 @@ class DarknetCliEngine:
                 "cannot run it, use the onnx engine"
             )
         self.data_file, self.cfg, self.weights = files.data, files.cfg, files.weights
-        for path in (darknet_bin, self.data_file, self.cfg, self.weights, files.names):
+        if not (darknet_bin.is_file() and self.weights.is_file()):
+            raise EngineUnavailable(
+                f"DETECTOR_ENGINE=darknet needs Darknet's own CLI and the {model} weights, which only the "
+                f"image's {REFERENCE_TARGET} variant carries (build target '{REFERENCE_TARGET}', tag "
+                f"{reference_tag('IMAGE:TAG')}); this image runs the onnx engine"
+            )
+        for path in (self.data_file, self.cfg, files.names):
             if not path.is_file():
                 raise FileNotFoundError(f"Darknet engine needs {path}")
         self.names = read_names(files.names)

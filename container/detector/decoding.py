@@ -4,7 +4,7 @@ Darknet's stb_image decodes JPEG (baseline, progressive, grayscale, CMYK), so de
 `darknet detector test`. PNG (8/16-bit, palette, alpha), BMP and GIF, which stb also reads, go to Pillow:
 for these lossless formats it yields the very pixels stb does (>> 8 for 16-bit, alpha dropped), and it
 survives damaged files that make stb_image 2.19 loop forever. WEBP, HEIC/HEIF, AVIF and TIFF go to
-Pillow too (with pillow-heif). Pillow is imported on the first such image, so the cold start and the
+Pillow too (with pi-heif). Pillow is imported on the first such image, so the cold start and the
 warm JPEG path never pay for it. Photos too large to decode at full resolution go to Pillow as well:
 it decodes a JPEG at 1/2, 1/4 or 1/8 scale in libjpeg's DCT (draft mode), and other formats are
 reduced by box averaging, so memory follows the reduced size.
@@ -55,10 +55,10 @@ def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
 @cache
 def _pillow():
     """Pillow with the HEIF opener registered; its own decompression-bomb guard is replaced by ours."""
-    import pillow_heif
+    import pi_heif
     from PIL import Image
 
-    pillow_heif.register_heif_opener()
+    pi_heif.register_heif_opener()
     Image.MAX_IMAGE_PIXELS = None
     return Image
 
@@ -89,7 +89,7 @@ def _open(data: bytes, kind: str):
 def library_info(data: bytes, kind: str) -> ImageInfo:
     """Size and orientation from Pillow's header parse (no pixels are decoded here).
 
-    pillow-heif applies HEIF's own rotation and libtiff the TIFF orientation tag while decoding, and
+    pi-heif applies HEIF's own rotation and libtiff the TIFF orientation tag while decoding, and
     Pillow then reports the upright size: for those the pixels need no further turn.
     """
     with _open(data, kind) as image, _decoder_errors(kind, "is corrupt"):

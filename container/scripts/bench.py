@@ -43,13 +43,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambda_events import make_api_event
-from local_lambda import DEFAULT_IMAGE, LocalLambda
+from local_lambda import DEFAULT_IMAGE, LocalLambda, file_from_image
 
 SCRIPTS = Path(__file__).resolve().parent
 CONTAINER = SCRIPTS.parent
 ROOT = CONTAINER.parent
 sys.path.insert(0, str(CONTAINER))
 
+from detector.contract import reference_tag  # noqa: E402
 from detector.darknet_onnx import convert, parse_cfg, write_random_weights  # noqa: E402
 from detector.model_files import assemble  # noqa: E402
 
@@ -137,10 +138,6 @@ def docker(
     *args: str, timeout: float = DOCKER_TIMEOUT_SECONDS, check: bool = True
 ) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, timeout=timeout, check=check)
-
-
-def file_from_image(image: str, path: str) -> bytes:
-    return docker("run", "--rm", "--entrypoint", "cat", image, path).stdout
 
 
 def machine() -> dict:
@@ -252,6 +249,38 @@ def time_engine(
 
 def progress(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class ImageSize:
+    """An image as docker counts it and gzip-compressed, plus what it adds to the default image's layers."""
+
+    tag: str
+    size_bytes: int
+    compressed_bytes: int
+    layers: list[str]
+
+    @classmethod
+    def of(cls, image: str) -> ImageSize:
+        inspected = docker("image", "inspect", "-f", '{{.Size}} {{join .RootFS.Layers ","}}', image)
+        size, layers = inspected.stdout.decode().split()
+        return cls(image, int(size), compressed_size(image), layers.split(","))
+
+    def line(self, base: ImageSize | None = None) -> str:
+        size, compressed = self.size_bytes / 1e6, self.compressed_bytes / 1e6
+        text = f"{self.tag}: {size:.0f} MB uncompressed, {compressed:.0f} MB gzip-compressed"
+        if base is not None:
+            owner = (
+                "the default image" if self.layers[: len(base.layers)] == base.layers else "NOT the default"
+            )
+            text += f" ({owner}'s layers + {(self.size_bytes - base.size_bytes) / 1e6:.0f} MB)"
+        return text
+
+    def summary(self) -> dict:
+        return {
+            "size_mb": round(self.size_bytes / 1e6, 1),
+            "compressed_mb": round(self.compressed_bytes / 1e6, 1),
+        }
 
 
 def parity(image: str, model: str) -> bool:
@@ -422,6 +451,9 @@ def grouped(timings: list[EngineTiming]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", default=DEFAULT_IMAGE)
+    parser.add_argument(
+        "--reference-image", help="the variant with Darknet's CLI (default: the image's reference tag)"
+    )
     parser.add_argument("--warm-calls", type=int, default=20, help="warm calls per engine and setting")
     parser.add_argument("--photo-calls", type=int, default=5, help="warm calls per large photo")
     parser.add_argument(
@@ -434,9 +466,11 @@ def main(argv: list[str] | None = None) -> int:
     host = machine()
     env = image_env(args.image)
     model = env.get("DETECTOR_MODEL", "yolov3-tiny")
-    image_bytes = int(docker("image", "inspect", "-f", "{{.Size}}", args.image).stdout)
-    compressed_bytes = compressed_size(args.image)
-    progress(f"{args.image} ({image_bytes / 1e6:.0f} MB) on {host['cpu']}, {host['cores']} cores")
+    reference = args.reference_image or reference_tag(args.image)
+    # The darknet engine runs in the reference variant; everything else in the default image.
+    engine_image = {DEFAULT_ENGINE: args.image, "darknet": reference}
+    sizes = {DEFAULT_ENGINE: ImageSize.of(args.image), "reference": ImageSize.of(reference)}
+    progress(f"{sizes[DEFAULT_ENGINE].line()}; on {host['cpu']}, {host['cores']} cores")
     dog = file_from_image(args.image, SAMPLE_IMAGE)
     event = make_api_event(dog)
     settings = (
@@ -445,10 +479,10 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     progress("parity: detector.parity inside the image on every sample")
-    parity_ok = parity(args.image, model)
+    parity_ok = parity(reference, model)
 
     timings = [
-        time_engine(args.image, engine, limits, event, args.warm_calls)
+        time_engine(engine_image[engine], engine, limits, event, args.warm_calls)
         for limits in settings
         for engine in ENGINES
     ]
@@ -464,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
             engines = ENGINES if MANIFEST[timed]["darknet_cli"] else (DEFAULT_ENGINE,)
             model_timings[timed] = [
                 time_engine(
-                    args.image,
+                    engine_image[engine],
                     engine,
                     limits,
                     event,
@@ -502,9 +536,9 @@ def main(argv: list[str] | None = None) -> int:
         f"machine: {host['cpu']} (family/model {host['cpu_family_model']}, {host['vector']}), "
         f"{host['cores']} cores, {host['memory_gib']} GiB, kernel {host['kernel']}, "
         f"docker {host['docker']}, cgroup {host['cgroup']}",
-        f"image:   {args.image}, {image_bytes / 1e6:.0f} MB uncompressed, "
-        f"{compressed_bytes / 1e6:.0f} MB gzip-compressed; default engine {DEFAULT_ENGINE}; "
+        f"image:   {sizes[DEFAULT_ENGINE].line()}; default engine {DEFAULT_ENGINE}; "
         f"parity {'PASS' if parity_ok else 'FAIL'}",
+        f"         {sizes['reference'].line(sizes[DEFAULT_ENGINE])}, for the darknet engine",
         "event:   dog.jpg (768x576) as an API Gateway REST proxy event, synchronous JSON answer (no S3)",
         "",
         *table(f"{model}: {args.warm_calls} warm calls per engine and setting", timings),
@@ -542,8 +576,9 @@ def main(argv: list[str] | None = None) -> int:
         "engine": DEFAULT_ENGINE,
         "machine": host,
         "image": args.image,
-        "image_size_mb": round(image_bytes / 1e6, 1),
-        "image_compressed_mb": round(compressed_bytes / 1e6, 1),
+        "image_size_mb": sizes[DEFAULT_ENGINE].summary()["size_mb"],
+        "image_compressed_mb": sizes[DEFAULT_ENGINE].summary()["compressed_mb"],
+        "reference_image": {"tag": reference, **sizes["reference"].summary()},
         "parity": parity_ok,
         "warm_calls": args.warm_calls,
         "cold_start_ms": onnx_cold,

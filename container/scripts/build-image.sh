@@ -2,7 +2,8 @@
 # `make image`: everything a fresh machine needs to build the Lambda image offline.
 # Installs and starts a Docker engine if needed, provides the base image, fills
 # container/cache with the Python wheels (downloaded by the host's pip, which trusts the
-# host's TLS set-up) and the verified weights, then builds darknet-lambda:$MODEL.
+# host's TLS set-up) and the verified weights, then builds darknet-lambda:$MODEL (IMAGE_TAG) and its
+# reference variant, IMAGE_TAG-reference, which adds Darknet's CLI and the weights for DETECTOR_ENGINE=darknet.
 # MODEL_DIR=path builds a team's own model instead: the folder's one .cfg, .weights and .names file
 # (named after the cfg), trained by the fork unless MODEL_FLAVOUR=pjreddie; the build checks that they
 # agree and says what does not.
@@ -41,6 +42,10 @@ if [[ -n "$model_dir" ]]; then
   cp "$names" "$staging/$model.names"
 fi
 tag="${IMAGE_TAG:-darknet-lambda:$model}"
+# The reference variant (the default image plus Darknet's CLI and the weights), named by the contract.
+read -r reference_target reference < <(PYTHONPATH="$context" "$python" -c \
+  'import sys; from detector.contract import REFERENCE_TARGET as t, reference_tag; print(t, reference_tag(sys.argv[1]))' \
+  "$tag")
 build_args=(--build-arg "MODEL=$model" --build-arg "MODEL_FLAVOUR=$flavour")
 
 bash "$here/ensure-docker.sh"
@@ -76,6 +81,7 @@ flock "$lock"
 
 started=$SECONDS
 docker build --quiet "${build_args[@]}" -t "$tag" "$context" >/dev/null
+docker build --quiet "${build_args[@]}" --target "$reference_target" -t "$reference" "$context" >/dev/null
 # The legacy builder's build cache is the build stages' images. Tag the current ones (instant:
 # every stage is cached by now) so that pruning untagged images removes only stale stages. Stage
 # tags follow the image tag, so builds of different sources keep their own caches.
@@ -85,4 +91,5 @@ for stage in darknet python-deps model runtime-files; do
 done
 docker image prune --force >/dev/null 2>&1 || true
 flock --unlock "$lock"
-echo "build-image: $tag built in $((SECONDS - started)) s, $(docker image inspect -f '{{.Size}}' "$tag" | numfmt --to=si)B" >&2
+size() { docker image inspect -f '{{.Size}}' "$1" | numfmt --to=si; }
+echo "build-image: $tag ($(size "$tag")B) and $reference ($(size "$reference")B) built in $((SECONDS - started)) s" >&2

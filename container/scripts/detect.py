@@ -1,7 +1,8 @@
 """`make detect IMAGE=path`: one image through the local container, the way the HTTP path sends it.
 
 Prints Darknet's result.out to stdout and saves image-result.png and result.out in the output
-folder (default out/). Without IMAGE it uses the sample dog.jpg shipped in the image.
+folder (default out/). Without IMAGE it uses the sample dog.jpg shipped in the image. The darknet
+engine (`ENGINE=darknet`) runs in the image's reference variant, which `make image` builds beside it.
 """
 
 from __future__ import annotations
@@ -10,21 +11,17 @@ import argparse
 import base64
 import io
 import json
-import subprocess
 import sys
 import tarfile
 from pathlib import Path
 
 from lambda_events import make_api_event
-from local_lambda import DEFAULT_IMAGE, LocalLambda
+from local_lambda import DEFAULT_IMAGE, LocalLambda, file_from_image
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from detector.contract import reference_tag
 
-def sample_image(image_tag: str) -> bytes:
-    return subprocess.run(
-        ["docker", "run", "--rm", "--entrypoint", "cat", image_tag, "/opt/darknet/data/dog.jpg"],
-        capture_output=True,
-        check=True,
-    ).stdout
+SAMPLE_IMAGE = "/opt/darknet/data/dog.jpg"
 
 
 def error_code(response: dict) -> str | None:
@@ -39,12 +36,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("image", nargs="?", type=Path, help="an image file (default: the sample dog.jpg)")
     parser.add_argument("--out", type=Path, default=Path("out"))
-    parser.add_argument("--container-image", default=DEFAULT_IMAGE)
+    parser.add_argument(
+        "--container-image", default=DEFAULT_IMAGE, help="the default image (darknet: its reference variant)"
+    )
     parser.add_argument("--engine", choices=["onnx", "darknet"], default="onnx")
     args = parser.parse_args()
 
-    body = args.image.read_bytes() if args.image else sample_image(args.container_image)
-    with LocalLambda(image=args.container_image, env={"DETECTOR_ENGINE": args.engine}) as function:
+    container_image = args.container_image
+    if args.engine == "darknet":
+        container_image = reference_tag(container_image)
+    body = args.image.read_bytes() if args.image else file_from_image(container_image, SAMPLE_IMAGE)
+    with LocalLambda(image=container_image, env={"DETECTOR_ENGINE": args.engine}) as function:
         response = function.invoke(make_api_event(body, {"Accept": "application/gzip"}))
         if error_code(response) == "answer_too_large":
             # A large photo's tar.gz exceeds Lambda's response limit, and this local run has no bucket

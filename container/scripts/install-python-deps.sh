@@ -1,8 +1,8 @@
 #!/bin/sh
 # Install the image's Python dependencies into plain folders (Debian's python3 has no pip at
-# run time): runtime wheels into $2/python, build-only wheels into $2/build-python, and AWS's
-# Runtime Interface Emulator into $2/rie. Uses the wheelhouse in $1/cache/wheels when it
-# holds wheels for this architecture (offline builds; the host downloaded them), otherwise the index.
+# run time): runtime wheels into $2/python and build-only wheels into $2/build-python. Uses the
+# wheelhouse in $1/cache/wheels when it holds wheels for this architecture (offline builds; the host
+# downloaded them), otherwise the index.
 set -eu
 src="$1"
 dest="$2"
@@ -39,22 +39,17 @@ rm -rf "$dest/python/onnxruntime/transformers" "$dest/python/onnxruntime/quantiz
 # protobuf comes with onnxruntime for its model tools only: the session reads the graph in C++.
 rm -rf "$dest/python/google/protobuf" "$dest/python/google/_upb" "$dest"/python/protobuf-*.dist-info
 rmdir "$dest/python/google" 2>/dev/null || true
+# numpy's build and packaging tools (f2py, distutils, the C headers and static library for extensions
+# built against it) and its compiled test modules are never loaded by an installed program.
+core="$dest/python/numpy/_core"
+rm -rf "$dest/python/numpy/f2py" "$dest/python/numpy/distutils" "$dest/python/numpy/_pyinstaller" \
+       "$core/include" "$core/lib" "$core"/_*_tests.cpython-* "$core"/_simd.cpython-*
+# Pillow's Tk bridge and font rendering (FreeType, HarfBuzz, Brotli): the function reads images only.
+rm -f "$dest"/python/PIL/_imagingtk.* "$dest"/python/PIL/_imagingft.* "$dest"/python/pillow.libs/libfreetype-* \
+      "$dest"/python/pillow.libs/libharfbuzz-* "$dest"/python/pillow.libs/libbrotli*
+# Powertools' Swagger UI assets: served only by an API that enables its OpenAPI page, which this one does not.
+rm -f "$dest"/python/aws_lambda_powertools/event_handler/openapi/swagger_ui/*.js \
+      "$dest"/python/aws_lambda_powertools/event_handler/openapi/swagger_ui/*.css
+# Type stubs and Cython declarations serve editors and compilers, never the interpreter.
+find "$dest/python" -type f \( -name '*.pyi' -o -name '*.pxd' -o -name py.typed \) -delete
 find "$dest/python" -type d \( -name tests -o -name __pycache__ \) -prune -exec rm -rf {} +
-
-sam_spec="$(grep '^aws-sam-cli' "$src/requirements-build.txt")"
-sam_wheel="$(ls "$wheels"/aws_sam_cli-*.whl 2>/dev/null | head -n 1 || true)"
-if [ -z "$sam_wheel" ]; then
-  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-    --dest /tmp/sam "$sam_spec"
-  sam_wheel="$(ls /tmp/sam/aws_sam_cli-*.whl)"
-fi
-machine="$(uname -m)"
-case "$machine" in aarch64) machine=arm64 ;; esac
-mkdir -p "$dest/rie"
-python3 - "$sam_wheel" "samcli/local/rapid/aws-lambda-rie-$machine" "$dest/rie/aws-lambda-rie" <<'PY'
-import sys, zipfile
-wheel, member, target = sys.argv[1:]
-with zipfile.ZipFile(wheel) as archive, open(target, "wb") as out:
-    out.write(archive.read(member))
-PY
-chmod 0755 "$dest/rie/aws-lambda-rie"

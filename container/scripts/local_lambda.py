@@ -10,12 +10,15 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import platform
 import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # The image `make image` builds: IMAGE_TAG as the Makefile exports it, or the default model's tag.
 DEFAULT_IMAGE = os.environ.get("IMAGE_TAG") or "darknet-lambda:yolov3-tiny"
@@ -28,6 +31,12 @@ NOT_LISTENING_YET = (
     http.client.RemoteDisconnected,
 )
 STARTUP_SECONDS = 30
+CONTAINER = Path(__file__).resolve().parents[1]
+# AWS's Runtime Interface Emulator: in the aws-sam-cli wheel `make image` keeps in the wheelhouse, copied
+# out once and mounted where the image's entrypoint looks for it (the image itself does not carry it).
+EMULATOR_WHEELS = CONTAINER / "cache" / "wheels"
+EMULATOR_FOLDER = CONTAINER.parent / ".cache" / "rie"
+EMULATOR_IN_CONTAINER = "/usr/local/bin/aws-lambda-rie"
 # The container's high-water mark of memory, where each cgroup version keeps it (page cache included).
 PEAK_MEMORY_FILES = (
     ("/sys/fs/cgroup/memory.peak", "cgroup v2 memory.peak"),
@@ -50,6 +59,50 @@ def docker_bridge_address() -> str:
         check=True,
     ).stdout.strip()
     return gateway or "172.17.0.1"
+
+
+def file_from_image(image: str, path: str) -> bytes:
+    """One file's bytes out of an image, read by its own python3 (the image has no shell tools)."""
+    return subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "python3",
+            image,
+            "-c",
+            READ_FILE,
+            path,
+        ],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    ).stdout
+
+
+READ_FILE = "import sys; sys.stdout.buffer.write(open(sys.argv[1], 'rb').read())"
+
+
+def emulator() -> Path:
+    """The emulator binary for this machine's architecture, copied out of the aws-sam-cli wheel once."""
+    wheels = sorted(EMULATOR_WHEELS.glob("aws_sam_cli-*.whl"))
+    if not wheels:
+        raise FileNotFoundError(
+            f"no aws-sam-cli wheel in {EMULATOR_WHEELS}: `make image` downloads it (it carries the emulator)"
+        )
+    machine = {"aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    binary = EMULATOR_FOLDER / f"{wheels[-1].stem}-aws-lambda-rie-{machine}"
+    if not binary.is_file():
+        EMULATOR_FOLDER.mkdir(parents=True, exist_ok=True)
+        partial = binary.with_name(binary.name + ".partial")
+        with zipfile.ZipFile(wheels[-1]) as wheel:
+            partial.write_bytes(wheel.read(f"samcli/local/rapid/aws-lambda-rie-{machine}"))
+        partial.chmod(0o755)
+        partial.replace(binary)
+    return binary
 
 
 class FunctionError(RuntimeError):
@@ -85,6 +138,8 @@ class LocalLambda:
             "/tmp:rw,size=512m",
             "--publish",
             f"127.0.0.1:{self.port}:8080",
+            "--volume",
+            f"{emulator()}:{EMULATOR_IN_CONTAINER}:ro",
         ]
         if self.cpus:
             command += ["--cpus", str(self.cpus)]
@@ -161,8 +216,17 @@ class LocalLambda:
         if not self.container_id:
             return None
         for path, source in PEAK_MEMORY_FILES:
+            # The shell's own `read`: no other process joins the container's memory accounting.
             done = subprocess.run(
-                ["docker", "exec", self.container_id, "cat", path],
+                [
+                    "docker",
+                    "exec",
+                    self.container_id,
+                    "sh",
+                    "-c",
+                    'read -r peak < "$0" && echo "$peak"',
+                    path,
+                ],
                 capture_output=True,
                 text=True,
                 timeout=30,

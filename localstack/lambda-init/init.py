@@ -1,5 +1,5 @@
-#!/usr/bin/env python3
-"""LocalStack's Lambda init for images that carry AWS's Runtime Interface Emulator (RIE).
+#!/usr/bin/python3
+"""LocalStack's Lambda init for images that run AWS's Runtime Interface Emulator (RIE) outside Lambda.
 
 LocalStack starts every function container with this file as its entrypoint (it copies it to
 /var/rapid/init) and the image's own entrypoint and command as arguments (the executor plugin
@@ -15,7 +15,8 @@ Contract with LocalStack (localstack/services/lambda_/invocation/executor_endpoi
   - then POST {"logs": ...} to {endpoint}/invocations/{invoke-id}/logs and the function's result
     to .../response, or its error to .../error.
 
-Standard library only: it runs on the image's python3.
+Standard library only: it runs on the image's python3 (by its path: the image has no /usr/bin/env). The
+image does not carry the RIE: the executor plugin mounts the host's copy where its entrypoint looks.
 """
 
 import http.server

@@ -28,6 +28,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "container" / "scripts"))
 
+from detector.contract import reference_tag  # noqa: E402
 from local_lambda import DEFAULT_IMAGE, LocalLambda, docker_bridge_address, free_port  # noqa: E402
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -45,10 +46,8 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
     pytest.fail(f"nothing listens on {host}:{port} after {timeout} s", pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def detector_image() -> str:
-    """The image tag under test; fails (never skips) when Docker or the image is missing."""
-    image = DEFAULT_IMAGE
+def built_image(image: str) -> str:
+    """The tag, once Docker and the image are there; fails (never skips) when either is missing."""
     if shutil.which("docker") is None:
         pytest.fail("docker is not installed: the container tests need the built image", pytrace=False)
     inspected = subprocess.run(
@@ -56,11 +55,23 @@ def detector_image() -> str:
     )
     if inspected.returncode != 0:
         pytest.fail(
-            f"image {image} is not built: run `make image` first "
+            f"image {image} is not built: run `make image` first, which builds it "
             f"(docker image inspect: {inspected.stderr.strip()})",
             pytrace=False,
         )
     return image
+
+
+@pytest.fixture(scope="session")
+def detector_image() -> str:
+    """The image tag under test, the default image (onnx engine)."""
+    return built_image(DEFAULT_IMAGE)
+
+
+@pytest.fixture(scope="session")
+def reference_image(detector_image: str) -> str:
+    """Its reference variant, which adds Darknet's CLI and the weights: the darknet engine runs there."""
+    return built_image(reference_tag(detector_image))
 
 
 @pytest.fixture(scope="session")
@@ -149,9 +160,9 @@ def lambda_1024(detector_image: str, lambda_env: dict[str, str]) -> Iterator[Loc
 
 
 @pytest.fixture(scope="session")
-def lambda_darknet(detector_image: str, lambda_env: dict[str, str]) -> Iterator[LocalLambda]:
-    """The same image running the Darknet binary itself."""
-    function = _running(detector_image, {**lambda_env, "DETECTOR_ENGINE": "darknet"})
+def lambda_darknet(reference_image: str, lambda_env: dict[str, str]) -> Iterator[LocalLambda]:
+    """The reference variant running the Darknet binary itself."""
+    function = _running(reference_image, {**lambda_env, "DETECTOR_ENGINE": "darknet"})
     yield function
     function.stop()
 
@@ -230,6 +241,15 @@ def lambda_async(
     function.stop()
 
 
+# The image has no shell tools: its python3 writes the tar.
+SAMPLES_AS_TAR = """
+import pathlib, sys, tarfile
+with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as archive:
+    for path in sorted(pathlib.Path("/opt/darknet/data").glob("*.jpg")):
+        archive.add(path, arcname=path.name)
+"""
+
+
 @pytest.fixture(scope="session")
 def samples(detector_image: str, tmp_path_factory) -> Path:
     """The sample images shipped in the image (/opt/darknet/data/*.jpg), copied out to a folder."""
@@ -242,10 +262,10 @@ def samples(detector_image: str, tmp_path_factory) -> Path:
             "--network",
             "none",
             "--entrypoint",
-            "sh",
+            "python3",
             detector_image,
             "-c",
-            "cd /opt/darknet/data && tar -c *.jpg",
+            SAMPLES_AS_TAR,
         ],
         capture_output=True,
         timeout=60,

@@ -1,9 +1,9 @@
 """Inside the built image: a threshold given per call is Darknet's -thresh for that call, and a class
 filter keeps exactly the asked classes of what Darknet prints.
 
-The reference is the Darknet CLI run at each threshold (its own -thresh), compared by detector.parity's
-criteria; nothing here compares against stored numbers. Needs Docker and the built image, and fails
-(never skips) when either is missing.
+The reference is the Darknet CLI run at each threshold (its own -thresh) in the reference variant,
+compared by detector.parity's criteria; nothing here compares against stored numbers. Needs Docker and
+the built images, and fails (never skips) when either is missing.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_parity import SAMPLES, run_in_image
+from test_parity import REFERENCE_IMAGE, SAMPLES, run_in_image
 
 pytestmark = pytest.mark.docker
 
@@ -51,7 +51,9 @@ print(json.dumps(report))
 
 
 def test_a_threshold_per_call_detects_what_darknet_does_at_that_threshold():
-    completed = run_in_image("-c", PER_CALL_THRESHOLDS, json.dumps(THRESHOLDS), *SAMPLES, timeout=900)
+    completed = run_in_image(
+        "-c", PER_CALL_THRESHOLDS, json.dumps(THRESHOLDS), *SAMPLES, timeout=900, image=REFERENCE_IMAGE
+    )
     assert completed.returncode == 0, completed.stderr[-2000:]
     report = json.loads(completed.stdout)
     for entry in (e for e in report if "threshold" in e):

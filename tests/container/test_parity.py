@@ -1,7 +1,8 @@
-"""Inside the built image: the ONNX engine reports what the Darknet binary reports, on every sample image.
+"""Inside the built images: the ONNX engine reports what the Darknet binary reports, on every sample image.
 
-Runs detector.parity, which calls both engines; nothing here compares against stored numbers. Needs Docker
-and the built image, and fails (never skips) when either is missing.
+Runs detector.parity in the reference variant (the default image plus Darknet's CLI and the weights),
+which calls both engines; nothing here compares against stored numbers. Needs Docker and the built
+images, and fails (never skips) when either is missing.
 """
 
 from __future__ import annotations
@@ -11,22 +12,24 @@ import shutil
 import subprocess
 
 import pytest
+from detector.contract import reference_tag
 from local_lambda import DEFAULT_IMAGE
 
 pytestmark = pytest.mark.docker
 
 IMAGE = DEFAULT_IMAGE
+REFERENCE_IMAGE = reference_tag(DEFAULT_IMAGE)
 SAMPLES = ["dog", "eagle", "giraffe", "horses", "person", "kite", "scream"]
 
 
-def run_in_image(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+def run_in_image(*args: str, timeout: int = 600, image: str = IMAGE) -> subprocess.CompletedProcess:
     if shutil.which("docker") is None:
         pytest.fail("docker is not installed: the parity test needs the built image")
-    inspected = subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True, text=True)
+    inspected = subprocess.run(["docker", "image", "inspect", image], capture_output=True, text=True)
     if inspected.returncode != 0:
-        pytest.fail(f"image {IMAGE} is not built (docker image inspect: {inspected.stderr.strip()})")
+        pytest.fail(f"image {image} is not built: run `make image` ({inspected.stderr.strip()})")
     return subprocess.run(
-        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", IMAGE, *args],
+        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", image, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -44,6 +47,7 @@ def test_onnx_engine_matches_darknet_on_every_sample_image():
         "--darknet",
         "/opt/darknet/bin/darknet",
         *(f"/opt/darknet/data/{name}.jpg" for name in SAMPLES),
+        image=REFERENCE_IMAGE,
     )
     assert completed.returncode == 0, completed.stderr
     summary = json.loads(completed.stdout)

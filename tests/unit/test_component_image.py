@@ -337,3 +337,58 @@ def test_service_refuses_the_darknet_engine_for_a_fork_trained_own_model(own_mod
             function=DarknetFunctionArgs(engine="darknet"),
         )
     assert error.value.argument == "image.model_flavour"
+
+
+def test_the_darknet_engine_builds_and_runs_the_reference_variant(mocked, build_context):
+    """The default image has no Darknet CLI nor weights: a darknet stack builds the `reference` target."""
+
+    def program():
+        DarknetService(
+            "detector",
+            DarknetServiceArgs(
+                image=DarknetImageArgs(context=str(build_context), push_to_ecr=False),
+                function=DarknetFunctionArgs(engine="darknet"),
+            ),
+        )
+
+    deployment = mocked.run(program)
+    image = deployment.one("docker:index/image:Image").inputs
+    assert image["build"]["target"] == "reference"
+    assert image["imageName"] == f"darknet-lambda:yolov3-tiny-{__version__}-reference"
+    function = deployment.one("aws:lambda/function:Function", "detector").inputs
+    assert function["imageUri"] == image["imageName"]
+    assert function["environment"]["variables"]["DETECTOR_ENGINE"] == "darknet"
+
+
+def test_the_onnx_engine_builds_the_default_image(mocked, build_context):
+    def program():
+        DarknetService(
+            "detector",
+            DarknetServiceArgs(image=DarknetImageArgs(context=str(build_context), push_to_ecr=False)),
+        )
+
+    image = mocked.run(program).one("docker:index/image:Image").inputs
+    assert "target" not in image["build"], "the Dockerfile's last stage is the default image"
+    assert image["imageName"] == f"darknet-lambda:yolov3-tiny-{__version__}"
+
+
+def test_the_reference_variant_is_pushed_under_its_own_tag(mocked, build_context):
+    deployment = deploy(mocked, context=str(build_context), engine="darknet")
+    url = deployment.one("aws:ecr/repository:Repository").state["repositoryUrl"]
+    image = deployment.one("docker:index/image:Image").inputs
+    assert (image["imageName"], image["build"]["target"]) == (
+        f"{url}:yolov3-tiny-{__version__}-reference",
+        "reference",
+    )
+
+
+def test_the_images_engine_is_the_functions_in_a_service(build_context):
+    with pytest.raises(InvalidArgument, match=r"is set by the service from function.engine") as error:
+        DarknetServiceArgs(image=DarknetImageArgs(context=str(build_context), engine="darknet"))
+    assert error.value.argument == "image.engine"
+
+
+def test_an_unknown_engine_is_refused(build_context):
+    with pytest.raises(InvalidArgument, match=r"'tensorflow' is not one of onnx, darknet") as error:
+        DarknetImageArgs(context=str(build_context), engine="tensorflow")
+    assert error.value.argument == "engine"

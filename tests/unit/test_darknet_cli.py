@@ -6,6 +6,7 @@ import pytest
 from detector.darknet_cli import (
     DarknetCliEngine,
     DarknetError,
+    EngineUnavailable,
     UnsupportedModelError,
     parse_output,
     scale_box,
@@ -141,6 +142,25 @@ def test_a_model_only_the_fork_runs_is_refused_by_name(tmp_path):
         UnsupportedModelError, match="model parts uses layers only the maintained Darknet fork"
     ):
         DarknetCliEngine(model_dir, "parts", 0.5, tmp_path / "darknet")
+
+
+@pytest.mark.parametrize("missing", ["darknet", "yolov3.weights"])
+def test_an_image_without_the_cli_or_the_weights_names_the_reference_variant(tmp_path, missing):
+    """The default image carries neither: the error says which variant runs this engine, and no path."""
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for name in ("yolov3.data", "yolov3.cfg", "yolov3.weights"):
+        (model_dir / name).write_text("")
+    darknet = tmp_path / "darknet"
+    darknet.write_text("")
+    (darknet if missing == "darknet" else model_dir / missing).unlink()
+    with pytest.raises(EngineUnavailable) as error:
+        DarknetCliEngine(model_dir, "yolov3", 0.5, darknet)
+    assert str(error.value) == (
+        "DETECTOR_ENGINE=darknet needs Darknet's own CLI and the yolov3 weights, which only the image's "
+        "reference variant carries (build target 'reference', tag IMAGE:TAG-reference); this image runs "
+        "the onnx engine"
+    )
 
 
 def test_darknet_killed_for_memory_says_so(tmp_path, small_png):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import platform
 import threading
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import local_lambda
 import pytest
 from local_lambda import FunctionError, LocalLambda, free_port
 
@@ -92,3 +95,30 @@ def test_once_the_emulator_has_answered_a_refused_connection_is_an_error(port):
     emulator.close()
     with pytest.raises(FunctionError, match="invoke failed"):
         function.invoke({})
+
+
+@pytest.fixture
+def wheelhouse(tmp_path, monkeypatch):
+    """Where the emulator comes from (the aws-sam-cli wheel) and where it is copied to, both temporary."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    monkeypatch.setattr(local_lambda, "EMULATOR_WHEELS", wheels)
+    monkeypatch.setattr(local_lambda, "EMULATOR_FOLDER", tmp_path / "rie")
+    return wheels
+
+
+def test_the_emulator_is_copied_out_of_the_wheel_for_this_architecture_once(wheelhouse):
+    machine = {"aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    with zipfile.ZipFile(wheelhouse / "aws_sam_cli-1.0.0-py3-none-any.whl", "w") as wheel:
+        wheel.writestr(f"samcli/local/rapid/aws-lambda-rie-{machine}", b"emulator for this machine")
+        wheel.writestr("samcli/local/rapid/aws-lambda-rie-other", b"another architecture's")
+    binary = local_lambda.emulator()
+    assert binary.read_bytes() == b"emulator for this machine"
+    assert binary.stat().st_mode & 0o111, "executable"
+    assert local_lambda.emulator() == binary
+    assert sorted(p.name for p in binary.parent.iterdir()) == [binary.name], "no partial copy left"
+
+
+def test_without_the_wheel_the_emulator_points_to_make_image(wheelhouse):
+    with pytest.raises(FileNotFoundError, match=r"`make image` downloads it"):
+        local_lambda.emulator()

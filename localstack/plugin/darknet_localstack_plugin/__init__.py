@@ -4,9 +4,10 @@ LocalStack Community refuses image functions ("Container images are a Pro featur
 no image was chosen for the function's container; the public executor hook may choose one. This
 hook picks the function's ImageUri, as present in the local daemon, and passes the image's own
 entrypoint and command (or the function's ImageConfig overrides) as arguments to the Lambda init
-at /var/rapid/init, which runs them under AWS's Runtime Interface Emulator. A second hook keeps
-LocalStack from asking a registry for images the daemon already has, and a third keeps S3's object
-store inside LocalStack's own filesystem root instead of a fixed folder under /tmp.
+at /var/rapid/init, which runs them under AWS's Runtime Interface Emulator (mounted from the host:
+the image does not carry it). A second hook keeps LocalStack from asking a registry for images the
+daemon already has, and a third keeps S3's object store inside LocalStack's own filesystem root instead
+of a fixed folder under /tmp.
 """
 
 import os
@@ -15,7 +16,7 @@ from localstack.runtime.hooks import on_infra_start
 from localstack.services.lambda_.hooks import start_docker_executor
 from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, PackageType
 from localstack.services.s3 import provider as s3_provider
-from localstack.utils.container_utils.container_client import ContainerConfiguration, NoSuchImage
+from localstack.utils.container_utils.container_client import BindMount, ContainerConfiguration, NoSuchImage
 from localstack.utils.docker_utils import DOCKER_CLIENT
 
 from localstack import config
@@ -31,6 +32,12 @@ def image_command(image_config: dict, function_version: FunctionVersion) -> list
     return [*entrypoint, *command]
 
 
+# The function image does not carry AWS's Runtime Interface Emulator (Lambda never runs it): the
+# harness names the host's copy, the one local runs use, mounted where the image's entrypoint looks.
+EMULATOR_ENV = "DARKNET_LAMBDA_EMULATOR"
+EMULATOR_IN_CONTAINER = "/usr/local/bin/aws-lambda-rie"
+
+
 @start_docker_executor()
 def run_image_from_local_daemon(container_config: ContainerConfiguration, function_version: FunctionVersion):
     if function_version.config.package_type != PackageType.Image:
@@ -43,6 +50,9 @@ def run_image_from_local_daemon(container_config: ContainerConfiguration, functi
     container_config.workdir = (
         (overrides and overrides.working_directory) or image_config.get("WorkingDir") or None
     )
+    emulator = os.environ.get(EMULATOR_ENV)
+    if emulator:
+        container_config.volumes.add(BindMount(emulator, EMULATOR_IN_CONTAINER, read_only=True))
 
 
 @on_infra_start()
