@@ -3,7 +3,7 @@
 # "$model".cfg/.weights/.names (`make image MODEL_DIR=...`), else a model of models.json (its cfg
 # from Darknet's source or the repo's cfg/, verified weights from cache/models or downloaded here,
 # coco.names). detector.model_files checks that cfg, weights and names agree, the converter writes
-# the ONNX graph, and models the Darknet CLI can run are checked against it on the sample images
+# the ONNX graph, detector.optimised_graph the graphs pre-optimised per CPU layout, and models the Darknet CLI can run are checked against it on the sample images
 # (a mismatch fails the build).
 set -eu
 model="$1"
@@ -39,6 +39,16 @@ cd /var/task
 python3 -m detector.model_files assemble --cfg "$cfg" --weights "$weights" --names "$names" \
   --out "$out" --model "$model" --flavour "$flavour" $darknet_cli
 python3 -m detector.darknet_onnx "$out/$model.cfg" "$out/$model.weights" "$out/$model.onnx" --flavour "$flavour"
+# The graph pre-optimised for this CPU's layout, and on x86-64 also for AVX2's (what Lambda's x86
+# functions are promised) on qemu's Haswell model, each checked bit for bit against the plain graph
+# (detector.optimised_graph). Made before the parity check, so that it runs the graph a start-up loads.
+if [ "$(uname -m)" = x86_64 ]; then
+  python3 -m detector.optimised_graph --model-dir "$out" --model "$model"
+  if [ ! -f "$out/$model.x86_64-nchwc8.onnx" ]; then
+    qemu-x86_64 -cpu Haswell "$(command -v python3)" -m detector.optimised_graph --model-dir "$out" \
+      --model "$model" --expect-block 8
+  fi
+fi
 if [ -n "$darknet_cli" ]; then
   python3 -m detector.parity --model-dir "$out" --model "$model" --darknet /opt/darknet/bin/darknet \
     /opt/darknet/data/*.jpg
