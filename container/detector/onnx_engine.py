@@ -97,7 +97,7 @@ def create_session(files: ModelFiles, threads: int) -> tuple[ort.InferenceSessio
             reason = f"{choice.path.name} could not be loaded ({type(error).__name__})"
     else:
         reason = choice.reason
-    logger.warning("pre-optimised graph not used, optimising the plain graph: %s", reason, extra={"reason": reason})
+    logger.warning("pre-optimised graph not used, optimising the plain graph: %s", reason)
     return ort.InferenceSession(str(files.onnx), session_options(threads), providers=PROVIDERS), False
 
 
