@@ -24,7 +24,7 @@ from detector.decoding import darknet_image
 from detector.detection import Detection, DetectionRun, SourceImage
 from detector.libdarknet import Candidates, Libdarknet, c_string_array
 from detector.model_files import ModelFiles, read_names
-from detector.optimised_graph import choose_graph
+from detector.optimised_graph import SESSION_READY_LOG, choose_graph
 from detector.png import encode_png
 
 NMS_THRESHOLD = 0.45  # test_detector's fixed nms
@@ -120,7 +120,14 @@ class OnnxEngine:
         self.threshold = threshold
         self.threads = threads or cpu.thread_count()
         files = ModelFiles(Path(model_dir), model)
+        started = time.perf_counter()
         self._session, self.preoptimised = create_session(files, self.threads)
+        logger.info(
+            SESSION_READY_LOG,
+            (time.perf_counter() - started) * 1000,
+            "pre-optimised" if self.preoptimised else "plain",
+            self.threads,
+        )
         metadata = self._session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in metadata:
             raise ValueError(f"{files.onnx} lacks {METADATA_KEY!r} metadata: use detector.darknet_onnx")

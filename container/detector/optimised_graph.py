@@ -33,6 +33,8 @@ from detector.model_files import ModelFiles
 
 # Set to 1 to ignore the pre-optimised graphs (a benchmark's baseline, or to rule them out).
 PLAIN_GRAPH_ENV = "DETECTOR_PLAIN_GRAPH"
+# The engine logs this once per cold start; `make bench` reads the time from it.
+SESSION_READY_LOG = "ONNX Runtime session ready in %.1f ms (%s graph, %d threads)"
 
 
 @dataclass(frozen=True)
