@@ -1,6 +1,7 @@
 """The model directory: one definition of its file names, and the build-time step that assembles it.
 
     /opt/model/<model>.cfg  .weights  .names  .data  .onnx  model.json
+    /opt/model/<model>.<cpu layout>.onnx  .json   (pre-optimised graphs: detector.optimised_graph)
 
 `python3 -m detector.model_files assemble` copies a cfg, weights and names file in, checks that they agree
 (class count of every head vs names, weights size vs cfg) and says precisely what does not, writes the
@@ -51,6 +52,12 @@ class ModelFiles:
     @property
     def onnx(self) -> Path:
         return self.path("onnx")
+
+    def optimised_graph(self, cpu_key: str) -> Path:
+        return self.path(f"{cpu_key}.onnx")
+
+    def optimised_graph_facts(self, cpu_key: str) -> Path:
+        return self.path(f"{cpu_key}.json")
 
     @property
     def info(self) -> Path:

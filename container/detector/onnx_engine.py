@@ -3,12 +3,14 @@
 Everything around the network is Darknet's own: image decoding, letterbox, NMS and drawing run in
 libdarknet.so, and detector.heads repeats the heads' arithmetic (float vs double included), so the
 detections, their order and result.out match `darknet detector test`; models whose cfg asks for the
-fork's DIoU NMS get the fork's diounms_sort. The session is created once per process and the label
+fork's DIoU NMS get the fork's diounms_sort. The session is created once per process, from the graph
+optimised for this CPU at build time when there is a valid one (detector.optimised_graph), and the label
 glyphs when the first drawing needs them; warm invocations reuse both.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -16,15 +18,24 @@ import numpy as np
 import onnxruntime as ort
 
 from detector import cpu, heads
+from detector.contract import SERVICE_NAME
 from detector.darknet_onnx import INPUT_NAME, METADATA_KEY, NetworkInfo
 from detector.decoding import darknet_image
 from detector.detection import Detection, DetectionRun, SourceImage
 from detector.libdarknet import Candidates, Libdarknet, c_string_array
 from detector.model_files import ModelFiles, read_names
+from detector.optimised_graph import SESSION_READY_LOG, choose_graph
 from detector.png import encode_png
 
 NMS_THRESHOLD = 0.45  # test_detector's fixed nms
 RESULT_PNG = "image-result.png"
+# The handler's Powertools logger when it has set one up (a JSON line), the standard library's otherwise.
+logger = logging.getLogger(SERVICE_NAME)
+# Exceptions ONNX Runtime raises for a graph file it cannot load.
+ORT_LOAD_ERRORS = tuple(
+    getattr(ort.capi.onnxruntime_pybind11_state, name)
+    for name in ("Fail", "InvalidArgument", "NoSuchFile", "InvalidProtobuf", "InvalidGraph")
+)
 
 
 def pixel_box(x: float, y: float, w: float, h: float, image_w: int, image_h: int) -> tuple[int, ...]:
@@ -47,12 +58,15 @@ def write_png(path: Path, rgb: np.ndarray) -> Path:
     return path
 
 
+PROVIDERS = ["CPUExecutionProvider"]
 # Session config key: whether idle intra-op threads busy-wait for the next piece of work.
 ALLOW_SPINNING_KEY = "session.intra_op.allow_spinning"
 
 
-def session_options(threads: int) -> ort.SessionOptions:
-    """One sequential session sized to the granted CPUs.
+def session_options(
+    threads: int, optimisation: ort.GraphOptimizationLevel = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+) -> ort.SessionOptions:
+    """One sequential session sized to the granted CPUs, optimising the graph as asked.
 
     With more than one thread, idle workers stop spin-waiting: under Lambda's CPU share every spinning
     cycle is quota the next layer cannot use, so spinning makes the call slower and dearer.
@@ -61,10 +75,30 @@ def session_options(threads: int) -> ort.SessionOptions:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.graph_optimization_level = optimisation
     if threads > 1:
         options.add_session_config_entry(ALLOW_SPINNING_KEY, "0")
     return options
+
+
+def create_session(files: ModelFiles, threads: int) -> tuple[ort.InferenceSession, bool]:
+    """The session and whether it runs a pre-optimised graph; the plain graph, fully optimised, otherwise.
+
+    A pre-optimised graph is loaded as saved (its optimisations already applied), which roughly halves
+    session creation. Whatever keeps it from being used is logged once, and the plain graph is always
+    a correct fallback.
+    """
+    choice = choose_graph(files, ort.__version__)
+    if choice.preoptimised:
+        options = session_options(threads, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+        try:
+            return ort.InferenceSession(str(choice.path), options, providers=PROVIDERS), True
+        except ORT_LOAD_ERRORS as error:
+            reason = f"{choice.path.name} could not be loaded ({type(error).__name__})"
+    else:
+        reason = choice.reason
+    logger.warning("pre-optimised graph not used, optimising the plain graph: %s", reason)
+    return ort.InferenceSession(str(files.onnx), session_options(threads), providers=PROVIDERS), False
 
 
 class OnnxEngine:
@@ -86,13 +120,17 @@ class OnnxEngine:
         self.threshold = threshold
         self.threads = threads or cpu.thread_count()
         files = ModelFiles(Path(model_dir), model)
-        onnx_path = files.onnx
-        self._session = ort.InferenceSession(
-            str(onnx_path), session_options(self.threads), providers=["CPUExecutionProvider"]
+        started = time.perf_counter()
+        self._session, self.preoptimised = create_session(files, self.threads)
+        logger.info(
+            SESSION_READY_LOG,
+            (time.perf_counter() - started) * 1000,
+            "pre-optimised" if self.preoptimised else "plain",
+            self.threads,
         )
         metadata = self._session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in metadata:
-            raise ValueError(f"{onnx_path} lacks {METADATA_KEY!r} metadata: use detector.darknet_onnx")
+            raise ValueError(f"{files.onnx} lacks {METADATA_KEY!r} metadata: use detector.darknet_onnx")
         self.network = NetworkInfo.from_json(metadata[METADATA_KEY])
         self.classes = self.network.classes
         names_path = Path(names_path or files.names)

@@ -6,7 +6,12 @@ What it measures, and how:
   stock CLI, reloading the weights each call), unrestricted and under `--cpus 0.6 --memory 1024m`
   (about the CPU share of a 1024 MB Lambda).
 - Image size: uncompressed as docker counts it, and gzip-compressed (about what a registry stores).
-- Cold start: from `docker run` to the first answer, median of five fresh containers. Warm latency:
+- Cold start: from `docker run` to the first answer, median of five fresh containers. Its parts, by
+  graph: fresh containers alternately loading the graph pre-optimised for this CPU at build time and
+  optimising the plain graph at start-up (DETECTOR_PLAIN_GRAPH=1, the baseline in the same run, so the
+  ratio holds on a busy machine): the time after `docker run` returned to the first answer, the runtime's
+  init phase (the handler's imports, the emulator's INIT REPORT) and the session creation (the engine's
+  log line). `--cold-start-only` measures just that. Warm latency:
   the client's wall time per invocation, median and p90, next to the handler's own figures (timings in
   the JSON answer; predict_seconds is the network alone, Darknet's "Predicted in" for the CLI engine).
 - Peak memory: the container cgroup's high-water mark, read with `docker exec` (v2 memory.peak or
@@ -53,6 +58,7 @@ sys.path.insert(0, str(CONTAINER))
 from detector.contract import reference_tag  # noqa: E402
 from detector.darknet_onnx import convert, parse_cfg, write_random_weights  # noqa: E402
 from detector.model_files import assemble  # noqa: E402
+from detector.optimised_graph import PLAIN_GRAPH_ENV, SESSION_READY_LOG  # noqa: E402
 
 ENGINES = ("onnx", "darknet")
 DEFAULT_ENGINE = "onnx"
@@ -195,6 +201,9 @@ def answer_body(answer: dict) -> dict:
 
 
 RUNTIME_INIT = re.compile(r"INIT REPORT\(durationMs: ([0-9.]+)\)")
+SESSION_READY = re.compile(re.escape(SESSION_READY_LOG.partition("%")[0]) + r"([0-9.]+) ms")
+# The cold-start comparison: the default start-up, and the baseline that optimises the plain graph.
+GRAPH_VARIANTS = {"pre-optimised": {}, "plain graph": {PLAIN_GRAPH_ENV: "1"}}
 INVOKE_REPORT = re.compile(r"\tDuration: ([0-9.]+) ms\tBilled Duration: ([0-9]+) ms")
 
 
@@ -245,6 +254,76 @@ def time_engine(
         timing.error = str(error).splitlines()[0][:300]
     progress(f"{engine:8s} {limits.label}: {json.dumps(timing.summary())}")
     return timing
+
+
+def time_cold_start_by_graph(image: str, limits: Limits, event: dict, rounds: int = COLD_STARTS) -> dict:
+    """Fresh containers of the default engine, alternating the graph variants round by round.
+
+    Per variant, medians in ms of: the first answer after `docker run` returned, the runtime's init phase
+    (imports) and the session creation; then the baseline's first answer over the default's.
+    """
+    parts: dict[str, dict[str, list[float]]] = {
+        name: {"first_answer": [], "init": [], "session": []} for name in GRAPH_VARIANTS
+    }
+    error = None
+    try:
+        for _ in range(rounds):
+            for name, env in GRAPH_VARIANTS.items():
+                container = LocalLambda(
+                    image=image,
+                    env={"DETECTOR_ENGINE": DEFAULT_ENGINE, **env},
+                    cpus=limits.cpus,
+                    memory_mb=limits.memory_mb,
+                )
+                try:
+                    container.start()
+                    started = time.perf_counter()
+                    container.wait_ready()
+                    answer_body(container.invoke(event, timeout=INVOKE_TIMEOUT_SECONDS))
+                    parts[name]["first_answer"].append((time.perf_counter() - started) * 1000)
+                    logs = container.logs()
+                finally:
+                    container.stop()
+                for key, pattern in (("init", RUNTIME_INIT), ("session", SESSION_READY)):
+                    found = pattern.search(logs)
+                    if found:
+                        parts[name][key].append(float(found.group(1)))
+    except (RuntimeError, TimeoutError, subprocess.SubprocessError, OSError) as failure:
+        error = str(failure).splitlines()[0][:300]
+    summary: dict = {
+        name: {f"{key}_ms": round(median(values), 1) if values else None for key, values in measured.items()}
+        for name, measured in parts.items()
+    }
+    default, baseline = (summary[name]["first_answer_ms"] for name in GRAPH_VARIANTS)
+    summary["baseline_over_default"] = round(baseline / default, 2) if default and baseline else None
+    if error:
+        summary["error"] = error
+    progress(f"cold start by graph, {limits.label}: {json.dumps(summary)}")
+    return summary
+
+
+def cold_start_table(by_setting: dict[str, tuple[Limits, dict]], rounds: int) -> list[str]:
+    rows = [
+        f"cold start by graph: median of {rounds} fresh containers each, alternating "
+        f"(baseline: {PLAIN_GRAPH_ENV}=1)",
+        f"{'setting':<24}{'graph':<15}{'first answer':>14}{'runtime init':>14}{'session':>10}",
+    ]
+    for limits, summary in by_setting.values():
+        for name in GRAPH_VARIANTS:
+            part = summary[name]
+            rows.append(
+                f"{limits.label:<24}{name:<15}{fmt(part['first_answer_ms'], ' ms'):>14}"
+                f"{fmt(part['init_ms'], ' ms'):>14}{fmt(part['session_ms'], ' ms'):>10}"
+            )
+        rows.append(
+            f"{'':<24}{'baseline / pre-optimised':<29}{fmt(summary['baseline_over_default'], 'x', 2):>14}"
+            + (f"  ERROR {summary['error']}" if "error" in summary else "")
+        )
+    rows.append(
+        "  first answer: after `docker run` returned; runtime init: the handler's imports (INIT REPORT);"
+    )
+    rows.append("  session: ONNX Runtime session creation, inside the first invocation.")
+    return rows
 
 
 def progress(message: str) -> None:
@@ -459,6 +538,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timing-model-calls", type=int, default=3, help="warm calls of each random-weights model"
     )
+    parser.add_argument(
+        "--cold-start-only", action="store_true", help="only the cold-start comparison by graph"
+    )
     args = parser.parse_args(argv)
     began = time.perf_counter()
     models_to_time = timing_models(os.environ.get(TIMING_MODELS_ENV, ""))
@@ -477,6 +559,16 @@ def main(argv: list[str] | None = None) -> int:
         Limits("unrestricted", f"{host['cores']} CPUs (unrestricted)"),
         Limits("cpus0.6_mem1024m", "0.6 CPU, 1024 MB", cpus=0.6, memory_mb=1024),
     )
+
+    by_graph = {
+        limits.key: (limits, time_cold_start_by_graph(args.image, limits, event)) for limits in settings
+    }
+    by_graph_summary = {key: summary for key, (_, summary) in by_graph.items()}
+    graphs_failed = any("error" in summary for summary in by_graph_summary.values())
+    if args.cold_start_only:
+        print("\n".join(["", *cold_start_table(by_graph, COLD_STARTS)]))
+        print(json.dumps({"image": args.image, "machine": host, "cold_start_by_graph": by_graph_summary}))
+        return 1 if graphs_failed else 0
 
     progress("parity: detector.parity inside the image on every sample")
     parity_ok = parity(reference, model)
@@ -557,6 +649,8 @@ def main(argv: list[str] | None = None) -> int:
                 "",
             )
         ),
+        *cold_start_table(by_graph, COLD_STARTS),
+        "",
         f"original example: {ORIGINAL_MODEL} {inputs[ORIGINAL_MODEL]}, darknet on Lambda's CPU: "
         f"{ORIGINAL_SECONDS} s per image (dog.jpg)",
         f"cold start: docker run to first answer, median of {COLD_STARTS} fresh containers (others: 1);",
@@ -582,6 +676,7 @@ def main(argv: list[str] | None = None) -> int:
         "parity": parity_ok,
         "warm_calls": args.warm_calls,
         "cold_start_ms": onnx_cold,
+        "cold_start_by_graph": by_graph_summary,
         "results": results,
         "peak_memory_source": peak_source,
         "goals": goals,
@@ -598,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     print(json.dumps(summary))
-    return 0 if all(t.error is None for t in all_timings) else 1
+    return 0 if all(t.error is None for t in all_timings) and not graphs_failed else 1
 
 
 if __name__ == "__main__":

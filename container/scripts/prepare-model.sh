@@ -3,7 +3,7 @@
 # "$model".cfg/.weights/.names (`make image MODEL_DIR=...`), else a model of models.json (its cfg
 # from Darknet's source or the repo's cfg/, verified weights from cache/models or downloaded here,
 # coco.names). detector.model_files checks that cfg, weights and names agree, the converter writes
-# the ONNX graph, and models the Darknet CLI can run are checked against it on the sample images
+# the ONNX graph, detector.optimised_graph the graphs pre-optimised per CPU layout, and models the Darknet CLI can run are checked against it on the sample images
 # (a mismatch fails the build).
 set -eu
 model="$1"
@@ -39,6 +39,31 @@ cd /var/task
 python3 -m detector.model_files assemble --cfg "$cfg" --weights "$weights" --names "$names" \
   --out "$out" --model "$model" --flavour "$flavour" $darknet_cli
 python3 -m detector.darknet_onnx "$out/$model.cfg" "$out/$model.weights" "$out/$model.onnx" --flavour "$flavour"
+# Graphs pre-optimised per CPU layout (detector.optimised_graph), each checked bit for bit against the
+# plain graph: PREOPTIMISED_LAYOUTS names them, "native" (this CPU's) and "avx2" (what Lambda's x86
+# functions are promised, on qemu's Haswell model unless native is the same); "" ships none (35 MB
+# each; a start-up without one optimises the plain graph). Made before the parity check, so that it
+# runs the graph a start-up loads.
+layouts="${PREOPTIMISED_LAYOUTS-native avx2}"
+for layout in $layouts; do
+  case "$layout" in
+    native | avx2) ;;
+    *) echo "prepare-model: PREOPTIMISED_LAYOUTS: $layout is neither native nor avx2" >&2; exit 1 ;;
+  esac
+done
+if [ "$(uname -m)" = x86_64 ]; then
+  case " $layouts " in
+    *" native "*) python3 -m detector.optimised_graph --model-dir "$out" --model "$model" ;;
+  esac
+  case " $layouts " in
+    *" avx2 "*)
+      if [ ! -f "$out/$model.x86_64-nchwc8.onnx" ]; then
+        qemu-x86_64 -cpu Haswell "$(command -v python3)" -m detector.optimised_graph --model-dir "$out" \
+          --model "$model" --expect-block 8
+      fi
+      ;;
+  esac
+fi
 if [ -n "$darknet_cli" ]; then
   python3 -m detector.parity --model-dir "$out" --model "$model" --darknet /opt/darknet/bin/darknet \
     /opt/darknet/data/*.jpg

@@ -1,0 +1,235 @@
+"""Pre-optimised graphs: the CPU layout test, the choice between them and the plain graph, the fallbacks.
+
+The AVX2 graph under an emulated Haswell CPU and the fallback in the built image run in
+tests/container/test_optimised_graph.py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from detector.contract import SERVICE_NAME
+from detector.cpu_features import (
+    AVX2,
+    AVX512F,
+    FMA,
+    OSXSAVE_AND_AVX,
+    XCR0_AVX512_STATE,
+    XCR0_AVX_STATE,
+    nchwc_block_size,
+    read_nchwc_block_size,
+)
+from detector.darknet_onnx import INPUT_NAME, convert, write_random_weights
+from detector.model_files import ModelFiles
+from detector.onnx_engine import create_session
+from detector.optimised_graph import PLAIN_GRAPH_ENV, build, choose_graph
+
+AVX2_CPU = (OSXSAVE_AND_AVX | FMA, AVX2, XCR0_AVX_STATE)
+AVX512_CPU = (OSXSAVE_AND_AVX | FMA, AVX2 | AVX512F, XCR0_AVX_STATE | XCR0_AVX512_STATE)
+
+# Channel counts that NCHWc blocks of 8 and 16 both divide, so the full optimisation rewrites the convs.
+MODEL_CFG = """
+[net]
+width=64
+height=64
+channels=3
+
+[convolutional]
+batch_normalize=1
+filters=32
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[maxpool]
+size=2
+stride=2
+
+[convolutional]
+batch_normalize=1
+filters=64
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[convolutional]
+filters=21
+size=1
+stride=1
+pad=1
+activation=linear
+
+[yolo]
+mask=0,1,2
+anchors=10,14,23,27,37,58
+classes=2
+num=3
+"""
+
+
+def test_avx512_with_its_registers_saved_gives_blocks_of_16():
+    assert nchwc_block_size(*AVX512_CPU) == 16
+
+
+@pytest.mark.parametrize(
+    ("leaf1_ecx", "leaf7_ebx", "xcr0"),
+    [
+        AVX2_CPU,
+        (OSXSAVE_AND_AVX | FMA, AVX2 | AVX512F, XCR0_AVX_STATE),  # the OS does not save AVX-512 state
+        (OSXSAVE_AND_AVX, AVX2 | AVX512F, XCR0_AVX_STATE | XCR0_AVX512_STATE),  # no FMA: MLAS's AVX path
+        (FMA, AVX2 | AVX512F, 0),  # no usable AVX at all
+    ],
+)
+def test_every_other_x86_cpu_gives_blocks_of_8(leaf1_ecx, leaf7_ebx, xcr0):
+    assert nchwc_block_size(leaf1_ecx, leaf7_ebx, xcr0) == 8
+
+
+def test_cpuid_on_this_machine_agrees_with_the_kernels_cpu_flags():
+    if platform.machine() != "x86_64":
+        assert read_nchwc_block_size() is None
+        return
+    flags = set(Path("/proc/cpuinfo").read_text().split("\nflags", 1)[1].split("\n", 1)[0].split())
+    expected = 16 if {"avx2", "fma", "avx512f"} <= flags else 8
+    assert read_nchwc_block_size() == expected
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory) -> ModelFiles:
+    directory = tmp_path_factory.mktemp("model")
+    files = ModelFiles(directory, "small")
+    files.cfg.write_text(MODEL_CFG)
+    write_random_weights(files.cfg, files.weights, seed=3)
+    convert(files.cfg, files.weights, files.onnx)
+    return files
+
+
+@pytest.fixture
+def model(model_files, tmp_path) -> ModelFiles:
+    """A fresh copy of the model directory with this CPU's pre-optimised graph, for a test to damage."""
+    files = ModelFiles(tmp_path, model_files.model)
+    files.onnx.write_bytes(model_files.onnx.read_bytes())
+    build(files, expect_block=None)
+    return files
+
+
+class Collected(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def warnings():
+    """The engine's warnings, read on its own logger (Powertools may have stopped it propagating)."""
+    engine_logger, collected = logging.getLogger(SERVICE_NAME), Collected()
+    engine_logger.addHandler(collected)
+    yield collected.messages
+    engine_logger.removeHandler(collected)
+
+
+def cpu_key() -> str:
+    return f"{platform.machine()}-nchwc{read_nchwc_block_size()}"
+
+
+def outputs(session: ort.InferenceSession) -> list[np.ndarray]:
+    tensor = np.random.default_rng(1).random((1, 3, 64, 64), dtype=np.float32)
+    return session.run(None, {INPUT_NAME: tensor})
+
+
+def test_build_writes_the_graph_and_its_facts(model):
+    facts = json.loads(model.optimised_graph_facts(cpu_key()).read_text())
+    assert facts == {
+        "machine": platform.machine(),
+        "nchwc_block_size": read_nchwc_block_size(),
+        "onnxruntime": ort.__version__,
+        "source_bytes": model.onnx.stat().st_size,
+        "graph_bytes": model.optimised_graph(cpu_key()).stat().st_size,
+    }
+
+
+def test_build_refuses_a_cpu_other_than_the_one_expected(model_files, tmp_path):
+    files = ModelFiles(tmp_path, model_files.model)
+    files.onnx.write_bytes(model_files.onnx.read_bytes())
+    other = 8 if read_nchwc_block_size() == 16 else 16
+    with pytest.raises(SystemExit, match=f"expected {other}"):
+        build(files, expect_block=other)
+    assert not files.optimised_graph(cpu_key()).exists()
+
+
+def test_the_matching_graph_is_loaded_and_computes_what_the_plain_graph_does(model, warnings):
+    session, preoptimised = create_session(model, threads=1)
+    assert preoptimised
+    assert not warnings
+    plain = ort.InferenceSession(str(model.onnx), providers=["CPUExecutionProvider"])
+    for got, want in zip(outputs(session), outputs(plain), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def damage_facts(files: ModelFiles, **changes) -> None:
+    path = files.optimised_graph_facts(cpu_key())
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda files: files.optimised_graph(cpu_key()).unlink(), "no pre-optimised graph for this CPU"),
+        (
+            lambda files: files.optimised_graph_facts(cpu_key()).unlink(),
+            "no pre-optimised graph for this CPU",
+        ),
+        (lambda files: damage_facts(files, nchwc_block_size=4), "nchwc_block_size 4 !="),
+        (lambda files: damage_facts(files, onnxruntime="0.0.1"), "onnxruntime '0.0.1' !="),
+        (lambda files: damage_facts(files, source_bytes=1), "source_bytes 1 !="),
+        (lambda files: files.optimised_graph_facts(cpu_key()).write_text("{not json"), "is unreadable"),
+        (lambda files: files.optimised_graph_facts(cpu_key()).write_text("{}"), "is unreadable"),
+        (lambda files: files.optimised_graph(cpu_key()).write_bytes(b"\0" * 100), "bytes, "),
+    ],
+    ids=[
+        "graph-missing",
+        "facts-missing",
+        "other-layout",
+        "other-runtime",
+        "other-source",
+        "bad-json",
+        "facts-incomplete",
+        "truncated",
+    ],
+)
+def test_anything_amiss_falls_back_to_the_plain_graph_and_says_why(model, warnings, damage, reason):
+    damage(model)
+    choice = choose_graph(model, ort.__version__)
+    assert (choice.path, choice.preoptimised) == (model.onnx, False)
+    assert reason in choice.reason
+    session, preoptimised = create_session(model, threads=1)
+    assert not preoptimised
+    assert warnings == [f"pre-optimised graph not used, optimising the plain graph: {choice.reason}"]
+    outputs(session)
+
+
+def test_a_graph_onnx_runtime_refuses_falls_back(model, warnings):
+    graph = model.optimised_graph(cpu_key())
+    graph.write_bytes(b"\xff" * graph.stat().st_size)  # the size the facts record, not a graph
+    assert choose_graph(model, ort.__version__).preoptimised
+    session, preoptimised = create_session(model, threads=1)
+    assert not preoptimised
+    (message,) = warnings
+    assert f"{graph.name} could not be loaded" in message
+    outputs(session)
+
+
+def test_the_plain_graph_can_be_forced(model, monkeypatch):
+    monkeypatch.setenv(PLAIN_GRAPH_ENV, "1")
+    assert not create_session(model, threads=1)[1]
+    assert choose_graph(model, ort.__version__).reason == f"{PLAIN_GRAPH_ENV}=1"
