@@ -6,10 +6,16 @@ PY := $(VENV)/bin/python
 MODEL ?= yolov3-tiny
 # The image every target builds and tests; set it to keep two builds of different sources apart.
 IMAGE_TAG ?= darknet-lambda:$(MODEL)
+# The CPU the image is for: x86_64, or arm64 (Graviton; built and checked here under qemu-user). An arm64
+# build gets its own tag, so both can be kept side by side; every target below follows it.
+ARCH ?= x86_64
+ifeq ($(ARCH),arm64)
+IMAGE_TAG := $(IMAGE_TAG)-arm64
+endif
 IMAGE ?=
-export MODEL IMAGE IMAGE_TAG
+export MODEL IMAGE IMAGE_TAG ARCH
 
-.PHONY: help venv lint unit image detect container-test bench tune e2e demo backfill test clean
+.PHONY: help venv lint unit image detect container-test parity bench tune e2e demo backfill test clean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -29,7 +35,7 @@ lint: venv ## ruff lint and format check over the whole tree, mypy over the comp
 unit: venv ## unit tests: Pulumi mocks and pure functions, no Docker, seconds
 	$(VENV)/bin/pytest tests/unit
 
-image: ## build darknet-lambda:MODEL (installs and starts Docker, builds the base image if needed)
+image: ## build darknet-lambda:MODEL (ARCH=arm64: for Graviton, under emulation; installs Docker, the base image)
 	PYTHON=$(PYTHON) bash container/scripts/build-image.sh
 
 detect: venv image ## IMAGE=path/to.jpg through the local container; prints result.out, saves out/
@@ -38,6 +44,9 @@ detect: venv image ## IMAGE=path/to.jpg through the local container; prints resu
 
 container-test: venv image ## the built image under AWS's Lambda emulator, S3 on moto
 	$(VENV)/bin/pytest tests/container
+
+parity: venv image ## the image's engines against the Darknet CLI on the seven samples (ARCH=arm64: emulated)
+	$(VENV)/bin/pytest tests/container/test_parity.py
 
 bench: venv image ## both engines side by side, unrestricted and as a 1024 MB Lambda
 	$(PY) container/scripts/bench.py
