@@ -12,10 +12,11 @@ ARCH ?= x86_64
 ifeq ($(ARCH),arm64)
 IMAGE_TAG := $(IMAGE_TAG)-arm64
 endif
+HOST_ARCH := $(subst aarch64,arm64,$(shell uname -m))
 IMAGE ?=
 export MODEL IMAGE IMAGE_TAG ARCH
 
-.PHONY: help venv lint unit image detect container-test parity bench tune e2e demo backfill test clean
+.PHONY: help venv lint unit image detect container-test parity native-only bench tune e2e demo backfill test clean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -48,10 +49,15 @@ container-test: venv image ## the built image under AWS's Lambda emulator, S3 on
 parity: venv image ## the image's engines against the Darknet CLI on the seven samples (ARCH=arm64: emulated)
 	$(VENV)/bin/pytest tests/container/test_parity.py
 
-bench: venv image ## both engines side by side, unrestricted and as a 1024 MB Lambda
+# Timings of an image for another CPU are the emulator's, not that CPU's: bench and tune refuse them.
+native-only:
+	@test "$(ARCH)" = "$(HOST_ARCH)" || { echo "make: $(ARCH) runs emulated on this $(HOST_ARCH) machine;" \
+	  "its timings would say nothing about $(ARCH) hardware: measure them on $(ARCH) hardware" >&2; exit 2; }
+
+bench: native-only venv image ## both engines side by side, unrestricted and as a 1024 MB Lambda
 	$(PY) container/scripts/bench.py
 
-tune: venv image ## latency and cost per million images at each Lambda memory size; picks the cheapest
+tune: native-only venv image ## latency and cost per million images at each Lambda memory size; picks the cheapest
 	$(PY) container/scripts/tune.py
 
 e2e: venv image ## the whole flow on LocalStack, deployed through the Pulumi program
