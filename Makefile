@@ -6,10 +6,17 @@ PY := $(VENV)/bin/python
 MODEL ?= yolov3-tiny
 # The image every target builds and tests; set it to keep two builds of different sources apart.
 IMAGE_TAG ?= darknet-lambda:$(MODEL)
+# The CPU the image is for: x86_64, or arm64 (Graviton; built and checked here under qemu-user). An arm64
+# build gets its own tag, so both can be kept side by side; every target below follows it.
+ARCH ?= x86_64
+ifeq ($(ARCH),arm64)
+IMAGE_TAG := $(IMAGE_TAG)-arm64
+endif
+HOST_ARCH := $(subst aarch64,arm64,$(shell uname -m))
 IMAGE ?=
-export MODEL IMAGE IMAGE_TAG
+export MODEL IMAGE IMAGE_TAG ARCH
 
-.PHONY: help venv lint unit image detect container-test bench tune e2e demo backfill test clean
+.PHONY: help venv lint unit image detect container-test parity native-only bench tune e2e demo backfill test clean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -29,7 +36,7 @@ lint: venv ## ruff lint and format check over the whole tree, mypy over the comp
 unit: venv ## unit tests: Pulumi mocks and pure functions, no Docker, seconds
 	$(VENV)/bin/pytest tests/unit
 
-image: ## build darknet-lambda:MODEL and its -reference variant (installs Docker and the base image if needed)
+image: ## build darknet-lambda:MODEL and its -reference variant (ARCH=arm64: for Graviton, under emulation)
 	PYTHON=$(PYTHON) bash container/scripts/build-image.sh
 
 detect: venv image ## IMAGE=path/to.jpg through the local container (ENGINE=darknet: the reference variant)
@@ -39,10 +46,18 @@ detect: venv image ## IMAGE=path/to.jpg through the local container (ENGINE=dark
 container-test: venv image ## the built image under AWS's Lambda emulator, S3 on moto
 	$(VENV)/bin/pytest tests/container
 
-bench: venv image ## both engines side by side, unrestricted and as a 1024 MB Lambda
+parity: venv image ## the image's engines against the Darknet CLI on the seven samples (ARCH=arm64: emulated)
+	$(VENV)/bin/pytest tests/container/test_parity.py
+
+# Timings of an image for another CPU are the emulator's, not that CPU's: bench and tune refuse them.
+native-only:
+	@test "$(ARCH)" = "$(HOST_ARCH)" || { echo "make: $(ARCH) runs emulated on this $(HOST_ARCH) machine;" \
+	  "its timings would say nothing about $(ARCH) hardware: measure them on $(ARCH) hardware" >&2; exit 2; }
+
+bench: native-only venv image ## both engines side by side, unrestricted and as a 1024 MB Lambda
 	$(PY) container/scripts/bench.py
 
-tune: venv image ## latency and cost per million images at each Lambda memory size; picks the cheapest
+tune: native-only venv image ## latency and cost per million images at each Lambda memory size; picks the cheapest
 	$(PY) container/scripts/tune.py
 
 e2e: venv image ## the whole flow on LocalStack, deployed through the Pulumi program

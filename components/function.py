@@ -17,7 +17,10 @@ from .checks import (
 from .contract import OUTPUT_BUCKET_ENV, RESERVED_VARIABLES, DetectorConfig
 from .policies import assume_role_policy, policy_document
 
-ARCHITECTURES = ("x86_64", "arm64")
+# Lambda's architectures (the default first) and Docker's platform for each: the image is built for the
+# architecture the function declares.
+ARCHITECTURE_PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
+ARCHITECTURES = tuple(ARCHITECTURE_PLATFORMS)
 
 
 @dataclass(kw_only=True)

@@ -30,6 +30,7 @@ from .contract import (
     model_name_problem,
     reference_tag,
 )
+from .function import ARCHITECTURE_PLATFORMS, ARCHITECTURES
 
 _HERE = Path(__file__).resolve().parent
 # The recipe (Dockerfile, handler, Darknet build script and patches, model manifest) ships inside the
@@ -38,8 +39,6 @@ DEFAULT_BUILD_CONTEXT = next(
     (path for path in (_HERE / "container", _HERE.parent / "container") if (path / "Dockerfile").is_file()),
     _HERE / "container",
 )
-
-PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 
 # A team's own model: MODEL.cfg, MODEL.weights and MODEL.names, which the Dockerfile's model stage reads
 # from the build context's model/ folder (container/model/README.md).
@@ -70,8 +69,9 @@ class DarknetImageArgs:
     model_flavour: str | None = None
     """Which Darknet trained the own model: fork (the maintained fork, the default) or pjreddie (the
     original; then the darknet engine can run it too)."""
-    architecture: str = "x86_64"
-    """x86_64 or arm64."""
+    architecture: str = ARCHITECTURES[0]
+    """x86_64 or arm64 (Graviton, about 20% cheaper per GB-second): the platform the image is built for,
+    and the function's architecture in a DarknetService."""
     engine: str | None = None
     """The engine the function runs (DarknetService sets it from `function.engine`): onnx or None builds
     the default image; darknet builds its reference variant, the Dockerfile's `reference` target, which
@@ -88,7 +88,7 @@ class DarknetImageArgs:
     """Tags on every resource."""
 
     def __post_init__(self) -> None:
-        check_choice("architecture", self.architecture, PLATFORMS)
+        check_choice("architecture", self.architecture, ARCHITECTURES)
         if self.engine is not None:
             check_choice("engine", self.engine, ENGINES)
         check_range("keep_images", self.keep_images, 1, 1000)
@@ -297,7 +297,7 @@ def image_build_args(args: DarknetImageArgs, context: Path) -> docker.DockerBuil
         context=str(context),
         dockerfile=str(context / "Dockerfile"),
         args=build_args,
-        platform=PLATFORMS[args.architecture],
+        platform=ARCHITECTURE_PLATFORMS[args.architecture],
         target=REFERENCE_TARGET if args.builds_reference else None,
     )
 

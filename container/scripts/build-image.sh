@@ -4,6 +4,11 @@
 # container/cache with the Python wheels (downloaded by the host's pip, which trusts the
 # host's TLS set-up) and the verified weights, then builds darknet-lambda:$MODEL (IMAGE_TAG) and its
 # reference variant, IMAGE_TAG-reference, which adds Darknet's CLI and the weights for DETECTOR_ENGINE=darknet.
+# ARCH=arm64 builds for Lambda's arm64 (Graviton) on any host: the build's RUN steps run under
+# qemu-user (ensure-qemu.sh), on an arm64 base image made the same way as the x86_64 one, with
+# aarch64 wheels in their own wheelhouse (cache/wheels-aarch64).
+# PREOPTIMISED_LAYOUTS (the Dockerfile's build argument, "native avx2" unless set) names the graphs
+# pre-optimised for a faster cold start: each adds the graph's size to the image.
 # MODEL_DIR=path builds a team's own model instead: the folder's one .cfg, .weights and .names file
 # (named after the cfg), trained by the fork unless MODEL_FLAVOUR=pjreddie; the build checks that they
 # agree and says what does not.
@@ -47,21 +52,43 @@ read -r reference_target reference < <(PYTHONPATH="$context" "$python" -c \
   'import sys; from detector.contract import REFERENCE_TARGET as t, reference_tag; print(t, reference_tag(sys.argv[1]))' \
   "$tag")
 build_args=(--build-arg "MODEL=$model" --build-arg "MODEL_FLAVOUR=$flavour")
+if [[ -n "${PREOPTIMISED_LAYOUTS+set}" ]]; then
+  build_args+=(--build-arg "PREOPTIMISED_LAYOUTS=$PREOPTIMISED_LAYOUTS")
+fi
 
 bash "$here/ensure-docker.sh"
-bash "$here/ensure-base-image.sh"
+case "${ARCH:-x86_64}" in
+  x86_64)
+    bash "$here/ensure-base-image.sh"
+    wheels="$context/cache/wheels"
+    wheel_platforms=(manylinux_2_28_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64
+                     manylinux1_x86_64 manylinux_2_5_x86_64)
+    ;;
+  arm64)
+    # Docker's arm64-only repository of the official image: found locally when made offline, pulled
+    # online, and never confused with the host's debian:bookworm-slim.
+    base=arm64v8/debian:bookworm-slim
+    bash "$here/ensure-qemu.sh" aarch64 >/dev/null
+    BASE_IMAGE="$base" BASE_PLATFORM=linux/arm64 bash "$here/ensure-base-image.sh"
+    build_args+=(--platform linux/arm64 --build-arg "BASE_IMAGE=$base")
+    wheels="$context/cache/wheels-aarch64"
+    wheel_platforms=(manylinux_2_28_aarch64 manylinux_2_17_aarch64 manylinux2014_aarch64)
+    ;;
+  *)
+    echo "build-image: ARCH must be x86_64 or arm64, not ${ARCH}" >&2
+    exit 1
+    ;;
+esac
 
-wheels="$context/cache/wheels"
 mkdir -p "$wheels"
 stamp="$wheels/.requirements.sha256"
 wanted="$(cat "$context/requirements.txt" "$context/requirements-build.txt" | sha256sum | cut -d' ' -f1)"
 if [[ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
-  echo "build-image: downloading wheels for the image (CPython 3.11, manylinux x86_64)" >&2
+  echo "build-image: downloading wheels for the image (CPython 3.11, ${wheel_platforms[0]})" >&2
   rm -f "$wheels"/*.whl
   "$python" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
     --implementation cp --python-version 3.11 \
-    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-    --platform manylinux1_x86_64 --platform manylinux_2_5_x86_64 \
+    "${wheel_platforms[@]/#/--platform=}" \
     -r "$context/requirements.txt" -r <(grep -v '^aws-sam-cli' "$context/requirements-build.txt") \
     --dest "$wheels"
   "$python" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \

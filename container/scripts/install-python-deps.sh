@@ -7,6 +7,10 @@ set -eu
 src="$1"
 dest="$2"
 wheels="$src/cache/wheels"
+# A wheelhouse for another machine than x86_64 has its own folder (build-image.sh fills it).
+if [ -d "$src/cache/wheels-$(uname -m)" ]; then
+  wheels="$src/cache/wheels-$(uname -m)"
+fi
 
 # The host fills the wheelhouse for its own architecture; a build for another one uses the index.
 if ls "$wheels"/*"$(uname -m)".whl >/dev/null 2>&1; then

@@ -8,6 +8,7 @@ images, and fails (never skips) when either is missing.
 from __future__ import annotations
 
 import json
+import platform
 import shutil
 import subprocess
 
@@ -20,16 +21,31 @@ pytestmark = pytest.mark.docker
 IMAGE = DEFAULT_IMAGE
 REFERENCE_IMAGE = reference_tag(DEFAULT_IMAGE)
 SAMPLES = ["dog", "eagle", "giraffe", "horses", "person", "kite", "scream"]
+# An image for another CPU runs under qemu-user (`make parity ARCH=arm64`); QEMU then emulates the CPU
+# Lambda runs that architecture on, so that ONNX Runtime picks the kernels it would pick there: Graviton2
+# (no SVE, no bf16), not QEMU's default CPU with every feature it knows.
+EMULATED_CPU = {"arm64": "neoverse-n1"}
+EMULATION_SLOWDOWN = 10
+HOST_ARCHITECTURE = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 
 
 def run_in_image(*args: str, timeout: int = 600, image: str = IMAGE) -> subprocess.CompletedProcess:
     if shutil.which("docker") is None:
         pytest.fail("docker is not installed: the parity test needs the built image")
-    inspected = subprocess.run(["docker", "image", "inspect", image], capture_output=True, text=True)
+    inspected = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Architecture}}", image], capture_output=True, text=True
+    )
     if inspected.returncode != 0:
         pytest.fail(f"image {image} is not built: run `make image` ({inspected.stderr.strip()})")
+    architecture = inspected.stdout.strip()
+    emulation = []
+    if architecture != HOST_ARCHITECTURE:
+        # QEMU translates every instruction: allow for it, and say nothing about speed.
+        timeout *= EMULATION_SLOWDOWN
+        if architecture in EMULATED_CPU:
+            emulation = ["--env", f"QEMU_CPU={EMULATED_CPU[architecture]}"]
     return subprocess.run(
-        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", image, *args],
+        ["docker", "run", "--rm", "--network", "none", *emulation, "--entrypoint", "python3", image, *args],
         capture_output=True,
         text=True,
         timeout=timeout,

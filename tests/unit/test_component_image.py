@@ -52,6 +52,25 @@ def test_built_image_is_pushed_to_a_scanned_repository_and_referenced_by_digest(
     assert deployment.exports["image_uri"] == f"{url}@{mocked.image_digest}"
 
 
+def test_an_arm64_service_builds_an_arm64_image_for_an_arm64_function(mocked, build_context):
+    """One setting decides both: an image built for one CPU does not start on a function of the other."""
+
+    def program():
+        DarknetService(
+            "detector",
+            DarknetServiceArgs(image=DarknetImageArgs(context=str(build_context), architecture="arm64")),
+        )
+
+    deployment = mocked.run(program)
+    assert deployment.one("docker:index/image:Image").inputs["build"]["platform"] == "linux/arm64"
+    assert deployment.one("aws:lambda/function:Function", "detector").inputs["architectures"] == ["arm64"]
+
+
+def test_architecture_must_be_one_lambda_offers():
+    with pytest.raises(InvalidArgument, match="'aarch64' is not one of"):
+        DarknetImageArgs(image_uri="darknet-lambda:yolov3-tiny", architecture="aarch64")
+
+
 def test_existing_image_uri_builds_nothing(mocked):
     uri = f"{mocked.account}.dkr.ecr.us-east-1.amazonaws.com/darknet@{mocked.image_digest}"
     deployment = deploy(mocked, image_uri=uri)
