@@ -204,23 +204,8 @@ class DarknetApi(pulumi.ComponentResource):
             path_part="detect",
             opts=child,
         )
-        method = aws.apigateway.Method(
-            f"{name}-detect-post",
-            rest_api=rest_api.id,
-            resource_id=detect.id,
-            http_method="POST",
-            **_authorization(args),
-            opts=child,
-        )
-        integration = aws.apigateway.Integration(
-            f"{name}-detect-post",
-            rest_api=rest_api.id,
-            resource_id=detect.id,
-            http_method=method.http_method,
-            type="AWS_PROXY",
-            integration_http_method="POST",
-            uri=args.function_invoke_arn,
-            opts=child,
+        method, integration = self._proxy(
+            f"{name}-detect-post", args, rest_api, detect, "POST", args.function_invoke_arn
         )
         gateway_responses = {
             **GATEWAY_RESPONSES,
@@ -238,7 +223,7 @@ class DarknetApi(pulumi.ComponentResource):
             for response_type, (status, template) in gateway_responses.items()
         ]
         # POST /uploads and GET /results/{request_id}, proxied to the uploads function, authorized alike.
-        upload_routes = []
+        upload_routes: list[pulumi.CustomResource] = []
         if args.uploads_function_name is not None:
             uploads = aws.apigateway.Resource(
                 f"{name}-uploads",
@@ -265,26 +250,15 @@ class DarknetApi(pulumi.ComponentResource):
                 ("uploads-post", uploads, "POST", None),
                 ("result-get", result, "GET", {"method.request.path.request_id": True}),
             ):
-                route_method = aws.apigateway.Method(
+                upload_routes += self._proxy(
                     f"{name}-{route}",
-                    rest_api=rest_api.id,
-                    resource_id=resource.id,
-                    http_method=http_method,
-                    request_parameters=parameters,
-                    **_authorization(args),
-                    opts=child,
+                    args,
+                    rest_api,
+                    resource,
+                    http_method,
+                    args.uploads_function_invoke_arn,
+                    parameters,
                 )
-                route_integration = aws.apigateway.Integration(
-                    f"{name}-{route}",
-                    rest_api=rest_api.id,
-                    resource_id=resource.id,
-                    http_method=route_method.http_method,
-                    type="AWS_PROXY",
-                    integration_http_method="POST",
-                    uri=args.uploads_function_invoke_arn,
-                    opts=child,
-                )
-                upload_routes += [route_method, route_integration]
         deployment = aws.apigateway.Deployment(
             name,
             rest_api=rest_api.id,
@@ -384,6 +358,39 @@ class DarknetApi(pulumi.ComponentResource):
                 "results_url": self.results_url,
             }
         )
+
+    def _proxy(
+        self,
+        route: str,
+        args: DarknetApiArgs,
+        rest_api: aws.apigateway.RestApi,
+        resource: aws.apigateway.Resource,
+        http_method: str,
+        invoke_arn: pulumi.Input[str] | None,
+        request_parameters: dict[str, bool] | None = None,
+    ) -> tuple[aws.apigateway.Method, aws.apigateway.Integration]:
+        """One route: its method, authorized as every route of the API, proxied to a function."""
+        child = pulumi.ResourceOptions(parent=self)
+        method = aws.apigateway.Method(
+            route,
+            rest_api=rest_api.id,
+            resource_id=resource.id,
+            http_method=http_method,
+            request_parameters=request_parameters,
+            **_authorization(args),
+            opts=child,
+        )
+        integration = aws.apigateway.Integration(
+            route,
+            rest_api=rest_api.id,
+            resource_id=resource.id,
+            http_method=method.http_method,
+            type="AWS_PROXY",
+            integration_http_method="POST",
+            uri=invoke_arn,
+            opts=child,
+        )
+        return method, integration
 
     def _api_key(
         self, name: str, args: DarknetApiArgs, rest_api: aws.apigateway.RestApi, stage: aws.apigateway.Stage
