@@ -8,11 +8,13 @@ memory limit, and answers POST /2015-03-31/functions/function/invocations like L
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import platform
 import socket
 import subprocess
+import tarfile
 import time
 import urllib.error
 import urllib.request
@@ -84,6 +86,29 @@ def file_from_image(image: str, path: str) -> bytes:
 
 
 READ_FILE = "import sys; sys.stdout.buffer.write(open(sys.argv[1], 'rb').read())"
+
+# The image has no shell tools: its own python3 writes the tar of the files a folder's glob matches.
+TAR_OF_FILES = """
+import pathlib, sys, tarfile
+with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as archive:
+    for path in sorted(pathlib.Path(sys.argv[1]).glob(sys.argv[2])):
+        archive.add(path, arcname=path.name)
+"""
+
+
+def files_from_image(image: str, folder: str, pattern: str, destination: Path, timeout: int = 300) -> Path:
+    """The files of an image's folder that pattern matches, copied into destination."""
+    done = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", image,
+         "-c", TAR_OF_FILES, folder, pattern],
+        capture_output=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        problem = done.stderr.decode()[-2000:]
+        raise RuntimeError(f"could not copy {folder}/{pattern} out of {image}: {problem}")
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
+        archive.extractall(destination, filter="data")
+    return destination
 
 
 def emulator() -> Path:

@@ -13,7 +13,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 import uuid
@@ -29,7 +28,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "container" / "scripts"))
 
 from detector.contract import reference_tag  # noqa: E402
-from local_lambda import DEFAULT_IMAGE, LocalLambda, docker_bridge_address, free_port  # noqa: E402
+from local_lambda import (  # noqa: E402
+    DEFAULT_IMAGE,
+    LocalLambda,
+    docker_bridge_address,
+    files_from_image,
+    free_port,
+)
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 REGION = "us-east-1"
@@ -242,39 +247,11 @@ def lambda_async(
 
 
 # The image has no shell tools: its python3 writes the tar.
-SAMPLES_AS_TAR = """
-import pathlib, sys, tarfile
-with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as archive:
-    for path in sorted(pathlib.Path("/opt/darknet/data").glob("*.jpg")):
-        archive.add(path, arcname=path.name)
-"""
-
-
 @pytest.fixture(scope="session")
 def samples(detector_image: str, tmp_path_factory) -> Path:
     """The sample images shipped in the image (/opt/darknet/data/*.jpg), copied out to a folder."""
     folder = tmp_path_factory.mktemp("samples")
-    done = subprocess.run(
-        [
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--entrypoint",
-            "python3",
-            detector_image,
-            "-c",
-            SAMPLES_AS_TAR,
-        ],
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"could not copy the sample images out of {detector_image}: {done.stderr.decode()}")
-    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
-        archive.extractall(folder, filter="data")
+    files_from_image(detector_image, "/opt/darknet/data", "*.jpg", folder)
     assert (folder / "dog.jpg").is_file(), sorted(p.name for p in folder.iterdir())
     return folder
 

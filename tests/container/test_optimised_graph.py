@@ -9,17 +9,15 @@ the real function with its pre-optimised graph missing, made for another layout 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
 from detector.detection import Detection
 from detector.parity import compare
-from local_lambda import LocalLambda
+from local_lambda import LocalLambda, files_from_image
 
 pytestmark = pytest.mark.docker
 
@@ -112,39 +110,10 @@ def test_natively_the_image_starts_from_its_graph_for_this_cpu(native):
     assert preoptimised == {**plain, "preoptimised": True}
 
 
-# The image has no shell tools: its own python3 writes the tar.
-TAR_OF_THE_MODEL = (
-    "import sys, tarfile\n"
-    "with tarfile.open(fileobj=sys.stdout.buffer, mode='w|') as archive:\n"
-    "    archive.add('/opt/model', arcname='.')\n"
-)
-
-
 @pytest.fixture(scope="module")
 def image_model_dir(detector_image: str, tmp_path_factory) -> Path:
     """The image's /opt/model, copied out."""
-    folder = tmp_path_factory.mktemp("model")
-    done = subprocess.run(
-        [
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--entrypoint",
-            "python3",
-            detector_image,
-            "-c",
-            TAR_OF_THE_MODEL,
-        ],
-        capture_output=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
-    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
-        archive.extractall(folder, filter="data")
-    return folder
+    return files_from_image(detector_image, "/opt/model", "*", tmp_path_factory.mktemp("model"))
 
 
 def graph_files(model_dir: Path, native: dict) -> tuple[Path, Path]:
