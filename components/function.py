@@ -15,7 +15,7 @@ from .checks import (
     contract_checked,
 )
 from .contract import OUTPUT_BUCKET_ENV, RESERVED_VARIABLES, DetectorConfig
-from .policies import assume_role_policy, policy_document
+from .policies import assume_role_policy, bucket_key_statement, own_logs_statement, policy_document
 
 # Lambda's architectures (the default first) and Docker's platform for each: the image is built for the
 # architecture the function declares.
@@ -250,12 +250,7 @@ def _access_policy(
 ) -> str:
     partition = log_group_arn.split(":")[1]
     statements = [
-        {
-            "Sid": "WriteOwnLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": [f"{log_group_arn}:*"],
-        },
+        own_logs_statement(log_group_arn),
         {
             "Sid": "ReadInput",
             "Effect": "Allow",
@@ -286,14 +281,7 @@ def _access_policy(
             }
         )
     if kms_key_arn:
-        statements.append(
-            {
-                "Sid": "UseBucketKey",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": [kms_key_arn],
-            }
-        )
+        statements.append(bucket_key_statement(kms_key_arn))
     return policy_document(*statements)
 
 

@@ -15,3 +15,23 @@ def assume_role_policy(service_principal: str) -> str:
     return policy_document(
         {"Effect": "Allow", "Principal": {"Service": service_principal}, "Action": "sts:AssumeRole"}
     )
+
+
+def own_logs_statement(log_group_arn: str) -> dict:
+    """A function's right to write to its own log group, and no other."""
+    return {
+        "Sid": "WriteOwnLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [f"{log_group_arn}:*"],
+    }
+
+
+def bucket_key_statement(kms_key_arn: str) -> dict:
+    """The use of the bucket's KMS key that reading and writing its SSE-KMS objects needs."""
+    return {
+        "Sid": "UseBucketKey",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": [kms_key_arn],
+    }

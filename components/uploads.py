@@ -36,7 +36,7 @@ from .contract import (
     DetectorConfig,
 )
 from .function import ARCHITECTURES
-from .policies import assume_role_policy, policy_document
+from .policies import assume_role_policy, bucket_key_statement, own_logs_statement, policy_document
 
 
 @dataclass(kw_only=True)
@@ -195,12 +195,7 @@ def uploads_policy(
 ) -> str:
     partition = log_group_arn.split(":")[1]
     statements = [
-        {
-            "Sid": "WriteOwnLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": [f"{log_group_arn}:*"],
-        },
+        own_logs_statement(log_group_arn),
         {
             # A presigned POST works with its signer's rights: these are all an upload form can have.
             "Sid": "SignUploads",
@@ -216,12 +211,5 @@ def uploads_policy(
         },
     ]
     if kms_key_arn:
-        statements.append(
-            {
-                "Sid": "UseBucketKey",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": [kms_key_arn],
-            }
-        )
+        statements.append(bucket_key_statement(kms_key_arn))
     return policy_document(*statements)
