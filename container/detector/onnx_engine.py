@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import onnxruntime as ort
@@ -24,7 +25,7 @@ from detector.decoding import darknet_image
 from detector.detection import Detection, DetectionRun, SourceImage
 from detector.libdarknet import Candidates, Libdarknet, c_string_array
 from detector.model_files import ModelFiles, read_names
-from detector.optimised_graph import SESSION_READY_LOG, choose_graph
+from detector.optimised_graph import SESSION_READY_LOG, choose_graph, load_preoptimised
 from detector.png import encode_png
 
 NMS_THRESHOLD = 0.45  # test_detector's fixed nms
@@ -81,24 +82,34 @@ def session_options(
     return options
 
 
-def create_session(files: ModelFiles, threads: int) -> tuple[ort.InferenceSession, bool]:
-    """The session and whether it runs a pre-optimised graph; the plain graph, fully optimised, otherwise.
+class GraphSession(NamedTuple):
+    """A session, whether it runs a pre-optimised graph, and the derived weights it reads in place."""
 
-    A pre-optimised graph is loaded as saved (its optimisations already applied), which roughly halves
-    session creation. Whatever keeps it from being used is logged once, and the plain graph is always
-    a correct fallback.
+    session: ort.InferenceSession
+    preoptimised: bool
+    weights: dict[str, np.ndarray]
+
+
+def create_session(files: ModelFiles, threads: int) -> GraphSession:
+    """The session on the pre-optimised graph for this CPU; the plain graph, fully optimised, otherwise.
+
+    A pre-optimised graph is loaded as saved (its optimisations already applied, its weights derived from
+    the plain graph's), which roughly halves session creation. Whatever keeps it from being used is
+    logged once, and the plain graph is always a correct fallback.
     """
     choice = choose_graph(files, ort.__version__)
     if choice.preoptimised:
         options = session_options(threads, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
         try:
-            return ort.InferenceSession(str(choice.path), options, providers=PROVIDERS), True
-        except ORT_LOAD_ERRORS as error:
+            session, weights = load_preoptimised(choice, files, options)
+            return GraphSession(session, True, weights)
+        except (*ORT_LOAD_ERRORS, ValueError, OSError) as error:
             reason = f"{choice.path.name} could not be loaded ({type(error).__name__})"
     else:
         reason = choice.reason
     logger.warning("pre-optimised graph not used, optimising the plain graph: %s", reason)
-    return ort.InferenceSession(str(files.onnx), session_options(threads), providers=PROVIDERS), False
+    session = ort.InferenceSession(str(files.onnx), session_options(threads), providers=PROVIDERS)
+    return GraphSession(session, False, {})
 
 
 class OnnxEngine:
@@ -121,14 +132,15 @@ class OnnxEngine:
         self.threads = threads or cpu.thread_count()
         files = ModelFiles(Path(model_dir), model)
         started = time.perf_counter()
-        self._session, self.preoptimised = create_session(files, self.threads)
+        self._graph = create_session(files, self.threads)  # the session, and the weights it reads in place
+        self.preoptimised = self._graph.preoptimised
         logger.info(
             SESSION_READY_LOG,
             (time.perf_counter() - started) * 1000,
             "pre-optimised" if self.preoptimised else "plain",
             self.threads,
         )
-        metadata = self._session.get_modelmeta().custom_metadata_map
+        metadata = self._graph.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in metadata:
             raise ValueError(f"{files.onnx} lacks {METADATA_KEY!r} metadata: use detector.darknet_onnx")
         self.network = NetworkInfo.from_json(metadata[METADATA_KEY])
@@ -168,7 +180,7 @@ class OnnxEngine:
         fit = self._darknet.letterbox if net.letterbox else self._darknet.resize
         tensor = fit(image, net.width, net.height)
         lap("letterbox")
-        raw_maps = self._session.run(self._outputs, {INPUT_NAME: tensor})
+        raw_maps = self._graph.session.run(self._outputs, {INPUT_NAME: tensor})
         lap("inference")
         predict_seconds = timings["inference"]
         decoded = heads.decode(net, raw_maps, image.w, image.h, threshold)

@@ -8,33 +8,107 @@ the facts it depends on and its own size:
 
     /opt/model/<model>.<machine>-nchwc<block>.onnx   and   .json
 
-and at run time the engine loads the one whose facts match this process (CPU layout, machine, ONNX
-Runtime version, plain graph it came from) without optimising it again. Anything else (no file for this
-layout, facts that differ, a file ONNX Runtime refuses) falls back to optimising the plain graph in full,
-which is always correct, and says so in the log.
+A saved graph's weights are the plain graph's, reordered into blocks (MLAS's ReorderFilterOIHWBiBo and
+ReorderFilterOIHWBo) or zero-padded to a whole block. Shipping them again would add 35 MB of
+incompressible floats per layout, so the saved graph keeps only its nodes, and its JSON file says, for
+each weight, where in the plain graph's file its source lies and which reorder makes it. At start-up
+the engine reads the plain graph's weights in place, reorders them with numpy (about as long as ONNX
+Runtime takes to read them from a file) and hands them to ONNX Runtime with the graph, optimisation off.
+The build keeps a recipe only if it reproduces ONNX Runtime's own weights byte for byte, and the graph
+only if, loaded that way, it gives bit-identical outputs to the plain graph optimised in full.
+
+At run time the graph whose facts match this process (CPU layout, machine, ONNX Runtime version, plain
+graph it came from) is used. Anything else (no file for this layout, facts that differ, a file ONNX
+Runtime refuses) falls back to optimising the plain graph in full, which is always correct, and says so
+in the log.
 
 `python3 -m detector.optimised_graph --model-dir DIR --model NAME [--expect-block 8]` writes the graph
-for the CPU it runs on (under `qemu-x86_64 -cpu Haswell` for the AVX2 layout) and fails unless the saved
-graph gives bit-identical outputs to the plain graph optimised in the same process.
+for the CPU it runs on (under `qemu-x86_64 -cpu Haswell` for the AVX2 layout).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
+import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from detector.cpu_features import read_nchwc_block_size
 from detector.model_files import ModelFiles
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 # Set to 1 to ignore the pre-optimised graphs (a benchmark's baseline, or to rule them out).
 PLAIN_GRAPH_ENV = "DETECTOR_PLAIN_GRAPH"
 # The engine logs this once per cold start; `make bench` reads the time from it.
 SESSION_READY_LOG = "ONNX Runtime session ready in %.1f ms (%s graph, %d threads)"
+# Where a saved graph says its derived weights are: nowhere on disk, so a weight that is not supplied
+# fails the load loudly instead of being read from some file.
+SUPPLIED_AT_START_UP = "supplied-at-start-up-from-the-plain-graph"
+
+
+def _round_up(count: int, block: int) -> int:
+    return -(-count // block) * block
+
+
+def _zero_padded(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    if array.shape == shape:
+        return array
+    padded = np.zeros(shape, dtype=array.dtype)
+    padded[tuple(slice(0, size) for size in array.shape)] = array
+    return padded
+
+
+def same(array: np.ndarray, block: int) -> np.ndarray:
+    """The weight as it is (copied out of the file, aligned, for ONNX Runtime to use in place)."""
+    return np.array(array)
+
+
+def padded(array: np.ndarray, block: int) -> np.ndarray:
+    """A bias zero-padded to whole blocks of output channels."""
+    (channels,) = array.shape
+    return np.array(_zero_padded(array, (_round_up(channels, block),)))
+
+
+def oihw_bibo(array: np.ndarray, block: int) -> np.ndarray:
+    """MLAS's ReorderFilterOIHWBiBo: [O/B][I/B][H][W][Bi][Bo], channels zero-padded to whole blocks."""
+    outputs, inputs, height, width = array.shape
+    o_padded, i_padded = _round_up(outputs, block), _round_up(inputs, block)
+    blocks = _zero_padded(array, (o_padded, i_padded, height, width)).reshape(
+        o_padded // block, block, i_padded // block, block, height, width
+    )
+    reordered = np.ascontiguousarray(blocks.transpose(0, 2, 4, 5, 3, 1))
+    return reordered.reshape(o_padded, i_padded, height, width)
+
+
+def oihw_bo(array: np.ndarray, block: int) -> np.ndarray:
+    """MLAS's ReorderFilterOIHWBo (a convolution reading plain NCHW): [O/B][I][H][W][Bo]."""
+    outputs, inputs, height, width = array.shape
+    o_padded = _round_up(outputs, block)
+    blocks = _zero_padded(array, (o_padded, inputs, height, width)).reshape(
+        o_padded // block, block, inputs, height, width
+    )
+    return np.ascontiguousarray(blocks.transpose(0, 2, 3, 4, 1)).reshape(o_padded, inputs, height, width)
+
+
+# How a saved graph's weight is made from one of the plain graph's, by name (the JSON file's "transform");
+# each raises ValueError for a weight of another rank.
+TRANSFORMS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
+    "same": same,
+    "padded": padded,
+    "OIHWBiBo": oihw_bibo,
+    "OIHWBo": oihw_bo,
+}
 
 
 @dataclass(frozen=True)
@@ -52,12 +126,33 @@ class GraphFacts:
 
 
 @dataclass(frozen=True)
+class DerivedWeight:
+    """One weight of a saved graph: float32 `shape` at byte `offset` of the plain graph, then `transform`."""
+
+    offset: int
+    shape: tuple[int, ...]
+    transform: str
+
+    @classmethod
+    def from_json(cls, fields: dict) -> DerivedWeight:
+        weight = cls(int(fields["offset"]), tuple(int(size) for size in fields["shape"]), fields["transform"])
+        if weight.transform not in TRANSFORMS or weight.offset < 0:
+            raise ValueError(f"no such weight: {fields}")
+        return weight
+
+
+@dataclass(frozen=True)
 class Choice:
-    """The graph to load and whether it still needs optimising; reason says why the plain one was chosen."""
+    """The graph to load and whether it still needs optimising; reason says why the plain one was chosen.
+
+    A pre-optimised graph comes with the weights to derive for it (by initializer name) and its block.
+    """
 
     path: Path
     preoptimised: bool
     reason: str = ""
+    weights: dict[str, DerivedWeight] | None = None
+    block: int = 0
 
 
 def current_facts(files: ModelFiles, onnxruntime_version: str) -> GraphFacts | None:
@@ -83,6 +178,9 @@ def choose_graph(files: ModelFiles, onnxruntime_version: str, environ: dict | No
     try:
         recorded_fields = json.loads(facts_file.read_text())
         graph_bytes = recorded_fields.pop("graph_bytes")
+        weights = {
+            name: DerivedWeight.from_json(fields) for name, fields in recorded_fields.pop("weights").items()
+        }
         recorded = GraphFacts(**recorded_fields)
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
         return Choice(plain, False, f"{facts_file.name} is unreadable ({type(error).__name__})")
@@ -96,12 +194,87 @@ def choose_graph(files: ModelFiles, onnxruntime_version: str, environ: dict | No
             if value != getattr(facts, name)
         ]
         return Choice(plain, False, f"{graph.name} was made for another set-up: {', '.join(differing)}")
-    return Choice(graph, True)
+    return Choice(graph, True, weights=weights, block=facts.nchwc_block_size)
+
+
+def derive_weights(plain_graph: Path, weights: dict[str, DerivedWeight], block: int) -> dict[str, np.ndarray]:
+    """The saved graph's weights, made from the plain graph's file read in place; ValueError if too short."""
+    source = np.memmap(plain_graph, dtype=np.uint8, mode="r")
+    derived = {}
+    for name, weight in weights.items():
+        count = math.prod(weight.shape)
+        if weight.offset + 4 * count > source.size:
+            raise ValueError(f"{name} lies beyond the end of {plain_graph.name}")
+        array = np.frombuffer(source, dtype=np.float32, count=count, offset=weight.offset)
+        derived[name] = TRANSFORMS[weight.transform](array.reshape(weight.shape), block)
+    return derived
+
+
+def load_preoptimised(
+    choice: Choice, files: ModelFiles, options: ort.SessionOptions
+) -> tuple[ort.InferenceSession, dict[str, np.ndarray]]:
+    """The session on a saved graph, and its derived weights, which ONNX Runtime reads in place: keep them.
+
+    `options` must turn optimisation off: the graph is already optimised.
+    """
+    import onnxruntime as ort
+
+    weights = derive_weights(files.onnx, choice.weights or {}, choice.block)
+    options.add_external_initializers(
+        list(weights), [ort.OrtValue.ortvalue_from_numpy(array) for array in weights.values()]
+    )
+    return ort.InferenceSession(str(choice.path), options, providers=["CPUExecutionProvider"]), weights
+
+
+def _weight_sources(plain_graph: Path, block: int) -> list[tuple[dict, np.ndarray]]:
+    """Every way the build knows to make a weight from one of the plain graph's: (recipe, result)."""
+    import onnx
+    from onnx import numpy_helper
+
+    data = plain_graph.read_bytes()
+    sources = []
+    for tensor in onnx.load(str(plain_graph)).graph.initializer:
+        array = numpy_helper.to_array(tensor)
+        if array.dtype != np.float32 or not array.size:
+            continue
+        offset = data.find(array.tobytes())  # any place with these bytes holds these values
+        if offset < 0:
+            continue
+        for transform, make in TRANSFORMS.items():
+            try:
+                made = make(array, block)
+            except ValueError:  # a transform for weights of another rank
+                continue
+            sources.append(({"offset": offset, "shape": list(array.shape), "transform": transform}, made))
+    return sources
+
+
+def strip_weights(graph_path: Path, plain_graph: Path, block: int) -> dict[str, dict]:
+    """Take out of the saved graph each weight a recipe reproduces byte for byte; the recipes by name."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(graph_path))
+    sources = _weight_sources(plain_graph, block)
+    recipes = {}
+    for tensor in graph.graph.initializer:
+        wanted = numpy_helper.to_array(tensor)
+        for recipe, made in sources:
+            if made.shape == wanted.shape and made.dtype == wanted.dtype and np.array_equal(made, wanted):
+                recipes[tensor.name] = recipe
+                tensor.ClearField("raw_data")
+                tensor.ClearField("float_data")
+                tensor.data_location = onnx.TensorProto.EXTERNAL
+                del tensor.external_data[:]
+                location = tensor.external_data.add()
+                location.key, location.value = "location", SUPPLIED_AT_START_UP
+                break
+    onnx.save(graph, str(graph_path))
+    return recipes
 
 
 def build(files: ModelFiles, expect_block: int | None) -> GraphFacts:
-    """Write the graph optimised for this CPU and its facts; check it against the plain graph first."""
-    import numpy as np
+    """Write the graph optimised for this CPU, less the weights it can derive, and its facts, once checked."""
     import onnxruntime as ort
 
     from detector.darknet_onnx import INPUT_NAME
@@ -115,24 +288,27 @@ def build(files: ModelFiles, expect_block: int | None) -> GraphFacts:
             "is the emulator's CPU model right?"
         )
     graph = files.optimised_graph(facts.cpu_key)
-    partial = graph.with_suffix(".partial")
-    full = ort.SessionOptions()
-    full.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    full.optimized_model_filepath = str(partial)
-    plain_session = ort.InferenceSession(str(files.onnx), full, providers=["CPUExecutionProvider"])
-    as_saved = ort.SessionOptions()
-    as_saved.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    saved_session = ort.InferenceSession(str(partial), as_saved, providers=["CPUExecutionProvider"])
-    shape = [dim if isinstance(dim, int) else 1 for dim in plain_session.get_inputs()[0].shape]
-    tensor = np.random.default_rng(0).random(shape, dtype=np.float32)
-    expected = plain_session.run(None, {INPUT_NAME: tensor})
-    actual = saved_session.run(None, {INPUT_NAME: tensor})
-    for want, got in zip(expected, actual, strict=True):
-        if want.shape != got.shape or not np.array_equal(want, got):
-            partial.unlink()
-            raise SystemExit(f"{graph.name}: the saved graph's outputs differ from the plain graph's")
-    partial.rename(graph)
-    recorded = {**asdict(facts), "graph_bytes": graph.stat().st_size}
+    with tempfile.TemporaryDirectory(dir=files.directory) as scratch:
+        partial = Path(scratch) / graph.name
+        full = ort.SessionOptions()
+        full.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        full.optimized_model_filepath = str(partial)
+        plain_session = ort.InferenceSession(str(files.onnx), full, providers=["CPUExecutionProvider"])
+        recipes = strip_weights(partial, files.onnx, facts.nchwc_block_size)
+        as_saved = ort.SessionOptions()
+        as_saved.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        weights = {name: DerivedWeight.from_json(recipe) for name, recipe in recipes.items()}
+        choice = Choice(partial, True, weights=weights, block=facts.nchwc_block_size)
+        saved_session, _ = load_preoptimised(choice, files, as_saved)
+        shape = [dim if isinstance(dim, int) else 1 for dim in plain_session.get_inputs()[0].shape]
+        tensor = np.random.default_rng(0).random(shape, dtype=np.float32)
+        expected = plain_session.run(None, {INPUT_NAME: tensor})
+        actual = saved_session.run(None, {INPUT_NAME: tensor})
+        for want, got in zip(expected, actual, strict=True):
+            if want.shape != got.shape or not np.array_equal(want, got):
+                raise SystemExit(f"{graph.name}: the saved graph's outputs differ from the plain graph's")
+        partial.replace(graph)
+    recorded = {**asdict(facts), "graph_bytes": graph.stat().st_size, "weights": recipes}
     files.optimised_graph_facts(facts.cpu_key).write_text(json.dumps(recorded, indent=1) + "\n")
     return facts
 
@@ -146,7 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     facts = build(ModelFiles(args.model_dir, args.model), args.expect_block)
-    print(f"pre-optimised {args.model} for {facts.cpu_key} (onnxruntime {facts.onnxruntime})")
+    graph = ModelFiles(args.model_dir, args.model).optimised_graph(facts.cpu_key)
+    print(
+        f"pre-optimised {args.model} for {facts.cpu_key} (onnxruntime {facts.onnxruntime}): "
+        f"{graph.stat().st_size} bytes, its weights derived from the plain graph at start-up"
+    )
     return 0
 
 

@@ -223,7 +223,7 @@ class LocalLambda:
                 starting = not self._answered and isinstance(reason, NOT_LISTENING_YET)
                 if not starting or time.monotonic() > deadline:
                     raise FunctionError(f"invoke failed: {error}", self.logs()) from error
-                time.sleep(0.05)
+                time.sleep(0.005)
         if function_error or (isinstance(result, dict) and "errorType" in result):
             raise FunctionError(f"the function failed: {result}", self.logs())
         return result

@@ -41,9 +41,10 @@ python3 -m detector.model_files assemble --cfg "$cfg" --weights "$weights" --nam
 python3 -m detector.darknet_onnx "$out/$model.cfg" "$out/$model.weights" "$out/$model.onnx" --flavour "$flavour"
 # Graphs pre-optimised per CPU layout (detector.optimised_graph), each checked bit for bit against the
 # plain graph: PREOPTIMISED_LAYOUTS names them, "native" (this CPU's) and "avx2" (what Lambda's x86
-# functions are promised, on qemu's Haswell model unless native is the same); "" ships none (35 MB
-# each; a start-up without one optimises the plain graph). Made before the parity check, so that it
-# runs the graph a start-up loads.
+# functions are promised, on qemu's Haswell model unless native is the same); "" ships none (a
+# start-up without one optimises the plain graph). Each is about 10 KB: its weights are derived from
+# the plain graph's at start-up. Made before the parity check, so that it runs the graph a start-up
+# loads.
 layouts="${PREOPTIMISED_LAYOUTS-native avx2}"
 for layout in $layouts; do
   case "$layout" in

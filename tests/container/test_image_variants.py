@@ -12,7 +12,8 @@ from local_lambda import FunctionError, LocalLambda
 
 pytestmark = pytest.mark.docker
 
-# The default image without its network graph; with yolov3-tiny's 35 MB graph that is at most 200 MB.
+# The default image without its plain network graph: with yolov3-tiny's 35 MB graph, at most 200 MB. The
+# graphs pre-optimised per CPU layout count against the budget: they carry no weights of their own.
 BUDGET_WITHOUT_GRAPH_BYTES = 165_000_000
 
 CONTENTS = """
@@ -20,7 +21,7 @@ import json, os, pathlib
 model = pathlib.Path("/opt/model")
 print(json.dumps({
     "model_files": sorted(p.name for p in model.iterdir()),
-    "graph_bytes": sum(p.stat().st_size for p in model.glob("*.onnx")),
+    "graph_bytes": (model / (os.environ["DETECTOR_MODEL"] + ".onnx")).stat().st_size,
     "darknet_cli": os.path.isfile("/opt/darknet/bin/darknet"),
     "libdarknet": os.path.isfile("/opt/darknet/lib/libdarknet.so"),
     "samples": sorted(p.name for p in pathlib.Path("/opt/darknet/data").glob("*.jpg")),

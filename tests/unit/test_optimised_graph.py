@@ -28,7 +28,7 @@ from detector.cpu_features import (
 from detector.darknet_onnx import INPUT_NAME, convert, write_random_weights
 from detector.model_files import ModelFiles
 from detector.onnx_engine import create_session
-from detector.optimised_graph import PLAIN_GRAPH_ENV, build, choose_graph
+from detector.optimised_graph import PLAIN_GRAPH_ENV, build, choose_graph, oihw_bibo, oihw_bo, padded
 
 AVX2_CPU = (OSXSAVE_AND_AVX | FMA, AVX2, XCR0_AVX_STATE)
 AVX512_CPU = (OSXSAVE_AND_AVX | FMA, AVX2 | AVX512F, XCR0_AVX_STATE | XCR0_AVX512_STATE)
@@ -149,6 +149,7 @@ def outputs(session: ort.InferenceSession) -> list[np.ndarray]:
 
 def test_build_writes_the_graph_and_its_facts(model):
     facts = json.loads(model.optimised_graph_facts(cpu_key()).read_text())
+    weights = facts.pop("weights")
     assert facts == {
         "machine": platform.machine(),
         "nchwc_block_size": read_nchwc_block_size(),
@@ -156,6 +157,52 @@ def test_build_writes_the_graph_and_its_facts(model):
         "source_bytes": model.onnx.stat().st_size,
         "graph_bytes": model.optimised_graph(cpu_key()).stat().st_size,
     }
+    # Both convolutions read blocks (the first one plain NCHW), the head's 21 channels are padded.
+    assert sorted(weight["transform"] for weight in weights.values()) == sorted(
+        ["OIHWBo", "same", "OIHWBiBo", "same", "OIHWBiBo", "padded"]
+    )
+
+
+def test_the_saved_graph_holds_no_weight_it_can_derive(model):
+    saved = model.optimised_graph(cpu_key()).stat().st_size
+    assert saved < model.onnx.stat().st_size / 10, saved
+
+
+BLOCKS = (8, 16)
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+def test_a_filter_reordered_for_blocks_puts_each_weight_where_mlas_reads_it(block):
+    outputs_, inputs, height, width = 21, 24, 3, 3
+    filters = (
+        np.arange(outputs_ * inputs * height * width, dtype=np.float32).reshape(outputs_, inputs, 3, 3) + 1
+    )
+    reordered = oihw_bibo(filters, block)
+    padded_o, padded_i = -(-outputs_ // block) * block, -(-inputs // block) * block
+    assert reordered.shape == (padded_o, padded_i, height, width)
+    flat = reordered.reshape(-1)
+    for o, i, y, x in [(0, 0, 0, 0), (20, 23, 2, 2), (9, 17, 1, 2), (block - 1, block, 0, 1)]:
+        # MLAS's [O/B][I/B][H][W][Bi][Bo]
+        index = (
+            ((((o // block) * (padded_i // block) + i // block) * height + y) * width + x) * block + i % block
+        ) * block + o % block
+        assert flat[index] == filters[o, i, y, x]
+    assert np.count_nonzero(flat == 0) == padded_o * padded_i * height * width - filters.size
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+def test_a_filter_reading_plain_nchw_is_blocked_by_output_only(block):
+    filters = np.arange(16 * 3 * 3 * 3, dtype=np.float32).reshape(16, 3, 3, 3) + 1
+    flat = oihw_bo(filters, block).reshape(-1)
+    for o, i, y, x in [(0, 0, 0, 0), (15, 2, 2, 2), (9, 1, 0, 2)]:
+        index = ((((o // block) * 3 + i) * 3 + y) * 3 + x) * block + o % block  # [O/B][I][H][W][Bo]
+        assert flat[index] == filters[o, i, y, x]
+
+
+def test_a_bias_is_padded_to_whole_blocks():
+    np.testing.assert_array_equal(padded(np.ones(21, np.float32), 16), [1] * 21 + [0] * 11)
+    with pytest.raises(ValueError):
+        padded(np.ones((2, 2), np.float32), 8)
 
 
 def test_build_refuses_a_cpu_other_than_the_one_expected(model_files, tmp_path):
@@ -168,11 +215,11 @@ def test_build_refuses_a_cpu_other_than_the_one_expected(model_files, tmp_path):
 
 
 def test_the_matching_graph_is_loaded_and_computes_what_the_plain_graph_does(model, warnings):
-    session, preoptimised = create_session(model, threads=1)
-    assert preoptimised
+    loaded = create_session(model, threads=1)
+    assert loaded.preoptimised and loaded.weights
     assert not warnings
     plain = ort.InferenceSession(str(model.onnx), providers=["CPUExecutionProvider"])
-    for got, want in zip(outputs(session), outputs(plain), strict=True):
+    for got, want in zip(outputs(loaded.session), outputs(plain), strict=True):
         np.testing.assert_array_equal(got, want)
 
 
@@ -212,24 +259,45 @@ def test_anything_amiss_falls_back_to_the_plain_graph_and_says_why(model, warnin
     choice = choose_graph(model, ort.__version__)
     assert (choice.path, choice.preoptimised) == (model.onnx, False)
     assert reason in choice.reason
-    session, preoptimised = create_session(model, threads=1)
-    assert not preoptimised
+    loaded = create_session(model, threads=1)
+    assert not loaded.preoptimised
     assert warnings == [f"pre-optimised graph not used, optimising the plain graph: {choice.reason}"]
-    outputs(session)
+    outputs(loaded.session)
 
 
 def test_a_graph_onnx_runtime_refuses_falls_back(model, warnings):
     graph = model.optimised_graph(cpu_key())
     graph.write_bytes(b"\xff" * graph.stat().st_size)  # the size the facts record, not a graph
     assert choose_graph(model, ort.__version__).preoptimised
-    session, preoptimised = create_session(model, threads=1)
-    assert not preoptimised
+    loaded = create_session(model, threads=1)
+    assert not loaded.preoptimised
     (message,) = warnings
     assert f"{graph.name} could not be loaded" in message
-    outputs(session)
+    outputs(loaded.session)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda weights: {name: {**w, "offset": 10**9} for name, w in weights.items()},
+        lambda weights: {name: {**w, "transform": "unknown"} for name, w in weights.items()},
+        lambda weights: dict(list(weights.items())[1:]),
+        lambda weights: {**weights, "not-in-the-graph": next(iter(weights.values()))},
+    ],
+    ids=["beyond-the-plain-graph", "unknown-transform", "one-weight-missing", "one-weight-too-many"],
+)
+def test_weights_that_cannot_be_derived_fall_back_to_the_plain_graph(model, warnings, damage):
+    damage_facts(
+        model, weights=damage(json.loads(model.optimised_graph_facts(cpu_key()).read_text())["weights"])
+    )
+    loaded = create_session(model, threads=1)
+    assert not loaded.preoptimised
+    (message,) = warnings
+    assert "could not be loaded" in message or "is unreadable" in message
+    outputs(loaded.session)
 
 
 def test_the_plain_graph_can_be_forced(model, monkeypatch):
     monkeypatch.setenv(PLAIN_GRAPH_ENV, "1")
-    assert not create_session(model, threads=1)[1]
+    assert not create_session(model, threads=1).preoptimised
     assert choose_graph(model, ort.__version__).reason == f"{PLAIN_GRAPH_ENV}=1"
