@@ -101,7 +101,7 @@ def create_session(files: ModelFiles, threads: int) -> GraphSession:
     if choice.preoptimised:
         options = session_options(threads, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
         try:
-            session, weights = load_preoptimised(choice, files, options)
+            session, weights = load_preoptimised(choice, files, options, threads)
             return GraphSession(session, True, weights)
         except (*ORT_LOAD_ERRORS, ValueError, OSError) as error:
             reason = f"{choice.path.name} could not be loaded ({type(error).__name__})"

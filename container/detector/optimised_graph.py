@@ -35,6 +35,7 @@ import os
 import platform
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -197,29 +198,52 @@ def choose_graph(files: ModelFiles, onnxruntime_version: str, environ: dict | No
     return Choice(graph, True, weights=weights, block=facts.nchwc_block_size)
 
 
-def derive_weights(plain_graph: Path, weights: dict[str, DerivedWeight], block: int) -> dict[str, np.ndarray]:
-    """The saved graph's weights, made from the plain graph's file read in place; ValueError if too short."""
+def derive_weights(
+    plain_graph: Path, weights: dict[str, DerivedWeight], block: int, workers: int = 1
+) -> dict[str, np.ndarray]:
+    """The saved graph's weights, made from the plain graph's file read in place; ValueError if too short.
+
+    `workers` threads share the reordering: numpy copies without holding the interpreter, and most of
+    the time goes to first touches of the file's pages and of the new arrays'.
+    """
     source = np.memmap(plain_graph, dtype=np.uint8, mode="r")
-    derived = {}
     for name, weight in weights.items():
-        count = math.prod(weight.shape)
-        if weight.offset + 4 * count > source.size:
+        if weight.offset + 4 * math.prod(weight.shape) > source.size:
             raise ValueError(f"{name} lies beyond the end of {plain_graph.name}")
-        array = np.frombuffer(source, dtype=np.float32, count=count, offset=weight.offset)
-        derived[name] = TRANSFORMS[weight.transform](array.reshape(weight.shape), block)
-    return derived
+    derived: dict[str, np.ndarray] = {}
+    failures: list[ValueError] = []
+
+    def derive(share: list[tuple[str, DerivedWeight]]) -> None:
+        try:
+            for name, weight in share:
+                array = np.frombuffer(source, np.float32, math.prod(weight.shape), weight.offset)
+                derived[name] = TRANSFORMS[weight.transform](array.reshape(weight.shape), block)
+        except ValueError as error:
+            failures.append(error)
+
+    largest_first = sorted(weights.items(), key=lambda item: -math.prod(item[1].shape))
+    shares = [largest_first[worker::workers] for worker in range(max(1, workers))]
+    helpers = [threading.Thread(target=derive, args=(share,)) for share in shares[1:]]
+    for helper in helpers:
+        helper.start()
+    derive(shares[0])
+    for helper in helpers:
+        helper.join()
+    if failures:
+        raise failures[0]
+    return {name: derived[name] for name in weights}
 
 
 def load_preoptimised(
-    choice: Choice, files: ModelFiles, options: ort.SessionOptions
+    choice: Choice, files: ModelFiles, options: ort.SessionOptions, threads: int = 1
 ) -> tuple[ort.InferenceSession, dict[str, np.ndarray]]:
     """The session on a saved graph, and its derived weights, which ONNX Runtime reads in place: keep them.
 
-    `options` must turn optimisation off: the graph is already optimised.
+    `options` must turn optimisation off: the graph is already optimised. `threads` derive the weights.
     """
     import onnxruntime as ort
 
-    weights = derive_weights(files.onnx, choice.weights or {}, choice.block)
+    weights = derive_weights(files.onnx, choice.weights or {}, choice.block, threads)
     options.add_external_initializers(
         list(weights), [ort.OrtValue.ortvalue_from_numpy(array) for array in weights.values()]
     )

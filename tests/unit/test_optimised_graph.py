@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import platform
 from pathlib import Path
 
@@ -28,7 +29,16 @@ from detector.cpu_features import (
 from detector.darknet_onnx import INPUT_NAME, convert, write_random_weights
 from detector.model_files import ModelFiles
 from detector.onnx_engine import create_session
-from detector.optimised_graph import PLAIN_GRAPH_ENV, build, choose_graph, oihw_bibo, oihw_bo, padded
+from detector.optimised_graph import (
+    PLAIN_GRAPH_ENV,
+    DerivedWeight,
+    build,
+    choose_graph,
+    derive_weights,
+    oihw_bibo,
+    oihw_bo,
+    padded,
+)
 
 AVX2_CPU = (OSXSAVE_AND_AVX | FMA, AVX2, XCR0_AVX_STATE)
 AVX512_CPU = (OSXSAVE_AND_AVX | FMA, AVX2 | AVX512F, XCR0_AVX_STATE | XCR0_AVX512_STATE)
@@ -197,6 +207,24 @@ def test_a_filter_reading_plain_nchw_is_blocked_by_output_only(block):
     for o, i, y, x in [(0, 0, 0, 0), (15, 2, 2, 2), (9, 1, 0, 2)]:
         index = ((((o // block) * 3 + i) * 3 + y) * 3 + x) * block + o % block  # [O/B][I][H][W][Bo]
         assert flat[index] == filters[o, i, y, x]
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_threads_sharing_the_reordering_derive_the_same_weights(model, workers):
+    choice = choose_graph(model, ort.__version__)
+    alone = derive_weights(model.onnx, choice.weights, choice.block)
+    shared = derive_weights(model.onnx, choice.weights, choice.block, workers)
+    assert list(shared) == list(alone)
+    for name, array in alone.items():
+        np.testing.assert_array_equal(shared[name], array)
+
+
+def test_a_weight_a_helper_thread_cannot_derive_fails_the_whole_derivation(model):
+    choice = choose_graph(model, ort.__version__)
+    smallest = min(choice.weights, key=lambda name: math.prod(choice.weights[name].shape))
+    weights = {**choice.weights, smallest: DerivedWeight(choice.weights[smallest].offset, (4,), "OIHWBiBo")}
+    with pytest.raises(ValueError):
+        derive_weights(model.onnx, weights, choice.block, workers=2)
 
 
 def test_a_bias_is_padded_to_whole_blocks():
