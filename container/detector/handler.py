@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from . import http_api, service
@@ -25,22 +26,10 @@ from .events import (
 from .metrics import metrics, record_failure, record_result
 from .settings import Settings
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch import BatchProcessor
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
 logger = Logger(service=SERVICE_NAME)
-
-
-# Powertools' batch utility is imported on the first queue event: it brings asyncio, about 45 ms of a
-# cold start that an HTTP or S3 event does not need.
-@cache
-def batch_processor() -> BatchProcessor:
-    """A batch in which every message failed is reported like any other (every message named): Lambda
-    then returns them all to the queue, as it would after an error, without counting an error."""
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-
-    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# A batch in which every message failed is reported like any other (every message named): Lambda
+# then returns them all to the queue, as it would after an error, without counting an error.
+batch_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @cache
@@ -87,10 +76,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         raise
     logger.append_keys(event_kind=kind)
     if kind == "sqs":
-        from aws_lambda_powertools.utilities.batch import process_partial_response
-
         return process_partial_response(
-            event=event, record_handler=process_message, processor=batch_processor(), context=context
+            event=event, record_handler=process_message, processor=batch_processor, context=context
         )
     if kind in ("s3", "s3-eventbridge"):
         input_prefix = settings().input_prefix
