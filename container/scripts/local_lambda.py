@@ -64,28 +64,24 @@ def docker_bridge_address() -> str:
 
 
 def file_from_image(image: str, path: str) -> bytes:
-    """One file's bytes out of an image, read by its own python3 (the image has no shell tools)."""
-    return subprocess.run(
-        [
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--entrypoint",
-            "python3",
-            image,
-            "-c",
-            READ_FILE,
-            path,
-        ],
-        capture_output=True,
-        check=True,
-        timeout=120,
-    ).stdout
+    """One file's bytes out of an image, copied from a container created but never started: nothing in
+    the image runs, so it works for the runtime (no shell tools) and the build stages (no Python) alike."""
+    created = subprocess.run(
+        ["docker", "create", image], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.strip()
+    try:
+        archive = subprocess.run(
+            ["docker", "cp", f"{created}:{path}", "-"], capture_output=True, check=True, timeout=120
+        ).stdout
+    finally:
+        subprocess.run(["docker", "rm", created], capture_output=True, check=False, timeout=120)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        member = tar.next()
+        extracted = tar.extractfile(member) if member is not None else None
+        if extracted is None:
+            raise FileNotFoundError(f"{image}: {path} is not a file")
+        return extracted.read()
 
-
-READ_FILE = "import sys; sys.stdout.buffer.write(open(sys.argv[1], 'rb').read())"
 
 # The image has no shell tools: its own python3 writes the tar of the files a folder's glob matches.
 TAR_OF_FILES = """
