@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import onnxruntime as ort
@@ -25,7 +24,7 @@ from detector.decoding import darknet_image
 from detector.detection import Detection, DetectionRun, SourceImage
 from detector.libdarknet import Candidates, Libdarknet, c_string_array
 from detector.model_files import ModelFiles, read_names
-from detector.optimised_graph import SESSION_READY_LOG, choose_graph, load_preoptimised
+from detector.optimised_graph import SESSION_READY_LOG, GraphSession, choose_graph, load_preoptimised
 from detector.png import encode_png
 
 NMS_THRESHOLD = 0.45  # test_detector's fixed nms
@@ -82,14 +81,6 @@ def session_options(
     return options
 
 
-class GraphSession(NamedTuple):
-    """A session, whether it runs a pre-optimised graph, and the derived weights it reads in place."""
-
-    session: ort.InferenceSession
-    preoptimised: bool
-    weights: dict[str, np.ndarray]
-
-
 def create_session(files: ModelFiles, threads: int) -> GraphSession:
     """The session on the pre-optimised graph for this CPU; the plain graph, fully optimised, otherwise.
 
@@ -101,8 +92,7 @@ def create_session(files: ModelFiles, threads: int) -> GraphSession:
     if choice.preoptimised:
         options = session_options(threads, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
         try:
-            session, weights = load_preoptimised(choice, files, options, threads)
-            return GraphSession(session, True, weights)
+            return load_preoptimised(choice, files, options, threads)
         except (*ORT_LOAD_ERRORS, ValueError, OSError) as error:
             reason = f"{choice.path.name} could not be loaded ({type(error).__name__})"
     else:

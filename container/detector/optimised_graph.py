@@ -39,7 +39,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -234,12 +234,21 @@ def derive_weights(
     return {name: derived[name] for name in weights}
 
 
+class GraphSession(NamedTuple):
+    """A session, whether it runs a pre-optimised graph, and the derived weights it reads in place (which
+    must live as long as the session: keep this, not just the session)."""
+
+    session: ort.InferenceSession
+    preoptimised: bool
+    weights: dict[str, np.ndarray]
+
+
 def load_preoptimised(
     choice: Choice, files: ModelFiles, options: ort.SessionOptions, threads: int = 1
-) -> tuple[ort.InferenceSession, dict[str, np.ndarray]]:
-    """The session on a saved graph, and its derived weights, which ONNX Runtime reads in place: keep them.
+) -> GraphSession:
+    """The session on a saved graph, with its weights derived on `threads` threads.
 
-    `options` must turn optimisation off: the graph is already optimised. `threads` derive the weights.
+    `options` must turn optimisation off: the graph is already optimised.
     """
     import onnxruntime as ort
 
@@ -247,7 +256,8 @@ def load_preoptimised(
     options.add_external_initializers(
         list(weights), [ort.OrtValue.ortvalue_from_numpy(array) for array in weights.values()]
     )
-    return ort.InferenceSession(str(choice.path), options, providers=["CPUExecutionProvider"]), weights
+    session = ort.InferenceSession(str(choice.path), options, providers=["CPUExecutionProvider"])
+    return GraphSession(session, True, weights)
 
 
 def _weight_sources(plain_graph: Path, block: int) -> list[tuple[dict, np.ndarray]]:
@@ -323,11 +333,11 @@ def build(files: ModelFiles, expect_block: int | None) -> GraphFacts:
         as_saved.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         weights = {name: DerivedWeight.from_json(recipe) for name, recipe in recipes.items()}
         choice = Choice(partial, True, weights=weights, block=facts.nchwc_block_size)
-        saved_session, _ = load_preoptimised(choice, files, as_saved)
+        saved = load_preoptimised(choice, files, as_saved)
         shape = [dim if isinstance(dim, int) else 1 for dim in plain_session.get_inputs()[0].shape]
         tensor = np.random.default_rng(0).random(shape, dtype=np.float32)
         expected = plain_session.run(None, {INPUT_NAME: tensor})
-        actual = saved_session.run(None, {INPUT_NAME: tensor})
+        actual = saved.session.run(None, {INPUT_NAME: tensor})
         for want, got in zip(expected, actual, strict=True):
             if want.shape != got.shape or not np.array_equal(want, got):
                 raise SystemExit(f"{graph.name}: the saved graph's outputs differ from the plain graph's")
