@@ -19,20 +19,12 @@ from .checks import (
     contract_checked,
 )
 from .contract import (
-    INPUT_PREFIX_ENV,
-    LOG_LEVEL_ENV,
     OUTPUT_BUCKET_ENV,
-    OUTPUT_PREFIX_ENV,
-    POWERTOOLS_LOG_LEVEL_ENV,
-    POWERTOOLS_SERVICE_ENV,
     RESULT_JSON,
     RESULT_WINDOW_ENV,
-    SERVICE_NAME,
     UPLOAD_URL_SECONDS,
     UPLOADS_FOLDER,
     UPLOADS_HANDLER,
-    VERSION,
-    VERSION_ENV,
     DetectorConfig,
 )
 from .function import ARCHITECTURES
@@ -159,14 +151,9 @@ class DarknetUploads(pulumi.ComponentResource):
             timeout=args.timeout,
             environment={
                 "variables": {
+                    **config.shared_environment(),
                     OUTPUT_BUCKET_ENV: bucket_name,
-                    INPUT_PREFIX_ENV: config.input_prefix,
-                    OUTPUT_PREFIX_ENV: config.output_prefix,
                     RESULT_WINDOW_ENV: str(window),
-                    LOG_LEVEL_ENV: config.log_level,
-                    POWERTOOLS_LOG_LEVEL_ENV: config.log_level,
-                    POWERTOOLS_SERVICE_ENV: SERVICE_NAME,
-                    VERSION_ENV: VERSION,
                 }
             },
             logging_config={"log_format": "Text", "log_group": self.log_group.name},

@@ -257,18 +257,24 @@ class DetectorConfig:
         if overlap:
             raise ContractError("output_prefix", overlap)
 
-    def environment(self) -> dict[str, str]:
-        """The function's environment for these settings (OUTPUT_BUCKET only when known here)."""
-        environment = {
-            ENGINE_ENV: self.engine,
-            MODEL_ENV: self.model,
-            THRESHOLD_ENV: repr(float(self.threshold)),
+    def shared_environment(self) -> dict[str, str]:
+        """What every function of the service reads: the prefixes, the log level, the service and version."""
+        return {
             INPUT_PREFIX_ENV: self.input_prefix,
             OUTPUT_PREFIX_ENV: self.output_prefix,
             LOG_LEVEL_ENV: self.log_level,
             POWERTOOLS_LOG_LEVEL_ENV: self.log_level,
             POWERTOOLS_SERVICE_ENV: SERVICE_NAME,
             VERSION_ENV: VERSION,
+        }
+
+    def environment(self) -> dict[str, str]:
+        """The detector's environment for these settings (OUTPUT_BUCKET only when known here)."""
+        environment = {
+            ENGINE_ENV: self.engine,
+            MODEL_ENV: self.model,
+            THRESHOLD_ENV: repr(float(self.threshold)),
+            **self.shared_environment(),
         }
         if self.output_bucket is not None:
             environment[OUTPUT_BUCKET_ENV] = self.output_bucket
