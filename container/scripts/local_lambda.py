@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 
 # The image `make image` builds: IMAGE_TAG as the Makefile exports it, or the default model's tag.
@@ -63,47 +64,45 @@ def docker_bridge_address() -> str:
     return gateway or "172.17.0.1"
 
 
-def file_from_image(image: str, path: str) -> bytes:
-    """One file's bytes out of an image, copied from a container created but never started: nothing in
+def copied_out(image: str, path: str, timeout: int = 300) -> tarfile.TarFile:
+    """A tar of an image's file or folder, copied from a container created but never started: nothing in
     the image runs, so it works for the runtime (no shell tools) and the build stages (no Python) alike."""
     created = subprocess.run(
-        ["docker", "create", image], capture_output=True, text=True, check=True, timeout=120
+        ["docker", "create", image], capture_output=True, text=True, check=True, timeout=timeout
     ).stdout.strip()
     try:
-        archive = subprocess.run(
-            ["docker", "cp", f"{created}:{path}", "-"], capture_output=True, check=True, timeout=120
-        ).stdout
+        copied = subprocess.run(
+            ["docker", "cp", f"{created}:{path}", "-"], capture_output=True, check=False, timeout=timeout
+        )
     finally:
-        subprocess.run(["docker", "rm", created], capture_output=True, check=False, timeout=120)
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        member = tar.next()
-        extracted = tar.extractfile(member) if member is not None else None
+        subprocess.run(["docker", "rm", created], capture_output=True, check=False, timeout=timeout)
+    if copied.returncode != 0:
+        raise RuntimeError(f"could not copy {path} out of {image}: {copied.stderr.decode()[-2000:]}")
+    return tarfile.open(fileobj=io.BytesIO(copied.stdout))
+
+
+def file_from_image(image: str, path: str) -> bytes:
+    """One file's bytes out of an image."""
+    with copied_out(image, path) as archive:
+        member = archive.next()
+        extracted = archive.extractfile(member) if member is not None else None
         if extracted is None:
             raise FileNotFoundError(f"{image}: {path} is not a file")
         return extracted.read()
 
 
-# The image has no shell tools: its own python3 writes the tar of the files a folder's glob matches.
-TAR_OF_FILES = """
-import pathlib, sys, tarfile
-with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as archive:
-    for path in sorted(pathlib.Path(sys.argv[1]).glob(sys.argv[2])):
-        archive.add(path, arcname=path.name)
-"""
-
-
 def files_from_image(image: str, folder: str, pattern: str, destination: Path, timeout: int = 300) -> Path:
     """The files of an image's folder that pattern matches, copied into destination."""
-    done = subprocess.run(
-        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", image,
-         "-c", TAR_OF_FILES, folder, pattern],
-        capture_output=True, timeout=timeout, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        problem = done.stderr.decode()[-2000:]
-        raise RuntimeError(f"could not copy {folder}/{pattern} out of {image}: {problem}")
-    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
-        archive.extractall(destination, filter="data")
+    with copied_out(image, folder, timeout) as archive:
+        # The archive holds the folder itself: its files are the regular members one level below it.
+        files = [
+            member
+            for member in archive.getmembers()
+            if member.isfile() and member.name.count("/") == 1 and fnmatch(member.name.split("/")[1], pattern)
+        ]
+        for member in files:
+            member.name = member.name.split("/")[1]
+        archive.extractall(destination, members=files, filter="data")
     return destination
 
 
