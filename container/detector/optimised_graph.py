@@ -267,7 +267,7 @@ def _weight_sources(plain_graph: Path, block: int) -> list[tuple[dict, np.ndarra
 
     data = plain_graph.read_bytes()
     sources = []
-    for tensor in onnx.load(str(plain_graph)).graph.initializer:
+    for tensor in onnx.load_from_string(data).graph.initializer:
         array = numpy_helper.to_array(tensor)
         if array.dtype != np.float32 or not array.size:
             continue
