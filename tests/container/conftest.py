@@ -246,7 +246,6 @@ def lambda_async(
     function.stop()
 
 
-# The image has no shell tools: its python3 writes the tar.
 @pytest.fixture(scope="session")
 def samples(detector_image: str, tmp_path_factory) -> Path:
     """The sample images shipped in the image (/opt/darknet/data/*.jpg), copied out to a folder."""
