@@ -1,4 +1,4 @@
-"""What the e2e tests and the demo do with a deployed stack: upload, wait for results, call the API."""
+"""What the e2e tests do with a deployed stack: upload, wait for results, call the API."""
 
 from __future__ import annotations
 
