@@ -13,33 +13,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
 from pathlib import Path
+
+from darknet_lambda.cli.stack import LOCALSTACK_BLOCK, outputs_file_of_make_up
 
 from .applier import ACCOUNT, ENDPOINT, load
 
 SECRET_ACCESS_KEY = "test"
 
 
-def outputs_file() -> Path:
-    """Where `make up` writes the outputs; the command's last place to look for a stack."""
-    state_home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state_home) / "darknet-lambda" / "localstack-outputs.json"
-
-
 def publish(outputs_path: str, state_path: str) -> dict:
     """Write the outputs file from a deployment's outputs and state; returns its content."""
     with open(outputs_path) as file:
         document = json.load(file)
-    document["localstack"] = {
+    document[LOCALSTACK_BLOCK] = {
         "endpointUrl": ENDPOINT,
         "region": load(state_path).region,
         "accessKeyId": ACCOUNT,
         "secretAccessKey": SECRET_ACCESS_KEY,
     }
-    target = outputs_file()
+    target = outputs_file_of_make_up()
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_suffix(".tmp")
     temporary.write_text(json.dumps(document, indent=1) + "\n")
@@ -50,7 +45,7 @@ def publish(outputs_path: str, state_path: str) -> dict:
 
 def usage(document: dict, path: Path, function_image: str) -> str:
     """What a person needs to use the running stack: its addresses and a first command of each client."""
-    local = document["localstack"]
+    local = document[LOCALSTACK_BLOCK]
     api, bucket = document["apiUrl"], document["bucketName"]
     viewer = api.removesuffix("detect")
     exports = {
@@ -102,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     show_parser.add_argument("--function-image", required=True)
     commands.add_parser("remove", help="remove the outputs file")
     args = parser.parse_args(argv)
-    path = outputs_file()
+    path = outputs_file_of_make_up()
     if args.command == "publish":
         print(usage(publish(args.outputs, args.state), path, args.function_image))
     elif args.command == "show":

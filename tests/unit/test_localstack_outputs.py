@@ -39,12 +39,6 @@ def test_the_file_is_where_the_command_looks_and_carries_the_sdk_settings(tmp_pa
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_without_xdg_state_home_the_file_is_under_the_home_directory(monkeypatch, tmp_path):
-    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    assert local_stack.outputs_file() == tmp_path / ".local/state/darknet-lambda/localstack-outputs.json"
-
-
 def test_what_make_up_prints_names_the_stack_and_the_aws_cli_exports(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     outputs, state = deployment(tmp_path)
@@ -62,5 +56,5 @@ def test_what_make_up_prints_names_the_stack_and_the_aws_cli_exports(tmp_path, m
     local_stack.main(["show", "--function-image", "img:tag"])
     assert capsys.readouterr().out == printed
     local_stack.main(["remove"])
-    assert not local_stack.outputs_file().exists()
+    assert not (tmp_path / "state" / "darknet-lambda" / "localstack-outputs.json").exists()
     local_stack.main(["remove"])  # nothing to remove is fine
