@@ -267,8 +267,11 @@ take_harness_lock() {
   mkdir -p "$lock_dir" "$state"
   exec {harness_lock}>"$lock_dir/localstack-harness.lock"
   if ! flock --nonblock "$harness_lock"; then
+    local t
+    t=$(date +%s)
     log "another harness run holds LocalStack's port; waiting for it to finish"
     flock "$harness_lock"
+    step "waiting for the port" "$t"
   fi
 }
 

@@ -78,9 +78,7 @@ The aws CLI and any AWS SDK (the functions and logs belong to account {local["ac
   export {export_line}
   aws s3 cp dog.jpg s3://{bucket}/input/dog.jpg
   aws s3 ls s3://{bucket}/output/ --recursive
-  aws logs filter-log-events --log-group-name /aws/lambda/{document["functionName"]} --max-items 20
-  (LocalStack writes a function's logs there whatever its logging config names; on AWS they are in the
-  stack's logGroupName, {document["logGroupName"]})
+  aws logs filter-log-events --log-group-name {document["logGroupName"]} --max-items 20
 
 It stays up until `make down`.
 """
