@@ -36,6 +36,7 @@ class Stack:
     dead_letter_queue_url: str | None = None
     uploads_url: str | None = None
     results_url: str | None = None
+    log_group_name: str | None = None
 
     @classmethod
     def from_outputs(cls, path: str) -> Stack:
@@ -49,6 +50,7 @@ class Stack:
             outputs.get("deadLetterQueueUrl"),
             outputs.get("uploadsUrl"),
             outputs.get("resultsUrl"),
+            outputs.get("logGroupName"),
         )
 
     def results(self) -> dict[str, dict]:
