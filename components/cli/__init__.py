@@ -140,7 +140,9 @@ def put(settings: Settings, paths: tuple[str, ...], wait: bool, timeout: float, 
             def arrived(item) -> None:
                 progress.update(task, advance=1, note=item.key)
                 if not as_json:
-                    progress.console.print("\n".join(put_module.report_lines(item)), markup=False)
+                    # On a terminal, above the live bar (one screen); piped, the lines are stdout's data.
+                    target = progress.console if out.is_terminal and err.is_terminal else out
+                    target.print("\n".join(put_module.report_lines(item)), markup=False)
 
             put_module.wait(s3, stack.bucket, stack.output_prefix, items, timeout, arrived)
     ok = put_module.succeeded(items, wait)
@@ -338,7 +340,10 @@ def list_results(
     if as_json:
         print_json(rows)
         return
-    table = Table("request id", "source", "time", "status", "detections", box=None)
+    table = Table(box=None)
+    table.add_column("request id", no_wrap=True, min_width=36)
+    for column in ("source", "time", "status", "detections"):
+        table.add_column(column, overflow="fold")
     for row in rows:
         style = "red" if row["status"] == "error" else None
         table.add_row(

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from ..contract import ENGINE_ENV, MODEL_ENV, THRESHOLD_ENV, VERSION_ENV
+from .errors import CliError
 from .stack import LOCALSTACK_BLOCK, Stack
 
 LAST_ERRORS = 5
@@ -17,6 +18,8 @@ def _part(read) -> Any:
 
     try:
         return read()
+    except CliError as error:
+        return {"unavailable": error.format_message()}
     except botocore.exceptions.ClientError as error:
         details = error.response.get("Error", {})
         return {"unavailable": f"{details.get('Code')}: {details.get('Message')}"}
