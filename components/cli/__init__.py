@@ -110,6 +110,8 @@ def _consoles():
 @pass_settings
 def put(settings: Settings, paths: tuple[str, ...], wait: bool, timeout: float, as_json: bool) -> None:
     """Upload images and folders (recursively) to the stack's input prefix."""
+    from rich.filesize import decimal
+
     from . import batch as put_module
     from .output import byte_progress, count_progress, print_json
 
@@ -132,7 +134,8 @@ def put(settings: Settings, paths: tuple[str, ...], wait: bool, timeout: float, 
 
         put_module.upload(s3, stack.bucket, stack.input_prefix, items, advance)
     if not as_json:
-        err.print(f"uploaded {len(images)} files ({total} bytes) to s3://{stack.bucket}/{stack.input_prefix}")
+        size = decimal(total)
+        err.print(f"uploaded {len(images)} files ({size}) to s3://{stack.bucket}/{stack.input_prefix}")
     if wait and images:
         with count_progress(err) as progress:
             task = progress.add_task("results", total=len(images), note="")
@@ -210,8 +213,8 @@ def invoke(
             err.print(f"{name} is over {SYNC_BODY_LIMIT_BYTES} bytes: sending it through POST /uploads")
         form = api.upload(name, data, content_type)
         if not as_json:
-            err.print(f"request {form['request_id']}: waiting for {form['result_url']}")
-        document = api.wait_result(form["result_url"], timeout)
+            err.print(f"request {form['request_id']}: waiting for {api.result_url(form)}")
+        document = api.wait_result(api.result_url(form), timeout)
         if out_file:
             _archive_from_bucket(settings.stack, document["request_id"], Path(out_file))
     elif asynchronous:
@@ -221,12 +224,12 @@ def invoke(
                 print_json(accepted)
             else:
                 out.print(f"request id: {accepted['request_id']}")
-                out.print(f"result:     {accepted.get('result_url') or accepted.get('result')}")
+                out.print(f"result:     {api.result_url(accepted)}")
                 out.print(f"files:      {accepted.get('location')}")
             return
         if not as_json:
             err.print(f"request {accepted['request_id']}: waiting for its result")
-        document = api.wait_result(accepted["result_url"], timeout)
+        document = api.wait_result(api.result_url(accepted), timeout)
         if out_file:
             _archive_from_bucket(settings.stack, accepted["request_id"], Path(out_file))
     elif out_file:
