@@ -432,7 +432,7 @@ def logs(
 
     out, _ = _consoles()
     stack = settings.stack
-    group = stack.require("logGroupName", "the function's log group")
+    groups = logs_module.log_groups(stack.outputs)
     client = stack.client("logs")
     start = logs_module.since_millis(since)
 
@@ -448,9 +448,9 @@ def logs(
 
     try:
         if follow:
-            logs_module.follow(client, group, start, emit)
+            logs_module.follow(client, groups, start, emit)
         else:
-            for event in logs_module.fetch(client, group, start):
+            for event in logs_module.fetch(client, groups, start):
                 emit(event)
     except KeyboardInterrupt:
         return  # --follow ends with Ctrl-C: a normal end

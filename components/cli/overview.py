@@ -80,12 +80,9 @@ def alarms_in_alarm(stack: Stack) -> list[dict[str, Any]]:
 def last_errors(stack: Stack) -> list[dict[str, Any]]:
     from . import loglines as logs
 
-    group = stack.outputs.get("logGroupName")
-    if not group:
-        return []
     client = stack.client("logs")
     start = int((time.time() - ERRORS_SINCE_SECONDS) * 1000)
-    lines = [logs.parse(event) for event in logs.fetch(client, str(group), start)]
+    lines = [logs.parse(event) for event in logs.fetch(client, logs.log_groups(stack.outputs), start)]
     return [line.as_dict() for line in lines if line.level in logs.ERROR_LEVELS][-LAST_ERRORS:]
 
 

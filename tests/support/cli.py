@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 BUCKET = "darknet-bucket"
 FUNCTION = "darknet-detector"
-LOG_GROUP = f"/aws/lambda/{FUNCTION}"
+LOG_GROUP = "/aws/lambda/darknet-detector-logs"  # the configured group, not Lambda's default
 
 
 def jpeg(width: int = 64, height: int = 48, seed: int = 0) -> bytes:
