@@ -112,7 +112,8 @@ def render(out, report: dict[str, Any]) -> None:
     table = Table(title=f"stack ({report['stack']})", show_header=False, box=None, title_justify="left")
     for key, value in report["outputs"].items():
         table.add_row(key, str(value))
-    table.add_row("authorization", report["authorization"])
+    if "apiAuthorization" not in report["outputs"]:
+        table.add_row("authorization", report["authorization"])  # derived for stacks that do not export it
     out.print(table)
     function = report["function"]
     if "unavailable" in function:
