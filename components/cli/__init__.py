@@ -110,6 +110,8 @@ def _consoles():
 @pass_settings
 def put(settings: Settings, paths: tuple[str, ...], wait: bool, timeout: float, as_json: bool) -> None:
     """Upload images and folders (recursively) to the stack's input prefix."""
+    from rich.filesize import decimal
+
     from . import batch as put_module
     from .output import byte_progress, count_progress, print_json
 
@@ -132,7 +134,8 @@ def put(settings: Settings, paths: tuple[str, ...], wait: bool, timeout: float, 
 
         put_module.upload(s3, stack.bucket, stack.input_prefix, items, advance)
     if not as_json:
-        err.print(f"uploaded {len(images)} files ({total} bytes) to s3://{stack.bucket}/{stack.input_prefix}")
+        size = decimal(total)
+        err.print(f"uploaded {len(images)} files ({size}) to s3://{stack.bucket}/{stack.input_prefix}")
     if wait and images:
         with count_progress(err) as progress:
             task = progress.add_task("results", total=len(images), note="")
@@ -140,7 +143,9 @@ def put(settings: Settings, paths: tuple[str, ...], wait: bool, timeout: float, 
             def arrived(item) -> None:
                 progress.update(task, advance=1, note=item.key)
                 if not as_json:
-                    progress.console.print("\n".join(put_module.report_lines(item)), markup=False)
+                    # On a terminal, above the live bar (one screen); piped, the lines are stdout's data.
+                    target = progress.console if out.is_terminal and err.is_terminal else out
+                    target.print("\n".join(put_module.report_lines(item)), markup=False)
 
             put_module.wait(s3, stack.bucket, stack.output_prefix, items, timeout, arrived)
     ok = put_module.succeeded(items, wait)
@@ -208,8 +213,8 @@ def invoke(
             err.print(f"{name} is over {SYNC_BODY_LIMIT_BYTES} bytes: sending it through POST /uploads")
         form = api.upload(name, data, content_type)
         if not as_json:
-            err.print(f"request {form['request_id']}: waiting for {form['result_url']}")
-        document = api.wait_result(form["result_url"], timeout)
+            err.print(f"request {form['request_id']}: waiting for {api.result_url(form)}")
+        document = api.wait_result(api.result_url(form), timeout)
         if out_file:
             _archive_from_bucket(settings.stack, document["request_id"], Path(out_file))
     elif asynchronous:
@@ -219,12 +224,12 @@ def invoke(
                 print_json(accepted)
             else:
                 out.print(f"request id: {accepted['request_id']}")
-                out.print(f"result:     {accepted.get('result_url') or accepted.get('result')}")
+                out.print(f"result:     {api.result_url(accepted)}")
                 out.print(f"files:      {accepted.get('location')}")
             return
         if not as_json:
             err.print(f"request {accepted['request_id']}: waiting for its result")
-        document = api.wait_result(accepted["result_url"], timeout)
+        document = api.wait_result(api.result_url(accepted), timeout)
         if out_file:
             _archive_from_bucket(settings.stack, accepted["request_id"], Path(out_file))
     elif out_file:
@@ -338,7 +343,10 @@ def list_results(
     if as_json:
         print_json(rows)
         return
-    table = Table("request id", "source", "time", "status", "detections", box=None)
+    table = Table(box=None)
+    table.add_column("request id", no_wrap=True, min_width=36)
+    for column in ("source", "time", "status", "detections"):
+        table.add_column(column, overflow="fold")
     for row in rows:
         style = "red" if row["status"] == "error" else None
         table.add_row(
@@ -424,7 +432,7 @@ def logs(
 
     out, _ = _consoles()
     stack = settings.stack
-    group = stack.require("logGroupName", "the function's log group")
+    groups = logs_module.log_groups(stack.outputs)
     client = stack.client("logs")
     start = logs_module.since_millis(since)
 
@@ -440,9 +448,9 @@ def logs(
 
     try:
         if follow:
-            logs_module.follow(client, group, start, emit)
+            logs_module.follow(client, groups, start, emit)
         else:
-            for event in logs_module.fetch(client, group, start):
+            for event in logs_module.fetch(client, groups, start):
                 emit(event)
     except KeyboardInterrupt:
         return  # --follow ends with Ctrl-C: a normal end

@@ -136,6 +136,12 @@ class Api:
             raise ImageRejected(f"the upload form was refused ({posted.status_code}): {posted.text[:300]}")
         return form
 
+    def result_url(self, answer: dict) -> str:
+        """Where a request's result is polled: the stack's resultsUrl and the id (the answer's own
+        result_url is built from the request's Host, which a proxy or LocalStack's path form can change)."""
+        base = self.stack.outputs.get("resultsUrl")
+        return f"{base}{answer['request_id']}" if base else str(answer["result_url"])
+
     def wait_result(self, result_url: str, timeout: float, on_poll=None) -> dict:
         """GET /results/ID until it answers 200 (202: pending, after its Retry-After); the document."""
         deadline = time.monotonic() + timeout

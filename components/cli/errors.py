@@ -55,7 +55,8 @@ def translate(error: BaseException) -> CliError | None:
     if isinstance(error, aws.NoRegionError):
         return CliError("no AWS region set: set AWS_REGION or a profile's region")
     if isinstance(error, aws.EndpointConnectionError | aws.ConnectTimeoutError):
-        return CliError(f"cannot reach AWS at {error.kwargs.get('endpoint_url', '?')}: is the network up?")
+        where = str(error.kwargs.get("endpoint_url", "?")).split("?")[0]
+        return CliError(f"cannot reach AWS at {where}: is the network up?")
     if isinstance(error, aws.ClientError):
         details = error.response.get("Error", {})
         operation = getattr(error, "operation_name", "a call")

@@ -100,23 +100,40 @@ def matches(line: Line, raw: str, request_id: str | None, errors: bool) -> bool:
     return not request_id or request_id in raw
 
 
-def fetch(logs, group: str, start_ms: int, end_ms: int | None = None) -> Iterator[dict[str, Any]]:
-    """Every event of the group from start_ms on, oldest first."""
-    options: dict[str, Any] = {"logGroupName": group, "startTime": start_ms, "interleaved": True}
-    if end_ms is not None:
-        options["endTime"] = end_ms
-    try:
-        for page in logs.get_paginator("filter_log_events").paginate(**options):
-            yield from page.get("events", [])
-    except logs.exceptions.ResourceNotFoundException:
+def log_groups(outputs: dict[str, Any]) -> list[str]:
+    """The function's log group (logGroupName), then Lambda's default one, /aws/lambda/FUNCTION, where an
+    emulator that ignores the function's logging configuration (LocalStack) writes instead."""
+    groups = [str(outputs["logGroupName"])] if outputs.get("logGroupName") else []
+    if outputs.get("functionName"):
+        groups.append(f"/aws/lambda/{outputs['functionName']}")
+    if not groups:
+        raise CliError("the stack exports no logGroupName or functionName: no logs to read")
+    return list(dict.fromkeys(groups))
+
+
+def fetch(logs, groups: list[str], start_ms: int) -> Iterator[dict[str, Any]]:
+    """Every event of the groups from start_ms on, oldest first; a group that does not exist is skipped,
+    none existing is an error."""
+    events, found = [], False
+    for group in groups:
+        try:
+            for page in logs.get_paginator("filter_log_events").paginate(
+                logGroupName=group, startTime=start_ms, interleaved=True
+            ):
+                events.extend(page.get("events", []))
+            found = True
+        except logs.exceptions.ResourceNotFoundException:
+            continue
+    if not found:
         raise CliError(
-            f"no log group {group}: the function has not logged yet, or the stack is gone"
-        ) from None
+            f"no log group {' or '.join(groups)}: the function has not logged yet, or the stack is gone"
+        )
+    yield from sorted(events, key=lambda event: (event["timestamp"], event.get("eventId", "")))
 
 
 def follow(
     logs,
-    group: str,
+    groups: list[str],
     start_ms: int,
     emit: Callable[[dict[str, Any]], None],
     sleep: Callable[[float], None] = time.sleep,
@@ -127,7 +144,7 @@ def follow(
     polls = 0
     while rounds is None or polls < rounds:
         newest = start_ms
-        for event in fetch(logs, group, start_ms):
+        for event in fetch(logs, groups, start_ms):
             newest = max(newest, event["timestamp"])
             if event["eventId"] not in seen:
                 seen.add(event["eventId"])

@@ -18,15 +18,20 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+PIPED_WIDTH = 200
+
 
 def consoles() -> tuple[Console, Console]:
     """stdout and stderr consoles, made per run (tests swap the streams). Rich turns colour off when
     the stream is not a terminal; NO_COLOR (any value) turns it off on a terminal too."""
-    no_color = bool(os.environ.get("NO_COLOR"))
-    return (
-        Console(file=sys.stdout, no_color=no_color, highlight=False, soft_wrap=True),
-        Console(file=sys.stderr, no_color=no_color, highlight=False, soft_wrap=True),
-    )
+    return _console(sys.stdout), _console(sys.stderr)
+
+
+def _console(file) -> Console:
+    console = Console(file=file, no_color=bool(os.environ.get("NO_COLOR")), highlight=False, soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPED_WIDTH  # a pipe or file has no width: whole table rows, not 80-column folds
+    return console
 
 
 def print_json(value: Any) -> None:

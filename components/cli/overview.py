@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from ..contract import ENGINE_ENV, MODEL_ENV, THRESHOLD_ENV, VERSION_ENV
+from .errors import CliError
 from .stack import LOCALSTACK_BLOCK, Stack
 
 LAST_ERRORS = 5
@@ -17,6 +18,8 @@ def _part(read) -> Any:
 
     try:
         return read()
+    except CliError as error:
+        return {"unavailable": error.format_message()}
     except botocore.exceptions.ClientError as error:
         details = error.response.get("Error", {})
         return {"unavailable": f"{details.get('Code')}: {details.get('Message')}"}
@@ -77,12 +80,9 @@ def alarms_in_alarm(stack: Stack) -> list[dict[str, Any]]:
 def last_errors(stack: Stack) -> list[dict[str, Any]]:
     from . import loglines as logs
 
-    group = stack.outputs.get("logGroupName")
-    if not group:
-        return []
     client = stack.client("logs")
     start = int((time.time() - ERRORS_SINCE_SECONDS) * 1000)
-    lines = [logs.parse(event) for event in logs.fetch(client, str(group), start)]
+    lines = [logs.parse(event) for event in logs.fetch(client, logs.log_groups(stack.outputs), start)]
     return [line.as_dict() for line in lines if line.level in logs.ERROR_LEVELS][-LAST_ERRORS:]
 
 
@@ -112,7 +112,8 @@ def render(out, report: dict[str, Any]) -> None:
     table = Table(title=f"stack ({report['stack']})", show_header=False, box=None, title_justify="left")
     for key, value in report["outputs"].items():
         table.add_row(key, str(value))
-    table.add_row("authorization", report["authorization"])
+    if "apiAuthorization" not in report["outputs"]:
+        table.add_row("authorization", report["authorization"])  # derived for stacks that do not export it
     out.print(table)
     function = report["function"]
     if "unavailable" in function:

@@ -16,6 +16,12 @@ from .applier import ACCOUNT, ENDPOINT
 POLL_SECONDS = 0.25
 
 
+def localstack_block(region: str = "us-east-1") -> dict[str, str]:
+    """The outputs file's `localstack` block: the SDK settings of the harness's LocalStack, with which
+    the darknet-lambda command reaches it as aws() does."""
+    return {"endpointUrl": ENDPOINT, "region": region, "accessKeyId": ACCOUNT, "secretAccessKey": "test"}
+
+
 def aws(service: str, region: str = "us-east-1"):
     return boto3.client(
         service,
