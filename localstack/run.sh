@@ -255,7 +255,6 @@ teardown() {
     destroy
     stop_localstack
     remove_function_containers
-    rm -f "$up_file"
     step "teardown" "$t"
   fi
   [[ ${#summary[@]} -eq 0 ]] || summarise "$status"
