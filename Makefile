@@ -16,7 +16,7 @@ HOST_ARCH := $(subst aarch64,arm64,$(shell uname -m))
 IMAGE ?=
 export MODEL IMAGE IMAGE_TAG ARCH
 
-.PHONY: help venv lint unit image detect container-test parity native-only bench tune e2e demo backfill test clean
+.PHONY: help venv lint unit image detect container-test parity native-only bench tune e2e up down demo backfill test clean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -63,8 +63,14 @@ tune: native-only venv image ## latency and cost per million images at each Lamb
 e2e: venv image ## the whole flow on LocalStack, deployed through the Pulumi program
 	bash localstack/run.sh e2e
 
-demo: venv image ## the main job: IMAGE (default dog.jpg) through the S3 and HTTP paths on LocalStack
-	bash localstack/run.sh demo
+up: venv image ## deploy to LocalStack and leave it running for the command, curl, the aws CLI, a browser
+	bash localstack/run.sh up
+
+down: venv ## tear down what make up left running
+	bash localstack/run.sh down
+
+demo: venv image ## make up, the command's verbs on IMAGE (default dog.jpg) as a person types them, make down
+	bash localstack/demo.sh
 
 # The deployed stack's bucket and queue (its bucketName and queueUrl outputs).
 BUCKET ?= $(shell command -v pulumi >/dev/null 2>&1 && pulumi stack output bucketName 2>/dev/null)

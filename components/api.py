@@ -175,6 +175,8 @@ class DarknetApi(pulumi.ComponentResource):
     """The full URL of POST /uploads (empty without the uploads function)."""
     results_url: pulumi.Output[str]
     """The URL GET /results/{request_id} extends with a request id (empty without the uploads function)."""
+    authorization: str
+    """How clients call the API: none, api_key (the x-api-key header) or iam (SigV4, execute-api)."""
     api_key_id: pulumi.Output[str]
     """With authorization api_key: the key's id (its value: `aws apigateway get-api-key --api-key ID
     --include-value`); empty otherwise."""
@@ -344,6 +346,7 @@ class DarknetApi(pulumi.ComponentResource):
             lambda url: f"{url.rstrip('/')}/results/" if uploads_on else ""
         )
         self.rest_api_id = rest_api.id
+        self.authorization = args.authorization
         self.execution_arn = rest_api.execution_arn
         self.stage_name = stage.stage_name
         self.api_key_id = self.api_key.id if self.api_key else pulumi.Output.from_input("")

@@ -252,6 +252,12 @@ class DarknetService(pulumi.ComponentResource):
     """s3://BUCKET/INPUT_PREFIX: upload images here."""
     output_uri: pulumi.Output[str]
     """s3://BUCKET/OUTPUT_PREFIX: results appear here."""
+    input_prefix: str
+    """The key prefix the function reads images from (`input/`)."""
+    output_prefix: str
+    """The key prefix of the results (`output/`)."""
+    api_authorization: str | None
+    """How the HTTP API is called (none, api_key, iam); None without the HTTP API."""
     api_url: pulumi.Output[str] | None
     """The URL of POST /detect (when the HTTP API is on)."""
     uploads_url: pulumi.Output[str] | None
@@ -359,6 +365,8 @@ class DarknetService(pulumi.ComponentResource):
         self.bucket_name = bucket_name
         self.input_uri = bucket_name.apply(lambda bucket: f"s3://{bucket}/{input_prefix}")
         self.output_uri = bucket_name.apply(lambda bucket: f"s3://{bucket}/{output_prefix}")
+        self.input_prefix, self.output_prefix = input_prefix, output_prefix
+        self.api_authorization = self.api.authorization if self.api else None
         self.function_name = self.function.function_name
         self.function_arn = self.function.function_arn
         self.role_name = self.function.role_name
@@ -372,6 +380,9 @@ class DarknetService(pulumi.ComponentResource):
                 "bucket_name": self.bucket_name,
                 "input_uri": self.input_uri,
                 "output_uri": self.output_uri,
+                "input_prefix": self.input_prefix,
+                "output_prefix": self.output_prefix,
+                "api_authorization": self.api_authorization,
                 "api_url": self.api_url,
                 "uploads_url": self.uploads_url,
                 "results_url": self.results_url,

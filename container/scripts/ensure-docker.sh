@@ -18,7 +18,9 @@ fi
 log_dir="${XDG_CACHE_HOME:-$HOME/.cache}/darknet-lambda"
 mkdir -p "$log_dir"
 echo "ensure-docker: starting dockerd (log: $log_dir/dockerd.log)" >&2
-nohup dockerd >"$log_dir/dockerd.log" 2>&1 &
+# Detached, with none of the caller's files open: `nohup dockerd &` kept them all, so a lock the
+# caller held stayed held for as long as the engine ran.
+python3 "$(dirname "${BASH_SOURCE[0]}")/detach.py" --log "$log_dir/dockerd.log" -- dockerd >/dev/null
 
 for _ in $(seq 1 60); do
   if docker info >/dev/null 2>&1; then

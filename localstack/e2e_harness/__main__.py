@@ -1,8 +1,7 @@
-"""Command line of the harness: deploy and destroy the program on LocalStack, run the demo.
+"""Command line of the harness: deploy and destroy the program on LocalStack.
 
-python -m e2e_harness deploy --state FILE --outputs FILE
+python -m e2e_harness deploy --state FILE --outputs FILE [--function-image TAG] [--auth-apis]
 python -m e2e_harness destroy --state FILE
-python -m e2e_harness demo --outputs FILE --image PATH --download-dir DIR
 """
 
 from __future__ import annotations
@@ -11,19 +10,20 @@ import argparse
 import json
 import sys
 
-from . import applier, demo, program
+from . import applier, program
 
 STACK = "localstack"
 
 
-def deploy(state_path: str, outputs_path: str, function_image: str | None) -> int:
+def deploy(state_path: str, outputs_path: str, function_image: str | None, auth_apis: bool) -> int:
     config = program.stack_config(STACK)
     if function_image:
         key = f"{program.PROJECT}:image"
         config[key] = json.dumps({**json.loads(config.get(key, "{}")), "imageUri": function_image})
     target = applier.Applier(region=config.get("aws:region", "us-east-1"))
     try:
-        outputs = program.run_program_with_auth_apis(STACK, config, target.create)
+        run = program.run_program_with_auth_apis if auth_apis else program.run_program
+        outputs = run(STACK, config, target.create)
     finally:
         applier.save(target, state_path)  # what was created is destroyed even if the program failed
     with open(outputs_path, "w") as file:
@@ -50,18 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     deploy_parser.add_argument("--state", required=True)
     deploy_parser.add_argument("--outputs", required=True)
     deploy_parser.add_argument("--function-image", help="overrides the stack's darknet-lambda:image.imageUri")
+    deploy_parser.add_argument(
+        "--auth-apis", action="store_true", help="the tests' extra API per authorization mode (the e2e run's)"
+    )
     destroy_parser = commands.add_parser("destroy")
     destroy_parser.add_argument("--state", required=True)
-    demo_parser = commands.add_parser("demo")
-    demo_parser.add_argument("--outputs", required=True)
-    demo_parser.add_argument("--image", required=True)
-    demo_parser.add_argument("--download-dir", required=True)
     args = parser.parse_args(argv)
     if args.command == "deploy":
-        return deploy(args.state, args.outputs, args.function_image)
-    if args.command == "destroy":
-        return destroy(args.state)
-    return demo.run(args.outputs, args.image, args.download_dir)
+        return deploy(args.state, args.outputs, args.function_image, args.auth_apis)
+    return destroy(args.state)
 
 
 if __name__ == "__main__":

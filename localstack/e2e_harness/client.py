@@ -1,4 +1,4 @@
-"""What the e2e tests and the demo do with a deployed stack: upload, wait for results, call the API."""
+"""What the e2e tests do with a deployed stack: upload, wait for results, call the API."""
 
 from __future__ import annotations
 
@@ -14,6 +14,12 @@ from .applier import ACCOUNT, ENDPOINT
 
 # How often the waits look for result.json: the resolution of the latencies the tests report.
 POLL_SECONDS = 0.25
+
+
+def localstack_block(region: str = "us-east-1") -> dict[str, str]:
+    """The outputs file's `localstack` block: the SDK settings of the harness's LocalStack, with which
+    the darknet-lambda command reaches it as aws() does."""
+    return {"endpointUrl": ENDPOINT, "region": region, "accessKeyId": ACCOUNT, "secretAccessKey": "test"}
 
 
 def aws(service: str, region: str = "us-east-1"):
@@ -36,6 +42,7 @@ class Stack:
     dead_letter_queue_url: str | None = None
     uploads_url: str | None = None
     results_url: str | None = None
+    log_group_name: str | None = None
 
     @classmethod
     def from_outputs(cls, path: str) -> Stack:
@@ -49,6 +56,7 @@ class Stack:
             outputs.get("deadLetterQueueUrl"),
             outputs.get("uploadsUrl"),
             outputs.get("resultsUrl"),
+            outputs.get("logGroupName"),
         )
 
     def results(self) -> dict[str, dict]:

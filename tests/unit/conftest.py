@@ -241,3 +241,28 @@ def build_context(tmp_path: Path) -> Path:
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     shutil.copy(ROOT / "container" / "models.json", tmp_path / "models.json")
     return tmp_path
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    """Standard SDK settings for moto: fake credentials and a region, no endpoint or profile of the host."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+
+
+@pytest.fixture
+def cli_stack(aws_env, tmp_path):
+    """darknet-lambda against a stack on moto: its bucket exists, its outputs file is written."""
+    import boto3
+    from moto import mock_aws
+    from support.cli import BUCKET, CliStack, outputs
+
+    with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+        stack = CliStack(tmp_path / "outputs.json", outputs())
+        stack.write()
+        yield stack

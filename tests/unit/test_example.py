@@ -157,7 +157,7 @@ def installation(tmp_path_factory) -> dict:
     output = run(python, program, cwd=program.parent, env={"PATH": "/usr/bin:/bin", "HOME": str(work)})
     report = json.loads(output.splitlines()[-1])
     print(f"built {wheel.name}; installed into {venv}; the program reported:\n{json.dumps(report, indent=1)}")
-    return {"site": site, "wheel": wheel, "report": report}
+    return {"site": site, "wheel": wheel, "report": report, "venv": venv}
 
 
 def test_installed_wheel_deploys_the_service_with_the_shipped_recipe(installation):
@@ -181,6 +181,21 @@ def test_wheel_is_typed_and_licensed(installation):
         name.endswith(".dist-info/LICENSE") for name in names
     )
     assert not [name for name in names if "/cache/" in name and not name.endswith("cache/README.md")]
+
+
+def test_installed_wheel_has_the_command_which_sniffs_with_the_shipped_detector(installation):
+    venv, site = installation["venv"], installation["site"]
+    version = run(venv / "bin" / "darknet-lambda", "--version", env={"PATH": "/usr/bin:/bin"})
+    assert version.strip() == f"darknet-lambda, version {__version__}"
+    code = (
+        "import sys; import darknet_lambda.cli.client as c; "
+        "print(c.image_kind(bytes.fromhex('ffd8ffe0')), "
+        "sys.modules['darknet_lambda.cli.detector_images'].sniff.__module__, "
+        "sys.modules['darknet_lambda.container.detector.images'].__file__)"
+    )
+    kind, module, path = run(venv / "bin" / "python", "-c", code, cwd=venv).split()
+    assert (kind, module) == ("jpeg", "darknet_lambda.container.detector.images")
+    assert path == str(site / "darknet_lambda" / "container" / "detector" / "images.py")
 
 
 @pytest.fixture

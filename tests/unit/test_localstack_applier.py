@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "localstack"))
-
 from e2e_harness import applier, program
 
 ACCOUNT = "000000000000"

@@ -29,6 +29,9 @@ EXPORTS = {
     "queueUrl",
     "deadLetterQueueUrl",
     "dashboardName",
+    "inputPrefix",  # the command (darknet-lambda) reads these three
+    "outputPrefix",
+    "apiAuthorization",
 }
 STACKS = ("dev", "prod", "localstack")
 
@@ -55,6 +58,8 @@ def test_stack_outputs(mocked, stack):
     assert (exports["inputUri"], exports["outputUri"]) == (f"s3://{bucket}/input/", f"s3://{bucket}/output/")
     assert exports["apiUrl"].endswith("/v1/detect")
     assert exports["logGroupName"].startswith("/aws/lambda/")
+    assert (exports["inputPrefix"], exports["outputPrefix"]) == ("input/", "output/")
+    assert exports["apiAuthorization"] == ("api_key" if stack == "prod" else "none")
     assert all(exports.values())
 
 

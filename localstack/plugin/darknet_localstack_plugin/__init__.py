@@ -6,14 +6,16 @@ hook picks the function's ImageUri, as present in the local daemon, and passes t
 entrypoint and command (or the function's ImageConfig overrides) as arguments to the Lambda init
 at /var/rapid/init, which runs them under AWS's Runtime Interface Emulator (mounted from the host:
 the image does not carry it). A second hook keeps LocalStack from asking a registry for images the
-daemon already has, and a third keeps S3's object store inside LocalStack's own filesystem root instead
-of a fixed folder under /tmp.
+daemon already has, a third keeps S3's object store inside LocalStack's own filesystem root instead
+of a fixed folder under /tmp, and a fourth sends each function's logs to the log group its logging
+config names, as Lambda does.
 """
 
 import os
 
 from localstack.runtime.hooks import on_infra_start
 from localstack.services.lambda_.hooks import start_docker_executor
+from localstack.services.lambda_.invocation.execution_environment import ExecutionEnvironment
 from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, PackageType
 from localstack.services.s3 import provider as s3_provider
 from localstack.utils.container_utils.container_client import BindMount, ContainerConfiguration, NoSuchImage
@@ -73,3 +75,16 @@ def use_local_images_without_pulling():
 @on_infra_start()
 def keep_s3_storage_in_filesystem_root():
     s3_provider.DEFAULT_S3_TMP_DIR = os.path.join(config.dirs.tmp, "s3-storage")
+
+
+@on_infra_start()
+def write_logs_to_the_configured_group():
+    """LocalStack writes every function's logs to /aws/lambda/<function name> whatever its
+    LoggingConfig.LogGroup says; Lambda writes them to that group, the stack's logGroupName output,
+    where `darknet-lambda logs` and the alarms read them."""
+    default_group = ExecutionEnvironment.get_log_group_name
+
+    def configured_group(self: ExecutionEnvironment) -> str:
+        return (self.function_version.config.logging_config or {}).get("LogGroup") or default_group(self)
+
+    ExecutionEnvironment.get_log_group_name = configured_group

@@ -1,0 +1,68 @@
+"""What the command prints: Rich on terminals (colour off without one or under NO_COLOR), JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+PIPED_WIDTH = 200
+
+
+def consoles() -> tuple[Console, Console]:
+    """stdout and stderr consoles, made per run (tests swap the streams). Rich turns colour off when
+    the stream is not a terminal; NO_COLOR (any value) turns it off on a terminal too."""
+    return _console(sys.stdout), _console(sys.stderr)
+
+
+def _console(file) -> Console:
+    console = Console(file=file, no_color=bool(os.environ.get("NO_COLOR")), highlight=False, soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPED_WIDTH  # a pipe or file has no width: whole table rows, not 80-column folds
+    return console
+
+
+def print_json(value: Any) -> None:
+    """JSON for scripts: plain, on stdout, whatever the terminal."""
+    sys.stdout.write(json.dumps(value, indent=1, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def byte_progress(err: Console) -> Progress:
+    """One bar for a batch: files done of all and bytes, on stderr, only when stderr is a terminal."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.fields[files]}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=False,
+    )
+
+
+def count_progress(err: Console) -> Progress:
+    """A bar of items (results waited for), on stderr, only on a terminal."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} {task.fields[note]}"),
+        console=err,
+        disable=not err.is_terminal,
+        transient=False,
+    )
