@@ -109,7 +109,10 @@ def _consoles():
 @click.option("--json", "as_json", is_flag=True, help="print a JSON document instead")
 @pass_settings
 def put(settings: Settings, paths: tuple[str, ...], wait: bool, timeout: float, as_json: bool) -> None:
-    """Upload images and folders (recursively) to the stack's input prefix."""
+    """Upload images and folders (recursively) to the input prefix.
+
+    A folder keeps its name and relative paths under the stack's input prefix; files that are not
+    images are refused before anything is sent; large files go up in parts."""
     from rich.filesize import decimal
 
     from . import batch as put_module
@@ -469,7 +472,7 @@ def logs(
 @click.option("--json", "as_json", is_flag=True, help="print the counts as JSON")
 @pass_settings
 def backfill(settings: Settings, prefix: str, wait: bool, timeout: float, as_json: bool) -> None:
-    """Run the detector over images already in the bucket, through the stack's queue.
+    """Detect images already in the bucket, through the queue.
 
     Objects that already have a result are skipped, so a rerun resumes. A PREFIX outside the input
     prefix is taken as under it."""
@@ -512,7 +515,7 @@ def backfill(settings: Settings, prefix: str, wait: bool, timeout: float, as_jso
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @pass_settings
 def status(settings: Settings, as_json: bool) -> None:
-    """The stack: outputs, function settings, queue depths, alarms in ALARM, the last errors."""
+    """Outputs, function settings, queue depths, alarms, last errors."""
     from .output import print_json
     from .overview import gather, render
 

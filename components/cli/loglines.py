@@ -33,6 +33,7 @@ KNOWN_KEYS = {
 }
 FOLLOW_SECONDS = 2.0
 LAMBDA_ID = re.compile(r"RequestId: ([0-9a-f-]{36})")
+PLAIN_LEVEL = re.compile(r"\[(DEBUG|INFO|WARN|WARNING|ERROR|FATAL|CRITICAL)\]")
 
 
 def since_millis(since: str, now: float | None = None) -> int:
@@ -90,7 +91,13 @@ def parse(event: dict[str, Any]) -> Line:
         extra = {key: value for key, value in document.items() if key not in KNOWN_KEYS}
         return Line(event["timestamp"], str(document.get("level", "INFO")), str(request_id), message, extra)
     found = LAMBDA_ID.search(text)
-    level = "ERROR" if re.search(r"\b(ERROR|Traceback|Task timed out)\b", text) else "INFO"
+    tagged = PLAIN_LEVEL.search(text)  # the runtime's own lines: "[DEBUG] (rapid) ..."
+    if re.search(r"\b(Traceback|Task timed out)\b", text):
+        level = "ERROR"
+    elif tagged:
+        level = {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(tagged[1], tagged[1])
+    else:
+        level = "INFO"
     return Line(event["timestamp"], level, found[1] if found else "", text, {})
 
 

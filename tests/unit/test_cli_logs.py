@@ -136,3 +136,14 @@ def test_colour_on_a_terminal_and_off_with_no_color(monkeypatch):
 
     out, err = consoles()
     assert out.no_color and err.no_color
+
+
+def test_plain_runtime_lines_keep_their_level():
+    debug = loglines.parse(
+        {"timestamp": 0, "message": "05 Dec 2026 23:26:09,402 [DEBUG] (rapid) Await runtime"}
+    )
+    assert (debug.level, debug.request_id) == ("DEBUG", "")
+    report = loglines.parse({"timestamp": 0, "message": f"END RequestId: {REQUEST}"})
+    assert (report.level, report.request_id) == ("INFO", REQUEST)
+    crash = loglines.parse({"timestamp": 0, "message": "Traceback (most recent call last):"})
+    assert crash.level == "ERROR"

@@ -111,8 +111,13 @@ def test_outputs_of_the_service_and_the_function(schema):
         "queueUrl",
         "deadLetterQueueUrl",
         "dashboardName",
+        "inputPrefix",
+        "outputPrefix",
+        "apiAuthorization",
     }
     assert "apiUrl" not in service["required"], "absent when the HTTP API is off"
+    assert "apiAuthorization" not in service["required"], "absent when the HTTP API is off"
+    assert service["properties"]["inputPrefix"]["type"] == "string"
     function = schema["resources"]["darknet:index:DarknetFunction"]
     assert {"roleName", "failureQueueArn", "logGroupName", "invokeArn"} <= set(function["properties"])
 
