@@ -108,14 +108,10 @@ def matches(line: Line, raw: str, request_id: str | None, errors: bool) -> bool:
 
 
 def log_groups(outputs: dict[str, Any]) -> list[str]:
-    """The function's log group (logGroupName), then Lambda's default one, /aws/lambda/FUNCTION, where an
-    emulator that ignores the function's logging configuration (LocalStack) writes instead."""
-    groups = [str(outputs["logGroupName"])] if outputs.get("logGroupName") else []
-    if outputs.get("functionName"):
-        groups.append(f"/aws/lambda/{outputs['functionName']}")
-    if not groups:
-        raise CliError("the stack exports no logGroupName or functionName: no logs to read")
-    return list(dict.fromkeys(groups))
+    """The function's log group, as the stack exports it (logGroupName)."""
+    if not outputs.get("logGroupName"):
+        raise CliError("the stack exports no logGroupName: no logs to read")
+    return [str(outputs["logGroupName"])]
 
 
 def fetch(logs, groups: list[str], start_ms: int) -> Iterator[dict[str, Any]]:

@@ -99,28 +99,7 @@ def test_a_bad_since_and_a_missing_group_are_one_line(cli_stack):
     bad = cli_stack.run("logs", "--since", "yesterday")
     assert bad.exit_code == 2 and "give a duration like 10m" in bad.stderr
     missing = cli_stack.run("logs")
-    assert (
-        missing.exit_code == 2
-        and f"no log group {LOG_GROUP} or /aws/lambda/darknet-detector" in missing.stderr
-    )
-
-
-def test_lambdas_default_group_is_read_too(cli_stack):
-    """LocalStack ignores the function's logging configuration and writes to /aws/lambda/FUNCTION."""
-    client = boto3.client("logs", region_name="us-east-1")
-    default = "/aws/lambda/darknet-detector"
-    cli_stack.write(logGroupName="/aws/lambda/darknet-configured")
-    client.create_log_group(logGroupName=default)
-    client.create_log_stream(logGroupName=default, logStreamName="s")
-    now = int(time.time() * 1000)
-    client.put_log_events(
-        logGroupName=default,
-        logStreamName="s",
-        logEvents=[{"timestamp": now, "message": powertools("INFO", "from the default group")}],
-    )
-    result = cli_stack.run("logs", "--json")
-    assert result.exit_code == 0, result.output
-    assert [json.loads(line)["message"] for line in result.stdout.splitlines()] == ["from the default group"]
+    assert missing.exit_code == 2 and f"no log group {LOG_GROUP}" in missing.stderr
 
 
 def test_colour_on_a_terminal_and_off_with_no_color(monkeypatch):
