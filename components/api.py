@@ -404,7 +404,7 @@ class DarknetApi(pulumi.ComponentResource):
                 "route": pulumi.Output.json_dumps(
                     [
                         [api_resource.urn for api_resource in api_resources],
-                        [route[4][1] for route in routes],
+                        *[route[4][1] for route in routes],
                         list(args.binary_media_types),
                         gateway_responses,
                         gateway_headers,
