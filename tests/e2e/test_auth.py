@@ -102,3 +102,34 @@ def test_iam_mode_answers_a_request_botocore_signs(outputs, dog_jpg):
     response = requests.post(request.url, data=dog_jpg, headers=dict(request.headers), timeout=120)
     assert response.status_code == 200, response.text[:300]
     assert classes(response.json()) >= EXPECTED
+
+
+@pytest.mark.parametrize("api", ["apiKeyApiUrl", "iamApiUrl"])
+def test_wrong_methods_wrong_paths_and_preflights_need_no_credentials(outputs, api):
+    """API Gateway answers them itself (MOCK methods without authorization), so a caller who got the
+    method or path wrong learns that, instead of being asked for a key or a signature it has. These APIs
+    have no uploads function: the routes are GET / and POST /detect. On AWS an unsigned POST /detect of
+    the iam API is refused (MISSING_AUTHENTICATION_TOKEN, tests/unit/test_component_api.py); LocalStack
+    checks no IAM, so only the MOCK answers are checked here."""
+    url = outputs[api]
+    status, _, body = curl("-X", "GET", url)
+    document = json.loads(body)
+    assert (status, document["error"]["code"]) == (405, "method_not_allowed"), body[:300]
+    status, _, body = curl(url.removesuffix("detect") + "nope")
+    document = json.loads(body)
+    assert (status, document["error"]["code"]) == (404, "not_found"), body[:300]
+    assert "GET /, POST /detect" in document["error"]["message"]
+    status, headers, body = curl(
+        "-X", "OPTIONS", "-H", "Origin: https://viewer.example.com", "-H", "Access-Control-Request-Method: POST",
+        url,
+    )  # fmt: skip
+    assert status == 204, body[:300]
+    assert headers["access-control-allow-methods"] == "POST, OPTIONS"
+
+
+def test_the_viewer_page_loads_without_the_api_key(outputs):
+    """GET / is never authorized: the page asks for the key it then sends. Without an uploads function
+    the detector serves it."""
+    status, headers, body = curl(outputs["apiKeyApiUrl"].removesuffix("detect"))
+    assert status == 200, body[:300]
+    assert headers["content-type"].startswith("text/html")
