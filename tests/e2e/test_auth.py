@@ -120,8 +120,8 @@ def test_wrong_methods_wrong_paths_and_preflights_need_no_credentials(outputs, a
     assert (status, document["error"]["code"]) == (404, "not_found"), body[:300]
     assert "GET /, POST /detect" in document["error"]["message"]
     status, headers, body = curl(
-        "-X", "OPTIONS", "-H", "Origin: https://viewer.example.com", "-H", "Access-Control-Request-Method: POST",
-        url,
+        "-X", "OPTIONS", "-H", "Origin: https://viewer.example.com",
+        "-H", "Access-Control-Request-Method: POST", url,
     )  # fmt: skip
     assert status == 204, body[:300]
     assert headers["access-control-allow-methods"] == "POST, OPTIONS"
