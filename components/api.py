@@ -252,8 +252,14 @@ class DarknetApiArgs:
 
 
 class DarknetApi(pulumi.ComponentResource):
-    """POST /detect proxied to the function; `rest_api` and `stage` are the API Gateway resources,
-    `gateway_responses` API Gateway's own answers in the function's JSON error shape."""
+    """POST /detect proxied to the function; GET / (the viewer page, unauthorized under every mode: it
+    asks for the key itself), POST /uploads and GET /results/{request_id} proxied to the uploads function
+    (without it, GET / to the detector). Every route also answers OPTIONS (the CORS preflight) and any
+    other method (405), and any other path answers 404, from API Gateway itself (MOCK integrations).
+    `rest_api` and `stage` are the API Gateway resources, `gateway_responses` API Gateway's own answers
+    in the function's JSON error shape, `routes_text` the routes as the answers name them.
+
+    Used alone, set the functions' CORS_ALLOWED_ORIGINS as cors_allowed_origins (DarknetService does)."""
 
     url: pulumi.Output[str]
     """The full invoke URL of POST /detect."""
