@@ -21,6 +21,7 @@ def deploy(mocked, **overrides):
     def program():
         api = DarknetApi("http", args)
         api.url.apply(lambda url: outputs.update(url=url))
+        api.viewer_url.apply(lambda url: outputs.update(viewer_url=url))
 
     deployment = mocked.run(program)
     deployment.exports.update(outputs)
@@ -167,8 +168,10 @@ def test_permission_is_scoped_to_this_api_and_route(mocked):
     assert (root["function"], root["sourceArn"]) == ("detector", f"{execution_arn}/*/GET/")
 
 
-def test_url_is_the_detect_route_of_the_stage(mocked):
-    assert deploy(mocked).exports["url"] == "https://api0a1b2c3.execute-api.us-east-1.amazonaws.com/v1/detect"
+def test_url_is_the_detect_route_of_the_stage_and_the_viewer_its_root(mocked):
+    exports = deploy(mocked).exports
+    assert exports["url"] == "https://api0a1b2c3.execute-api.us-east-1.amazonaws.com/v1/detect"
+    assert exports["viewer_url"] == "https://api0a1b2c3.execute-api.us-east-1.amazonaws.com/v1/"
 
 
 def test_account_logs_role_when_asked(mocked):
