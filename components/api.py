@@ -178,16 +178,16 @@ def cors_headers(origins: list[str]) -> dict[str, str]:
 
 def cors_override(origins: list[str]) -> str:
     """VTL that sets Access-Control-Allow-Origin to the request's Origin when it is one of several
-    listed origins (a MOCK integration's answer), for the cases a static value cannot express."""
+    listed origins (a MOCK integration's answer), for the cases a static value cannot express. A loop
+    over the list, not `.contains()` on a list literal, which LocalStack's template engine cannot call."""
     if len(origins) < 2:
         return ""
     listed = ", ".join(json.dumps(origin) for origin in origins)
     return (
-        '#set($origin = "")'
         '#set($origin = $input.params().header.get("Origin"))'
         '#if("$!origin" == "")#set($origin = $input.params().header.get("origin"))#end'
-        f"#if([{listed}].contains($origin))"
-        "#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)#end\n"
+        f'#foreach($listed in [{listed}])#if("$!origin" == $listed)'
+        "#set($context.responseOverride.header.Access-Control-Allow-Origin = $listed)#end#end\n"
     )
 
 

@@ -133,3 +133,25 @@ def test_the_viewer_page_loads_without_the_api_key(outputs):
     status, headers, body = curl(outputs["apiKeyApiUrl"].removesuffix("detect"))
     assert status == 200, body[:300]
     assert headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("origin", "echoed"),
+    [("https://viewer.example.com", True), ("https://a.example.com", True), ("https://evil.example", False)],
+)
+def test_with_several_origins_a_listed_one_is_echoed_by_the_gateway_s_own_answers(outputs, origin, echoed):
+    """The harness's api_key API allows LISTED_ORIGINS: no static header can say that, so the preflight
+    and the 405/404 answers echo a listed Origin from their mapping template."""
+    url = outputs["apiKeyApiUrl"]
+    for arguments, status in (
+        (("-X", "OPTIONS", "-H", "Access-Control-Request-Method: POST", url), 204),
+        (("-X", "GET", url), 405),
+        ((url.removesuffix("detect") + "nope",), 404),
+    ):
+        answered, headers, body = curl("-H", f"Origin: {origin}", *arguments)
+        assert answered == status, body[:300]
+        assert headers.get("access-control-allow-origin") == (origin if echoed else None), (
+            arguments,
+            headers,
+        )
+        assert headers.get("vary") == "Origin"
