@@ -5,6 +5,11 @@ LocalStack (2026.3) checks an API key against the stage's usage plans, but not t
 it checks no IAM at all (no SigV4 verification, no execute-api:Invoke policy: an unsigned request is
 answered too), so only signed calls of the iam mode are tested here. That the method asks for AWS_IAM,
 and that the gateway's refusals say how to sign, is proven in tests/unit/test_component_api.py.
+
+LocalStack also applies neither the templates nor the response parameters of gateway responses (only
+their status; its gateway_exception handler leaves both as TODO), so the CORS headers of API Gateway's
+own refusals are AWS's only, proven by the unit tests; the MOCK answers (preflight, 404, 405) are
+rendered by LocalStack as by AWS and are tested here, the echo of several listed origins included.
 """
 
 from __future__ import annotations
