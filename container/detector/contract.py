@@ -54,6 +54,8 @@ POWERTOOLS_SERVICE_ENV = "POWERTOOLS_SERVICE_NAME"
 VERSION_ENV = "DARKNET_LAMBDA_VERSION"
 RESULT_WINDOW_ENV = "RESULT_WINDOW_SECONDS"
 """The uploads function's: how long after minting an id a missing result counts as pending."""
+CORS_ORIGINS_ENV = "CORS_ALLOWED_ORIGINS"
+"""Both functions': the origins whose pages may read the API's answers, comma-separated (see cors_origins)."""
 
 METRICS_NAMESPACE = "DarknetLambda"
 """The CloudWatch namespace of the function's own metrics (embedded metric format), dimension `service`
@@ -159,6 +161,8 @@ def result_json_key(output_prefix: str, request_id: str) -> str:
 # application/json is not: a JSON body already carries its image in base64, and a second encoding
 # would cut the image a JSON body can carry by a quarter.
 JSON_MEDIA_TYPE = "application/json"
+PNG_MEDIA_TYPE = "image/png"
+"""The annotated picture, answered alone (image-result.png) when Accept asks for it."""
 ARCHIVE_MEDIA_TYPES = ("application/gzip", "application/x-gzip")
 BINARY_MEDIA_TYPES = (
     "image/*",
@@ -167,6 +171,48 @@ BINARY_MEDIA_TYPES = (
     "application/x-www-form-urlencoded",
     *ARCHIVE_MEDIA_TYPES,
 )
+
+# The HTTP API's routes, as API Gateway and both functions name them (GET / is the viewer page).
+API_ROUTES = (("GET", "/"), ("POST", "/detect"), ("POST", "/uploads"), ("GET", "/results/{request_id}"))
+
+
+def routes_text(routes=API_ROUTES) -> str:
+    return ", ".join(f"{method} {path}" for method, path in routes)
+
+
+# CORS, the same at API Gateway (preflight, its own answers) and in both functions (their answers): the
+# request headers a browser client may send (x-amz-invocation-type asks for an asynchronous run), the
+# answer headers it may read, and how long a browser may keep a preflight's answer.
+CORS_ALLOW_HEADERS = (
+    "Content-Type",
+    "X-Api-Key",
+    "Authorization",
+    "X-Amz-Date",
+    "X-Amz-Security-Token",
+    "X-Amz-Invocation-Type",
+)
+CORS_EXPOSE_HEADERS = ("X-Request-Id", "Retry-After", "Content-Disposition")
+CORS_MAX_AGE_SECONDS = 600
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def cors_origins_problem(origins: object) -> str | None:
+    """None when origins is a CORS setting: a list of "*" alone, or of origins like https://app.example.com
+    (scheme, host and port only: a browser's Origin header never carries a path or a trailing slash)."""
+    if not isinstance(origins, list | tuple) or not all(isinstance(origin, str) for origin in origins):
+        return f"{origins!r} is not a list of origins"
+    if "*" in origins and len(origins) > 1:
+        return "'*' allows every origin: give it alone"
+    bad = [origin for origin in origins if origin != "*" and not _ORIGIN.fullmatch(origin)]
+    if bad:
+        return f"{', '.join(map(repr, bad))}: an origin is scheme://host[:port], e.g. https://app.example.com"
+    return None
+
+
+def cors_origins(value: str | None) -> tuple[str, ...]:
+    """The origins of CORS_ALLOWED_ORIGINS (comma-separated; unset or empty: none, same origin only)."""
+    return tuple(origin.strip() for origin in (value or "").split(",") if origin.strip())
+
 
 # Lambda's synchronous invocation payload limit (6 MB), which API Gateway's event must fit: the body,
 # base64-encoded (4 bytes per 3), plus the event's envelope, whose largest parts are the headers, twice
@@ -310,7 +356,7 @@ _VARIABLES = {
     "log_level": LOG_LEVEL_ENV,
 }
 RESERVED_VARIABLES = frozenset(
-    {*_VARIABLES.values(), POWERTOOLS_LOG_LEVEL_ENV, POWERTOOLS_SERVICE_ENV, VERSION_ENV}
+    {*_VARIABLES.values(), POWERTOOLS_LOG_LEVEL_ENV, POWERTOOLS_SERVICE_ENV, VERSION_ENV, CORS_ORIGINS_ENV}
 )
 """Variables the components own: extra environment entries may not override them."""
 

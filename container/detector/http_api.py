@@ -23,12 +23,22 @@ from .contract import (
     ARCHIVE_MEDIA_TYPES,
     BINARY_MEDIA_TYPES,
     JSON_MEDIA_TYPE,
+    PNG_MEDIA_TYPE,
     SERVICE_NAME,
     new_time_ordered_id,
+    routes_text,
 )
 from .detection import DEFAULT_OPTIONS, DetectOptions, Engine, ImageDecodeError, UnsupportedOption
-from .images import ImageTooLarge, InvalidImage, sniff
-from .responses import archive_response, error_response, json_response, results_route, route_url
+from .images import SUPPORTED_FORMATS, SUPPORTED_NAMES, ImageTooLarge, InvalidImage, sniff
+from .responses import (
+    StackCors,
+    archive_response,
+    error_response,
+    json_response,
+    png_response,
+    results_route,
+    route_url,
+)
 from .settings import Settings
 
 # What the domain's image problems mean to an HTTP client.
@@ -40,7 +50,8 @@ IMAGE_ERROR_STATUS = {
     "unsupported_type": 415,
     "too_large": 413,
 }
-ANSWER_TYPES = (JSON_MEDIA_TYPE, *ARCHIVE_MEDIA_TYPES)  # in the order preferred when Accept ties
+# In the order preferred when Accept ties: JSON for `*/*`, the PNG for `image/*`.
+ANSWER_TYPES = (JSON_MEDIA_TYPE, *ARCHIVE_MEDIA_TYPES, PNG_MEDIA_TYPE)
 RAW_IMAGE_TYPES = ("application/octet-stream",)  # besides image/*
 HOW_TO_SEND = (
     "send the image as the body with its type (curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg'), "
@@ -56,7 +67,7 @@ HOW_TO_SET_OPTIONS = (
     '"classes": ["dog"]}'
 )
 
-app = APIGatewayRestResolver()
+app = APIGatewayRestResolver(cors=StackCors())
 logger = Logger(service=SERVICE_NAME, child=True)
 
 
@@ -116,20 +127,36 @@ def detect() -> Response:
     if answer_type == JSON_MEDIA_TYPE:
         document = service.detect_document(image, request_id, detector.engine(), detector.settings, options)
         return json_response(200, document, request_id)
-    answer = service.detect_archive(
-        image, request_id, detector.engine(), detector.settings, detector.s3, options
-    )
-    if isinstance(answer, bytes):
-        return archive_response(answer, answer_type, request_id)
+    if answer_type == PNG_MEDIA_TYPE:
+        answer = service.detect_png(
+            image, request_id, detector.engine(), detector.settings, detector.s3, options
+        )
+        if isinstance(answer, bytes):
+            return png_response(answer, request_id)
+    else:
+        answer = service.detect_archive(
+            image, request_id, detector.engine(), detector.settings, detector.s3, options
+        )
+        if isinstance(answer, bytes):
+            return archive_response(answer, answer_type, request_id)
     stored = {
         "request_id": request_id,
         "status": "stored",
-        "message": f"the tar.gz ({answer.size} bytes) is over what Lambda can answer: its files are "
+        "message": f"the {answer.kind} ({answer.size} bytes) is over what Lambda can answer: its files are "
         f"under output/{request_id}/, linked for {answer.expires_in} s",
         "links": answer.links,
         "expires_in": answer.expires_in,
     }
     return json_response(200, stored, request_id)
+
+
+@app.get("/")
+def viewer() -> Response:
+    """The API's root when it has no uploads function: the same page the uploads function serves
+    (imported here, so that a call of POST /detect never loads it)."""
+    from . import uploads_api
+
+    return uploads_api.viewer()
 
 
 def wants_async(event: APIGatewayProxyEvent) -> bool:
@@ -223,10 +250,16 @@ def request_image(event: APIGatewayProxyEvent, limit_bytes: int) -> tuple[bytes,
         # `curl --data-binary @photo.jpg` without -H labels the photo form-urlencoded: the bytes decide.
         return body, {}
     arrived = f"Content-Type: {header.strip()}" if header and header.strip() else "no Content-Type"
+    kind = sniff(body)
+    if kind in SUPPORTED_FORMATS:
+        what = f"a {kind.upper()} image sent as {media}: send it with its own type"
+    else:
+        what = f"a {kind.upper()} file, not an image" if kind else "not an image"
     raise HttpError(
         415,
         "unsupported_media_type",
-        f"the body ({len(body)} bytes, {arrived}) is not an image; {HOW_TO_SEND}",
+        f"the body ({len(body)} bytes, {arrived}) is {what}; the detector reads {SUPPORTED_NAMES}; "
+        f"{HOW_TO_SEND}",
     )
 
 
@@ -395,6 +428,6 @@ def _not_found(_error: Exception) -> Response:
     return error_response(
         404,
         "not_found",
-        f"no route {event.http_method} {event.path}: the API serves POST /detect",
+        f"no route {event.http_method} {event.path}: the API serves {routes_text()}",
         _request_id(),
     )

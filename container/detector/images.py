@@ -26,7 +26,13 @@ STB_FORMATS = ("jpeg",)
 # Formats decoded by Pillow (pillow-heif for HEIC/HEIF), imported only when one arrives.
 LIBRARY_FORMATS = ("png", "bmp", "gif", "webp", "heif", "avif", "tiff")
 SUPPORTED_FORMATS = STB_FORMATS + LIBRARY_FORMATS
-SUPPORTED_NAMES = "JPEG, PNG, GIF, BMP, WEBP, HEIC/HEIF, AVIF or TIFF"
+# How messages name each format; SUPPORTED_NAMES, the list every "not an image" answer gives, follows
+# SUPPORTED_FORMATS, so a format added to the decoders is named without another edit.
+FORMAT_NAMES = {"heif": "HEIC/HEIF"}
+SUPPORTED_NAMES = (
+    ", ".join(FORMAT_NAMES.get(kind, kind.upper()) for kind in SUPPORTED_FORMATS[:-1])
+    + f" or {FORMAT_NAMES.get(SUPPORTED_FORMATS[-1], SUPPORTED_FORMATS[-1].upper())}"
+)
 # The extension a file of each format gets when a program needs it on disk.
 EXTENSIONS = {
     "jpeg": ".jpg",

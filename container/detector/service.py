@@ -292,13 +292,14 @@ def detect_document(
 
 @dataclass(frozen=True)
 class StoredAnswer:
-    """A tar.gz too large for Lambda's response: its files written under output/ID/ instead, with
-    links (by output name: image, text, json) valid for expires_in seconds."""
+    """A binary answer (the tar.gz or the PNG) too large for Lambda's response: its files written under
+    output/ID/ instead, with links (by output name: image, text, json) valid for expires_in seconds."""
 
     request_id: str
     size: int
     links: dict[str, str]
     expires_in: int
+    kind: str = "tar.gz"
 
 
 def detect_archive(
@@ -309,16 +310,44 @@ def detect_archive(
     s3: Callable[[], Any],
     options: DetectOptions = DEFAULT_OPTIONS,
 ) -> bytes | StoredAnswer:
-    """The synchronous tar.gz of image-result.png and result.out, or, over what Lambda can answer,
-    the same files stored as the S3 path writes them, linked. s3() gives the client, made on demand."""
+    """The synchronous tar.gz of image-result.png and result.out (the original's binary mode)."""
+    return _detect_binary(image, request_id, engine, settings, s3, options, "tar.gz", result_archive)
+
+
+def detect_png(
+    image: bytes,
+    request_id: str,
+    engine: Engine,
+    settings: Settings,
+    s3: Callable[[], Any],
+    options: DetectOptions = DEFAULT_OPTIONS,
+) -> bytes | StoredAnswer:
+    """The synchronous image-result.png alone, the picture a browser or `curl -o out.png` wants."""
+    return _detect_binary(
+        image, request_id, engine, settings, s3, options, "PNG", lambda run: run.annotated_png.read_bytes()
+    )
+
+
+def _detect_binary(
+    image: bytes,
+    request_id: str,
+    engine: Engine,
+    settings: Settings,
+    s3: Callable[[], Any],
+    options: DetectOptions,
+    kind: str,
+    render: Callable[[DetectionRun], bytes],
+) -> bytes | StoredAnswer:
+    """render(run)'s bytes, or, over what Lambda can answer, the run's files stored as the S3 path
+    writes them, linked. s3() gives the client, made on demand."""
     limit = settings.max_http_image_bytes
     with detect_image(image, "request", engine, settings, limit, options=options) as (source, run):
-        archive = result_archive(run)
-        if len(archive) <= SYNC_ANSWER_LIMIT_BYTES:
-            return archive
+        answer = render(run)
+        if len(answer) <= SYNC_ANSWER_LIMIT_BYTES:
+            return answer
         if not settings.output_bucket:
             raise AnswerTooLarge(
-                f"the tar.gz is {len(archive)} bytes, over the {SYNC_ANSWER_LIMIT_BYTES} Lambda can answer, "
+                f"the {kind} is {len(answer)} bytes, over the {SYNC_ANSWER_LIMIT_BYTES} Lambda can answer, "
                 "and this function has no bucket to store it in; ask for JSON"
             )
         client, bucket = s3(), settings.output_bucket
@@ -334,7 +363,7 @@ def detect_archive(
         )
         for name in ("image", "text", "json")
     }
-    return StoredAnswer(request_id, len(archive), links, ANSWER_LINK_SECONDS)
+    return StoredAnswer(request_id, len(answer), links, ANSWER_LINK_SECONDS, kind)
 
 
 def submit_job(

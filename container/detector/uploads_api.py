@@ -1,4 +1,4 @@
-"""The uploads function's HTTP layer: POST /uploads and GET /results/{request_id}.
+"""The uploads function's HTTP layer: GET / (the viewer page), POST /uploads and GET /results/{request_id}.
 
 Routes read the request, call the plain functions of `uploads` and map their values and errors to API
 Gateway proxy responses with Powertools' APIGatewayRestResolver, in the detector's error shape.
@@ -16,7 +16,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
-from .responses import error_response, json_response, results_route, route_url
+from .contract import routes_text
+from .responses import StackCors, error_response, json_response, results_route, route_url
 from .uploads import (
     MalformedRequestId,
     UploadRequestError,
@@ -26,7 +27,7 @@ from .uploads import (
     upload_request,
 )
 
-app = APIGatewayRestResolver()
+app = APIGatewayRestResolver(cors=StackCors())
 
 UPLOAD_STATUS = {"bad_json": 400, "unsupported_type": 415, "not_json": 415}
 
@@ -51,6 +52,16 @@ def _uploads() -> Uploads:
 
 def _invocation_id() -> str:
     return app.lambda_context.aws_request_id
+
+
+@app.get("/")
+def viewer() -> Response:
+    """The API's root: a placeholder until the viewer page takes its place."""
+    return Response(
+        status_code=200,
+        content_type="text/html; charset=utf-8",
+        body="<!doctype html><title>darknet-lambda</title><p>POST /detect an image.</p>",
+    )
 
 
 @app.post("/uploads")
@@ -137,7 +148,6 @@ def _not_found(_error: Exception) -> Response:
     return error_response(
         404,
         "not_found",
-        f"no route {event.http_method} {event.path}: this function serves POST /uploads and "
-        "GET /results/{request_id}",
+        f"no route {event.http_method} {event.path}: the API serves {routes_text()}",
         _invocation_id(),
     )

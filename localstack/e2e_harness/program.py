@@ -65,6 +65,9 @@ def run_program(stack: str, config: dict[str, str], new_resource: NewResource) -
 # Test-only wiring: the stack's function behind one more API per authorization mode, so that one
 # deploy tests them all (the product's program deploys one API, with the stack's authorization).
 AUTH_APIS = {"api_key": "apiKey", "iam": "iam"}
+# The api_key API also allows several origins (the stack's own allows any), so that the answers that
+# must echo a listed origin, which no static header can, are tested too.
+LISTED_ORIGINS = ["https://a.example.com", "https://viewer.example.com"]
 
 
 def run_program_with_auth_apis(stack: str, config: dict[str, str], new_resource: NewResource) -> dict:
@@ -80,6 +83,7 @@ def run_program_with_auth_apis(stack: str, config: dict[str, str], new_resource:
                     function_name=service.function.function_name,
                     function_invoke_arn=service.function.invoke_arn,
                     authorization=authorization,
+                    cors_allowed_origins=LISTED_ORIGINS if authorization == "api_key" else [],
                 ),
             )
             pulumi.export(f"{label}ApiUrl", api.url)

@@ -5,6 +5,11 @@ LocalStack (2026.3) checks an API key against the stage's usage plans, but not t
 it checks no IAM at all (no SigV4 verification, no execute-api:Invoke policy: an unsigned request is
 answered too), so only signed calls of the iam mode are tested here. That the method asks for AWS_IAM,
 and that the gateway's refusals say how to sign, is proven in tests/unit/test_component_api.py.
+
+LocalStack also applies neither the templates nor the response parameters of gateway responses (only
+their status; its gateway_exception handler leaves both as TODO), so the CORS headers of API Gateway's
+own refusals are AWS's only, proven by the unit tests; the MOCK answers (preflight, 404, 405) are
+rendered by LocalStack as by AWS and are tested here, the echo of several listed origins included.
 """
 
 from __future__ import annotations
@@ -102,3 +107,56 @@ def test_iam_mode_answers_a_request_botocore_signs(outputs, dog_jpg):
     response = requests.post(request.url, data=dog_jpg, headers=dict(request.headers), timeout=120)
     assert response.status_code == 200, response.text[:300]
     assert classes(response.json()) >= EXPECTED
+
+
+@pytest.mark.parametrize("api", ["apiKeyApiUrl", "iamApiUrl"])
+def test_wrong_methods_wrong_paths_and_preflights_need_no_credentials(outputs, api):
+    """API Gateway answers them itself (MOCK methods without authorization), so a caller who got the
+    method or path wrong learns that, instead of being asked for a key or a signature it has. These APIs
+    have no uploads function: the routes are GET / and POST /detect. On AWS an unsigned POST /detect of
+    the iam API is refused (MISSING_AUTHENTICATION_TOKEN, tests/unit/test_component_api.py); LocalStack
+    checks no IAM, so only the MOCK answers are checked here."""
+    url = outputs[api]
+    status, _, body = curl("-X", "GET", url)
+    document = json.loads(body)
+    assert (status, document["error"]["code"]) == (405, "method_not_allowed"), body[:300]
+    status, _, body = curl(url.removesuffix("detect") + "nope")
+    document = json.loads(body)
+    assert (status, document["error"]["code"]) == (404, "not_found"), body[:300]
+    assert "GET /, POST /detect" in document["error"]["message"]
+    status, headers, body = curl(
+        "-X", "OPTIONS", "-H", "Origin: https://viewer.example.com",
+        "-H", "Access-Control-Request-Method: POST", url,
+    )  # fmt: skip
+    assert status == 204, body[:300]
+    assert headers["access-control-allow-methods"] == "POST, OPTIONS"
+
+
+def test_the_viewer_page_loads_without_the_api_key(outputs):
+    """GET / is never authorized: the page asks for the key it then sends. Without an uploads function
+    the detector serves it."""
+    status, headers, body = curl(outputs["apiKeyApiUrl"].removesuffix("detect"))
+    assert status == 200, body[:300]
+    assert headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("origin", "echoed"),
+    [("https://viewer.example.com", True), ("https://a.example.com", True), ("https://evil.example", False)],
+)
+def test_with_several_origins_a_listed_one_is_echoed_by_the_gateway_s_own_answers(outputs, origin, echoed):
+    """The harness's api_key API allows LISTED_ORIGINS: no static header can say that, so the preflight
+    and the 405/404 answers echo a listed Origin from their mapping template."""
+    url = outputs["apiKeyApiUrl"]
+    for arguments, status in (
+        (("-X", "OPTIONS", "-H", "Access-Control-Request-Method: POST", url), 204),
+        (("-X", "GET", url), 405),
+        ((url.removesuffix("detect") + "nope",), 404),
+    ):
+        answered, headers, body = curl("-H", f"Origin: {origin}", *arguments)
+        assert answered == status, body[:300]
+        assert headers.get("access-control-allow-origin") == (origin if echoed else None), (
+            arguments,
+            headers,
+        )
+        assert headers.get("vary") == "Origin"

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 from detector.contract import SYNC_ANSWER_LIMIT_BYTES, SYNC_BODY_LIMIT_BYTES
+from detector.images import SUPPORTED_NAMES
 from e2e_harness.client import classes
+from PIL import Image
 from support import corpus
 from support.curl import curl
 
@@ -307,3 +309,86 @@ def test_bad_options_get_400_and_their_code(stack, dog_jpg, query, code):
     )
     assert response.status_code == 400, response.text[:300]
     assert response.json()["error"]["code"] == code
+
+
+# --- what browsers and curl meet besides POST /detect ------------------------------------------------
+# The localstack stack allows any origin (Pulumi.localstack.yaml): API Gateway's MOCK methods answer
+# the preflight, wrong methods and wrong paths themselves; the function's answers carry CORS too.
+
+ORIGIN = "https://viewer.example.com"
+
+
+def api_root(stack) -> str:
+    """The stage's root URL, ending in '/'."""
+    return stack.api_url.removesuffix("detect")
+
+
+def test_a_preflight_is_answered_by_the_gateway_without_credentials(stack):
+    status, headers, body = curl(
+        "-X", "OPTIONS", "-H", f"Origin: {ORIGIN}", "-H", "Access-Control-Request-Method: POST",
+        "-H", "Access-Control-Request-Headers: content-type,x-api-key", stack.api_url,
+    )  # fmt: skip
+    assert status == 204, body[:300]
+    assert headers["access-control-allow-origin"] == "*"
+    assert headers["access-control-allow-methods"] == "POST, OPTIONS"
+    assert {"content-type", "x-api-key"} <= set(headers["access-control-allow-headers"].lower().split(","))
+    assert "x-request-id" not in headers, "no function ran"
+
+
+def test_cors_is_on_a_200_and_on_an_error_of_the_function(stack, dog_file, tmp_path):
+    status, headers, body = curl(
+        "-H", f"Origin: {ORIGIN}", "-H", "Content-Type: image/jpeg", "--data-binary", f"@{dog_file}",
+        stack.api_url,
+    )  # fmt: skip
+    assert status == 200, body[:300]
+    assert headers["access-control-allow-origin"] == "*"
+    assert "x-request-id" in headers["access-control-expose-headers"].lower()
+    pdf = tmp_path / "letter.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n")
+    status, headers, body = curl(
+        "-H", f"Origin: {ORIGIN}", "-H", "Content-Type: application/pdf", "--data-binary", f"@{pdf}",
+        stack.api_url,
+    )  # fmt: skip
+    error = json.loads(body)["error"]
+    assert (status, error["code"]) == (415, "unsupported_media_type"), error
+    assert headers["access-control-allow-origin"] == "*"
+    assert "a PDF file, not an image" in error["message"]
+    assert SUPPORTED_NAMES in error["message"]
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_another_method_on_detect_is_405_naming_post(stack, method):
+    status, headers, body = curl("-X", method, "-H", f"Origin: {ORIGIN}", stack.api_url)
+    document = json.loads(body)
+    assert (status, document["error"]["code"]) == (405, "method_not_allowed"), body[:300]
+    assert f"/detect takes POST (and OPTIONS, a CORS preflight), not {method}" in document["error"]["message"]
+    assert headers["allow"] == "POST, OPTIONS"
+    assert headers["access-control-allow-origin"] == "*"
+    assert document["request_id"], "API Gateway's request id, as in the function's error shape"
+
+
+@pytest.mark.parametrize("path", ["nope", "detect/extra", "results", "v2/detect"])
+def test_a_path_that_does_not_exist_is_404_naming_the_routes(stack, path):
+    status, headers, body = curl("-H", f"Origin: {ORIGIN}", api_root(stack) + path)
+    document = json.loads(body)
+    assert (status, document["error"]["code"]) == (404, "not_found"), body[:300]
+    assert "GET /, POST /detect, POST /uploads, GET /results/{request_id}" in document["error"]["message"]
+    assert headers["access-control-allow-origin"] == "*"
+
+
+def test_accept_image_png_answers_the_annotated_picture(stack, dog_file):
+    """`curl -o out.png -H 'Accept: image/png'`: the PNG Darknet draws, as bytes, dog.jpg's size."""
+    status, headers, body = curl(
+        "-H", "Accept: image/png", "-H", "Content-Type: image/jpeg", "--data-binary", f"@{dog_file}",
+        stack.api_url,
+    )  # fmt: skip
+    assert status == 200, body[:300]
+    assert headers["content-type"] == "image/png"
+    picture = Image.open(io.BytesIO(body))
+    assert (picture.format, picture.size) == ("PNG", (768, 576))
+
+
+def test_the_root_serves_a_page(stack):
+    status, headers, body = curl(api_root(stack))
+    assert status == 200, body[:300]
+    assert headers["content-type"].startswith("text/html")

@@ -171,3 +171,33 @@ def test_an_asynchronous_detect_is_polled_to_completion_through_its_results_url(
         document = poll_result(result_url(stack, request_id), timeout=120)
     assert (document["status"], document["request_id"]) == ("ok", request_id), document
     assert classes(document) >= EXPECTED
+
+
+def test_a_browser_page_may_post_the_upload_form_to_the_bucket(stack, dog_jpg, tmp_path):
+    """The bucket's CORS rule (the localstack stack allows any origin): S3 answers the preflight of the
+    form's POST, and the POST itself carries Access-Control-Allow-Origin, as a browser needs to read it."""
+    origin = "https://viewer.example.com"
+    form = new_upload(stack, {"filename": "dog.jpg"})
+    preflight = requests.options(
+        form["upload"]["url"],
+        headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+        timeout=30,
+    )
+    assert preflight.status_code == 200, preflight.text[:300]
+    assert preflight.headers["Access-Control-Allow-Origin"] in ("*", origin)
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    refused = requests.options(
+        form["upload"]["url"],
+        headers={"Origin": origin, "Access-Control-Request-Method": "DELETE"},
+        timeout=30,
+    )
+    assert refused.status_code == 403, "the rule allows the form's POST only"
+    posted = requests.post(
+        form["upload"]["url"],
+        data=form["upload"]["fields"],
+        files={"file": ("dog.jpg", dog_jpg, form["content_type"])},
+        headers={"Origin": origin},
+        timeout=60,
+    )
+    assert posted.status_code == 204, posted.text[:300]
+    assert posted.headers["Access-Control-Allow-Origin"] in ("*", origin)

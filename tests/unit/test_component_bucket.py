@@ -1,6 +1,6 @@
 """DarknetBucket: private, encrypted, TLS only; versioning and expiry only when asked."""
 
-from components import DarknetBucket, DarknetBucketArgs
+from components import DarknetBucket, DarknetBucketArgs, DarknetService, DarknetServiceArgs
 
 
 def deploy(mocked, **overrides):
@@ -67,3 +67,31 @@ def test_versioning_and_expiry_of_outputs_only(mocked):
         }
     ]
     assert deployment.one("aws:s3/bucket:Bucket").inputs["forceDestroy"] is True
+
+
+def test_no_cors_rule_unless_origins_are_allowed(mocked):
+    assert deploy(mocked).of_type("aws:s3/bucketCorsConfiguration:BucketCorsConfiguration") == []
+
+
+def test_the_cors_rule_lets_the_allowed_origins_post_an_upload_form_and_nothing_else(mocked):
+    deployment = deploy(mocked, cors_allowed_origins=["https://app.example.com", "http://localhost:8080"])
+    cors = deployment.one("aws:s3/bucketCorsConfiguration:BucketCorsConfiguration").inputs
+    assert cors["bucket"] == "images-0a1b2c3"
+    [rule] = cors["corsRules"]
+    assert rule["allowedMethods"] == ["POST"]
+    assert rule["allowedOrigins"] == ["https://app.example.com", "http://localhost:8080"]
+    assert rule["allowedHeaders"] == ["*"]
+
+
+def test_the_existing_bucket_s_cors_is_left_to_its_owner(mocked):
+    deployment = mocked.run(
+        lambda: DarknetService(
+            "detector",
+            DarknetServiceArgs(
+                image={"image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/d:1"},
+                bucket_name="theirs",
+                api={"cors_allowed_origins": ["*"]},
+            ),
+        )
+    )
+    assert deployment.of_type("aws:s3/bucketCorsConfiguration:BucketCorsConfiguration") == []

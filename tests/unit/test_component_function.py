@@ -71,6 +71,7 @@ def test_settings_and_environment_reach_the_function(mocked):
         threshold=0.3,
         log_level="DEBUG",
         environment={"EXTRA": "1"},
+        cors_allowed_origins=["https://a.example.com", "http://localhost:8080"],
     )
     function = deployment.one(FUNCTION).inputs
     assert function["packageType"] == "Image"
@@ -90,6 +91,7 @@ def test_settings_and_environment_reach_the_function(mocked):
         "POWERTOOLS_LOG_LEVEL": "DEBUG",
         "LOG_LEVEL": "DEBUG",
         "DARKNET_LAMBDA_VERSION": __version__,
+        "CORS_ALLOWED_ORIGINS": "https://a.example.com,http://localhost:8080",
         "EXTRA": "1",
     }
 

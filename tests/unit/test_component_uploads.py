@@ -135,11 +135,18 @@ def test_the_routes_are_proxied_to_the_uploads_function(mocked):
         "http-uploads": "uploads",
         "http-results": "results",
         "http-result": "{request_id}",
+        "http-proxy": "{proxy+}",
     }
     result = deployment.one("aws:apigateway/resource:Resource", "http-result")
     assert result.inputs["parentId"] == "http-results-id"
     integrations = {r.name: r.inputs for r in deployment.of_type("aws:apigateway/integration:Integration")}
-    assert {name: (i["httpMethod"], i["type"], i["uri"]) for name, i in integrations.items()} == {
+    proxied = {
+        name: (i["httpMethod"], i["type"], i["uri"])
+        for name, i in integrations.items()
+        if i["type"] != "MOCK"
+    }
+    assert proxied == {
+        "http-root-get": ("GET", "AWS_PROXY", UPLOADS_ARN),
         "http-detect-post": ("POST", "AWS_PROXY", DETECT_ARN),
         "http-uploads-post": ("POST", "AWS_PROXY", UPLOADS_ARN),
         "http-result-get": ("GET", "AWS_PROXY", UPLOADS_ARN),
@@ -152,12 +159,13 @@ def test_the_routes_are_proxied_to_the_uploads_function(mocked):
     }
 
 
-def test_the_uploads_function_may_answer_its_two_routes_only(mocked):
+def test_the_uploads_function_may_answer_its_routes_only(mocked):
     deployment = deploy_api(mocked)
     execution_arn = deployment.one("aws:apigateway/restApi:RestApi").state["executionArn"]
     permissions = {(p.inputs["function"], p.inputs["sourceArn"]) for p in deployment.of_type(PERMISSION)}
     assert permissions == {
         ("detector", f"{execution_arn}/*/POST/detect"),
+        ("uploads", f"{execution_arn}/*/GET/"),
         ("uploads", f"{execution_arn}/*/POST/uploads"),
         ("uploads", f"{execution_arn}/*/GET/results/*"),
     }
@@ -177,11 +185,18 @@ def test_a_change_of_the_routes_redeploys_the_api(mocked):
     ("authorization", "expected"),
     [("none", ("NONE", False)), ("iam", ("AWS_IAM", False)), ("api_key", ("NONE", True))],
 )
-def test_every_route_is_authorized_as_post_detect(mocked, authorization, expected):
+def test_every_route_is_authorized_as_post_detect_but_the_viewer_page(mocked, authorization, expected):
     deployment = deploy_api(mocked, authorization=authorization)
-    methods = deployment.of_type("aws:apigateway/method:Method")
-    assert len(methods) == 3
-    assert {(m.inputs["authorization"], m.inputs.get("apiKeyRequired", False)) for m in methods} == {expected}
+    methods = {
+        m.name: (m.inputs["authorization"], m.inputs.get("apiKeyRequired", False))
+        for m in deployment.of_type("aws:apigateway/method:Method")
+    }
+    assert {methods[name] for name in ("http-detect-post", "http-uploads-post", "http-result-get")} == {
+        expected
+    }
+    # The page loads without credentials (it asks for the key); API Gateway answers the rest itself.
+    others = set(methods) - {"http-detect-post", "http-uploads-post", "http-result-get"}
+    assert {methods[name] for name in others} == {("NONE", False)}
 
 
 def test_uploads_function_name_and_invoke_arn_go_together():

@@ -17,11 +17,13 @@ from detector import http_api, service
 from detector.contract import (
     ARCHIVE_MEDIA_TYPES,
     BINARY_MEDIA_TYPES,
+    CORS_ORIGINS_ENV,
     EVENT_ENVELOPE_RESERVE_BYTES,
     LAMBDA_SYNC_PAYLOAD_BYTES,
     SYNC_BODY_LIMIT_BYTES,
     time_ordered_id_millis,
 )
+from detector.images import FORMAT_NAMES, SUPPORTED_FORMATS, SUPPORTED_NAMES
 from detector.settings import Settings
 from lambda_events import response_headers
 from moto import mock_aws
@@ -236,13 +238,38 @@ def test_accept_is_negotiated_by_q_values_lists_and_wildcards(call, small_jpeg, 
 
 @pytest.mark.parametrize(
     "accept",
-    ["application/gzip;q=0", "text/html", "image/png", "application/json;q=0, application/gzip;q=0"],
+    [
+        "application/gzip;q=0",
+        "text/html",
+        "image/jpeg",
+        "application/json;q=0, application/gzip;q=0, image/png;q=0",
+    ],
 )
 def test_accept_nothing_served_is_406(call, small_jpeg, accept):
     status, _, body = call(small_jpeg, {"Accept": accept})
     error = error_of(body)
     assert (status, error["code"]) == (406, "not_acceptable")
-    assert "application/json" in error["message"]
+    assert "application/json" in error["message"] and "image/png" in error["message"]
+
+
+@pytest.mark.parametrize("accept", ["image/png", "image/*", "image/png, application/json;q=0.5"])
+def test_accept_image_png_answers_the_annotated_picture(call, small_jpeg, accept):
+    """What `curl -o out.png -H 'Accept: image/png'` and a browser's <img> want: the PNG alone, the
+    engine's image-result.png byte for byte (the stand-in draws its copy of the input; the real engine's
+    PNG is checked on LocalStack, tests/e2e/test_http_path.py)."""
+    status, headers, body = call(small_jpeg, {"Accept": accept})
+    assert (status, headers["Content-Type"]) == (200, "image/png")
+    assert body == small_jpeg
+    assert headers["Content-Disposition"] == f'inline; filename="{headers["X-Request-Id"]}.png"'
+
+
+def test_a_png_over_lambda_s_response_limit_is_answered_with_links(call, s3_client, small_jpeg, monkeypatch):
+    monkeypatch.setattr(service, "SYNC_ANSWER_LIMIT_BYTES", 10)
+    status, headers, body = call(small_jpeg, {"Accept": "image/png"})
+    answer = json.loads(body)
+    assert (status, headers["Content-Type"], answer["status"]) == (200, "application/json", "stored")
+    assert answer["message"].startswith("the PNG (")
+    assert set(answer["links"]) == {"image", "text", "json"}
 
 
 def test_a_tar_gz_that_accept_lists_after_a_text_type_is_406_saying_put_it_first(call, small_jpeg):
@@ -325,6 +352,65 @@ def test_async_without_an_output_bucket_is_501(call, tmp_path, small_jpeg):
     )
     assert (status, error_of(body)["code"]) == (501, "async_unavailable")
     assert call.sent == []
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "named"),
+    [
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "application/pdf", "a PDF file, not an image"),
+        (b"\xff\xd8\xff\xe0 a jpeg", "application/pdf", "a JPEG image sent as application/pdf"),
+        (b"just words", "application/msword", "not an image"),
+    ],
+    ids=["pdf", "jpeg-labelled-pdf", "word"],
+)
+def test_a_document_with_its_own_type_is_415_listing_the_formats_the_decoder_reads(
+    call, body, content_type, named
+):
+    status, _, answer = call(body, {"Content-Type": content_type})
+    error = error_of(answer)
+    assert (status, error["code"]) == (415, "unsupported_media_type")
+    assert named in error["message"]
+    assert SUPPORTED_NAMES in error["message"]
+    assert all(FORMAT_NAMES.get(kind, kind.upper()) in error["message"] for kind in SUPPORTED_FORMATS)
+
+
+def test_the_formats_named_are_the_decoder_s():
+    assert SUPPORTED_NAMES == "JPEG, PNG, BMP, GIF, WEBP, HEIC/HEIF, AVIF or TIFF"
+
+
+# --- CORS on the function's answers (API Gateway answers the preflight itself) ----------------------
+
+
+ORIGIN = "https://viewer.example.com"
+
+
+@pytest.mark.parametrize(
+    ("setting", "origin", "allowed", "vary"),
+    [
+        ("*", ORIGIN, "*", None),
+        (f"{ORIGIN},http://localhost:8080", ORIGIN, ORIGIN, "Origin"),
+        (f"http://localhost:8080, {ORIGIN}", ORIGIN, ORIGIN, "Origin"),
+        ("http://localhost:8080", ORIGIN, None, None),
+        ("", ORIGIN, None, None),
+        ("*", None, None, None),
+    ],
+    ids=["any", "listed", "listed-second", "unlisted", "none-set", "no-origin"],
+)
+@pytest.mark.parametrize("outcome", ["200", "415"])
+def test_every_answer_carries_cors_for_the_stack_s_origins(
+    call, small_jpeg, monkeypatch, setting, origin, allowed, vary, outcome
+):
+    monkeypatch.setenv(CORS_ORIGINS_ENV, setting)
+    headers = {"Origin": origin} if origin else {}
+    if outcome == "200":
+        status, answered, _ = call(small_jpeg, headers)
+    else:
+        status, answered, _ = call(b"%PDF-1.7", {"Content-Type": "application/pdf", **headers})
+    assert status == int(outcome)
+    assert answered.get("Access-Control-Allow-Origin") == allowed
+    assert answered.get("Vary") == vary
+    if allowed:
+        assert "X-Request-Id" in answered["Access-Control-Expose-Headers"]
 
 
 def test_an_unknown_route_is_404_naming_the_routes(call, api_event, small_jpeg):

@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from detector import uploads_api
 from detector.contract import (
+    CORS_ORIGINS_ENV,
     S3_IMAGE_LIMIT_BYTES,
     UPLOAD_URL_SECONDS,
     mint_time_ordered_id,
@@ -307,6 +308,28 @@ def test_an_unknown_route_names_the_routes(call):
     status, _, document = call(route_event("GET", "/uploads"))
     assert (status, document["error"]["code"]) == (404, "not_found")
     assert "POST /uploads" in document["error"]["message"]
+
+
+def test_the_uploads_function_s_answers_and_errors_carry_cors_for_the_stack_s_origins(call, monkeypatch):
+    monkeypatch.setenv(CORS_ORIGINS_ENV, "https://a.example.com,https://viewer.example.com")
+    origin = {"Origin": "https://viewer.example.com"}
+    for event, expected in (
+        (route_event("POST", "/uploads", **origin), 200),
+        (route_event("GET", "/results/not-an-id", **origin), 400),
+    ):
+        status, headers, _ = call(event)
+        assert status == expected
+        assert headers["Access-Control-Allow-Origin"] == "https://viewer.example.com"
+        assert headers["Vary"] == "Origin"
+    status, headers, _ = call(route_event("POST", "/uploads", Origin="https://elsewhere.example"))
+    assert status == 200 and "Access-Control-Allow-Origin" not in headers
+
+
+def test_the_root_serves_a_page_without_credentials(s3):
+    event = route_event("GET", "/")
+    response = uploads_api.resolve(event, Context(), uploads_api.Uploads(SETTINGS, lambda: s3))
+    assert response["statusCode"] == 200
+    assert response_headers(response)["Content-Type"].startswith("text/html")
 
 
 def test_the_uploads_handler_imports_nothing_of_the_detector_s_numerical_stack():
