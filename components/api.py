@@ -259,6 +259,29 @@ class DarknetApi(pulumi.ComponentResource):
                     args.uploads_function_invoke_arn,
                     parameters,
                 )
+            # GET /: the viewer page. Open under every authorization mode: the page holds no data, and it
+            # must load to ask for the API key or to show what a signed request would need.
+            viewer_method = aws.apigateway.Method(
+                f"{name}-viewer-get",
+                rest_api=rest_api.id,
+                resource_id=rest_api.root_resource_id,
+                http_method="GET",
+                authorization="NONE",
+                opts=child,
+            )
+            upload_routes += [
+                viewer_method,
+                aws.apigateway.Integration(
+                    f"{name}-viewer-get",
+                    rest_api=rest_api.id,
+                    resource_id=rest_api.root_resource_id,
+                    http_method=viewer_method.http_method,
+                    type="AWS_PROXY",
+                    integration_http_method="POST",
+                    uri=args.uploads_function_invoke_arn,
+                    opts=child,
+                ),
+            ]
         deployment = aws.apigateway.Deployment(
             name,
             rest_api=rest_api.id,
@@ -325,7 +348,11 @@ class DarknetApi(pulumi.ComponentResource):
 
         if args.uploads_function_name is not None:
             # Each route's own ARN: the uploads function answers nothing else of this API.
-            for route, path in (("uploads", "POST/uploads"), ("results", "GET/results/*")):
+            for route, path in (
+                ("uploads", "POST/uploads"),
+                ("results", "GET/results/*"),
+                ("viewer", "GET/"),
+            ):
                 aws.lambda_.Permission(
                     f"{name}-{route}",
                     action="lambda:InvokeFunction",
