@@ -1,14 +1,35 @@
-"""DarknetApi: a REST API with POST /detect proxied to the function, and the upload and result routes
-proxied to the uploads function."""
+"""DarknetApi: a REST API with POST /detect proxied to the function, the upload and result routes and
+the viewer page (GET /) proxied to the uploads function, and API Gateway's own answers (CORS preflight,
+unknown routes and methods, refusals) in the function's JSON error shape.
+
+Wrong paths, wrong methods and CORS preflights are answered by MOCK integrations: API Gateway answers
+them itself, with no Lambda invocation and without authorization (browsers send no credentials on a
+preflight, and a caller who got the path wrong needs the list of routes, not a demand for a key). By
+default API Gateway answers all three with 403 "Missing Authentication Token", which sends users
+chasing credentials."""
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 
 import pulumi
 import pulumi_aws as aws
 
-from .checks import LOG_RETENTION_DAYS, InvalidArgument, args_from, check_choice, check_range
-from .contract import BINARY_MEDIA_TYPES, SYNC_BODY_LIMIT_BYTES
+from .checks import (
+    LOG_RETENTION_DAYS,
+    InvalidArgument,
+    args_from,
+    check_choice,
+    check_cors_origins,
+    check_range,
+)
+from .contract import (
+    BINARY_MEDIA_TYPES,
+    CORS_ALLOW_HEADERS,
+    CORS_MAX_AGE_SECONDS,
+    SYNC_BODY_LIMIT_BYTES,
+    routes_text,
+)
 from .policies import assume_role_policy
 
 ACCESS_LOG_FORMAT = json.dumps(
@@ -31,43 +52,60 @@ def gateway_error(code: str, message: str) -> str:
     return json.dumps(document)
 
 
-# API Gateway answers these itself, before or instead of the function: with the same JSON error shape
-# and a message that says what to do. A body over Lambda's 6 MB request payload never reaches the
-# function: API Gateway answers REQUEST_TOO_LARGE (413, "Request Too Long" by default). An answer over
-# Lambda's 6 MB response limit fails the invocation (Function.ResponseSizeTooLarge): INTEGRATION_FAILURE.
-GATEWAY_RESPONSES = {
-    "REQUEST_TOO_LARGE": (
-        "413",
-        gateway_error(
-            "too_large",
-            f"the body is over what Lambda's 6 MB request payload carries: POST /detect takes up to "
-            f"{SYNC_BODY_LIMIT_BYTES} bytes; for larger images POST /uploads for an upload form, or "
-            "upload to the bucket's input/ prefix (the S3 path)",
+def size_gateway_responses(input_uri: str) -> dict[str, tuple]:
+    """API Gateway's answers when a body or an answer does not fit Lambda's payloads, with advice that
+    fits each cause. input_uri names where large images go (the stack's bucket and input prefix).
+
+    A body over Lambda's 6 MB request payload never reaches the function: REQUEST_TOO_LARGE on AWS
+    above API Gateway's 10 MB, INTEGRATION_FAILURE between the two (the invocation is refused). An
+    answer over Lambda's 6 MB response limit fails the invocation (Function.ResponseSizeTooLarge):
+    INTEGRATION_FAILURE too."""
+    larger = (
+        f"for larger images POST /uploads for an upload form (the image goes straight to S3), or upload "
+        f"to {input_uri}"
+    )
+    return {
+        "REQUEST_TOO_LARGE": (
+            "413",
+            gateway_error(
+                "too_large",
+                f"the body is over what Lambda's 6 MB request payload carries: POST /detect takes up to "
+                f"{SYNC_BODY_LIMIT_BYTES} bytes; {larger}",
+            ),
         ),
-    ),
-    "INTEGRATION_FAILURE": (
-        "502",
-        gateway_error(
-            "integration_failure",
-            "the detector could not answer (its answer may exceed Lambda's 6 MB response limit); "
-            "send X-Amz-Invocation-Type: Event to have the results written to S3",
+        "INTEGRATION_FAILURE": (
+            "502",
+            gateway_error(
+                "integration_failure",
+                "the function could not be invoked or its answer not delivered; either the request body "
+                f"is over Lambda's 6 MB request payload (POST /detect takes up to {SYNC_BODY_LIMIT_BYTES} "
+                f"bytes; {larger}), or the answer is over Lambda's 6 MB response limit (ask for "
+                "Accept: application/json or image/png, which are smaller than the tar.gz, or send "
+                "X-Amz-Invocation-Type: Event to have the results written to S3)",
+            ),
         ),
-    ),
-}
+    }
 
 
 AUTHORIZATIONS = ("none", "iam", "api_key")
 QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
 
 
-def auth_gateway_responses(authorization: str, quota_limit: int, quota_period: str) -> dict[str, tuple]:
+def auth_gateway_responses(
+    authorization: str, quota_limit: int, quota_period: str, routes: str
+) -> dict[str, tuple]:
     """API Gateway's own refusals under an authorization mode, saying what the client must send.
 
     AWS answers them 403 {"message": "Forbidden"} (or "Missing Authentication Token") by default, which
     leaves the client guessing. A missing or unknown x-api-key is INVALID_API_KEY; an unsigned request to
-    an AWS_IAM method is MISSING_AUTHENTICATION_TOKEN (also the answer for a route that does not exist)."""
+    an AWS_IAM method is MISSING_AUTHENTICATION_TOKEN, which is also the answer for a path outside the
+    API's methods (a wrong stage: the catch-all methods answer wrong paths inside the stage)."""
+    no_such_route = f"no such route: the API serves {routes} under its stage (the URL's first segment)"
+    if authorization != "iam":
+        missing = {"MISSING_AUTHENTICATION_TOKEN": ("404", gateway_error("not_found", no_such_route))}
     if authorization == "api_key":
         return {
+            **missing,
             "INVALID_API_KEY": (
                 "403",
                 gateway_error(
@@ -92,7 +130,7 @@ def auth_gateway_responses(authorization: str, quota_limit: int, quota_period: s
             "MISSING_AUTHENTICATION_TOKEN": (
                 "403",
                 gateway_error(
-                    "missing_authentication", f"{sign}; or no such route: the API serves POST /detect"
+                    "missing_authentication", f"the request is not signed: {sign}; or {no_such_route}"
                 ),
             ),
             "INVALID_SIGNATURE": (
@@ -103,11 +141,54 @@ def auth_gateway_responses(authorization: str, quota_limit: int, quota_period: s
             "ACCESS_DENIED": (
                 "403",
                 gateway_error(
-                    "access_denied", "the signing principal is not allowed execute-api:Invoke on POST /detect"
+                    "access_denied", "the signing principal is not allowed execute-api:Invoke on this route"
                 ),
             ),
         }
-    return {}
+    return missing
+
+
+# Every other refusal of API Gateway's (throttling, a body no template takes, ...), in the same shape;
+# $context.error.messageString is API Gateway's message, already a quoted JSON string.
+DEFAULT_RESPONSES = {
+    response_type: (
+        None,
+        '{"error": {"code": "gateway_error", "message": $context.error.messageString}, '
+        '"request_id": "$context.requestId"}',
+    )
+    for response_type in ("DEFAULT_4XX", "DEFAULT_5XX")
+}
+
+
+def cors_headers(origins: list[str]) -> dict[str, str]:
+    """The CORS headers of API Gateway's own answers, as response parameter values: a quoted static
+    value or a request header. "*" answers `*`; one origin is answered as itself. Several origins cannot
+    be one static value: the preflight and the catch-alls echo a listed origin through their mapping
+    template (cors_override), and API Gateway's refusals echo the caller's Origin, whatever it is:
+    they carry nothing but the refusal's own message, and the function's answers, which carry data,
+    check the list themselves."""
+    if not origins:
+        return {}
+    if origins == ["*"]:
+        return {"Access-Control-Allow-Origin": "'*'"}
+    if len(origins) == 1:
+        return {"Access-Control-Allow-Origin": f"'{origins[0]}'", "Vary": "'Origin'"}
+    return {"Access-Control-Allow-Origin": "method.request.header.Origin", "Vary": "'Origin'"}
+
+
+def cors_override(origins: list[str]) -> str:
+    """VTL that sets Access-Control-Allow-Origin to the request's Origin when it is one of several
+    listed origins (a MOCK integration's answer), for the cases a static value cannot express."""
+    if len(origins) < 2:
+        return ""
+    listed = ", ".join(json.dumps(origin) for origin in origins)
+    return (
+        '#set($origin = "")'
+        '#set($origin = $input.params().header.get("Origin"))'
+        '#if("$!origin" == "")#set($origin = $input.params().header.get("origin"))#end'
+        f"#if([{listed}].contains($origin))"
+        "#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)#end\n"
+    )
 
 
 @dataclass(kw_only=True)
@@ -135,8 +216,18 @@ class DarknetApiArgs:
     binary_media_types: list[str] = field(default_factory=lambda: list(BINARY_MEDIA_TYPES))
     """Content types API Gateway passes as binary: image bodies in, the tar.gz out (see the contract's
     BINARY_MEDIA_TYPES for why each one is there; the function expects all of them)."""
+    cors_allowed_origins: list[str] = field(default_factory=list)
+    """Origins whose pages may call the API from a browser (CORS): ["*"] for any, exact origins
+    (["https://app.example.com"]), or none (the default): only the viewer page the API serves itself at
+    GET /, which is the API's own origin. API Gateway's own answers (preflight, wrong routes, refusals)
+    follow it; the functions' answers follow their CORS_ALLOWED_ORIGINS, which DarknetService sets from
+    this, as it sets the bucket's CORS rule for the upload form."""
+    input_uri: pulumi.Input[str] | None = None
+    """Where large images go (s3://BUCKET/INPUT_PREFIX), named by the answers to bodies too large for
+    POST /detect (DarknetService sets it; alone, the answers say "the bucket's input prefix")."""
     authorization: str = "none"
-    """Who may call the API's routes: none (anyone with the URL), iam (SigV4-signed requests of principals
+    """Who may call the API's routes (GET /, the viewer page, loads without: under api_key the page
+    asks for the key): none (anyone with the URL), iam (SigV4-signed requests of principals
     allowed execute-api:Invoke) or api_key (an x-api-key header; a usage plan bounds each key)."""
     quota_limit: int = 10000
     """With api_key: requests each key may make per quota_period, 1..10000000."""
@@ -157,6 +248,7 @@ class DarknetApiArgs:
         check_choice("authorization", self.authorization, AUTHORIZATIONS)
         check_range("quota_limit", self.quota_limit, 1, 10_000_000, "requests")
         check_choice("quota_period", self.quota_period, QUOTA_PERIODS)
+        check_cors_origins("cors_allowed_origins", self.cors_allowed_origins)
 
 
 class DarknetApi(pulumi.ComponentResource):
@@ -165,6 +257,8 @@ class DarknetApi(pulumi.ComponentResource):
 
     url: pulumi.Output[str]
     """The full invoke URL of POST /detect."""
+    viewer_url: pulumi.Output[str]
+    """The stage's root, GET /: the viewer page."""
     rest_api_id: pulumi.Output[str]
     """The REST API's id."""
     execution_arn: pulumi.Output[str]
@@ -188,6 +282,8 @@ class DarknetApi(pulumi.ComponentResource):
         if (args.uploads_function_name is None) != (args.uploads_function_invoke_arn is None):
             raise InvalidArgument("uploads_function_invoke_arn", "goes with uploads_function_name")
         child = pulumi.ResourceOptions(parent=self)
+        uploads_on = args.uploads_function_name is not None
+        origins = list(args.cors_allowed_origins)
 
         self.rest_api = rest_api = aws.apigateway.RestApi(
             name,
@@ -197,113 +293,126 @@ class DarknetApi(pulumi.ComponentResource):
             tags=args.tags,
             opts=child,
         )
-        detect = aws.apigateway.Resource(
-            f"{name}-detect",
-            rest_api=rest_api.id,
-            parent_id=rest_api.root_resource_id,
-            path_part="detect",
-            opts=child,
-        )
-        method, integration = self._proxy(
-            f"{name}-detect-post", args, rest_api, detect, "POST", args.function_invoke_arn
-        )
-        gateway_responses = {
-            **GATEWAY_RESPONSES,
-            **auth_gateway_responses(args.authorization, args.quota_limit, args.quota_period),
+
+        def resource(key: str, parent: pulumi.Input[str], path_part: str) -> aws.apigateway.Resource:
+            return aws.apigateway.Resource(
+                f"{name}-{key}", rest_api=rest_api.id, parent_id=parent, path_part=path_part, opts=child
+            )
+
+        # Each route: key, resource, path, method, function (name, invoke ARN), request parameters,
+        # authorized. GET / (the viewer page) is never authorized: the page must load to ask for the
+        # key or credentials it then sends with each request.
+        detector = (args.function_name, args.function_invoke_arn)
+        uploads_function = (args.uploads_function_name, args.uploads_function_invoke_arn)
+        detect = resource("detect", rest_api.root_resource_id, "detect")
+        routes: list[tuple] = [
+            (
+                "root-get",
+                rest_api.root_resource_id,
+                "/",
+                "GET",
+                uploads_function if uploads_on else detector,
+                None,
+                False,
+            ),
+            ("detect-post", detect.id, "/detect", "POST", detector, None, True),
+        ]
+        missing_routes: list[tuple] = []
+        api_resources: list[pulumi.Resource] = [detect]
+        if uploads_on:
+            uploads = resource("uploads", rest_api.root_resource_id, "uploads")
+            results = resource("results", rest_api.root_resource_id, "results")
+            result = resource("result", results.id, "{request_id}")
+            request_id = {"method.request.path.request_id": True}
+            routes += [
+                ("uploads-post", uploads.id, "/uploads", "POST", uploads_function, None, True),
+                ("result-get", result.id, "/results/{request_id}", "GET", uploads_function, request_id, True),
+            ]
+            missing_routes.append(("results", results.id))
+            api_resources += [uploads, results, result]
+        proxy = resource("proxy", rest_api.root_resource_id, "{proxy+}")
+        missing_routes.append(("proxy", proxy.id))
+        api_resources.append(proxy)
+        self.routes_text = served = routes_text([(route[3], route[2]) for route in routes])
+
+        for key, resource_id, _, http_method, (_, invoke_arn), parameters, authorized in routes:
+            api_resources += self._proxy(
+                f"{name}-{key}", args, rest_api, resource_id, http_method, invoke_arn, parameters, authorized
+            )
+        # Each route's path answers a preflight (OPTIONS) and any other method (ANY: API Gateway prefers
+        # the method defined for the request's own verb) with a 405 naming its methods; any other path,
+        # and a path above a route (/results), answers 404 naming the routes.
+        for key, resource_id, path, http_method, *_ in routes:
+            allowed, path_key = f"{http_method}, OPTIONS", key.rsplit("-", 1)[0]
+            api_resources += self._mock(
+                f"{name}-{path_key}-options", rest_api, resource_id, "OPTIONS", "204", origins, "",
+                {
+                    **cors_headers(origins),
+                    "Allow": f"'{allowed}'",
+                    "Access-Control-Allow-Methods": f"'{allowed}'",
+                    "Access-Control-Allow-Headers": f"'{','.join(CORS_ALLOW_HEADERS)}'",
+                    "Access-Control-Max-Age": f"'{CORS_MAX_AGE_SECONDS}'",
+                },
+            )  # fmt: skip
+            api_resources += self._mock(
+                f"{name}-{path_key}-any", rest_api, resource_id, "ANY", "405", origins,
+                gateway_error(
+                    "method_not_allowed",
+                    f"{path} takes {http_method} (and OPTIONS, a CORS preflight), not $context.httpMethod; "
+                    f"the API serves {served}",
+                ),
+                {**cors_headers(origins), "Allow": f"'{allowed}'"},
+            )  # fmt: skip
+        for key, resource_id in missing_routes:
+            api_resources += self._mock(
+                f"{name}-{key}-any", rest_api, resource_id, "ANY", "404", origins,
+                gateway_error("not_found", f"no such route; the API serves {served}"),
+                cors_headers(origins),
+            )  # fmt: skip
+
+        # API Gateway's own answers, named by where large images go once the bucket is known.
+        def own_answers(input_uri: str) -> dict[str, tuple]:
+            return {
+                **size_gateway_responses(input_uri),
+                **auth_gateway_responses(args.authorization, args.quota_limit, args.quota_period, served),
+                **DEFAULT_RESPONSES,
+            }
+
+        input_uri = args.input_uri if args.input_uri is not None else "the bucket's input prefix"
+        gateway_responses = pulumi.Output.from_input(input_uri).apply(own_answers)
+        gateway_headers = {
+            f"gatewayresponse.header.{header}": value for header, value in cors_headers(origins).items()
         }
         self.gateway_responses = [
             aws.apigateway.Response(
                 f"{name}-{response_type.lower().replace('_', '-')}",
                 rest_api_id=rest_api.id,
                 response_type=response_type,
-                status_code=status,
-                response_templates={"application/json": template},
+                status_code=own_answers("")[response_type][0],
+                response_templates=gateway_responses.apply(partial(_template, response_type)),
+                response_parameters=gateway_headers or None,
                 opts=child,
             )
-            for response_type, (status, template) in gateway_responses.items()
+            for response_type in own_answers("")
         ]
-        # POST /uploads and GET /results/{request_id}, proxied to the uploads function, authorized alike.
-        upload_routes: list[pulumi.CustomResource] = []
-        if args.uploads_function_name is not None:
-            uploads = aws.apigateway.Resource(
-                f"{name}-uploads",
-                rest_api=rest_api.id,
-                parent_id=rest_api.root_resource_id,
-                path_part="uploads",
-                opts=child,
-            )
-            results = aws.apigateway.Resource(
-                f"{name}-results",
-                rest_api=rest_api.id,
-                parent_id=rest_api.root_resource_id,
-                path_part="results",
-                opts=child,
-            )
-            result = aws.apigateway.Resource(
-                f"{name}-result",
-                rest_api=rest_api.id,
-                parent_id=results.id,
-                path_part="{request_id}",
-                opts=child,
-            )
-            for route, resource, http_method, parameters in (
-                ("uploads-post", uploads, "POST", None),
-                ("result-get", result, "GET", {"method.request.path.request_id": True}),
-            ):
-                upload_routes += self._proxy(
-                    f"{name}-{route}",
-                    args,
-                    rest_api,
-                    resource,
-                    http_method,
-                    args.uploads_function_invoke_arn,
-                    parameters,
-                )
-            # GET /: the viewer page. Open under every authorization mode: the page holds no data, and it
-            # must load to ask for the API key or to show what a signed request would need.
-            viewer_method = aws.apigateway.Method(
-                f"{name}-viewer-get",
-                rest_api=rest_api.id,
-                resource_id=rest_api.root_resource_id,
-                http_method="GET",
-                authorization="NONE",
-                opts=child,
-            )
-            upload_routes += [
-                viewer_method,
-                aws.apigateway.Integration(
-                    f"{name}-viewer-get",
-                    rest_api=rest_api.id,
-                    resource_id=rest_api.root_resource_id,
-                    http_method=viewer_method.http_method,
-                    type="AWS_PROXY",
-                    integration_http_method="POST",
-                    uri=args.uploads_function_invoke_arn,
-                    opts=child,
-                ),
-            ]
         deployment = aws.apigateway.Deployment(
             name,
             rest_api=rest_api.id,
-            # A new deployment whenever the route, its integration or a gateway response changes.
+            # A new deployment whenever a route, its integration, a gateway response or a setting of
+            # the API's answers changes.
             triggers={
                 "route": pulumi.Output.json_dumps(
                     [
-                        detect.id,
-                        method.id,
-                        integration.id,
-                        integration.uri,
+                        [api_resource.urn for api_resource in api_resources],
+                        [route[4][1] for route in routes],
                         list(args.binary_media_types),
                         gateway_responses,
+                        gateway_headers,
                         args.authorization,
-                        [route.id for route in upload_routes],
-                        args.uploads_function_invoke_arn,
                     ]
                 )
             },
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[method, integration, *upload_routes, *self.gateway_responses]
-            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*api_resources, *self.gateway_responses]),
         )
         access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access",
@@ -337,33 +446,21 @@ class DarknetApi(pulumi.ComponentResource):
         self.api_key: aws.apigateway.ApiKey | None = None
         if args.authorization == "api_key":
             self.api_key = self._api_key(name, args, rest_api, stage)
-        aws.lambda_.Permission(
-            name,
-            action="lambda:InvokeFunction",
-            function=args.function_name,
-            principal="apigateway.amazonaws.com",
-            source_arn=rest_api.execution_arn.apply(lambda arn: f"{arn}/*/POST/detect"),
-            opts=child,
-        )
+        # Each route's own ARN: a function answers nothing else of this API.
+        for key, _, path, http_method, (function_name, _), _, _ in routes:
+            aws.lambda_.Permission(
+                name if key == "detect-post" else f"{name}-{key}",
+                action="lambda:InvokeFunction",
+                function=function_name,
+                principal="apigateway.amazonaws.com",
+                source_arn=pulumi.Output.concat(
+                    rest_api.execution_arn, f"/*/{http_method}{path.replace('{request_id}', '*')}"
+                ),
+                opts=child,
+            )
 
-        if args.uploads_function_name is not None:
-            # Each route's own ARN: the uploads function answers nothing else of this API.
-            for route, path in (
-                ("uploads", "POST/uploads"),
-                ("results", "GET/results/*"),
-                ("viewer", "GET/"),
-            ):
-                aws.lambda_.Permission(
-                    f"{name}-{route}",
-                    action="lambda:InvokeFunction",
-                    function=args.uploads_function_name,
-                    principal="apigateway.amazonaws.com",
-                    source_arn=pulumi.Output.concat(rest_api.execution_arn, f"/*/{path}"),
-                    opts=child,
-                )
-
-        uploads_on = args.uploads_function_name is not None
         self.url = stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}/detect")
+        self.viewer_url = stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}/")
         self.uploads_url = stage.invoke_url.apply(
             lambda url: f"{url.rstrip('/')}/uploads" if uploads_on else ""
         )
@@ -377,6 +474,7 @@ class DarknetApi(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "url": self.url,
+                "viewer_url": self.viewer_url,
                 "rest_api_id": self.rest_api_id,
                 "execution_arn": self.execution_arn,
                 "stage_name": self.stage_name,
@@ -391,33 +489,91 @@ class DarknetApi(pulumi.ComponentResource):
         route: str,
         args: DarknetApiArgs,
         rest_api: aws.apigateway.RestApi,
-        resource: aws.apigateway.Resource,
+        resource_id: pulumi.Input[str],
         http_method: str,
         invoke_arn: pulumi.Input[str] | None,
-        request_parameters: dict[str, bool] | None = None,
-    ) -> tuple[aws.apigateway.Method, aws.apigateway.Integration]:
-        """One route: its method, authorized as every route of the API, proxied to a function."""
+        request_parameters: dict[str, bool] | None,
+        authorized: bool,
+    ) -> list[pulumi.CustomResource]:
+        """One route: its method, authorized as every route of the API (unless not `authorized`),
+        proxied to a function."""
         child = pulumi.ResourceOptions(parent=self)
         method = aws.apigateway.Method(
             route,
             rest_api=rest_api.id,
-            resource_id=resource.id,
+            resource_id=resource_id,
             http_method=http_method,
             request_parameters=request_parameters,
-            **_authorization(args),
+            **(_authorization(args) if authorized else {"authorization": "NONE", "api_key_required": False}),
             opts=child,
         )
         integration = aws.apigateway.Integration(
             route,
             rest_api=rest_api.id,
-            resource_id=resource.id,
+            resource_id=resource_id,
             http_method=method.http_method,
             type="AWS_PROXY",
             integration_http_method="POST",
             uri=invoke_arn,
             opts=child,
         )
-        return method, integration
+        return [method, integration]
+
+    def _mock(
+        self,
+        route: str,
+        rest_api: aws.apigateway.RestApi,
+        resource_id: pulumi.Input[str],
+        http_method: str,
+        status: str,
+        origins: list[str],
+        body: str,
+        headers: dict[str, str],
+    ) -> list[pulumi.CustomResource]:
+        """A method API Gateway answers itself (a MOCK integration): never authorized, no Lambda
+        invocation; `status` with `body` (JSON, may use $context) and `headers` (response parameter
+        values) on every request, whatever its Content-Type (the default integration response)."""
+        child = pulumi.ResourceOptions(parent=self)
+        method = aws.apigateway.Method(
+            route,
+            rest_api=rest_api.id,
+            resource_id=resource_id,
+            http_method=http_method,
+            authorization="NONE",
+            api_key_required=False,
+            opts=child,
+        )
+        method_response = aws.apigateway.MethodResponse(
+            route,
+            rest_api=rest_api.id,
+            resource_id=resource_id,
+            http_method=method.http_method,
+            status_code=status,
+            response_parameters={f"method.response.header.{header}": False for header in headers},
+            opts=child,
+        )
+        integration = aws.apigateway.Integration(
+            route,
+            rest_api=rest_api.id,
+            resource_id=resource_id,
+            http_method=method.http_method,
+            type="MOCK",
+            request_templates={"application/json": json.dumps({"statusCode": int(status)})},
+            opts=child,
+        )
+        integration_response = aws.apigateway.IntegrationResponse(
+            route,
+            rest_api=rest_api.id,
+            resource_id=resource_id,
+            http_method=method.http_method,
+            status_code=method_response.status_code,
+            response_parameters={
+                f"method.response.header.{header}": value for header, value in headers.items()
+            },
+            response_templates={"application/json": cors_override(origins) + body},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[integration]),
+        )
+        return [method, method_response, integration, integration_response]
 
     def _api_key(
         self, name: str, args: DarknetApiArgs, rest_api: aws.apigateway.RestApi, stage: aws.apigateway.Stage
@@ -460,6 +616,10 @@ class DarknetApi(pulumi.ComponentResource):
             cloudwatch_role_arn=role.arn,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
         )
+
+
+def _template(response_type: str, answers: dict[str, tuple]) -> dict[str, str]:
+    return {"application/json": answers[response_type][1]}
 
 
 def _authorization(args: DarknetApiArgs) -> dict:

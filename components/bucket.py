@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from .checks import InvalidArgument, args_from, check_range
-from .contract import DetectorConfig, prefix_problem
+from .checks import InvalidArgument, args_from, check_cors_origins, check_range
+from .contract import CORS_MAX_AGE_SECONDS, DetectorConfig, prefix_problem
 from .policies import policy_document
 
 
@@ -23,6 +23,9 @@ class DarknetBucketArgs:
     """Delete results under `output_prefix` after this many days (and old versions, when versioned)."""
     kms_key_arn: pulumi.Input[str] | None = None
     """Encrypt with this KMS key instead of S3-managed keys (AES256)."""
+    cors_allowed_origins: list[str] | None = None
+    """Origins whose pages may POST an upload form (POST /uploads) to the bucket from a browser (CORS);
+    none by default (in DarknetServiceArgs leave it unset: the API's cors_allowed_origins is used)."""
     force_destroy: bool = False
     """Let `pulumi destroy` delete the bucket while it still holds objects."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -31,6 +34,7 @@ class DarknetBucketArgs:
     def __post_init__(self) -> None:
         if self.output_prefix is not None and prefix_problem(self.output_prefix):
             raise InvalidArgument("output_prefix", prefix_problem(self.output_prefix) or "")
+        check_cors_origins("cors_allowed_origins", self.cors_allowed_origins)
         if self.output_expiration_days is not None:
             check_range("output_expiration_days", self.output_expiration_days, 1, 3650, "days")
 
@@ -117,9 +121,30 @@ class DarknetBucket(pulumi.ComponentResource):
             )
             aws.s3.BucketLifecycleConfiguration(name, bucket=bucket.id, rules=[rule], opts=child)
 
+        if args.cors_allowed_origins:
+            aws.s3.BucketCorsConfiguration(
+                name,
+                bucket=bucket.id,
+                cors_rules=[upload_form_cors_rule(args.cors_allowed_origins)],
+                opts=child,
+            )
+
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
         self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})
+
+
+def upload_form_cors_rule(origins: list[str]) -> aws.s3.BucketCorsConfigurationCorsRuleArgsDict:
+    """The CORS rule a browser page needs to POST a presigned upload form to the bucket, from these
+    origins: the form's fields and the file in one multipart POST; the page reads S3's answer (ETag,
+    Location) at most. Nothing else (no GET, no PUT): results are read through the API."""
+    return {
+        "allowed_methods": ["POST"],
+        "allowed_origins": list(origins),
+        "allowed_headers": ["*"],
+        "expose_headers": ["ETag", "Location"],
+        "max_age_seconds": CORS_MAX_AGE_SECONDS,
+    }
 
 
 def _tls_only_policy(bucket_arn: str) -> str:

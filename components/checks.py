@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TypeVar
 
-from .contract import ContractError
+from .contract import CORS_ORIGINS_ENV, ContractError, cors_origins_problem
 
 MIN_MEMORY_MB = 1024
 MAX_MEMORY_MB = 10240
@@ -136,3 +136,15 @@ def _plain(hint: object, value: object, name: str) -> object:
 
 
 _SIMPLE_NAMES = {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}
+
+
+def check_cors_origins(argument: str, origins: object) -> None:
+    """A CORS setting (None: not set) by the contract's rule, reported as `argument`."""
+    problem = None if origins is None else cors_origins_problem(origins)
+    if problem:
+        raise InvalidArgument(argument, problem)
+
+
+def cors_environment(origins: list[str] | None) -> dict[str, str]:
+    """A function's CORS_ALLOWED_ORIGINS, empty when no origin is allowed (same origin only)."""
+    return {CORS_ORIGINS_ENV: ",".join(origins or [])}

@@ -10,9 +10,11 @@ from .checks import (
     InvalidArgument,
     args_from,
     check_choice,
+    check_cors_origins,
     check_memory,
     check_range,
     contract_checked,
+    cors_environment,
 )
 from .contract import OUTPUT_BUCKET_ENV, RESERVED_VARIABLES, DetectorConfig
 from .policies import assume_role_policy, bucket_key_statement, own_logs_statement, policy_document
@@ -28,7 +30,8 @@ class DarknetFunctionArgs:
     """The function's image, the bucket it reads and writes, and its runtime settings.
 
     Inside DarknetServiceArgs (as `function`) leave image_uri, bucket_name, model, architecture,
-    allow_self_invoke and bucket_kms_key_arn unset: the service wires them from its other parts.
+    allow_self_invoke, bucket_kms_key_arn and cors_allowed_origins unset: the service wires them from its
+    other parts.
     """
 
     image_uri: pulumi.Input[str] | None = None
@@ -71,6 +74,9 @@ class DarknetFunctionArgs:
     outputs, so that it can link an answer too large for Lambda's response to them."""
     bucket_kms_key_arn: pulumi.Input[str] | None = None
     """Set when the bucket is encrypted with a customer KMS key, so the function can read and write it."""
+    cors_allowed_origins: list[str] | None = None
+    """Origins whose pages may read the function's HTTP answers (CORS_ALLOWED_ORIGINS; see
+    DarknetApiArgs.cors_allowed_origins). Inside DarknetServiceArgs leave it unset: the API's is used."""
     tracing: bool = False
     """X-Ray active tracing of each invocation (the role may then send trace segments)."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -87,6 +93,7 @@ class DarknetFunctionArgs:
         check_range("max_event_age_seconds", self.max_event_age_seconds, 60, 21600, "seconds")
         if self.reserved_concurrency is not None:
             check_range("reserved_concurrency", self.reserved_concurrency, 0, 10000)
+        check_cors_origins("cors_allowed_origins", self.cors_allowed_origins)
         reserved = sorted(RESERVED_VARIABLES & set(self.environment))
         if reserved:
             raise InvalidArgument(
@@ -181,6 +188,7 @@ class DarknetFunction(pulumi.ComponentResource):
         environment = {
             **args.detector_config().environment(),
             OUTPUT_BUCKET_ENV: bucket_name,
+            **cors_environment(args.cors_allowed_origins),
             **args.environment,
         }
         self.function = aws.lambda_.Function(

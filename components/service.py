@@ -23,19 +23,21 @@ INGESTIONS = ("queue", "direct")
 # Arguments of a part that the service sets from its other parts, and where each comes from.
 WIRED = {
     "function": {
+        "cors_allowed_origins": "api.cors_allowed_origins",
         "image_uri": "the image",
         "bucket_name": "the bucket",
         "model": "image.model",
         "architecture": "image.architecture",
         "bucket_kms_key_arn": "bucket.kms_key_arn",
     },
-    "bucket": {"output_prefix": "function.output_prefix"},
+    "bucket": {"output_prefix": "function.output_prefix", "cors_allowed_origins": "api.cors_allowed_origins"},
     "image": {"engine": "function.engine"},
     "api": {
         "function_name": "the function",
         "function_invoke_arn": "the function",
         "uploads_function_name": "the uploads function",
         "uploads_function_invoke_arn": "the uploads function",
+        "input_uri": "the bucket and function.input_prefix",
     },
     "uploads": {
         "image_uri": "the image",
@@ -45,6 +47,7 @@ WIRED = {
         "architecture": "image.architecture",
         "bucket_kms_key_arn": "bucket.kms_key_arn",
         "result_window_seconds": "the function's and the queue's timeouts and retries",
+        "cors_allowed_origins": "api.cors_allowed_origins",
     },
     "queue": {
         "function_name": "the function",
@@ -84,7 +87,9 @@ class DarknetServiceArgs:
     monitoring: DarknetMonitoringArgs = field(default_factory=DarknetMonitoringArgs)
     """Alarms (with an optional SNS topic) and the dashboard; each can be turned off."""
     bucket_name: pulumi.Input[str] | None = None
-    """Use this existing bucket (same account) instead of creating one."""
+    """Use this existing bucket (same account) instead of creating one. Its CORS stays its owner's: for
+    browser pages to POST upload forms to it, its owner adds the rule bucket.upload_form_cors_rule
+    describes (POST from api.corsAllowedOrigins); the deploy warns when that is needed."""
     enable_s3_trigger: bool = True
     """Run the function for every object created under the input prefix."""
     s3_delivery: str = "notification"
@@ -135,9 +140,16 @@ class DarknetServiceArgs:
     def image_args(self) -> DarknetImageArgs:
         return dataclasses.replace(self.image, engine=self.function.engine, tags=self._tags(self.image.tags))
 
+    def cors_allowed_origins(self) -> list[str]:
+        """Who may call the API from a browser page: the API's setting, when there is an API."""
+        return list(self.api.cors_allowed_origins) if self.enable_http_api else []
+
     def bucket_args(self) -> DarknetBucketArgs:
         return dataclasses.replace(
-            self.bucket, output_prefix=self.function.output_prefix, tags=self._tags(self.bucket.tags)
+            self.bucket,
+            output_prefix=self.function.output_prefix,
+            cors_allowed_origins=self.cors_allowed_origins(),
+            tags=self._tags(self.bucket.tags),
         )
 
     def function_args(
@@ -151,6 +163,7 @@ class DarknetServiceArgs:
             architecture=self.image.architecture,
             allow_self_invoke=self.enable_http_api,
             bucket_kms_key_arn=self.bucket.kms_key_arn,
+            cors_allowed_origins=self.cors_allowed_origins(),
             tags=self._tags(self.function.tags),
         )
 
@@ -160,9 +173,11 @@ class DarknetServiceArgs:
         function_invoke_arn: pulumi.Input[str],
         uploads_function_name: pulumi.Input[str],
         uploads_function_invoke_arn: pulumi.Input[str],
+        input_uri: pulumi.Input[str],
     ) -> DarknetApiArgs:
         return dataclasses.replace(
             self.api,
+            input_uri=input_uri,
             function_name=function_name,
             function_invoke_arn=function_invoke_arn,
             uploads_function_name=uploads_function_name,
@@ -182,6 +197,7 @@ class DarknetServiceArgs:
             architecture=self.image.architecture,
             bucket_kms_key_arn=self.bucket.kms_key_arn,
             result_window_seconds=self.result_window_seconds(),
+            cors_allowed_origins=self.cors_allowed_origins(),
             tags=self._tags(self.uploads.tags),
         )
 
@@ -290,6 +306,14 @@ class DarknetService(pulumi.ComponentResource):
             bucket_name = self.bucket.bucket_name
         else:
             bucket_name = pulumi.Output.from_input(args.bucket_name)
+            if args.cors_allowed_origins():
+                # A bucket's CORS is one configuration: setting it would replace its owner's rules.
+                pulumi.log.warn(
+                    f"the existing bucket keeps its own CORS: for browser pages of "
+                    f"{', '.join(args.cors_allowed_origins())} to POST upload forms to it, add a CORS "
+                    "rule allowing POST from them (see components/bucket.py, upload_form_cors_rule)",
+                    resource=self,
+                )
         self.function = DarknetFunction(name, args.function_args(self.image.image_uri, bucket_name), child)
 
         self.queue: DarknetQueue | None = None
@@ -333,6 +357,7 @@ class DarknetService(pulumi.ComponentResource):
                     self.function.invoke_arn,
                     self.uploads.function_name,
                     self.uploads.invoke_arn,
+                    bucket_name.apply(lambda bucket: f"s3://{bucket}/{args.function.input_prefix}"),
                 ),
                 child,
             )

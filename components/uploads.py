@@ -15,8 +15,10 @@ from .checks import (
     InvalidArgument,
     args_from,
     check_choice,
+    check_cors_origins,
     check_range,
     contract_checked,
+    cors_environment,
 )
 from .contract import (
     OUTPUT_BUCKET_ENV,
@@ -36,7 +38,8 @@ class DarknetUploadsArgs:
     """The uploads function: the image and bucket it shares with the detector, and its own size.
 
     Inside DarknetServiceArgs (as `uploads`) leave image_uri, bucket_name, input_prefix, output_prefix,
-    architecture, bucket_kms_key_arn and result_window_seconds unset: the service wires them."""
+    architecture, bucket_kms_key_arn, result_window_seconds and cors_allowed_origins unset: the service
+    wires them."""
 
     image_uri: pulumi.Input[str] | None = None
     """The detector's container image; this function runs its uploads handler (required when used alone)."""
@@ -53,6 +56,9 @@ class DarknetUploadsArgs:
     result_window_seconds: int | None = None
     """How long after an id is given out a missing result is answered as pending rather than unknown:
     the upload form's life plus how long the detector may take, retries included (required alone)."""
+    cors_allowed_origins: list[str] | None = None
+    """Origins whose pages may read the function's answers (CORS_ALLOWED_ORIGINS; see
+    DarknetApiArgs.cors_allowed_origins; in DarknetServiceArgs leave it unset: the API's is used)."""
     memory_size: int = 256
     """MB, 128..10240: signing and reading a small JSON need little (CPU follows memory)."""
     timeout: int = 10
@@ -67,6 +73,7 @@ class DarknetUploadsArgs:
     def __post_init__(self) -> None:
         check_range("memory_size", self.memory_size, 128, 10240, "MB")
         check_range("timeout", self.timeout, 1, 29, "seconds")
+        check_cors_origins("cors_allowed_origins", self.cors_allowed_origins)
         check_choice("log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)
         if self.architecture is not None:
             check_choice("architecture", self.architecture, ARCHITECTURES)
@@ -154,6 +161,7 @@ class DarknetUploads(pulumi.ComponentResource):
                     **config.shared_environment(),
                     OUTPUT_BUCKET_ENV: bucket_name,
                     RESULT_WINDOW_ENV: str(window),
+                    **cors_environment(args.cors_allowed_origins),
                 }
             },
             logging_config={"log_format": "Text", "log_group": self.log_group.name},

@@ -362,7 +362,7 @@ _VARIABLES = {
     "log_level": LOG_LEVEL_ENV,
 }
 RESERVED_VARIABLES = frozenset(
-    {*_VARIABLES.values(), POWERTOOLS_LOG_LEVEL_ENV, POWERTOOLS_SERVICE_ENV, VERSION_ENV}
+    {*_VARIABLES.values(), POWERTOOLS_LOG_LEVEL_ENV, POWERTOOLS_SERVICE_ENV, VERSION_ENV, CORS_ORIGINS_ENV}
 )
 """Variables the components own: extra environment entries may not override them."""
 

@@ -128,7 +128,9 @@ def detect() -> Response:
         document = service.detect_document(image, request_id, detector.engine(), detector.settings, options)
         return json_response(200, document, request_id)
     if answer_type == PNG_MEDIA_TYPE:
-        answer = service.detect_png(image, request_id, detector.engine(), detector.settings, detector.s3, options)
+        answer = service.detect_png(
+            image, request_id, detector.engine(), detector.settings, detector.s3, options
+        )
         if isinstance(answer, bytes):
             return png_response(answer, request_id)
     else:

@@ -204,6 +204,25 @@ def _lifecycle(applier: Applier, name: str, inputs: _Inputs):
     return bucket, {}
 
 
+def _bucket_cors(applier: Applier, name: str, inputs: _Inputs):
+    bucket = inputs["bucket"]
+    keys = {
+        "allowedMethods": "AllowedMethods",
+        "allowedOrigins": "AllowedOrigins",
+        "allowedHeaders": "AllowedHeaders",
+        "exposeHeaders": "ExposeHeaders",
+        "maxAgeSeconds": "MaxAgeSeconds",
+        "id": "ID",
+    }
+    rules = [{keys[key]: value for key, value in rule.items()} for rule in inputs["corsRules"]]
+    inputs.done()
+    for rule in rules:
+        if "MaxAgeSeconds" in rule:
+            rule["MaxAgeSeconds"] = int(rule["MaxAgeSeconds"])
+    applier.client("s3").put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+    return bucket, {}
+
+
 def _notification(applier: Applier, name: str, inputs: _Inputs):
     bucket = inputs["bucket"]
     configurations = []
@@ -590,15 +609,43 @@ def _integration(applier: Applier, name: str, inputs: _Inputs):
         "resourceId": inputs["resourceId"],
         "httpMethod": inputs["httpMethod"],
         "type": inputs["type"],
-        "integrationHttpMethod": inputs["integrationHttpMethod"],
-        "uri": inputs["uri"],
     }
+    if request["type"] != "MOCK":  # a MOCK integration has no backend to call
+        request.update(integrationHttpMethod=inputs["integrationHttpMethod"], uri=inputs["uri"])
     if inputs.get("timeoutMilliseconds"):
         request["timeoutInMillis"] = int(inputs["timeoutMilliseconds"])
-    inputs.copy_present(request, "contentHandling")
+    inputs.copy_present(request, "contentHandling", "requestTemplates", "passthroughBehavior")
     inputs.done()
     applier.client("apigateway").put_integration(**request)
     return f"{request['resourceId']}-{request['httpMethod']}-integration", {}
+
+
+def _method_response(applier: Applier, name: str, inputs: _Inputs):
+    request = {
+        "restApiId": inputs["restApi"],
+        "resourceId": inputs["resourceId"],
+        "httpMethod": inputs["httpMethod"],
+        "statusCode": inputs["statusCode"],
+    }
+    inputs.copy_present(request, "responseParameters", "responseModels")
+    inputs.done()
+    applier.client("apigateway").put_method_response(**request)
+    return f"{request['resourceId']}-{request['httpMethod']}-{request['statusCode']}", {}
+
+
+def _integration_response(applier: Applier, name: str, inputs: _Inputs):
+    request = {
+        "restApiId": inputs["restApi"],
+        "resourceId": inputs["resourceId"],
+        "httpMethod": inputs["httpMethod"],
+        "statusCode": inputs["statusCode"],
+    }
+    inputs.copy_present(
+        request, "selectionPattern", "responseParameters", "responseTemplates", "contentHandling"
+    )
+    inputs.done()
+    applier.client("apigateway").put_integration_response(**request)
+    return f"{request['resourceId']}-{request['httpMethod']}-{request['statusCode']}-integration", {}
 
 
 def _gateway_response(applier: Applier, name: str, inputs: _Inputs):
@@ -757,6 +804,7 @@ RESOURCE_TYPES: dict[str, tuple[Callable, Callable]] = {
     "aws:s3/bucketVersioning:BucketVersioning": (_versioning, _deleted_with_parent),
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (_lifecycle, _deleted_with_parent),
     "aws:s3/bucketNotification:BucketNotification": (_notification, _deleted_with_parent),
+    "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": (_bucket_cors, _deleted_with_parent),
     "aws:cloudwatch/logGroup:LogGroup": (_log_group, _delete_log_group),
     "aws:cloudwatch/eventRule:EventRule": (_event_rule, _delete_event_rule),
     "aws:cloudwatch/eventTarget:EventTarget": (_event_target, _delete_event_target),
@@ -779,6 +827,8 @@ RESOURCE_TYPES: dict[str, tuple[Callable, Callable]] = {
     "aws:apigateway/resource:Resource": (_api_resource, _deleted_with_parent),
     "aws:apigateway/method:Method": (_method, _deleted_with_parent),
     "aws:apigateway/integration:Integration": (_integration, _deleted_with_parent),
+    "aws:apigateway/methodResponse:MethodResponse": (_method_response, _deleted_with_parent),
+    "aws:apigateway/integrationResponse:IntegrationResponse": (_integration_response, _deleted_with_parent),
     "aws:apigateway/deployment:Deployment": (_deployment, _deleted_with_parent),
     "aws:apigateway/response:Response": (_gateway_response, _deleted_with_parent),
     "aws:apigateway/apiKey:ApiKey": (_api_key, _delete_api_key),

@@ -43,13 +43,14 @@ def test_the_service_wires_shared_facts_from_their_one_home():
         "architecture",
         "allow_self_invoke",
         "bucket_kms_key_arn",
+        "cors_allowed_origins",
         "tags",
     ]
     assert (function.model, function.architecture, function.allow_self_invoke) == ("yolov3", "arm64", True)
     assert function.bucket_kms_key_arn == args.bucket.kms_key_arn
     assert function.tags == {"team": "vision", "part": "function"}
     assert args.bucket_args().output_prefix == "results/"
-    assert args.api_args("fn", "arn", "uploads-fn", "uploads-arn").tags == {"team": "vision"}
+    assert args.api_args("fn", "arn", "uploads-fn", "uploads-arn", "s3://b/input/").tags == {"team": "vision"}
     uploads = args.uploads_args("image", "bucket")
     assert (uploads.input_prefix, uploads.output_prefix, uploads.architecture) == (
         "input/",
@@ -58,6 +59,22 @@ def test_the_service_wires_shared_facts_from_their_one_home():
     )
     assert uploads.bucket_kms_key_arn == args.bucket.kms_key_arn and uploads.image_uri == "image"
     assert DarknetServiceArgs(enable_http_api=False).function_args("i", "b").allow_self_invoke is False
+
+
+def test_the_api_s_cors_origins_reach_both_functions_and_the_bucket_and_nothing_without_an_api():
+    args = DarknetServiceArgs(api=DarknetApiArgs(cors_allowed_origins=["https://app.example.com"]))
+    assert args.function_args("i", "b").cors_allowed_origins == ["https://app.example.com"]
+    assert args.uploads_args("i", "b").cors_allowed_origins == ["https://app.example.com"]
+    assert args.bucket_args().cors_allowed_origins == ["https://app.example.com"]
+    assert args.api_args("fn", "arn", "u", "uarn", "s3://b/input/").input_uri == "s3://b/input/"
+    off = DarknetServiceArgs(api=DarknetApiArgs(cors_allowed_origins=["*"]), enable_http_api=False)
+    assert (
+        off.bucket_args().cors_allowed_origins == []
+        and off.function_args("i", "b").cors_allowed_origins == []
+    )
+    with pytest.raises(InvalidArgument) as raised:
+        DarknetServiceArgs(bucket=DarknetBucketArgs(cors_allowed_origins=["*"]))
+    assert raised.value.argument == "bucket.cors_allowed_origins"
 
 
 def test_parts_may_be_plain_dicts_with_the_same_defaults_and_checks():

@@ -142,7 +142,7 @@ def test_s3_path_off_removes_the_trigger(mocked):
     assert deployment.of_type("aws:s3/bucketNotification:BucketNotification") == []
     assert [p.inputs["principal"] for p in deployment.of_type("aws:lambda/permission:Permission")] == [
         "apigateway.amazonaws.com"
-    ] * 3, "POST /detect, POST /uploads and GET /results only"
+    ] * 4, "GET /, POST /detect, POST /uploads and GET /results only"
 
 
 @pytest.mark.parametrize(
