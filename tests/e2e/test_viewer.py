@@ -45,7 +45,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     opened = context.new_page()
     problems: list[str] = []
@@ -58,7 +58,7 @@ def page(browser: Browser) -> Iterator[Page]:
     # Kept whether the test passed or not: what the page showed at the end.
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     opened.set_viewport_size({"width": 1280, "height": 900})
-    opened.screenshot(path=ARTIFACTS / "viewer-desktop.png", full_page=True)
+    opened.screenshot(path=ARTIFACTS / f"{request.node.name}.png", full_page=True)
     context.close()
     assert problems == [], f"the page's script failed: {problems}"
 
