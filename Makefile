@@ -61,6 +61,7 @@ tune: native-only venv image ## latency and cost per million images at each Lamb
 	$(PY) container/scripts/tune.py
 
 e2e: venv image ## the whole flow on LocalStack, deployed through the Pulumi program
+	bash localstack/ensure-browser.sh
 	bash localstack/run.sh e2e
 
 up: venv image ## deploy to LocalStack and leave it running for the command, curl, the aws CLI, a browser

@@ -173,7 +173,13 @@ BINARY_MEDIA_TYPES = (
 )
 
 # The HTTP API's routes, as API Gateway and both functions name them (GET / is the viewer page).
-API_ROUTES = (("GET", "/"), ("POST", "/detect"), ("POST", "/uploads"), ("GET", "/results/{request_id}"))
+VIEWER_ROUTE = "/"
+DETECT_ROUTE = "/detect"
+UPLOADS_ROUTE = "/uploads"
+RESULT_ROUTE = "/results/{request_id}"
+API_ROUTES = (("GET", VIEWER_ROUTE), ("POST", DETECT_ROUTE), ("POST", UPLOADS_ROUTE), ("GET", RESULT_ROUTE))
+VIEWER_THRESHOLD = 0.1
+"""The threshold the viewer page asks POST /detect for, once per photo; its slider filters above it."""
 
 
 def routes_text(routes=API_ROUTES) -> str:

@@ -8,16 +8,38 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
-from .contract import routes_text
-from .responses import StackCors, error_response, json_response, results_route, route_url
+from .contract import (
+    DETECT_ROUTE,
+    RESULT_ROUTE,
+    S3_IMAGE_LIMIT_BYTES,
+    SYNC_BODY_LIMIT_BYTES,
+    UPLOADS_ROUTE,
+    VERSION,
+    VIEWER_ROUTE,
+    VIEWER_THRESHOLD,
+    DetectorConfig,
+    routes_text,
+)
+from .responses import (
+    REQUEST_ID_HEADER,
+    StackCors,
+    error_response,
+    json_response,
+    results_route,
+    route_url,
+)
 from .uploads import (
     MalformedRequestId,
     UploadRequestError,
@@ -54,14 +76,62 @@ def _invocation_id() -> str:
     return app.lambda_context.aws_request_id
 
 
-@app.get("/")
+VIEWER_PAGE = Path(__file__).with_name("viewer.html")
+CONFIG_SLOT = "__VIEWER_CONFIG__"
+
+
+@app.get(VIEWER_ROUTE)
 def viewer() -> Response:
-    """The API's root: a placeholder until the viewer page takes its place."""
+    """The viewer page: pick or drop photos, see the boxes (container/detector/viewer.html)."""
+    page, policy = viewer_page()
     return Response(
         status_code=200,
         content_type="text/html; charset=utf-8",
-        body="<!doctype html><title>darknet-lambda</title><p>POST /detect an image.</p>",
+        body=page,
+        headers={
+            "Content-Security-Policy": policy,
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            REQUEST_ID_HEADER: _invocation_id(),
+        },
     )
+
+
+def viewer_config() -> dict:
+    """The contract's facts the page needs; routes relative to the page, which is the API's root."""
+    return {
+        "version": VERSION,
+        "routes": {
+            "detect": DETECT_ROUTE.lstrip("/"),
+            "uploads": UPLOADS_ROUTE.lstrip("/"),
+            "results": RESULT_ROUTE.lstrip("/").partition("{")[0],
+        },
+        "syncBodyLimitBytes": SYNC_BODY_LIMIT_BYTES,
+        "uploadLimitBytes": S3_IMAGE_LIMIT_BYTES,
+        "askThreshold": VIEWER_THRESHOLD,
+        "defaultThreshold": DetectorConfig().threshold,
+    }
+
+
+@cache
+def viewer_page() -> tuple[str, str]:
+    """The page with its config filled in, and a Content-Security-Policy that lets only its own inline
+    script and style run (by their hashes). It may connect anywhere: the upload form's S3 endpoint is
+    the bucket's, which only the form names."""
+    config = json.dumps(viewer_config()).replace("<", "\\u003c")
+    page = VIEWER_PAGE.read_text(encoding="utf-8").replace(CONFIG_SLOT, config)
+
+    def hashes(tag: str) -> str:
+        blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", page, flags=re.DOTALL)
+        digests = (base64.b64encode(hashlib.sha256(block.encode()).digest()).decode() for block in blocks)
+        return " ".join(f"'sha256-{digest}'" for digest in digests)
+
+    policy = (
+        f"default-src 'none'; script-src {hashes('script')}; style-src {hashes('style')}; "
+        "img-src blob: data:; connect-src *; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return page, policy
 
 
 @app.post("/uploads")

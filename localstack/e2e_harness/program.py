@@ -76,12 +76,16 @@ def run_program_with_auth_apis(stack: str, config: dict[str, str], new_resource:
 
     def program() -> None:
         service = runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")["service"]
+        uploads = service.uploads
         for authorization, label in AUTH_APIS.items():
             api = DarknetApi(
                 f"darknet-{label.lower()}",
                 DarknetApiArgs(
                     function_name=service.function.function_name,
                     function_invoke_arn=service.function.invoke_arn,
+                    # The uploads routes and the viewer page too: the page asks for the key it lacks.
+                    uploads_function_name=uploads.function_name if uploads else None,
+                    uploads_function_invoke_arn=uploads.invoke_arn if uploads else None,
                     authorization=authorization,
                     cors_allowed_origins=LISTED_ORIGINS if authorization == "api_key" else [],
                 ),
