@@ -43,7 +43,7 @@ def route_url(event: APIGatewayProxyEvent, route: str) -> str:
     called, resource_path = event.request_context.path or "", event.path or ""
     if not host or not called.endswith(resource_path):
         return route
-    scheme = event.headers.get("x-forwarded-proto") or "https"
+    scheme = (event.headers.get("x-forwarded-proto") or "https").lower()
     return f"{scheme}://{host}{called[: len(called) - len(resource_path)]}{route}"
 
 

@@ -346,6 +346,12 @@ def test_async_answers_202_with_where_the_results_will_be(call, small_jpeg):
     assert job["darknet_job"]["request_id"] == request_id
 
 
+def test_the_result_url_keeps_the_scheme_the_client_called_in_lower_case(call, small_jpeg):
+    """A proxy may forward the scheme in upper case (LocalStack's gateway sends HTTP): URLs want it lower."""
+    _, _, body = call(small_jpeg, {"X-Amz-Invocation-Type": "Event", "X-Forwarded-Proto": "HTTP"})
+    assert json.loads(body)["result_url"].startswith("http://abc123.execute-api.us-east-1.amazonaws.com/")
+
+
 def test_async_without_an_output_bucket_is_501(call, tmp_path, small_jpeg):
     status, _, body = call(
         small_jpeg, {"X-Amz-Invocation-Type": "Event"}, settings_=Settings(work_root=tmp_path)
@@ -629,3 +635,15 @@ def test_a_bad_option_on_an_async_request_is_400_and_sends_nothing(call, api_eve
     event = with_query(api_event(small_jpeg, {"X-Amz-Invocation-Type": "Event"}), {"threshold": ["5"]})
     status, _, body = call(b"", event=event)
     assert (status, error_of(body)["code"]) == (400, "bad_threshold") and call.sent == []
+
+
+def test_the_detector_serves_the_viewer_when_the_api_has_no_uploads_function(settings, api_event):
+    """GET / goes to the detector when no uploads function exists: it answers the same page."""
+    event = {**api_event(b""), "httpMethod": "GET", "path": "/", "resource": "/", "body": None}
+    detector = http_api.Detector(StandInEngine, settings, lambda job: None, lambda: None)
+    response = http_api.resolve(event, Context("viewer-request"), detector)
+    headers = response_headers(response)
+    assert response["statusCode"] == 200
+    assert headers["Content-Type"].startswith("text/html")
+    assert headers["X-Request-Id"] == "viewer-request"
+    assert "<title>" in response["body"] and "__VIEWER_CONFIG__" not in response["body"]
