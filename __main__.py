@@ -14,6 +14,7 @@ pulumi.export("outputPrefix", service.output_prefix)
 pulumi.export("apiUrl", service.api_url)
 pulumi.export("uploadsUrl", service.uploads_url)
 pulumi.export("resultsUrl", service.results_url)
+pulumi.export("viewerUrl", service.viewer_url)
 if service.api_authorization:
     pulumi.export("apiAuthorization", service.api_authorization)  # how darknet-lambda calls the API
 if service.api and service.api.api_key:

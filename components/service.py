@@ -280,6 +280,8 @@ class DarknetService(pulumi.ComponentResource):
     """The URL of POST /uploads (when the HTTP API is on)."""
     results_url: pulumi.Output[str] | None
     """GET this URL followed by a request id for its result (when the HTTP API is on)."""
+    viewer_url: pulumi.Output[str] | None
+    """The viewer page, the API's root: a browser shows the boxes on a photo (when the HTTP API is on)."""
     function_name: pulumi.Output[str]
     """The function's name."""
     function_arn: pulumi.Output[str]
@@ -351,7 +353,7 @@ class DarknetService(pulumi.ComponentResource):
 
         self.api: DarknetApi | None = None
         self.uploads: DarknetUploads | None = None
-        self.api_url = self.uploads_url = self.results_url = None
+        self.api_url = self.uploads_url = self.results_url = self.viewer_url = None
         if args.enable_http_api:
             self.uploads = DarknetUploads(
                 f"{name}-uploads", args.uploads_args(self.image.image_uri, bucket_name), child
@@ -367,10 +369,11 @@ class DarknetService(pulumi.ComponentResource):
                 ),
                 child,
             )
-            self.api_url, self.uploads_url, self.results_url = (
+            self.api_url, self.uploads_url, self.results_url, self.viewer_url = (
                 self.api.url,
                 self.api.uploads_url,
                 self.api.results_url,
+                self.api.viewer_url,
             )
 
         self.monitoring: DarknetMonitoring | None = None
@@ -411,6 +414,7 @@ class DarknetService(pulumi.ComponentResource):
                 "api_url": self.api_url,
                 "uploads_url": self.uploads_url,
                 "results_url": self.results_url,
+                "viewer_url": self.viewer_url,
                 "function_name": self.function_name,
                 "function_arn": self.function_arn,
                 "role_name": self.role_name,

@@ -47,7 +47,7 @@ def usage(document: dict, path: Path, function_image: str) -> str:
     """What a person needs to use the running stack: its addresses and a first command of each client."""
     local = document[LOCALSTACK_BLOCK]
     api, bucket = document["apiUrl"], document["bucketName"]
-    viewer = api.removesuffix("detect")
+    viewer = document["viewerUrl"]
     exports = {
         "AWS_ENDPOINT_URL": local["endpointUrl"],
         "AWS_DEFAULT_REGION": local["region"],

@@ -103,6 +103,7 @@ def test_outputs_of_the_service_and_the_function(schema):
         "apiUrl",
         "uploadsUrl",
         "resultsUrl",
+        "viewerUrl",
         "functionName",
         "functionArn",
         "roleName",

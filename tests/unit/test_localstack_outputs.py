@@ -10,6 +10,7 @@ from e2e_harness import applier, local_stack
 OUTPUTS = {
     "bucketName": "darknet-abc",
     "apiUrl": "http://127.0.0.1:4566/_aws/execute-api/x1/v1/detect",
+    "viewerUrl": "http://127.0.0.1:4566/_aws/execute-api/x1/v1/",
     "functionName": "darknet-fn",
     "logGroupName": "/aws/lambda/darknet-group",
 }

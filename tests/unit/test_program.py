@@ -20,6 +20,7 @@ EXPORTS = {
     "bucketName",
     "uploadsUrl",
     "resultsUrl",
+    "viewerUrl",
     "inputUri",
     "outputUri",
     "apiUrl",
@@ -57,6 +58,7 @@ def test_stack_outputs(mocked, stack):
     bucket = exports["bucketName"]
     assert (exports["inputUri"], exports["outputUri"]) == (f"s3://{bucket}/input/", f"s3://{bucket}/output/")
     assert exports["apiUrl"].endswith("/v1/detect")
+    assert exports["viewerUrl"] == exports["apiUrl"].removesuffix("detect")
     assert exports["logGroupName"].startswith("/aws/lambda/")
     assert (exports["inputPrefix"], exports["outputPrefix"]) == ("input/", "output/")
     assert exports["apiAuthorization"] == ("api_key" if stack == "prod" else "none")
