@@ -16,7 +16,7 @@ HOST_ARCH := $(subst aarch64,arm64,$(shell uname -m))
 IMAGE ?=
 export MODEL IMAGE IMAGE_TAG ARCH
 
-.PHONY: help venv lint unit image detect container-test parity native-only bench tune e2e up down demo backfill test clean
+.PHONY: help venv lint unit image detect container-test parity native-only bench tune e2e up down local-stack-test demo backfill test clean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -70,18 +70,18 @@ up: venv image ## deploy to LocalStack and leave it running for the command, cur
 down: venv ## tear down what make up left running
 	bash localstack/run.sh down
 
+# Not in make e2e: these tests run make up, make demo and make down themselves.
+local-stack-test: venv image ## make up (twice), the command, curl and the aws CLI on it, make demo, make down (twice)
+	$(VENV)/bin/pytest tests/e2e -m local_stack -p no:cacheprovider
+
 demo: venv image ## make up, the command's verbs on IMAGE (default dog.jpg) as a person types them, make down
 	bash localstack/demo.sh
 
-# The deployed stack's bucket and queue (its bucketName and queueUrl outputs).
-BUCKET ?= $(shell command -v pulumi >/dev/null 2>&1 && pulumi stack output bucketName 2>/dev/null)
-QUEUE_URL ?= $(shell command -v pulumi >/dev/null 2>&1 && pulumi stack output queueUrl 2>/dev/null)
 backfill: venv ## PREFIX=input/... of existing images through the queue (WAIT=1 waits and reports)
-	@test -n "$(PREFIX)" || { echo "set PREFIX=input/... (and BUCKET, QUEUE_URL without the Pulumi CLI)"; exit 2; }
-	$(PY) -m darknet_lambda.backfill --bucket "$(BUCKET)" --prefix "$(PREFIX)" --queue-url "$(QUEUE_URL)" \
-	  $(if $(WAIT),--wait --report backfill-report.jsonl)
+	@test -n "$(PREFIX)" || { echo "set PREFIX=input/... (the stack: see darknet-lambda --help)"; exit 2; }
+	$(VENV)/bin/darknet-lambda backfill "$(PREFIX)" $(if $(WAIT),--wait)
 
-test: lint unit container-test e2e ## everything CI runs
+test: lint unit container-test e2e local-stack-test ## everything CI runs
 
 clean: ## remove the venv, caches and outputs (keeps Docker images)
 	rm -rf $(VENV) .cache out container/cache/wheels container/cache/models

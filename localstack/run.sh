@@ -402,7 +402,7 @@ main() {
   extract_dog_jpg
   export E2E_OUTPUTS="$state/outputs.json" E2E_FUNCTION_IMAGE="$function_image" E2E_DOG_JPG="$state/dog.jpg"
   # shellcheck disable=SC2086
-  "$root/.venv/bin/python" -m pytest "$root/tests/e2e" -p no:cacheprovider ${E2E_PYTEST_ARGS:-}
+  "$root/.venv/bin/python" -m pytest "$root/tests/e2e" -p no:cacheprovider -m "not local_stack" ${E2E_PYTEST_ARGS:-}
   step "$mode" "$t"
 }
 
