@@ -10,6 +10,8 @@ if [ -z "${AWS_LAMBDA_RUNTIME_API:-}" ]; then
       "Runtime Interface Emulator there, e.g. docker run -v PATH/aws-lambda-rie:$emulator:ro ..." >&2
     exit 1
   fi
-  exec "$emulator" /usr/bin/python3 -m awslambdaric "$@"
+  # The emulator would take the function's LOG_LEVEL (DEBUG on the localstack stack) for its own lines,
+  # which Lambda never prints: its level is its own.
+  exec "$emulator" --log-level info /usr/bin/python3 -m awslambdaric "$@"
 fi
 exec /usr/bin/python3 -m awslambdaric "$@"

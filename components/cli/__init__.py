@@ -116,7 +116,7 @@ def put(settings: Settings, paths: tuple[str, ...], wait: bool, timeout: float, 
     from rich.filesize import decimal
 
     from . import batch as put_module
-    from .output import byte_progress, count_progress, print_json
+    from .output import byte_progress, count_progress, counted, print_json
 
     out, err = _consoles()
     stack = settings.stack
@@ -138,7 +138,9 @@ def put(settings: Settings, paths: tuple[str, ...], wait: bool, timeout: float, 
         put_module.upload(s3, stack.bucket, stack.input_prefix, items, advance)
     if not as_json:
         size = decimal(total)
-        err.print(f"uploaded {len(images)} files ({size}) to s3://{stack.bucket}/{stack.input_prefix}")
+        err.print(
+            f"uploaded {counted(len(images), 'file')} ({size}) to s3://{stack.bucket}/{stack.input_prefix}"
+        )
     if wait and images:
         with count_progress(err) as progress:
             task = progress.add_task("results", total=len(images), note="")
@@ -157,7 +159,8 @@ def put(settings: Settings, paths: tuple[str, ...], wait: bool, timeout: float, 
     else:
         for item in items:
             if item.state in ("rejected", "failed"):
-                err.print(f"{item.state}: {item.key}: {item.reason}", markup=False)
+                where = item.key if item.kind else f"{item.path} (not uploaded)"
+                err.print(f"{item.state}: {where}: {item.reason}", markup=False)
         out.print(put_module.summary(items, wait))
     if not ok:
         sys.exit(EXIT_NOT_ALL_SUCCEEDED)
@@ -375,7 +378,7 @@ def get(
     settings: Settings, request_ids: tuple[str, ...], everything: bool, directory: str, as_json: bool
 ) -> None:
     """Download result folders (DIR/REQUEST_ID/...)."""
-    from .output import byte_progress, print_json
+    from .output import byte_progress, counted, print_json
     from .results import all_request_ids, download, folder_files
 
     if bool(request_ids) == everything:
@@ -404,7 +407,10 @@ def get(
     if as_json:
         print_json({"files": [str(path) for path in written], "missing": missing})
     else:
-        out.print(f"downloaded {len(written)} files of {len(ids) - len(missing)} results to {directory}")
+        out.print(
+            f"downloaded {counted(len(written), 'file')} of {counted(len(ids) - len(missing), 'result')} "
+            f"to {directory}"
+        )
     for request_id in missing:
         err.print(f"no result folder {stack.output_prefix}{request_id}/", markup=False)
     if missing:

@@ -21,6 +21,11 @@ from rich.progress import (
 PIPED_WIDTH = 200
 
 
+def counted(count: int, noun: str) -> str:
+    """'1 file', '2 files': a count with its noun."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def consoles() -> tuple[Console, Console]:
     """stdout and stderr consoles, made per run (tests swap the streams). Rich turns colour off when
     the stream is not a terminal; NO_COLOR (any value) turns it off on a terminal too."""

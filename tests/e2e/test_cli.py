@@ -103,6 +103,7 @@ def test_put_wait_follows_a_folder_to_its_results(put_folder):
     assert any(line.startswith("dog: ") for line in lines), done.stdout
     assert done.stdout.strip().splitlines()[-1] == "2 done, 2 rejected, 0 failed"
     assert f"{folder / 'notes.txt'}: not an image the detector reads" in done.stderr
+    assert f"rejected: {folder / 'notes.txt'} (not uploaded): not an image" in done.stderr
     assert re.search(rf"rejected: input/{name}/broken.jpg: .*(truncated|corrupt)", done.stderr), done.stderr
 
 

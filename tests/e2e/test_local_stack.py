@@ -112,7 +112,9 @@ def test_the_command_curl_and_the_aws_cli_reach_the_running_stack(up, env):
     status = run(COMMAND, "status", "--json", env=env, timeout=120)
     assert status.returncode == 0, status.stderr
     assert outputs["bucketName"] in status.stdout
-    page = run("curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{content_type}", outputs["viewerUrl"], env=env)
+    page = run(
+        "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{content_type}", outputs["viewerUrl"], env=env
+    )
     assert page.stdout.startswith("200 text/html"), page.stdout + page.stderr
     local = outputs[LOCALSTACK_BLOCK]
     aws_env = {
@@ -122,7 +124,14 @@ def test_the_command_curl_and_the_aws_cli_reach_the_running_stack(up, env):
         "AWS_ACCESS_KEY_ID": local["accessKeyId"],
         "AWS_SECRET_ACCESS_KEY": local["secretAccessKey"],
     }
-    listed = run(ROOT / ".venv" / "bin" / "aws", "lambda", "get-function", "--function-name", outputs["functionName"], env=aws_env)
+    listed = run(
+        ROOT / ".venv" / "bin" / "aws",
+        "lambda",
+        "get-function",
+        "--function-name",
+        outputs["functionName"],
+        env=aws_env,
+    )
     assert listed.returncode == 0, listed.stderr
 
 
