@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from .detector_images import SUPPORTED_FORMATS, SUPPORTED_NAMES, sniff
+from ..contract import SUPPORTED_FORMATS, SUPPORTED_NAMES, sniff
 from .errors import EXIT_NOT_ALL_SUCCEEDED, CliError, api_message
 from .stack import API_KEY_ENV, Stack
 

@@ -13,6 +13,7 @@ import json
 import math
 import re
 import secrets
+import struct
 import time
 import uuid
 from collections.abc import Mapping
@@ -152,6 +153,61 @@ def request_id_of_object(bucket: str, key: str, etag: str, input_prefix: str) ->
 
 def result_json_key(output_prefix: str, request_id: str) -> str:
     return f"{output_prefix}{request_id}/{RESULT_JSON}"
+
+
+# The image formats the detector reads, and how a file's first bytes tell them. Part of the contract: the
+# HTTP API names them in its answers, and the `darknet-lambda` command refuses other files before sending.
+# Darknet's own stb_image decodes JPEG, where decoders differ (IDCT, chroma upsampling): detections
+# match `darknet detector test`. The lossless formats it also reads give the very same pixels through
+# Pillow, which, unlike stb_image 2.19, survives corrupt input (a damaged PNG can make stb loop forever).
+STB_FORMATS = ("jpeg",)
+# Formats decoded by Pillow (pillow-heif for HEIC/HEIF), imported only when one arrives.
+LIBRARY_FORMATS = ("png", "bmp", "gif", "webp", "heif", "avif", "tiff")
+SUPPORTED_FORMATS = STB_FORMATS + LIBRARY_FORMATS
+# How messages name each format; SUPPORTED_NAMES, the list every "not an image" answer gives, follows
+# SUPPORTED_FORMATS, so a format added to the decoders is named without another edit.
+FORMAT_NAMES = {"heif": "HEIC/HEIF"}
+SUPPORTED_NAMES = (
+    ", ".join(FORMAT_NAMES.get(kind, kind.upper()) for kind in SUPPORTED_FORMATS[:-1])
+    + f" or {FORMAT_NAMES.get(SUPPORTED_FORMATS[-1], SUPPORTED_FORMATS[-1].upper())}"
+)
+# Recognised, but not images the detector reads.
+UNSUPPORTED_SIGNATURES = {
+    b"%PDF": "pdf",
+    b"\x00\x00\x00\x0cjP": "jpeg2000",
+    b"\xff\x4f\xff\x51": "jpeg2000",
+    b"\xff\x0a": "jpeg-xl",
+    b"8BPS": "psd",
+}
+HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+AVIF_BRANDS = {b"avif", b"avis"}
+
+
+def sniff(data: bytes) -> str | None:
+    """The image type from its magic bytes, or None."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"BM"):
+        return "bmp"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return "webp"
+    if data.startswith((b"II*\x00", b"MM\x00*")):
+        return "tiff"
+    if data[4:8] == b"ftyp":
+        (box_size,) = struct.unpack(">I", data[:4])
+        brands = {data[i : i + 4] for i in range(8, min(box_size, 64), 4)} - {b"\x00\x00\x00\x00"}
+        if brands & AVIF_BRANDS:
+            return "avif"
+        if brands & HEIF_BRANDS:
+            return "heif"
+    for signature, kind in UNSUPPORTED_SIGNATURES.items():
+        if data.startswith(signature):
+            return kind
+    return None
 
 
 # The HTTP API's media types. API Gateway hands a request body of a binary media type to the function

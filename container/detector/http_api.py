@@ -25,11 +25,14 @@ from .contract import (
     JSON_MEDIA_TYPE,
     PNG_MEDIA_TYPE,
     SERVICE_NAME,
+    SUPPORTED_FORMATS,
+    SUPPORTED_NAMES,
     new_time_ordered_id,
     routes_text,
+    sniff,
 )
 from .detection import DEFAULT_OPTIONS, DetectOptions, Engine, ImageDecodeError, UnsupportedOption
-from .images import SUPPORTED_FORMATS, SUPPORTED_NAMES, ImageTooLarge, InvalidImage, sniff
+from .images import ImageTooLarge, InvalidImage
 from .responses import (
     StackCors,
     archive_response,

@@ -183,19 +183,18 @@ def test_wheel_is_typed_and_licensed(installation):
     assert not [name for name in names if "/cache/" in name and not name.endswith("cache/README.md")]
 
 
-def test_installed_wheel_has_the_command_which_sniffs_with_the_shipped_detector(installation):
+def test_installed_wheel_has_the_command_which_sniffs_with_the_shipped_contract(installation):
     venv, site = installation["venv"], installation["site"]
     version = run(venv / "bin" / "darknet-lambda", "--version", env={"PATH": "/usr/bin:/bin"})
     assert version.strip() == f"darknet-lambda, version {__version__}"
     code = (
         "import sys; import darknet_lambda.cli.client as c; "
         "print(c.image_kind(bytes.fromhex('ffd8ffe0')), "
-        "sys.modules['darknet_lambda.cli.detector_images'].sniff.__module__, "
-        "sys.modules['darknet_lambda.container.detector.images'].__file__)"
+        "c.sniff.__module__, sys.modules['darknet_lambda.contract'].__file__)"
     )
     kind, module, path = run(venv / "bin" / "python", "-c", code, cwd=venv).split()
-    assert (kind, module) == ("jpeg", "darknet_lambda.container.detector.images")
-    assert path == str(site / "darknet_lambda" / "container" / "detector" / "images.py")
+    assert (kind, module) == ("jpeg", "darknet_lambda.contract")
+    assert path == str(site / "darknet_lambda" / "contract.py")
 
 
 @pytest.fixture

@@ -19,11 +19,13 @@ from detector.contract import (
     BINARY_MEDIA_TYPES,
     CORS_ORIGINS_ENV,
     EVENT_ENVELOPE_RESERVE_BYTES,
+    FORMAT_NAMES,
     LAMBDA_SYNC_PAYLOAD_BYTES,
+    SUPPORTED_FORMATS,
+    SUPPORTED_NAMES,
     SYNC_BODY_LIMIT_BYTES,
     time_ordered_id_millis,
 )
-from detector.images import FORMAT_NAMES, SUPPORTED_FORMATS, SUPPORTED_NAMES
 from detector.settings import Settings
 from lambda_events import response_headers
 from moto import mock_aws
