@@ -269,7 +269,8 @@ def test_under_api_key_authorization_the_page_asks_for_the_key_and_keeps_it_for_
     assert "needs a key" in page.locator("#key-reason").inner_text()
     page.locator("#key-input").fill("not-the-key")
     page.locator("#key-form button[type=submit]").click()
-    page.wait_for_function("document.querySelector('#key-reason').textContent.includes('refused')")
+    # A locator wait, not wait_for_function: the page's CSP refuses the eval a polling predicate needs.
+    page.locator("#key-reason").filter(has_text="refused").wait_for(timeout=60_000)
     assert dialog.is_visible()
     page.locator("#key-input").fill(key)
     page.locator("#key-form button[type=submit]").click()
