@@ -65,6 +65,26 @@ def test_stack_name_without_the_pulumi_cli_says_so(no_stack, monkeypatch):
     assert "needs the Pulumi CLI, which is not installed" in result.stderr
 
 
+def test_stack_name_reads_the_outputs_through_the_pulumi_cli(no_stack, monkeypatch):
+    """A stand-in `pulumi` on PATH records what it was asked and answers as `pulumi stack output --json`."""
+    asked = no_stack / "asked"
+    fake = no_stack / "bin" / "pulumi"
+    fake.parent.mkdir()
+    fake.write_text(
+        f'#!/bin/sh\necho "$*" > {asked}\n'
+        f"cat <<'JSON'\n{json.dumps(outputs()).replace(BUCKET, 'bucket-of-dev')}\nJSON\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+    found, where = stack.find_outputs(None, "dev")
+    assert found["bucketName"] == "bucket-of-dev" and where == "pulumi stack dev"
+    assert asked.read_text().split() == ["stack", "output", "--json", "--show-secrets", "--stack", "dev"]
+    fake.write_text("#!/bin/sh\necho 'error: no stack named dev found' >&2\nexit 255\n")
+    result = run("--stack", "dev", "status")
+    assert result.exit_code == 2
+    assert "pulumi stack output --stack dev failed" in result.stderr and "no stack named dev" in result.stderr
+
+
 def test_a_file_that_is_no_outputs_file(no_stack):
     bad = no_stack / "bad.json"
     bad.write_text('{"hello": 1}')
