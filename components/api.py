@@ -24,6 +24,7 @@ from .checks import (
     check_range,
 )
 from .contract import (
+    AUTHORIZATIONS,
     BINARY_MEDIA_TYPES,
     CORS_ALLOW_HEADERS,
     CORS_MAX_AGE_SECONDS,
@@ -87,7 +88,6 @@ def size_gateway_responses(input_uri: str) -> dict[str, tuple]:
     }
 
 
-AUTHORIZATIONS = ("none", "iam", "api_key")
 QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from ..contract import AUTHORIZATIONS, DetectorConfig
 from .errors import CliError
 
 OUTPUTS_ENV = "DARKNET_LAMBDA_OUTPUTS"
@@ -28,9 +29,6 @@ API_KEY_ENV = "DARKNET_LAMBDA_API_KEY"
 LOCALSTACK_BLOCK = "localstack"
 MAKE_UP_OUTPUTS = Path("darknet-lambda") / "localstack-outputs.json"
 """Under ${XDG_STATE_HOME:-$HOME/.local/state}: where `make up` writes the local stack's outputs."""
-DEFAULT_INPUT_PREFIX = "input/"
-DEFAULT_OUTPUT_PREFIX = "output/"
-AUTHORIZATIONS = ("none", "api_key", "iam")
 
 
 def outputs_file_of_make_up(environ: Mapping[str, str] | None = None) -> Path:
@@ -111,11 +109,11 @@ class Stack:
 
     @property
     def input_prefix(self) -> str:
-        return self._prefix("inputPrefix", "inputUri", DEFAULT_INPUT_PREFIX)
+        return self._prefix("inputPrefix", "inputUri", DetectorConfig().input_prefix)
 
     @property
     def output_prefix(self) -> str:
-        return self._prefix("outputPrefix", "outputUri", DEFAULT_OUTPUT_PREFIX)
+        return self._prefix("outputPrefix", "outputUri", DetectorConfig().output_prefix)
 
     def _prefix(self, key: str, uri_key: str, default: str) -> str:
         """The exported prefix; older stacks: the path of the s3:// URI; the default otherwise."""

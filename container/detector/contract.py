@@ -29,6 +29,9 @@ ENGINES = ("onnx", "darknet")
 FLAVOURS = ("pjreddie", "fork")
 """Which Darknet trained a model: pjreddie's original (the image's CLI runs it) or the maintained fork."""
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+AUTHORIZATIONS = ("none", "iam", "api_key")
+"""Who may call the HTTP API: anyone, SigV4-signed principals, or holders of an API key (the stack's
+apiAuthorization output, which tells the command how to call it)."""
 REFERENCE_TARGET = "reference"
 """The image variant that also carries Darknet's own CLI and the weights it reads, the only one that runs
 the reference engine: the Dockerfile's build target of that name, tagged by `reference_tag`."""
