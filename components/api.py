@@ -513,7 +513,7 @@ class DarknetApi(pulumi.ComponentResource):
             resource_id=resource_id,
             http_method=http_method,
             request_parameters=request_parameters,
-            **(_authorization(args) if authorized else {"authorization": "NONE", "api_key_required": False}),
+            **(_authorization(args) if authorized else UNAUTHORIZED),
             opts=child,
         )
         integration = aws.apigateway.Integration(
@@ -548,8 +548,7 @@ class DarknetApi(pulumi.ComponentResource):
             rest_api=rest_api.id,
             resource_id=resource_id,
             http_method=http_method,
-            authorization="NONE",
-            api_key_required=False,
+            **UNAUTHORIZED,
             opts=child,
         )
         method_response = aws.apigateway.MethodResponse(
@@ -629,6 +628,10 @@ class DarknetApi(pulumi.ComponentResource):
 
 def _template(response_type: str, answers: dict[str, tuple]) -> dict[str, str]:
     return {"application/json": answers[response_type][1]}
+
+
+UNAUTHORIZED: dict = {"authorization": "NONE", "api_key_required": False}
+"""A method anyone may call: the viewer page, preflights and the gateway's own 404 and 405 answers."""
 
 
 def _authorization(args: DarknetApiArgs) -> dict:

@@ -97,14 +97,18 @@ def result_key(bucket: str, prefixes: tuple[str, str], obj: ListedObject) -> str
     return result_json_key(output_prefix, request_id_of_object(bucket, obj.key, obj.etag, input_prefix))
 
 
-def result_state(s3, bucket: str, prefixes: tuple[str, str], obj: ListedObject) -> str | None:
-    """ok, error, or None when the object has no result yet."""
-    key = result_key(bucket, prefixes, obj)
+def read_result(s3, bucket: str, key: str) -> dict[str, Any] | None:
+    """A result.json as written, or None while it does not exist."""
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     except s3.exceptions.NoSuchKey:
         return None
-    return json.loads(body).get("status", "error")
+
+
+def result_state(s3, bucket: str, prefixes: tuple[str, str], obj: ListedObject) -> str | None:
+    """ok, error, or None when the object has no result yet."""
+    document = read_result(s3, bucket, result_key(bucket, prefixes, obj))
+    return None if document is None else document.get("status", "error")
 
 
 def has_result(s3, bucket: str, prefixes: tuple[str, str], obj: ListedObject) -> bool:

@@ -116,7 +116,7 @@ def put(settings: Settings, paths: tuple[str, ...], wait: bool, timeout: float, 
     from rich.filesize import decimal
 
     from . import batch as put_module
-    from .output import byte_progress, count_progress, counted, print_json
+    from .output import count_progress, counted, file_bar, print_json
 
     out, err = _consoles()
     stack = settings.stack
@@ -127,14 +127,7 @@ def put(settings: Settings, paths: tuple[str, ...], wait: bool, timeout: float, 
     s3 = stack.client("s3")
     images = [item for item in items if item.kind is not None]
     total = sum(item.size for item in images)
-    with byte_progress(err) as progress:
-        task = progress.add_task("upload", total=total, files=f"0/{len(images)} files")
-        done = [0]
-
-        def advance(count: int, finished: bool) -> None:
-            done[0] += finished
-            progress.update(task, advance=count, files=f"{done[0]}/{len(images)} files")
-
+    with file_bar(err, "upload", len(images), total) as advance:
         put_module.upload(s3, stack.bucket, stack.input_prefix, items, advance)
     if not as_json:
         size = decimal(total)
@@ -378,7 +371,7 @@ def get(
     settings: Settings, request_ids: tuple[str, ...], everything: bool, directory: str, as_json: bool
 ) -> None:
     """Download result folders (DIR/REQUEST_ID/...)."""
-    from .output import byte_progress, counted, print_json
+    from .output import counted, file_bar, print_json
     from .results import all_request_ids, download, folder_files
 
     if bool(request_ids) == everything:
@@ -395,14 +388,7 @@ def get(
         for item in files:
             pairs.append((item["key"], Path(directory) / request_id / item["name"]))
             sizes += item["bytes"]
-    with byte_progress(err) as progress:
-        task = progress.add_task("download", total=sizes, files=f"0/{len(pairs)} files")
-        done = [0]
-
-        def advance(count: int, finished: bool) -> None:
-            done[0] += finished
-            progress.update(task, advance=count, files=f"{done[0]}/{len(pairs)} files")
-
+    with file_bar(err, "download", len(pairs), sizes) as advance:
         written = list(download(s3, stack.bucket, pairs, advance))
     if as_json:
         print_json({"files": [str(path) for path in written], "missing": missing})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..backfill import read_result
 from ..contract import request_id_of_object, result_json_key
 from .client import NOT_AN_IMAGE, darknet_lines, error_reason, image_kind, media_type
 
@@ -139,7 +139,7 @@ def wait(
     while pending:
         still = []
         for item in pending:
-            document = _result(s3, bucket, result_json_key(output_prefix, str(item.request_id)))
+            document = read_result(s3, bucket, result_json_key(output_prefix, str(item.request_id)))
             if document is None:
                 still.append(item)
                 continue
@@ -157,13 +157,6 @@ def wait(
             return
         if pending:
             sleep(POLL_SECONDS)
-
-
-def _result(s3, bucket: str, key: str) -> dict | None:
-    try:
-        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except s3.exceptions.NoSuchKey:
-        return None
 
 
 def report_lines(item: Item) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -58,6 +60,25 @@ def byte_progress(err: Console) -> Progress:
         disable=not err.is_terminal,
         transient=False,
     )
+
+
+Advance = Callable[[int, bool], None]
+"""advance(bytes, file_finished): what a transfer reports as it goes."""
+
+
+@contextmanager
+def file_bar(err: Console, description: str, files: int, total_bytes: int) -> Iterator[Advance]:
+    """byte_progress for one batch of `files` files; yields advance(bytes, file_finished)."""
+    finished = 0
+    with byte_progress(err) as progress:
+        task = progress.add_task(description, total=total_bytes, files=f"0/{files} files")
+
+        def advance(count: int, file_finished: bool) -> None:
+            nonlocal finished
+            finished += file_finished
+            progress.update(task, advance=count, files=f"{finished}/{files} files")
+
+        yield advance
 
 
 def count_progress(err: Console) -> Progress:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..backfill import read_result
 from ..contract import RESULT_JSON
 
 FETCH_WORKERS = 16
@@ -77,9 +77,10 @@ def newest(
 
 
 def _document(s3, bucket: str, key: str) -> dict[str, Any]:
+    """A listed result's document; {} if it went away or does not parse, so one bad file cannot stop ls."""
     try:
-        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except (s3.exceptions.NoSuchKey, ValueError):
+        return read_result(s3, bucket, key) or {}
+    except ValueError:
         return {}
 
 

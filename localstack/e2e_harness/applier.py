@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -588,11 +589,18 @@ def _api_resource(applier: Applier, name: str, inputs: _Inputs):
     return created["id"], {"path": created["path"]}
 
 
-def _method(applier: Applier, name: str, inputs: _Inputs):
-    request = {
+def _on_method(inputs: _Inputs) -> dict[str, Any]:
+    """What names a method of a REST API, for the method and what hangs on it."""
+    return {
         "restApiId": inputs["restApi"],
         "resourceId": inputs["resourceId"],
         "httpMethod": inputs["httpMethod"],
+    }
+
+
+def _method(applier: Applier, name: str, inputs: _Inputs):
+    request = {
+        **_on_method(inputs),
         "authorizationType": inputs["authorization"],
     }
     if inputs.get("apiKeyRequired") is not None:
@@ -605,9 +613,7 @@ def _method(applier: Applier, name: str, inputs: _Inputs):
 
 def _integration(applier: Applier, name: str, inputs: _Inputs):
     request = {
-        "restApiId": inputs["restApi"],
-        "resourceId": inputs["resourceId"],
-        "httpMethod": inputs["httpMethod"],
+        **_on_method(inputs),
         "type": inputs["type"],
     }
     if request["type"] != "MOCK":  # a MOCK integration has no backend to call
@@ -622,9 +628,7 @@ def _integration(applier: Applier, name: str, inputs: _Inputs):
 
 def _method_response(applier: Applier, name: str, inputs: _Inputs):
     request = {
-        "restApiId": inputs["restApi"],
-        "resourceId": inputs["resourceId"],
-        "httpMethod": inputs["httpMethod"],
+        **_on_method(inputs),
         "statusCode": inputs["statusCode"],
     }
     inputs.copy_present(request, "responseParameters", "responseModels")
@@ -635,9 +639,7 @@ def _method_response(applier: Applier, name: str, inputs: _Inputs):
 
 def _integration_response(applier: Applier, name: str, inputs: _Inputs):
     request = {
-        "restApiId": inputs["restApi"],
-        "resourceId": inputs["resourceId"],
-        "httpMethod": inputs["httpMethod"],
+        **_on_method(inputs),
         "statusCode": inputs["statusCode"],
     }
     inputs.copy_present(
