@@ -64,7 +64,11 @@ def _read(path: Path, named_by: str) -> dict:
         document = json.loads(path.read_text())
     except FileNotFoundError:
         raise CliError(f"no outputs file at {path} (named by {named_by}): {discovery_rule()}") from None
-    except (OSError, ValueError) as error:
+    except ValueError as error:
+        raise CliError(
+            f"{path} is not JSON ({error}): give the file `pulumi stack output --json` writes"
+        ) from None
+    except OSError as error:
         raise CliError(f"cannot read the outputs file {path}: {error}") from None
     if not isinstance(document, dict) or "bucketName" not in document:
         raise CliError(f"{path} is not a stack's outputs (no bucketName): {discovery_rule()}")

@@ -90,6 +90,9 @@ def test_a_file_that_is_no_outputs_file(no_stack):
     bad.write_text('{"hello": 1}')
     result = run("--outputs", str(bad), "ls")
     assert result.exit_code == 2 and "is not a stack's outputs (no bucketName)" in result.stderr
+    bad.write_text("bucketName: darknet")
+    result = run("--outputs", str(bad), "ls")
+    assert result.exit_code == 2 and f"{bad} is not JSON" in result.stderr
     result = run("--outputs", str(no_stack / "missing.json"), "ls")
     assert result.exit_code == 2 and "no outputs file at" in result.stderr
 
