@@ -173,16 +173,22 @@ def test_invoke_async_prints_the_request_and_wait_gets_the_result(run, dog_path)
     assert any(line.startswith("dog: ") for line in darknet_lines(waited.stdout))
 
 
-def test_a_12_megapixel_photo_goes_through_uploads_by_itself(run, dog_jpg, tmp_path):
+@pytest.fixture(scope="module")
+def photo_12mp(dog_jpg, tmp_path_factory) -> Path:
+    """A grainy 12 MP photo made from dog.jpg, over the synchronous limit."""
     from PIL import Image
 
     photo = Image.open(io.BytesIO(dog_jpg)).resize((4000, 3000), Image.Resampling.BICUBIC)
     noise = Image.frombytes("L", photo.size, random.Random(7).randbytes(4000 * 3000))
     photo = Image.blend(photo, Image.merge("RGB", (noise, noise, noise)), 0.08)
-    path = tmp_path / "photo-12mp.jpg"
+    path = tmp_path_factory.mktemp("photo") / "photo-12mp.jpg"
     photo.save(path, "JPEG", quality=95)
     assert path.stat().st_size > SYNC_BODY_LIMIT_BYTES
-    done = run("invoke", str(path), "--timeout", RESULT_SECONDS)
+    return path
+
+
+def test_a_12_megapixel_photo_goes_through_uploads_by_itself(run, photo_12mp):
+    done = run("invoke", str(photo_12mp), "--timeout", RESULT_SECONDS)
     assert done.returncode == 0, done.stderr
     assert "through POST /uploads" in done.stderr
     assert darknet_lines(done.stdout), done.stdout
@@ -298,8 +304,11 @@ def test_a_text_file_gets_the_apis_415_message(run, tmp_path):
     assert done.stderr.startswith("darknet-lambda: the API rejected it (415): the body is not an image")
 
 
-def test_a_result_that_does_not_come_in_time_exits_1(run, dog_path):
-    done = run("invoke", str(dog_path), "-a", "--wait", "--timeout", "0.001")
+def test_a_result_that_does_not_come_in_time_exits_1(run, photo_12mp):
+    """The 12 MP photo's result takes seconds (S3, the queue, a 12 MP decode); the first poll comes
+    milliseconds after the upload, and a 1 ms timeout allows no second one. A small image sent
+    asynchronously could be done by the first poll."""
+    done = run("invoke", str(photo_12mp), "--timeout", "0.001")
     assert done.returncode == 1
     assert re.search(
         r"darknet-lambda: no result within 0.001 s; it may still come: GET \S+/results/", done.stderr
