@@ -28,10 +28,10 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed ## project virtualenv with the dev tools
 
-lint: venv ## ruff lint and format check over the whole tree, mypy over the components
+lint: venv ## ruff lint and format check over the whole tree, mypy over the components and the function
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy components
+	$(VENV)/bin/mypy
 
 unit: venv ## unit tests: Pulumi mocks and pure functions, no Docker, seconds
 	$(VENV)/bin/pytest tests/unit

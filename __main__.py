@@ -1,8 +1,7 @@
 """The darknet-lambda stack: the stack's configuration wired into one DarknetService."""
 
 import pulumi
-
-from components import DarknetService, service_args_from_config
+from darknet_lambda import DarknetService, service_args_from_config
 
 service = DarknetService("darknet", service_args_from_config(pulumi.Config()))
 

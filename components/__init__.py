@@ -9,7 +9,7 @@ backfill, which live in this package but need no Pulumi, start without importing
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from .contract import VERSION
+from darknet_detector.contract import VERSION
 
 if TYPE_CHECKING:
     from .api import DarknetApi, DarknetApiArgs

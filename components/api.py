@@ -14,6 +14,14 @@ from functools import partial
 
 import pulumi
 import pulumi_aws as aws
+from darknet_detector.contract import (
+    AUTHORIZATIONS,
+    BINARY_MEDIA_TYPES,
+    CORS_ALLOW_HEADERS,
+    CORS_MAX_AGE_SECONDS,
+    SYNC_BODY_LIMIT_BYTES,
+    routes_text,
+)
 
 from .checks import (
     LOG_RETENTION_DAYS,
@@ -22,14 +30,6 @@ from .checks import (
     check_choice,
     check_cors_origins,
     check_range,
-)
-from .contract import (
-    AUTHORIZATIONS,
-    BINARY_MEDIA_TYPES,
-    CORS_ALLOW_HEADERS,
-    CORS_MAX_AGE_SECONDS,
-    SYNC_BODY_LIMIT_BYTES,
-    routes_text,
 )
 from .policies import assume_role_policy
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-from .contract import prefix_problem, request_id_of_object, result_json_key
+from darknet_detector.contract import prefix_problem, request_id_of_object, result_json_key
 
 SQS_BATCH = 10  # SendMessageBatch's limit
 LIST_PAGE = 1000  # ListObjectsV2's page

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TypeVar
 
-from .contract import CORS_ORIGINS_ENV, ContractError, cors_origins_problem
+from darknet_detector.contract import CORS_ORIGINS_ENV, ContractError, cors_origins_problem
 
 MIN_MEMORY_MB = 1024
 MAX_MEMORY_MB = 10240

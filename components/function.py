@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+from darknet_detector.contract import OUTPUT_BUCKET_ENV, RESERVED_VARIABLES, DetectorConfig
 
 from .checks import (
     LOG_RETENTION_DAYS,
@@ -16,7 +17,6 @@ from .checks import (
     contract_checked,
     cors_environment,
 )
-from .contract import OUTPUT_BUCKET_ENV, RESERVED_VARIABLES, DetectorConfig
 from .policies import assume_role_policy, bucket_key_statement, own_logs_statement, policy_document
 
 # Lambda's architectures (the default first) and Docker's platform for each: the image is built for the

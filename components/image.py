@@ -1,7 +1,7 @@
 """DarknetImage: the Lambda container image, built from the detector's recipe shipped with this package.
 
-A team's own model (`model_dir`, or `model_uri` on S3) is staged with a copy of the recipe in a build
-context of its own, and checked there by the recipe's own `detector.model_files` (cfg, weights size and
+A team's own model (`model_dir`, or `model_uri` on S3) is staged with a copy of the recipe in a build context
+of its own, and checked there by the recipe's own `darknet_detector.building.model_dir` (cfg, weights size and
 names must agree) while the program runs, so `pulumi preview` already says what does not agree.
 """
 
@@ -17,9 +17,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
-
-from .checks import InvalidArgument, args_from, check_choice, check_range
-from .contract import (
+from darknet_detector.contract import (
     ENGINES,
     FLAVOURS,
     MANIFEST_FILE,
@@ -30,6 +28,8 @@ from .contract import (
     model_name_problem,
     reference_tag,
 )
+
+from .checks import InvalidArgument, args_from, check_choice, check_range
 from .function import ARCHITECTURE_PLATFORMS, ARCHITECTURES
 
 _HERE = Path(__file__).resolve().parent
@@ -370,11 +370,11 @@ MODEL_CHECK_FAILED = "model check failed: "
 
 
 def _check_model_files(args: DarknetImageArgs, staging: Path) -> None:
-    """Runs the staged recipe's `detector.model_files check`, the same check its image build runs."""
+    """Runs the staged recipe's `darknet_detector.building.model_dir check`, as its image build does."""
     model_folder = staging / MODEL_FOLDER
     cfg, weights, names = (model_folder / file_name for file_name in args.model_file_names)
     completed = subprocess.run(
-        [sys.executable, "-m", "detector.model_files", "check", "--cfg", str(cfg), "--weights",
+        [sys.executable, "-m", "darknet_detector.building.model_dir", "check", "--cfg", str(cfg), "--weights",
          str(weights), "--names", str(names), "--flavour", args.flavour],
         cwd=staging, env={**os.environ, "PYTHONPATH": str(staging)},
         capture_output=True, text=True, check=False,

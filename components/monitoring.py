@@ -6,9 +6,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
-
-from .checks import InvalidArgument, args_from, check_range
-from .contract import (
+from darknet_detector.contract import (
     METRIC_DETECTIONS,
     METRIC_IMAGES_FAILED,
     METRIC_IMAGES_PROCESSED,
@@ -19,6 +17,8 @@ from .contract import (
     METRICS_NAMESPACE,
     SERVICE_NAME,
 )
+
+from .checks import InvalidArgument, args_from, check_range
 
 FIVE_MINUTES = 300
 

@@ -6,11 +6,11 @@ import typing
 from dataclasses import dataclass, field
 
 import pulumi
+from darknet_detector.contract import UPLOAD_URL_SECONDS
 
 from .api import DarknetApi, DarknetApiArgs
 from .bucket import DarknetBucket, DarknetBucketArgs
 from .checks import InvalidArgument, args_from, argument_path, check_choice
-from .contract import UPLOAD_URL_SECONDS
 from .function import DarknetFunction, DarknetFunctionArgs
 from .image import DarknetImage, DarknetImageArgs
 from .monitoring import DarknetMonitoring, DarknetMonitoringArgs

@@ -9,6 +9,15 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+from darknet_detector.contract import (
+    OUTPUT_BUCKET_ENV,
+    RESULT_JSON,
+    RESULT_WINDOW_ENV,
+    UPLOAD_URL_SECONDS,
+    UPLOADS_FOLDER,
+    UPLOADS_HANDLER,
+    DetectorConfig,
+)
 
 from .checks import (
     LOG_RETENTION_DAYS,
@@ -19,15 +28,6 @@ from .checks import (
     check_range,
     contract_checked,
     cors_environment,
-)
-from .contract import (
-    OUTPUT_BUCKET_ENV,
-    RESULT_JSON,
-    RESULT_WINDOW_ENV,
-    UPLOAD_URL_SECONDS,
-    UPLOADS_FOLDER,
-    UPLOADS_HANDLER,
-    DetectorConfig,
 )
 from .function import ARCHITECTURES
 from .policies import assume_role_policy, bucket_key_statement, own_logs_statement, policy_document

@@ -17,8 +17,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 import click
+from darknet_detector.contract import SYNC_BODY_LIMIT_BYTES, VERSION
 
-from ..contract import SYNC_BODY_LIMIT_BYTES, VERSION
 from .errors import EXIT_NOT_ALL_SUCCEEDED, CliError, translate, wrap_unexpected
 from .stack import API_KEY_ENV, OUTPUTS_ENV, Stack, discovery_rule, load_stack
 

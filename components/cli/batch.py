@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from darknet_detector.contract import request_id_of_object, result_json_key
+
 from ..backfill import read_result
-from ..contract import request_id_of_object, result_json_key
 from .client import NOT_AN_IMAGE, darknet_lines, error_reason, image_kind, media_type
 
 MULTIPART_THRESHOLD = 8 * 1024 * 1024

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from darknet_detector.contract import SUPPORTED_FORMATS, SUPPORTED_NAMES, sniff
 
-from ..contract import SUPPORTED_FORMATS, SUPPORTED_NAMES, sniff
 from .errors import EXIT_NOT_ALL_SUCCEEDED, CliError, api_message
 from .stack import API_KEY_ENV, Stack
 

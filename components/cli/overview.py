@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..contract import ENGINE_ENV, MODEL_ENV, THRESHOLD_ENV, VERSION_ENV
+from darknet_detector.contract import ENGINE_ENV, MODEL_ENV, THRESHOLD_ENV, VERSION_ENV
+
 from .errors import CliError
 from .stack import LOCALSTACK_BLOCK, Stack
 

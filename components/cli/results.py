@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from darknet_detector.contract import RESULT_JSON
+
 from ..backfill import read_result
-from ..contract import RESULT_JSON
 
 FETCH_WORKERS = 16
 

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from ..contract import AUTHORIZATIONS, DetectorConfig
+from darknet_detector.contract import AUTHORIZATIONS, DetectorConfig
+
 from .errors import CliError
 
 OUTPUTS_ENV = "DARKNET_LAMBDA_OUTPUTS"

@@ -16,7 +16,7 @@ What it measures, and how:
   the JSON answer; predict_seconds is the network alone, Darknet's "Predicted in" for the CLI engine).
 - Peak memory: the container cgroup's high-water mark, read with `docker exec` (v2 memory.peak or
   v1 memory.max_usage_in_bytes, whichever the host keeps; both count page cache).
-- Parity: detector.parity inside the image on every sample image, judged by its exit code.
+- Parity: darknet_detector.building.parity inside the image on every sample image, judged by its exit code.
 - Other models for scale, beside the original example's own: YOLOv2 at 608x608 (12.4 s per image on
   Lambda) always, plus any model of container/models.json named in BENCH_MODELS (comma-separated). Each
   gets random weights of its real shape at its cfg's own size (the cfg from the image's cached `darknet`
@@ -47,18 +47,16 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from darknet_detector.building.convert import convert, parse_cfg, write_random_weights
+from darknet_detector.building.model_dir import assemble
+from darknet_detector.contract import reference_tag
+from darknet_detector.engines.optimised_graph import PLAIN_GRAPH_ENV, SESSION_READY_LOG
 from lambda_events import make_api_event
 from local_lambda import DEFAULT_IMAGE, LocalLambda, file_from_image
 
 SCRIPTS = Path(__file__).resolve().parent
 CONTAINER = SCRIPTS.parent
 ROOT = CONTAINER.parent
-sys.path.insert(0, str(CONTAINER))
-
-from detector.contract import reference_tag  # noqa: E402
-from detector.darknet_onnx import convert, parse_cfg, write_random_weights  # noqa: E402
-from detector.model_files import assemble  # noqa: E402
-from detector.optimised_graph import PLAIN_GRAPH_ENV, SESSION_READY_LOG  # noqa: E402
 
 ENGINES = ("onnx", "darknet")
 DEFAULT_ENGINE = "onnx"
@@ -366,7 +364,7 @@ class ImageSize:
 
 def parity(image: str, model: str) -> bool:
     command = (
-        f"python3 -m detector.parity --model-dir /opt/model --model {model} "
+        f"python3 -m darknet_detector.building.parity --model-dir /opt/model --model {model} "
         "--darknet /opt/darknet/bin/darknet /opt/darknet/data/*.jpg"
     )
     done = docker("run", "--rm", "--entrypoint", "sh", image, "-c", command, check=False)
@@ -572,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"image": args.image, "machine": host, "cold_start_by_graph": by_graph_summary}))
         return 1 if graphs_failed else 0
 
-    progress("parity: detector.parity inside the image on every sample")
+    progress("parity: darknet_detector.building.parity inside the image on every sample")
     parity_ok = parity(reference, model)
 
     timings = [

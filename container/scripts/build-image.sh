@@ -49,7 +49,7 @@ fi
 tag="${IMAGE_TAG:-darknet-lambda:$model}"
 # The reference variant (the default image plus Darknet's CLI and the weights), named by the contract.
 read -r reference_target reference < <(PYTHONPATH="$context" "$python" -c \
-  'import sys; from detector.contract import REFERENCE_TARGET as t, reference_tag; print(t, reference_tag(sys.argv[1]))' \
+  'import sys; from darknet_detector.contract import REFERENCE_TARGET as t, reference_tag; print(t, reference_tag(sys.argv[1]))' \
   "$tag")
 build_args=(--build-arg "MODEL=$model" --build-arg "MODEL_FLAVOUR=$flavour")
 if [[ -n "${PREOPTIMISED_LAYOUTS+set}" ]]; then

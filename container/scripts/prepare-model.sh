@@ -2,9 +2,9 @@
 # Assemble /opt/model: a team's own model when the build context's model/ folder holds
 # "$model".cfg/.weights/.names (`make image MODEL_DIR=...`), else a model of models.json (its cfg
 # from Darknet's source or the repo's cfg/, verified weights from cache/models or downloaded here,
-# coco.names). detector.model_files checks that cfg, weights and names agree, the converter writes
-# the ONNX graph, detector.optimised_graph the graphs pre-optimised per CPU layout, and models the Darknet CLI can run are checked against it on the sample images
-# (a mismatch fails the build).
+# coco.names). darknet_detector.building: model_dir checks that cfg, weights and names agree, convert
+# writes the ONNX graph, preoptimise the graphs pre-optimised per CPU layout, and parity checks models the
+# Darknet CLI can run against it on the sample images (a mismatch fails the build).
 set -eu
 model="$1"
 src="$2"
@@ -36,10 +36,10 @@ fi
 
 cd /var/task
 # shellcheck disable=SC2086
-python3 -m detector.model_files assemble --cfg "$cfg" --weights "$weights" --names "$names" \
+python3 -m darknet_detector.building.model_dir assemble --cfg "$cfg" --weights "$weights" --names "$names" \
   --out "$out" --model "$model" --flavour "$flavour" $darknet_cli
-python3 -m detector.darknet_onnx "$out/$model.cfg" "$out/$model.weights" "$out/$model.onnx" --flavour "$flavour"
-# Graphs pre-optimised per CPU layout (detector.optimised_graph), each checked bit for bit against the
+python3 -m darknet_detector.building.convert "$out/$model.cfg" "$out/$model.weights" "$out/$model.onnx" --flavour "$flavour"
+# Graphs pre-optimised per CPU layout (darknet_detector.building.preoptimise), each checked bit for bit against the
 # plain graph: PREOPTIMISED_LAYOUTS names them, "native" (this CPU's) and "avx2" (what Lambda's x86
 # functions are promised, on qemu's Haswell model unless native is the same); "" ships none (a
 # start-up without one optimises the plain graph). Each is about 10 KB: its weights are derived from
@@ -54,18 +54,18 @@ for layout in $layouts; do
 done
 if [ "$(uname -m)" = x86_64 ]; then
   case " $layouts " in
-    *" native "*) python3 -m detector.optimised_graph --model-dir "$out" --model "$model" ;;
+    *" native "*) python3 -m darknet_detector.building.preoptimise --model-dir "$out" --model "$model" ;;
   esac
   case " $layouts " in
     *" avx2 "*)
       if [ ! -f "$out/$model.x86_64-nchwc8.onnx" ]; then
-        qemu-x86_64 -cpu Haswell "$(command -v python3)" -m detector.optimised_graph --model-dir "$out" \
+        qemu-x86_64 -cpu Haswell "$(command -v python3)" -m darknet_detector.building.preoptimise --model-dir "$out" \
           --model "$model" --expect-block 8
       fi
       ;;
   esac
 fi
 if [ -n "$darknet_cli" ]; then
-  python3 -m detector.parity --model-dir "$out" --model "$model" --darknet /opt/darknet/bin/darknet \
+  python3 -m darknet_detector.building.parity --model-dir "$out" --model "$model" --darknet /opt/darknet/bin/darknet \
     /opt/darknet/data/*.jpg
 fi

@@ -39,7 +39,7 @@ from bench import (
     median,
     time_engine,
 )
-from detector.cpu import LAMBDA_MB_PER_VCPU  # bench puts container/ on sys.path
+from darknet_detector.core.cpu import LAMBDA_MB_PER_VCPU
 from lambda_events import make_api_event
 from local_lambda import DEFAULT_IMAGE
 

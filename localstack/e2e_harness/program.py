@@ -15,8 +15,7 @@ from unittest import mock
 
 import pulumi
 import yaml
-
-from components import DarknetApi, DarknetApiArgs
+from darknet_lambda import DarknetApi, DarknetApiArgs
 
 from .applier import ACCOUNT
 

@@ -12,7 +12,6 @@ import json
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,12 +22,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "container" / "scripts"))
-
-from detector.contract import reference_tag  # noqa: E402
-from local_lambda import (  # noqa: E402
+from darknet_detector.contract import reference_tag
+from local_lambda import (
     DEFAULT_IMAGE,
     LocalLambda,
     docker_bridge_address,
@@ -36,6 +31,7 @@ from local_lambda import (  # noqa: E402
     free_port,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 REGION = "us-east-1"
 

@@ -12,10 +12,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from detector.cpu_features import read_nchwc_block_size
-from detector.detection import SourceImage
-from detector.onnx_engine import OnnxEngine
-from detector.optimised_graph import PLAIN_GRAPH_ENV
+from darknet_detector.core.source import SourceImage
+from darknet_detector.engines.cpu_features import read_nchwc_block_size
+from darknet_detector.engines.onnx_runtime import OnnxEngine
+from darknet_detector.engines.optimised_graph import PLAIN_GRAPH_ENV
 
 
 def main(image: str) -> None:

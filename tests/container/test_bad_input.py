@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from detector.contract import LAMBDA_SYNC_PAYLOAD_BYTES, SYNC_BODY_LIMIT_BYTES
+from darknet_detector.contract import LAMBDA_SYNC_PAYLOAD_BYTES, SYNC_BODY_LIMIT_BYTES
 from lambda_events import response_headers
 
 pytestmark = pytest.mark.docker

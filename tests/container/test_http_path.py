@@ -11,7 +11,7 @@ import time
 from urllib.parse import unquote
 
 import pytest
-from detector.contract import time_ordered_id_millis
+from darknet_detector.contract import time_ordered_id_millis
 from lambda_events import response_headers
 
 pytestmark = pytest.mark.docker

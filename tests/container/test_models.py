@@ -17,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from detector.random_parity import calibrated_random_weights
+from darknet_detector.building.random_parity import calibrated_random_weights
+from darknet_lambda.image import DarknetImageArgs, image_build_args, stage_own_model
 from local_lambda import DEFAULT_IMAGE, LocalLambda
 from PIL import Image
-
-from components.image import DarknetImageArgs, image_build_args, stage_own_model
 
 pytestmark = pytest.mark.docker
 
@@ -42,7 +41,8 @@ def test_darknet_cli_models_match_darknet_with_random_weights(detector_image):
     model_stage = stage_image("model")
     completed = subprocess.run(
         ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", model_stage,
-         "-m", "detector.random_parity", "--manifest", "/build/models.json", "--size", str(NETWORK_SIZE),
+         "-m", "darknet_detector.building.random_parity", "--manifest", "/build/models.json", "--size",
+         str(NETWORK_SIZE),
          *DARKNET_CLI_MODELS, "--images", *SAMPLES],
         capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
@@ -156,7 +156,7 @@ def test_own_model_is_built_and_detects_with_its_own_names(own_model_image, lamb
 
 OWN_MODEL_PROBE = (
     "import json, pathlib\n"
-    "from detector.darknet_cli import DarknetCliEngine, UnsupportedModelError\n"
+    "from darknet_detector.engines.darknet_cli import DarknetCliEngine, UnsupportedModelError\n"
     "model = pathlib.Path('/opt/model')\n"
     "print(json.dumps(sorted(p.name for p in model.iterdir())))\n"
     "print((model / 'model.json').read_text().strip())\n"
@@ -221,7 +221,7 @@ def test_a_context_the_component_stages_builds_the_same_own_model(
 def test_own_model_whose_names_disagree_fails_the_build_saying_why(detector_image, tmp_path):
     (tmp_path / "parts.cfg").write_text(OWN_CFG)
     (tmp_path / "parts.names").write_text("bolt\nnut\n")
-    from detector.darknet_onnx import write_random_weights
+    from darknet_detector.building.convert import write_random_weights
 
     write_random_weights(tmp_path / "parts.cfg", tmp_path / "parts.weights")
     name, _, _ = DEFAULT_IMAGE.partition(":")

@@ -15,8 +15,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from detector.detection import Detection
-from detector.parity import compare
+from darknet_detector.building.parity import compare
+from darknet_detector.core.detection import Detection
 from local_lambda import LocalLambda, files_from_image
 
 pytestmark = pytest.mark.docker

@@ -1,8 +1,8 @@
 """Inside the built image: a threshold given per call is Darknet's -thresh for that call, and a class
 filter keeps exactly the asked classes of what Darknet prints.
 
-The reference is the Darknet CLI run at each threshold (its own -thresh) in the reference variant,
-compared by detector.parity's criteria; nothing here compares against stored numbers. Needs Docker and
+The reference is the Darknet CLI run at each threshold (its own -thresh) in the reference variant, compared by
+darknet_detector.building.parity's criteria; nothing here compares against stored numbers. Needs Docker and
 the built images, and fails (never skips) when either is missing.
 """
 
@@ -19,10 +19,10 @@ THRESHOLDS = (0.1, 0.25, 0.7)
 
 PER_CALL_THRESHOLDS = """
 import json, pathlib, sys, tempfile
-from detector.darknet_cli import DarknetCliEngine
-from detector.detection import SourceImage
-from detector.onnx_engine import OnnxEngine
-from detector.parity import compare
+from darknet_detector.engines.darknet_cli import DarknetCliEngine
+from darknet_detector.core.detection import SourceImage
+from darknet_detector.engines.onnx_runtime import OnnxEngine
+from darknet_detector.building.parity import compare
 
 thresholds = json.loads(sys.argv[1])
 onnx = OnnxEngine(pathlib.Path("/opt/model"), "yolov3-tiny", 0.5)
@@ -69,8 +69,8 @@ def test_a_threshold_per_call_detects_what_darknet_does_at_that_threshold():
 
 CLASS_FILTER = """
 import hashlib, json, pathlib, tempfile
-from detector.detection import SourceImage
-from detector.onnx_engine import OnnxEngine
+from darknet_detector.core.detection import SourceImage
+from darknet_detector.engines.onnx_runtime import OnnxEngine
 
 onnx = OnnxEngine(pathlib.Path("/opt/model"), "yolov3-tiny", 0.5)
 dog = SourceImage.from_file(pathlib.Path("/opt/darknet/data/dog.jpg"))

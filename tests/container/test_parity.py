@@ -1,7 +1,7 @@
 """Inside the built images: the ONNX engine reports what the Darknet binary reports, on every sample image.
 
-Runs detector.parity in the reference variant (the default image plus Darknet's CLI and the weights),
-which calls both engines; nothing here compares against stored numbers. Needs Docker and the built
+Runs darknet_detector.building.parity in the reference variant (the default image plus Darknet's CLI and the
+weights), which calls both engines; nothing here compares against stored numbers. Needs Docker and the built
 images, and fails (never skips) when either is missing.
 """
 
@@ -13,7 +13,7 @@ import shutil
 import subprocess
 
 import pytest
-from detector.contract import reference_tag
+from darknet_detector.contract import reference_tag
 from local_lambda import DEFAULT_IMAGE
 
 pytestmark = pytest.mark.docker
@@ -55,7 +55,7 @@ def run_in_image(*args: str, timeout: int = 600, image: str = IMAGE) -> subproce
 def test_onnx_engine_matches_darknet_on_every_sample_image():
     completed = run_in_image(
         "-m",
-        "detector.parity",
+        "darknet_detector.building.parity",
         "--model-dir",
         "/opt/model",
         "--model",
@@ -78,9 +78,9 @@ def test_onnx_engine_matches_darknet_on_every_sample_image():
 
 ENGINE_ON_BAD_INPUT = """
 import pathlib, sys, tempfile
-from detector.detection import ImageDecodeError, SourceImage
-from detector.images import ImageInfo
-from detector.onnx_engine import OnnxEngine
+from darknet_detector.core.detection import ImageDecodeError, SourceImage
+from darknet_detector.core.images import ImageInfo
+from darknet_detector.engines.onnx_runtime import OnnxEngine
 engine = OnnxEngine(pathlib.Path("/opt/model"), "yolov3-tiny", 0.5)
 work = pathlib.Path(tempfile.mkdtemp())
 dog = pathlib.Path("/opt/darknet/data/dog.jpg").read_bytes()
@@ -109,8 +109,8 @@ def test_unreadable_images_raise_instead_of_ending_the_process():
 
 ENGINE_WITHOUT_DRAWING = """
 import pathlib, tempfile
-from detector.detection import SourceImage
-from detector.onnx_engine import OnnxEngine
+from darknet_detector.core.detection import SourceImage
+from darknet_detector.engines.onnx_runtime import OnnxEngine
 engine = OnnxEngine(pathlib.Path("/opt/model"), "yolov3-tiny", 0.5)
 dog = SourceImage.from_file(pathlib.Path("/opt/darknet/data/dog.jpg"))
 drawn = engine.detect(dog, pathlib.Path(tempfile.mkdtemp()))

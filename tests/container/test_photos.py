@@ -297,9 +297,9 @@ def test_a_killed_run_s_work_folder_is_removed_and_folder_markers_are_ignored(
 PILLOW_ON_DEMAND = """
 import json, sys, time
 from pathlib import Path
-from detector.engines import load_engine
-from detector.service import detect_document
-from detector.settings import Settings
+from darknet_detector.engines.loader import load_engine
+from darknet_detector.core.pipeline import detect_document
+from darknet_detector.core.settings import Settings
 
 settings = Settings.from_env()
 engine = load_engine(settings)
@@ -337,9 +337,9 @@ def test_pillow_is_loaded_only_when_a_format_needs_it(detector_image, dog_jpg, t
 SAME_PIXELS_AS_STB = """
 import json, sys
 from pathlib import Path
-from detector.decoding import library_pixels
-from detector.images import inspect_image, pixel_budget
-from detector.libdarknet import Libdarknet
+from darknet_detector.core.decoding import library_pixels
+from darknet_detector.core.images import inspect_image, pixel_budget
+from darknet_detector.core.libdarknet import Libdarknet
 
 darknet = Libdarknet()
 report = {}

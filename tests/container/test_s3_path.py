@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from detector.outputs import safe_filename
+from darknet_detector.core.outputs import safe_filename
 
 pytestmark = pytest.mark.docker
 

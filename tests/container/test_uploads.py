@@ -8,7 +8,7 @@ import json
 
 import pytest
 import requests
-from detector.contract import RESULT_WINDOW_ENV, UPLOADS_HANDLER
+from darknet_detector.contract import RESULT_WINDOW_ENV, UPLOADS_HANDLER
 from lambda_events import make_api_event
 from local_lambda import LocalLambda
 

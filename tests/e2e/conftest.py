@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "localstack"))
-
 from e2e_harness.client import POLL_SECONDS, Stack, aws
 
 LATENCIES = pytest.StashKey[dict[str, list[float]]]()

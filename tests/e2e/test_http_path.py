@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from detector.contract import SUPPORTED_NAMES, SYNC_ANSWER_LIMIT_BYTES, SYNC_BODY_LIMIT_BYTES
+from darknet_detector.contract import SUPPORTED_NAMES, SYNC_ANSWER_LIMIT_BYTES, SYNC_BODY_LIMIT_BYTES
 from e2e_harness.client import classes
 from PIL import Image
 from support import corpus

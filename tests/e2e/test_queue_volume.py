@@ -28,11 +28,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from darknet_detector.contract import object_request_id, result_json_key
+from darknet_lambda import backfill
 from e2e_harness.client import aws
 from PIL import Image
-
-from components import backfill
-from components.contract import object_request_id, result_json_key
 
 LOAD_IMAGES = int(os.environ.get("E2E_LOAD_IMAGES", "1000"))
 BACKFILL_IMAGES = int(os.environ.get("E2E_BACKFILL_IMAGES", "300"))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from detector.contract import S3_IMAGE_LIMIT_BYTES, UPLOAD_URL_SECONDS
+from darknet_detector.contract import S3_IMAGE_LIMIT_BYTES, UPLOAD_URL_SECONDS
 from e2e_harness.client import classes
 from support import corpus
 

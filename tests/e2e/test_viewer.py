@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from detector.contract import SYNC_BODY_LIMIT_BYTES, VIEWER_THRESHOLD, DetectorConfig
+from darknet_detector.contract import SYNC_BODY_LIMIT_BYTES, VIEWER_THRESHOLD, DetectorConfig
 from e2e_harness.client import classes
 from PIL import Image
 from playwright.sync_api import Browser, Locator, Page, sync_playwright

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from detector.detection import Detection, DetectionRun, SourceImage
+from darknet_detector.core.detection import Detection, DetectionRun
+from darknet_detector.core.source import SourceImage
 
 # What the stand-in "finds" in every image: a dog above the default threshold, a person below it.
 FOUND = (Detection("dog", 0.57, 1, 2, 3, 4), Detection("person", 0.3, 5, 6, 7, 8))

@@ -7,11 +7,10 @@ import json
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from detector.events import parse_sqs_record
+from darknet_detector.contract import object_request_id, result_json_key
+from darknet_detector.serving.events import parse_sqs_record
+from darknet_lambda import backfill
 from moto import mock_aws
-
-from components import backfill
-from components.contract import object_request_id, result_json_key
 
 BUCKET = "photos"
 

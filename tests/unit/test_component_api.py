@@ -5,10 +5,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from components import DarknetApi, DarknetApiArgs
-from components.checks import InvalidArgument
-from components.contract import BINARY_MEDIA_TYPES, SYNC_BODY_LIMIT_BYTES
+from darknet_detector.contract import BINARY_MEDIA_TYPES, SYNC_BODY_LIMIT_BYTES
+from darknet_lambda import DarknetApi, DarknetApiArgs
+from darknet_lambda.checks import InvalidArgument
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:detector"
 INVOKE_ARN = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{FUNCTION_ARN}/invocations"

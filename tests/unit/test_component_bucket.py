@@ -1,6 +1,6 @@
 """DarknetBucket: private, encrypted, TLS only; versioning and expiry only when asked."""
 
-from components import DarknetBucket, DarknetBucketArgs, DarknetService, DarknetServiceArgs
+from darknet_lambda import DarknetBucket, DarknetBucketArgs, DarknetService, DarknetServiceArgs
 
 
 def deploy(mocked, **overrides):

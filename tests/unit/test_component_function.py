@@ -2,8 +2,7 @@
 
 import pulumi_aws as aws
 import pytest
-
-from components import DarknetFunction, DarknetFunctionArgs, InvalidArgument, __version__
+from darknet_lambda import DarknetFunction, DarknetFunctionArgs, InvalidArgument, __version__
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/darknet@sha256:" + "cd" * 32
 FUNCTION = "aws:lambda/function:Function"

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import boto3
 import pytest
-from detector.contract import MODEL_ENV
-from detector.darknet_onnx import write_random_weights
-
-from components import (
+from darknet_detector.building.convert import write_random_weights
+from darknet_detector.contract import MODEL_ENV
+from darknet_lambda import (
     DarknetFunctionArgs,
     DarknetImage,
     DarknetImageArgs,
@@ -185,7 +184,7 @@ def test_own_model_directory_is_staged_with_the_recipe_and_built_with_its_name_a
     assert build["dockerfile"] == str(context / "Dockerfile")
     assert build["args"] == {"MODEL": "parts", "MODEL_FLAVOUR": "fork"}
     assert (context / "Dockerfile").read_bytes() == (mocked.root / "container" / "Dockerfile").read_bytes()
-    assert (context / "detector" / "model_files.py").is_file()
+    assert (context / "darknet_detector" / "building" / "model_dir.py").is_file()
     assert sorted(p.name for p in (context / "model").iterdir()) == ["README.md", *MODEL_FILES]
     for name in MODEL_FILES:
         assert (context / "model" / name).read_bytes() == (own_model / name).read_bytes()

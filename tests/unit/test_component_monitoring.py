@@ -4,15 +4,14 @@ LocalStack stores alarms without evaluating them as CloudWatch does, so their se
 import json
 
 import pytest
-
-from components import (
+from darknet_detector.contract import METRICS_NAMESPACE
+from darknet_lambda import (
     DarknetMonitoring,
     DarknetMonitoringArgs,
     DarknetService,
     DarknetServiceArgs,
     InvalidArgument,
 )
-from components.contract import METRICS_NAMESPACE
 
 FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:detector"
 

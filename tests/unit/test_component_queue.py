@@ -4,8 +4,7 @@
 import json
 
 import pytest
-
-from components import (
+from darknet_lambda import (
     DarknetQueue,
     DarknetQueueArgs,
     DarknetS3Trigger,

@@ -3,8 +3,7 @@
 import json
 
 import pytest
-
-from components import DarknetS3Trigger, DarknetS3TriggerArgs, InvalidArgument
+from darknet_lambda import DarknetS3Trigger, DarknetS3TriggerArgs, InvalidArgument
 
 ACCOUNT = "123456789012"
 FUNCTION_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:detector"

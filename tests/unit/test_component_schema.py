@@ -6,15 +6,14 @@ import json
 
 import pytest
 import yaml
-from pulumi.provider.experimental.component import ComponentInitError
-
-from components import (
+from darknet_lambda import (
     DarknetFunctionArgs,
     DarknetImageArgs,
     DarknetService,
     DarknetServiceArgs,
 )
-from components.provider import DarknetProvider
+from darknet_lambda.provider import DarknetProvider
+from pulumi.provider.experimental.component import ComponentInitError
 
 COMPONENTS = {
     "DarknetService",

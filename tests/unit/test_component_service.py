@@ -3,8 +3,7 @@
 import dataclasses
 
 import pytest
-
-from components import (
+from darknet_lambda import (
     DarknetApiArgs,
     DarknetBucketArgs,
     DarknetFunctionArgs,

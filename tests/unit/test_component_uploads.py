@@ -4,8 +4,8 @@ command, and POST /uploads and GET /results/{request_id} on the API, authorized 
 import json
 
 import pytest
-
-from components import (
+from darknet_detector.contract import UPLOAD_URL_SECONDS, UPLOADS_HANDLER
+from darknet_lambda import (
     DarknetApi,
     DarknetApiArgs,
     DarknetFunctionArgs,
@@ -16,7 +16,6 @@ from components import (
     DarknetUploadsArgs,
     InvalidArgument,
 )
-from components.contract import UPLOAD_URL_SECONDS, UPLOADS_HANDLER
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/darknet@sha256:" + "cd" * 32
 FUNCTION = "aws:lambda/function:Function"
@@ -251,10 +250,9 @@ def test_the_policy_under_moto_s_iam_engine_lets_the_signer_put_uploads_and_read
     """The policy as AWS would evaluate it (moto enforces IAM after its set-up calls): a form signed with
     these rights can only put under input/uploads/, and only result.json files are readable."""
     import boto3
+    from darknet_lambda.uploads import uploads_policy
     from moto import mock_aws
     from moto.core import set_initial_no_auth_action_count
-
-    from components.uploads import uploads_policy
 
     outcomes = {}
 

@@ -1,5 +1,5 @@
 import pytest
-from detector import cpu
+from darknet_detector.core import cpu
 
 
 @pytest.mark.parametrize(

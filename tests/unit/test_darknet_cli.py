@@ -3,7 +3,10 @@
 import stat
 
 import pytest
-from detector.darknet_cli import (
+from darknet_detector.core.detection import Detection, UnsupportedOption
+from darknet_detector.core.images import ImageDecodeError
+from darknet_detector.core.source import SourceImage
+from darknet_detector.engines.darknet_cli import (
     DarknetCliEngine,
     DarknetError,
     EngineUnavailable,
@@ -11,7 +14,6 @@ from detector.darknet_cli import (
     parse_output,
     scale_box,
 )
-from detector.detection import Detection, ImageDecodeError, SourceImage, UnsupportedOption
 
 STDOUT = """/tmp/detect-x/dog.jpg: Predicted in 0.225046 seconds.
 dog: 57%

@@ -9,18 +9,15 @@ import darknet_reference
 import numpy as np
 import onnxruntime as ort
 import pytest
-from detector.darknet_onnx import (
-    INPUT_NAME,
-    METADATA_KEY,
-    ConversionError,
-    NetworkInfo,
+from darknet_detector.building.convert import (
     build_layers,
     convert,
-    maxpool_pads,
     parse_cfg,
     read_weights_header,
     write_random_weights,
 )
+from darknet_detector.building.layers import ConversionError, maxpool_pads
+from darknet_detector.model_format import INPUT_NAME, METADATA_KEY, NetworkInfo
 
 # Every layer kind and geometry the converter maps: batch-normed leaky convs, Darknet's right/bottom-only
 # maxpool (size 2 stride 1), an odd-sized stride-2 maxpool, a strided and a grouped conv, routes of one and

@@ -3,15 +3,10 @@
 import base64
 
 import pytest
-from detector.contract import object_request_id
-from detector.detection import DetectOptions
-from detector.events import (
-    BadEvent,
-    event_kind,
-    make_async_job,
-    parse_async_job,
-    parse_s3_event,
-)
+from darknet_detector.contract import object_request_id
+from darknet_detector.core.detection import DetectOptions
+from darknet_detector.core.requests import BadEvent, make_async_job, parse_async_job
+from darknet_detector.serving.events import event_kind, parse_s3_event
 
 
 @pytest.mark.parametrize(
@@ -102,7 +97,7 @@ def test_an_async_job_carries_the_request_s_options_and_one_without_them_keeps_t
 
 
 def test_async_reinvocation_keeps_the_alias_or_version():
-    from detector.handler import function_qualifier
+    from darknet_detector.serving.handler import function_qualifier
 
     assert function_qualifier("arn:aws:lambda:us-east-1:123456789012:function:detector") == {}
     assert function_qualifier("arn:aws:lambda:us-east-1:123456789012:function:detector:live") == {

@@ -4,7 +4,8 @@ shape): the same requests as a direct S3 notification of the same object."""
 from urllib.parse import quote_plus
 
 import pytest
-from detector.events import BadEvent, event_kind, parse_s3_event, parse_s3_eventbridge_event
+from darknet_detector.core.requests import BadEvent
+from darknet_detector.serving.events import event_kind, parse_s3_event, parse_s3_eventbridge_event
 
 
 def eventbridge_event(bucket: str, key: str, sequencer: str = "00617F08299329D189", size: int = 1024) -> dict:

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pulumi
 import pytest
-
-from components import __version__
+from darknet_lambda import __version__
 
 EXAMPLE_CONFIG = {
     "darknet-existing-bucket:bucketName": "team-photos",
@@ -190,11 +189,11 @@ def test_installed_wheel_has_the_command_which_sniffs_with_the_shipped_contract(
     code = (
         "import sys; import darknet_lambda.cli.client as c; "
         "print(c.image_kind(bytes.fromhex('ffd8ffe0')), "
-        "c.sniff.__module__, sys.modules['darknet_lambda.contract'].__file__)"
+        "c.sniff.__module__, sys.modules['darknet_detector.contract'].__file__)"
     )
     kind, module, path = run(venv / "bin" / "python", "-c", code, cwd=venv).split()
-    assert (kind, module) == ("jpeg", "darknet_lambda.contract")
-    assert path == str(site / "darknet_lambda" / "contract.py")
+    assert (kind, module) == ("jpeg", "darknet_detector.contract")
+    assert path == str(site / "darknet_detector" / "contract.py")
 
 
 @pytest.fixture

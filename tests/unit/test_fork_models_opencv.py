@@ -3,9 +3,9 @@
 pjreddie's Darknet in the image cannot run these (mish, route groups, scale_x_y, new_coords), so the
 independent reference is OpenCV 4.x's readNetFromDarknet, test-time only. Real weights are not reachable
 offline: each model gets random weights of its real shape, at a reduced network size to stay quick. The
-converted graph's raw head maps must match OpenCV's within float tolerance, and so must the decoded
-candidates (boxes, objectness, class probabilities) of detector.heads against OpenCV's own yolo decoding.
-The heads are calibrated as detector.random_parity does for the Darknet CLI's models.
+converted graph's raw head maps must match OpenCV's within float tolerance, and so must the decoded candidates
+(boxes, objectness, class probabilities) of darknet_detector.engines.heads against OpenCV's own yolo decoding.
+The heads are calibrated as darknet_detector.building.random_parity does for the Darknet CLI's models.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 import pytest
-from detector.darknet_onnx import INPUT_NAME, build_layers, convert, parse_cfg
-from detector.heads import yolo_candidates
-from detector.random_parity import calibrated_random_weights, resized_cfg
+from darknet_detector.building.convert import build_layers, convert, parse_cfg
+from darknet_detector.building.random_parity import calibrated_random_weights, resized_cfg
+from darknet_detector.engines.heads import yolo_candidates
+from darknet_detector.model_format import INPUT_NAME
 
 CONTAINER = Path(__file__).resolve().parents[2] / "container"
 MANIFEST = json.loads((CONTAINER / "models.json").read_text())

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
-from detector.darknet_layers import RegionHead, YoloHead
-from detector.heads import diou_nms_sort, region_candidates, yolo_candidates
+from darknet_detector.engines.heads import diou_nms_sort, region_candidates, yolo_candidates
+from darknet_detector.model_format import RegionHead, YoloHead
 
 
 def logistic(x):

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import boto3
 import pytest
 from botocore.config import Config
-from detector import http_api, service
-from detector.contract import (
+from darknet_detector.contract import (
     ARCHIVE_MEDIA_TYPES,
     BINARY_MEDIA_TYPES,
     CORS_ORIGINS_ENV,
@@ -26,7 +25,9 @@ from detector.contract import (
     SYNC_BODY_LIMIT_BYTES,
     time_ordered_id_millis,
 )
-from detector.settings import Settings
+from darknet_detector.core import pipeline as service
+from darknet_detector.core.settings import Settings
+from darknet_detector.serving import http_api
 from lambda_events import response_headers
 from moto import mock_aws
 from support.stand_in import StandInEngine

@@ -4,15 +4,11 @@ import io
 
 import numpy as np
 import pytest
-from detector.decoding import library_pixels, orient
-from detector.images import (
-    InvalidImage,
-    PixelBudget,
-    function_memory_mb,
-    inspect_image,
-    pixel_budget,
-    sniff,
-)
+from darknet_detector.contract import sniff
+from darknet_detector.core.decoding import orient
+from darknet_detector.core.images import InvalidImage, PixelBudget, function_memory_mb, pixel_budget
+from darknet_detector.core.pillow_decoder import library_pixels
+from darknet_detector.core.source import inspect_image
 from PIL import Image, ImageOps
 from support import corpus
 

@@ -6,8 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from detector.darknet_onnx import build_layers, parse_cfg, weights_bytes_needed, write_random_weights
-from detector.model_files import ModelFiles, assemble, check_model, main, read_names
+from darknet_detector.building.convert import (
+    build_layers,
+    parse_cfg,
+    weights_bytes_needed,
+    write_random_weights,
+)
+from darknet_detector.building.model_dir import assemble, check_model, main
+from darknet_detector.model_format import ModelFiles, read_names
 
 CONTAINER = Path(__file__).resolve().parents[2] / "container"
 MANIFEST = json.loads((CONTAINER / "models.json").read_text())

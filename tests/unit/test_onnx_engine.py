@@ -7,9 +7,15 @@ import zlib
 
 import numpy as np
 import pytest
-from detector.darknet_layers import YoloHead
-from detector.heads import letterbox_size, yolo_candidates
-from detector.onnx_engine import ALLOW_SPINNING_KEY, percent, pixel_box, session_options, write_png
+from darknet_detector.engines.heads import letterbox_size, yolo_candidates
+from darknet_detector.engines.onnx_runtime import (
+    ALLOW_SPINNING_KEY,
+    percent,
+    pixel_box,
+    session_options,
+    write_png,
+)
+from darknet_detector.model_format import YoloHead
 from PIL import Image
 
 HEAD = YoloHead(

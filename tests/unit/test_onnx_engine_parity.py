@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from detector.detection import Detection
-from detector.parity import box_iou, compare
+from darknet_detector.building.parity import box_iou, compare
+from darknet_detector.core.detection import Detection
 
 DOG = Detection("dog", 0.5707, 129, 186, 369, 517)
 CAR = Detection("car", 0.6153, 465, 71, 679, 169)

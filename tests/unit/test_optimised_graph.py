@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
-from detector.contract import SERVICE_NAME
-from detector.cpu_features import (
+from darknet_detector.building.convert import convert, write_random_weights
+from darknet_detector.building.preoptimise import build
+from darknet_detector.contract import SERVICE_NAME
+from darknet_detector.engines.cpu_features import (
     AVX2,
     AVX512F,
     FMA,
@@ -26,19 +28,17 @@ from detector.cpu_features import (
     nchwc_block_size,
     read_nchwc_block_size,
 )
-from detector.darknet_onnx import INPUT_NAME, convert, write_random_weights
-from detector.model_files import ModelFiles
-from detector.onnx_engine import create_session
-from detector.optimised_graph import (
+from darknet_detector.engines.onnx_runtime import create_session
+from darknet_detector.engines.optimised_graph import (
     PLAIN_GRAPH_ENV,
     DerivedWeight,
-    build,
     choose_graph,
     derive_weights,
     oihw_bibo,
     oihw_bo,
     padded,
 )
+from darknet_detector.model_format import INPUT_NAME, ModelFiles
 
 AVX2_CPU = (OSXSAVE_AND_AVX | FMA, AVX2, XCR0_AVX_STATE)
 AVX512_CPU = (OSXSAVE_AND_AVX | FMA, AVX2 | AVX512F, XCR0_AVX_STATE | XCR0_AVX512_STATE)

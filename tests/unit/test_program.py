@@ -9,10 +9,9 @@ import pulumi
 import pulumi_aws
 import pytest
 import yaml
-
-from components import DarknetServiceArgs, StackConfigError
-from components.service import WIRED
-from components.stack_config import PARTS, camel_case, config_kind
+from darknet_lambda import DarknetServiceArgs, StackConfigError
+from darknet_lambda.service import WIRED
+from darknet_lambda.stack_config import PARTS, camel_case, config_kind
 
 ROOT = Path(__file__).resolve().parents[2]
 

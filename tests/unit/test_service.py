@@ -13,11 +13,10 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
-from detector import service as service_module
-from detector.detection import DetectionRun, DetectOptions, SourceImage
-from detector.events import S3ObjectRequest, parse_async_job
-from detector.images import ImageTooLarge
-from detector.service import (
+from darknet_detector.core import pipeline as service_module
+from darknet_detector.core.detection import DetectionRun, DetectOptions
+from darknet_detector.core.images import ImageTooLarge
+from darknet_detector.core.pipeline import (
     WORKDIR_PREFIX,
     AnswerTooLarge,
     AsyncUnavailable,
@@ -30,7 +29,9 @@ from detector.service import (
     remove_stale_workdirs,
     submit_job,
 )
-from detector.settings import Settings
+from darknet_detector.core.requests import S3ObjectRequest, parse_async_job
+from darknet_detector.core.settings import Settings
+from darknet_detector.core.source import SourceImage
 from moto import mock_aws
 from support.stand_in import StandInEngine
 

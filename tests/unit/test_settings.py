@@ -1,6 +1,6 @@
 """Environment settings: the runtime reads exactly what the components deploy.
 
-The contract (detector/contract.py) is shared: every environment the component can produce (defaults,
+The contract (darknet_detector.contract) is shared: every environment the component can produce (defaults,
 each boundary, each choice) must parse at run time to the same values, and every value the runtime
 refuses must already be refused at deploy time, naming the argument.
 """
@@ -8,10 +8,9 @@ refuses must already be refused at deploy time, naming the argument.
 import math
 
 import pytest
-from detector.settings import Settings, SettingsError
-
-from components import DarknetFunction, DarknetFunctionArgs, InvalidArgument, __version__
-from components.contract import ENGINES, LOG_LEVELS, RESERVED_VARIABLES
+from darknet_detector.contract import ENGINES, LOG_LEVELS, RESERVED_VARIABLES
+from darknet_detector.core.settings import Settings, SettingsError
+from darknet_lambda import DarknetFunction, DarknetFunctionArgs, InvalidArgument, __version__
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/darknet@sha256:" + "cd" * 32
 DEPLOYABLE = [

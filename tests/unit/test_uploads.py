@@ -16,8 +16,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from detector import uploads_api
-from detector.contract import (
+from darknet_detector.contract import (
     CORS_ORIGINS_ENV,
     S3_IMAGE_LIMIT_BYTES,
     UPLOAD_URL_SECONDS,
@@ -29,15 +28,16 @@ from detector.contract import (
     upload_key,
     upload_name,
 )
-from detector.events import parse_s3_event
-from detector.settings import Settings
-from detector.uploads import (
+from darknet_detector.core.presigned import (
     MalformedRequestId,
     UploadRequestError,
     UploadsSettings,
     look_up_result,
     presign_upload,
 )
+from darknet_detector.core.settings import Settings
+from darknet_detector.serving import uploads_api
+from darknet_detector.serving.events import parse_s3_event
 from lambda_events import make_api_event, response_headers
 from moto import mock_aws
 
@@ -333,9 +333,18 @@ def test_the_root_serves_a_page_without_credentials(s3):
 
 
 def test_the_uploads_handler_imports_nothing_of_the_detector_s_numerical_stack():
-    heavy = ("numpy", "onnxruntime", "PIL", "mimeparse", "boto3", "detector.service", "detector.http_api")
+    heavy = (
+        "numpy",
+        "onnxruntime",
+        "PIL",
+        "mimeparse",
+        "boto3",
+        "darknet_detector.core.pipeline",
+        "darknet_detector.serving.http_api",
+    )
     script = (
-        f"import sys, detector.uploads_handler; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+        "import sys, darknet_detector.serving.uploads_handler; "
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
     )
     loaded = subprocess.run(
         [sys.executable, "-c", script], cwd=CONTAINER, capture_output=True, text=True, check=True

@@ -10,8 +10,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from detector import uploads_api
-from detector.contract import (
+from darknet_detector.contract import (
     DETECT_ROUTE,
     RESULT_ROUTE,
     S3_IMAGE_LIMIT_BYTES,
@@ -21,6 +20,7 @@ from detector.contract import (
     VIEWER_THRESHOLD,
     DetectorConfig,
 )
+from darknet_detector.serving import uploads_api
 from lambda_events import response_headers
 from test_uploads import SETTINGS, Context, route_event
 
@@ -122,7 +122,7 @@ def test_the_policy_runs_only_the_page_s_own_script_and_style(served):
 
 def test_the_page_names_no_internal_path_or_machine(served):
     _, _, page = served
-    for internal in ("/var/task", "/opt/", "detector/", "localhost", "127.0.0.1", "amazonaws.com/"):
+    for internal in ("/var/task", "/opt/", "darknet_detector/", "localhost", "127.0.0.1", "amazonaws.com/"):
         assert internal not in page
     assert not re.search(r"https?://", page), "no absolute URL: routes are relative to the page"
 

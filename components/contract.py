@@ -1,1 +1,0 @@
-../container/detector/contract.py

@@ -1,0 +1,275 @@
+"""Darknet's own image and box code, called through ctypes on libdarknet.so.
+
+Decoding (stb_image), letterboxing, NMS (qsort order included) and drawing come from the same C source as
+the Darknet binary, so the fast engine's input tensor, detection order and annotated PNG match it exactly.
+Darknet's load_image_stb calls exit() on an unreadable file, which would kill a warm Lambda process, so
+images are decoded here with stbi_load_from_memory directly (no temporary file) and a failure becomes an
+ImageDecodeError. The float image lives in a numpy buffer that warm invocations reuse.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from darknet_detector.core.images import ImageDecodeError
+
+LIBRARY_ENV = "DARKNET_LIB"
+DEFAULT_LIBRARY = Path("/opt/darknet/lib/libdarknet.so")
+# Debian's build hard-codes this directory in load_alphabet (a missing glyph makes Darknet exit()).
+LABELS_DIR = Path("/usr/share/darknet/data/labels")
+ALPHABET_SIZES, ALPHABET_CHARS = 8, range(32, 127)
+# The float buffer kept for the next warm call: up to 4 MP (48 MiB); larger images get their own.
+REUSED_BUFFER_FLOATS = 3 * 4_000_000
+# Pixel conversions run over row blocks of about this many pixels, so temporaries stay a few MB.
+BLOCK_PIXELS = 1 << 19
+
+
+class Image(ctypes.Structure):
+    _fields_ = (
+        ("w", ctypes.c_int),
+        ("h", ctypes.c_int),
+        ("c", ctypes.c_int),
+        ("data", ctypes.POINTER(ctypes.c_float)),
+    )
+
+
+class Box(ctypes.Structure):
+    _fields_ = (("x", ctypes.c_float), ("y", ctypes.c_float), ("w", ctypes.c_float), ("h", ctypes.c_float))
+
+
+class DetectionStruct(ctypes.Structure):
+    _fields_ = (
+        ("bbox", Box),
+        ("classes", ctypes.c_int),
+        ("prob", ctypes.POINTER(ctypes.c_float)),
+        ("mask", ctypes.POINTER(ctypes.c_float)),
+        ("objectness", ctypes.c_float),
+        ("sort_class", ctypes.c_int),
+    )
+
+
+class FloatImage:
+    """A Darknet image whose planar float pixels are a numpy array (no free_image needed)."""
+
+    def __init__(self, planes: np.ndarray):
+        self.planes = planes  # keeps the buffer alive as long as the struct is used
+        channels, height, width = planes.shape
+        self.struct = Image(width, height, channels, planes.ctypes.data_as(ctypes.POINTER(ctypes.c_float)))
+
+    @property
+    def width(self) -> int:
+        return self.struct.w
+
+    @property
+    def height(self) -> int:
+        return self.struct.h
+
+
+def image_array(image: Image) -> np.ndarray:
+    """A (c, h, w) float32 view of a Darknet image's planar buffer (valid until the image is freed)."""
+    return np.ctypeslib.as_array(image.data, shape=(image.c, image.h, image.w))
+
+
+class Candidates:
+    """Detections in Darknet's struct layout, with probabilities in one numpy array NMS edits in place."""
+
+    def __init__(self, boxes: np.ndarray, objectness: np.ndarray, probs: np.ndarray):
+        self.probs = np.ascontiguousarray(probs, dtype=np.float32)
+        count, classes = self.probs.shape
+        self.array = (DetectionStruct * count)()
+        row_bytes = classes * 4
+        base = self.probs.ctypes.data
+        for i in range(count):
+            entry = self.array[i]
+            x, y, w, h = (float(v) for v in boxes[i])
+            entry.bbox = Box(x, y, w, h)
+            entry.classes = classes
+            entry.prob = ctypes.cast(base + i * row_bytes, ctypes.POINTER(ctypes.c_float))
+            entry.objectness = float(objectness[i])
+            entry.sort_class = 0
+        self._base, self._row_bytes = base, row_bytes
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def order(self) -> list[int]:
+        """Which input row each struct now holds: do_nms_sort permutes the structs, not the prob rows."""
+        return [
+            (ctypes.cast(entry.prob, ctypes.c_void_p).value - self._base) // self._row_bytes
+            for entry in self.array
+        ]
+
+
+class Libdarknet:
+    """The handful of libdarknet.so functions the fast engine borrows from Darknet."""
+
+    def __init__(self, path: Path | str | None = None):
+        path = Path(path or os.environ.get(LIBRARY_ENV) or DEFAULT_LIBRARY)
+        if not path.is_file():
+            raise FileNotFoundError(f"libdarknet not found at {path} (set {LIBRARY_ENV})")
+        self.path = path
+        lib = ctypes.CDLL(str(path))
+        self._libc = ctypes.CDLL(None)
+        int_p = ctypes.POINTER(ctypes.c_int)
+        self._signature(
+            lib.stbi_load_from_memory,
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_int,
+            int_p,
+            int_p,
+            int_p,
+            ctypes.c_int,
+        )
+        self._signature(lib.stbi_failure_reason, ctypes.c_char_p)
+        self._signature(lib.stbi_image_free, None, ctypes.c_void_p)
+        self._signature(lib.free_image, None, Image)
+        self._signature(lib.letterbox_image, Image, Image, ctypes.c_int, ctypes.c_int)
+        self._signature(lib.resize_image, Image, Image, ctypes.c_int, ctypes.c_int)
+        self._signature(
+            lib.do_nms_sort, None, ctypes.POINTER(DetectionStruct), ctypes.c_int, ctypes.c_int, ctypes.c_float
+        )
+        self._signature(lib.load_alphabet, ctypes.POINTER(ctypes.POINTER(Image)))
+        self._signature(
+            lib.draw_detections,
+            None,
+            Image,
+            ctypes.POINTER(DetectionStruct),
+            ctypes.c_int,
+            ctypes.c_float,
+            ctypes.POINTER(ctypes.c_char_p),
+            ctypes.POINTER(ctypes.POINTER(Image)),
+            ctypes.c_int,
+        )
+        self._signature(self._libc.fflush, ctypes.c_int, ctypes.c_void_p)
+        self._lib = lib
+        self._buffer = np.empty(0, dtype=np.float32)
+
+    @staticmethod
+    def _signature(function, restype, *argtypes) -> None:
+        function.restype = restype
+        function.argtypes = argtypes
+
+    @contextmanager
+    def stb_pixels(self, data: bytes) -> Iterator[np.ndarray]:
+        """stb_image's decode of data as load_image_color does it: (h, w, 3) uint8, valid inside the block.
+
+        Raises ImageDecodeError with stb's reason instead of exiting the process.
+        """
+        width, height, channels = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+        pixels = self._lib.stbi_load_from_memory(
+            data, len(data), ctypes.byref(width), ctypes.byref(height), ctypes.byref(channels), 3
+        )
+        if not pixels:
+            reason = (self._lib.stbi_failure_reason() or b"unknown").decode(errors="replace")
+            raise ImageDecodeError(f"the image cannot be decoded: {reason}")
+        try:
+            bytes_pointer = ctypes.cast(pixels, ctypes.POINTER(ctypes.c_uint8))
+            yield np.ctypeslib.as_array(bytes_pointer, (height.value, width.value, 3))
+        finally:
+            self._lib.stbi_image_free(pixels)
+
+    def float_image(self, pixels: np.ndarray) -> FloatImage:
+        """Darknet's planar float image of (h, w, 3) uint8 pixels, in a buffer reused across calls.
+
+        load_image_stb computes (float)byte/255. as a double division rounded once to float; so does this.
+        """
+        height, width, channels = pixels.shape
+        size = channels * height * width
+        if size <= REUSED_BUFFER_FLOATS:
+            if self._buffer.size < size:
+                self._buffer = np.empty(size, dtype=np.float32)
+            planes = self._buffer[:size].reshape(channels, height, width)
+        else:  # a large photo's buffer is not kept for the next, probably small, one
+            planes = np.empty((channels, height, width), dtype=np.float32)
+        # Row blocks keep the double-precision temporary small for a large photo.
+        for rows in _row_blocks(height, width):
+            planes[:, rows] = (pixels[rows].transpose(2, 0, 1) / 255.0).astype(np.float32)
+        return FloatImage(planes)
+
+    def letterbox(self, image: Image, width: int, height: int) -> np.ndarray:
+        """The network input test_detector feeds: letterbox_image's resize and 0.5 grey padding, NCHW."""
+        sized = self._lib.letterbox_image(image, width, height)
+        try:
+            return image_array(sized)[None].copy()
+        finally:
+            self._lib.free_image(sized)
+
+    def resize(self, image: Image, width: int, height: int) -> np.ndarray:
+        """The input the fork's test_detector feeds a model without letter_box: resize_image, NCHW."""
+        sized = self._lib.resize_image(image, width, height)
+        try:
+            return image_array(sized)[None].copy()
+        finally:
+            self._lib.free_image(sized)
+
+    def nms_sort(self, candidates: Candidates, classes: int, threshold: float) -> None:
+        """do_nms_sort in place: reorders the structs and zeroes suppressed probabilities."""
+        if len(candidates):
+            self._lib.do_nms_sort(candidates.array, len(candidates), classes, threshold)
+
+    def load_alphabet(self):
+        """Darknet's label glyphs; checked first because a missing glyph file makes Darknet exit()."""
+        for size in range(ALPHABET_SIZES):
+            for char in ALPHABET_CHARS:
+                glyph = LABELS_DIR / f"{char}_{size}.png"
+                if not glyph.is_file():
+                    raise FileNotFoundError(f"Darknet label glyph missing: {glyph}")
+        return self._lib.load_alphabet()
+
+    def draw_detections(
+        self, image: Image, candidates: Candidates, threshold: float, names, alphabet, classes: int
+    ) -> None:
+        """draw_detections on image; what it prints (class lines, box lines on stderr) is dropped."""
+        with self._c_output_silenced():
+            self._lib.draw_detections(
+                image, candidates.array, len(candidates), threshold, names, alphabet, classes
+            )
+
+    @staticmethod
+    def rgb_bytes(image: Image) -> np.ndarray:
+        """(h, w, 3) uint8 pixels exactly as save_image_options converts them: (unsigned char)(255*v)."""
+        planes = image_array(image)
+        rgb = np.empty((image.h, image.w, image.c), dtype=np.uint8)
+        for rows in _row_blocks(image.h, image.w):
+            scaled = np.float32(255) * planes[:, rows]
+            np.clip(scaled, 0, 255, out=scaled)
+            rgb[rows] = scaled.astype(np.uint8).transpose(1, 2, 0)
+        return rgb
+
+    @contextmanager
+    def _c_output_silenced(self) -> Iterator[None]:
+        """Point fds 1 and 2 at /dev/null while C code prints, flushing C's buffers before restoring them."""
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        self._libc.fflush(None)
+        saved = [os.dup(1), os.dup(2)]
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            self._libc.fflush(None)
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in (*saved, devnull):
+                os.close(fd)
+
+
+def _row_blocks(height: int, width: int) -> Iterator[slice]:
+    """Slices of rows holding about BLOCK_PIXELS pixels each."""
+    step = max(1, BLOCK_PIXELS // max(width, 1))
+    for start in range(0, height, step):
+        yield slice(start, min(start + step, height))
+
+
+def c_string_array(values: Sequence[str]):
+    """A char** that stays valid as long as the returned ctypes array is referenced."""
+    return (ctypes.c_char_p * len(values))(*(value.encode() for value in values))

@@ -1,0 +1,80 @@
+"""Settings from the function's environment, read once per container.
+
+The variables the deployment sets are read and checked by the shared contract (`contract.py`); the
+ones below it are the image's own (paths, size limits) and keep their defaults unless overridden.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from darknet_detector.contract import (
+    S3_IMAGE_LIMIT_BYTES,
+    SYNC_BODY_LIMIT_BYTES,
+    ContractError,
+    DetectorConfig,
+)
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value the function cannot work with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    engine: str = DetectorConfig.engine
+    model: str = DetectorConfig.model
+    threshold: float = DetectorConfig.threshold
+    input_prefix: str = DetectorConfig.input_prefix
+    output_prefix: str = DetectorConfig.output_prefix
+    output_bucket: str | None = None
+    model_dir: Path = Path("/opt/model")
+    darknet_bin: Path = Path("/opt/darknet/bin/darknet")
+    # The HTTP path carries the image base64-encoded inside Lambda's 6 MB synchronous payload.
+    max_http_image_bytes: int = SYNC_BODY_LIMIT_BYTES
+    # The asynchronous HTTP path re-invokes the function with the image in a 1 MB Event payload.
+    max_async_image_bytes: int = 700 * 1024
+    # An S3 object is read into memory whole.
+    max_s3_image_bytes: int = S3_IMAGE_LIMIT_BYTES
+    # 0: as many pixels as the function's memory holds (images.pixel_budget); a positive value caps it.
+    max_pixels: int = 0
+    work_root: Path = Path("/tmp")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        defaults = cls()
+
+        def text(name: str, default: str) -> str:
+            return env.get(name, "").strip() or default
+
+        def number(name: str, default: float, cast=float) -> float:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                return cast(raw)
+            except ValueError:
+                raise SettingsError(f"{name}={raw!r} is not a number") from None
+
+        try:
+            config = DetectorConfig.from_environment(env)
+        except ContractError as error:
+            raise SettingsError(f"{error.variable}={env.get(error.variable)!r}: {error.reason}") from None
+        return cls(
+            engine=config.engine,
+            model=config.model,
+            threshold=config.threshold,
+            input_prefix=config.input_prefix,
+            output_prefix=config.output_prefix,
+            output_bucket=config.output_bucket,
+            model_dir=Path(text("DETECTOR_MODEL_DIR", str(defaults.model_dir))),
+            darknet_bin=Path(text("DARKNET_BIN", str(defaults.darknet_bin))),
+            max_http_image_bytes=int(number("MAX_HTTP_IMAGE_BYTES", defaults.max_http_image_bytes, int)),
+            max_async_image_bytes=int(number("MAX_ASYNC_IMAGE_BYTES", defaults.max_async_image_bytes, int)),
+            max_s3_image_bytes=int(number("MAX_S3_IMAGE_BYTES", defaults.max_s3_image_bytes, int)),
+            max_pixels=int(number("MAX_PIXELS", defaults.max_pixels, int)),
+            work_root=Path(text("DETECTOR_WORK_ROOT", str(defaults.work_root))),
+        )

@@ -1,0 +1,246 @@
+"""The fast engine: ONNX Runtime on the graph converted from the Darknet weights at image build time.
+
+Everything around the network is Darknet's own: image decoding, letterbox, NMS and drawing run in
+libdarknet.so, and darknet_detector.engines.heads repeats the heads' arithmetic (float vs double included), so
+the detections, their order and result.out match `darknet detector test`; models whose cfg asks for the fork's
+DIoU NMS get the fork's diounms_sort. The session is created once per process, from the graph optimised for
+this CPU at build time when there is a valid one (darknet_detector.engines.optimised_graph), and the label
+glyphs when the first drawing needs them; warm invocations reuse both.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from darknet_detector.contract import SERVICE_NAME
+from darknet_detector.core import cpu
+from darknet_detector.core.decoding import darknet_image
+from darknet_detector.core.detection import Detection, DetectionRun
+from darknet_detector.core.libdarknet import Candidates, Libdarknet, c_string_array
+from darknet_detector.core.png import encode_png
+from darknet_detector.core.source import SourceImage
+from darknet_detector.engines import heads
+from darknet_detector.engines.optimised_graph import (
+    SESSION_READY_LOG,
+    GraphSession,
+    choose_graph,
+    load_preoptimised,
+)
+from darknet_detector.model_format import INPUT_NAME, METADATA_KEY, ModelFiles, NetworkInfo, read_names
+
+NMS_THRESHOLD = 0.45  # test_detector's fixed nms
+RESULT_PNG = "image-result.png"
+# The handler's Powertools logger when it has set one up (a JSON line), the standard library's otherwise.
+logger = logging.getLogger(SERVICE_NAME)
+# Exceptions ONNX Runtime raises for a graph file it cannot load.
+ORT_LOAD_ERRORS = tuple(
+    getattr(ort.capi.onnxruntime_pybind11_state, name)
+    for name in ("Fail", "InvalidArgument", "NoSuchFile", "InvalidProtobuf", "InvalidGraph")
+)
+
+
+def pixel_box(x: float, y: float, w: float, h: float, image_w: int, image_h: int) -> tuple[int, ...]:
+    """draw_detections' integer box: double arithmetic truncated to int, then clipped to the image."""
+    left = max(int((x - w / 2.0) * image_w), 0)
+    right = min(int((x + w / 2.0) * image_w), image_w - 1)
+    top = max(int((y - h / 2.0) * image_h), 0)
+    bottom = min(int((y + h / 2.0) * image_h), image_h - 1)
+    return left, top, right, bottom
+
+
+def percent(prob: np.float32) -> str:
+    """printf("%.0f%%", prob*100) with Darknet's float multiplication."""
+    return f"{float(np.float32(prob) * np.float32(100)):.0f}%"
+
+
+def write_png(path: Path, rgb: np.ndarray) -> Path:
+    """image-result.png: the same pixels as Darknet's save_image_options(PNG), encoded faster."""
+    path.write_bytes(encode_png(rgb))
+    return path
+
+
+PROVIDERS = ["CPUExecutionProvider"]
+# Session config key: whether idle intra-op threads busy-wait for the next piece of work.
+ALLOW_SPINNING_KEY = "session.intra_op.allow_spinning"
+
+
+def session_options(
+    threads: int, optimisation: ort.GraphOptimizationLevel = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+) -> ort.SessionOptions:
+    """One sequential session sized to the granted CPUs, optimising the graph as asked.
+
+    With more than one thread, idle workers stop spin-waiting: under Lambda's CPU share every spinning
+    cycle is quota the next layer cannot use, so spinning makes the call slower and dearer.
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = optimisation
+    if threads > 1:
+        options.add_session_config_entry(ALLOW_SPINNING_KEY, "0")
+    return options
+
+
+def create_session(files: ModelFiles, threads: int) -> GraphSession:
+    """The session on the pre-optimised graph for this CPU; the plain graph, fully optimised, otherwise.
+
+    A pre-optimised graph is loaded as saved (its optimisations already applied, its weights derived from
+    the plain graph's), which roughly halves session creation. Whatever keeps it from being used is
+    logged once, and the plain graph is always a correct fallback.
+    """
+    choice = choose_graph(files, ort.__version__)
+    if choice.preoptimised:
+        options = session_options(threads, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+        try:
+            return load_preoptimised(choice, files, options, threads)
+        except (*ORT_LOAD_ERRORS, ValueError, OSError) as error:
+            reason = f"{choice.path.name} could not be loaded ({type(error).__name__})"
+    else:
+        reason = choice.reason
+    logger.warning("pre-optimised graph not used, optimising the plain graph: %s", reason)
+    session = ort.InferenceSession(str(files.onnx), session_options(threads), providers=PROVIDERS)
+    return GraphSession(session, False, {})
+
+
+class OnnxEngine:
+    """Engine protocol implementation on ONNX Runtime; create once per process and reuse."""
+
+    name = "onnx"
+
+    def __init__(
+        self,
+        model_dir: Path,
+        model: str,
+        threshold: float = 0.5,
+        *,
+        threads: int | None = None,
+        names_path: Path | None = None,
+        darknet_lib: Path | str | None = None,
+    ):
+        self.model = model
+        self.threshold = threshold
+        self.threads = threads or cpu.thread_count()
+        files = ModelFiles(Path(model_dir), model)
+        started = time.perf_counter()
+        self._graph = create_session(files, self.threads)  # the session, and the weights it reads in place
+        self.preoptimised = self._graph.preoptimised
+        logger.info(
+            SESSION_READY_LOG,
+            (time.perf_counter() - started) * 1000,
+            "pre-optimised" if self.preoptimised else "plain",
+            self.threads,
+        )
+        metadata = self._graph.session.get_modelmeta().custom_metadata_map
+        if METADATA_KEY not in metadata:
+            raise ValueError(
+                f"{files.onnx} lacks {METADATA_KEY!r} metadata: use darknet_detector.building.convert"
+            )
+        self.network = NetworkInfo.from_json(metadata[METADATA_KEY])
+        self.classes = self.network.classes
+        names_path = Path(names_path or files.names)
+        self.names = read_names(names_path)
+        if len(self.names) < self.classes:
+            raise ValueError(f"{names_path}: {len(self.names)} names for a model of {self.classes} classes")
+        self._darknet = Libdarknet(darknet_lib)
+        self._c_names = c_string_array(self.names)
+        self._alphabet = None  # Darknet's label glyphs, loaded when drawing first needs them
+        self._outputs = [head.output for head in self.network.heads]
+
+    def detect(
+        self,
+        source: SourceImage,
+        workdir: Path,
+        *,
+        annotate: bool = True,
+        threshold: float | None = None,
+        classes: frozenset[str] = frozenset(),
+    ) -> DetectionRun:
+        threshold = self.threshold if threshold is None else threshold
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[name] = now - clock
+            clock = now
+
+        net = self.network
+        picture = darknet_image(source, self._darknet)
+        image = picture.struct
+        lap("decode_image")
+        fit = self._darknet.letterbox if net.letterbox else self._darknet.resize
+        tensor = fit(image, net.width, net.height)
+        lap("letterbox")
+        raw_maps = self._graph.session.run(self._outputs, {INPUT_NAME: tensor})
+        lap("inference")
+        predict_seconds = timings["inference"]
+        decoded = heads.decode(net, raw_maps, image.w, image.h, threshold)
+        lap("yolo_decode")
+        candidates = self._nms(decoded)
+        if classes:
+            # After NMS, as a filter of what Darknet would print: the other classes' probabilities go.
+            candidates.probs[
+                :, [i for i, name in enumerate(self.names[: self.classes]) if name not in classes]
+            ] = 0
+        lap("nms")
+        # Boxes are relative to the image, so the full-size upright image gives original pixels even
+        # when a large photo was decoded at reduced scale.
+        width, height = source.info.display_size
+        detections, lines = self._report(candidates, width, height, threshold)
+        png = None
+        if annotate:
+            self._darknet.draw_detections(
+                image, candidates, threshold, self._c_names, self._glyphs(), self.classes
+            )
+            lap("draw")
+            png = write_png(Path(workdir) / RESULT_PNG, self._darknet.rgb_bytes(image))
+            lap("save_png")
+        header = f"{source.name}: Predicted in {predict_seconds:f} seconds."
+        return DetectionRun(
+            detections=detections,
+            predict_seconds=predict_seconds,
+            result_text="\n".join([header, *lines]) + "\n",
+            annotated_png=png,
+            image_width=width,
+            image_height=height,
+            timings=timings,
+            decoded_size=(image.w, image.h) if source.reduction > 1 else None,
+        )
+
+    def _glyphs(self):
+        """Darknet's 760 label glyphs (about 25 ms to load): only drawing needs them, so not at start-up."""
+        if self._alphabet is None:
+            self._alphabet = self._darknet.load_alphabet()
+        return self._alphabet
+
+    def _nms(self, decoded: heads.Decoded) -> Candidates:
+        """NMS as the cfg asks: Darknet's own do_nms_sort by default, the fork's diounms_sort otherwise."""
+        net = self.network
+        if net.nms_kind == "default":
+            candidates = Candidates(*decoded)
+            self._darknet.nms_sort(candidates, self.classes, NMS_THRESHOLD)
+            return candidates
+        boxes, objectness, probs = decoded
+        order = heads.diou_nms_sort(boxes, objectness, probs, NMS_THRESHOLD, net.nms_kind, net.beta_nms)
+        return Candidates(boxes[order], objectness[order], probs[order])
+
+    def _report(
+        self, candidates: Candidates, image_w: int, image_h: int, threshold: float
+    ) -> tuple[list[Detection], list]:
+        """The detections and text lines draw_detections prints, in its order (structs after NMS)."""
+        thresh = np.float32(threshold)
+        detections, lines = [], []
+        for entry, row in zip(candidates.array, candidates.order(), strict=True):
+            probs = candidates.probs[row]
+            box = pixel_box(entry.bbox.x, entry.bbox.y, entry.bbox.w, entry.bbox.h, image_w, image_h)
+            for class_id in np.flatnonzero(probs > thresh):
+                name, prob = self.names[class_id], probs[class_id]
+                lines.append(f"{name}: {percent(prob)}")
+                detections.append(Detection(name, float(prob), *box))
+        return detections, lines

@@ -1,0 +1,162 @@
+"""Lambda entry point: parse the event, call the pipeline, return what the caller understands."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from darknet_detector.contract import SERVICE_NAME
+from darknet_detector.core import pipeline
+from darknet_detector.core.detection import Engine
+from darknet_detector.core.requests import BadEvent, S3ObjectRequest, parse_async_job
+from darknet_detector.core.settings import Settings
+from darknet_detector.engines.loader import load_engine
+from darknet_detector.serving import http_api
+from darknet_detector.serving.events import (
+    event_kind,
+    parse_s3_event,
+    parse_s3_eventbridge_event,
+    parse_sqs_record,
+)
+from darknet_detector.serving.metrics import metrics, record_failure, record_result
+
+logger = Logger(service=SERVICE_NAME)
+# A batch in which every message failed is reported like any other (every message named): Lambda
+# then returns them all to the queue, as it would after an error, without counting an error.
+batch_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@cache
+def settings() -> Settings:
+    """Read once per container; a killed earlier run's work folders in /tmp are removed then."""
+    loaded = Settings.from_env()
+    removed = pipeline.remove_stale_workdirs(loaded.work_root)
+    if removed:
+        logger.warning("removed work folders left by an earlier run", extra={"folders": removed})
+    return loaded
+
+
+@cache
+def engine() -> Engine:
+    """Loaded once per container, so warm invocations reuse the network."""
+    return load_engine(settings())
+
+
+# boto3 is imported on first use: a synchronous HTTP answer needs no AWS client, and importing it
+# costs about 0.1 s of cold start with 2 vCPUs and twice that on a 1024 MB function.
+@cache
+def s3_client():
+    import boto3
+    from botocore.config import Config
+
+    # SigV4 for the links to large answers: S3 refuses older signatures for KMS-encrypted objects.
+    return boto3.client("s3", config=Config(signature_version="s3v4"))
+
+
+@cache
+def lambda_client():
+    import boto3
+
+    return boto3.client("lambda")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    try:
+        kind = event_kind(event)
+    except BadEvent as error:
+        logger.error("unrecognised event", extra={"error": str(error)})
+        raise
+    logger.append_keys(event_kind=kind)
+    if kind == "sqs":
+        return process_partial_response(
+            event=event, record_handler=process_message, processor=batch_processor, context=context
+        )
+    if kind in ("s3", "s3-eventbridge"):
+        input_prefix = settings().input_prefix
+        requests = (
+            parse_s3_event(event, input_prefix)
+            if kind == "s3"
+            else parse_s3_eventbridge_event(event, input_prefix)
+        )
+        results = [process_object(request) for request in requests]
+        return {
+            "processed": sum(r["status"] in ("ok", "error") for r in results),
+            "ignored": sum(r["status"] not in ("ok", "error") for r in results),
+            "results": [{"request_id": r["request_id"], "status": r["status"]} for r in results],
+        }
+    if kind == "job":
+        job = parse_async_job(event)
+        logger.append_keys(request_id=job.request_id)
+        document = pipeline.process_job(job, s3_client(), engine(), settings())
+        return {"request_id": job.request_id, "status": document["status"]}
+    return _http(event, context)
+
+
+def process_message(record: SQSRecord) -> None:
+    """One queue message: each object it names is processed, or the message fails and comes back."""
+    for request in parse_sqs_record(record, settings().input_prefix):
+        process_queued_object(request, record.message_id)
+
+
+def process_queued_object(request: S3ObjectRequest, message_id: str) -> dict:
+    try:
+        return process_object(request, message_id=message_id)
+    except Exception:
+        record_failure()
+        logger.exception(
+            "object failed; its message returns to the queue",
+            extra={"message_id": message_id, "source": request.source(), "request_id": request.request_id},
+        )
+        raise
+
+
+def process_object(request: S3ObjectRequest, **log_keys: str) -> dict:
+    """One object of any S3 delivery (direct, EventBridge, queue): processed, counted and logged."""
+    result = pipeline.process_s3_object(request, s3_client(), engine(), settings())
+    record_result(result, request.event_time)
+    logger.info(
+        "object processed",
+        extra={
+            "result": {k: result.get(k) for k in ("request_id", "status")},
+            "source": result.get("source"),
+            **log_keys,
+        },
+    )
+    return result
+
+
+def function_qualifier(invoked_arn: str) -> dict:
+    """The alias or version this invocation came through, so the async half runs the same code."""
+    parts = invoked_arn.split(":")
+    return {"Qualifier": parts[7]} if len(parts) > 7 and parts[7] else {}
+
+
+def _http(event: dict, context: LambdaContext) -> dict:
+    def invoke_async(payload: dict) -> None:
+        # By name (and qualifier): its own role credentials resolve it in its own account and region,
+        # wherever it runs (AWS, LocalStack, or an emulator whose ARNs carry a placeholder account).
+        lambda_client().invoke(
+            FunctionName=context.function_name,
+            **function_qualifier(context.invoked_function_arn),
+            InvocationType="Event",
+            Payload=json.dumps(payload).encode(),
+        )
+
+    response = http_api.resolve(
+        event, context, http_api.Detector(engine, settings(), invoke_async, s3_client)
+    )
+    logger.info(
+        "http request answered",
+        extra={
+            "status": response["statusCode"],
+            "content_type": (response.get("multiValueHeaders") or {}).get("Content-Type"),
+            "path": event.get("path"),
+        },
+    )
+    return response
