@@ -147,8 +147,8 @@ class ConvWeights:
 
     def folded(self) -> tuple[np.ndarray, np.ndarray]:
         """Kernel and bias with inference batch norm folded in, computed in float64 then rounded once."""
-        if self.scales is None:
-            return self.weights, self.biases
+        if self.scales is None or self.rolling_mean is None or self.rolling_variance is None:
+            return self.weights, self.biases  # no batch norm: Darknet reads all three or none
         factor = self.scales.astype(np.float64) / (
             np.sqrt(self.rolling_variance.astype(np.float64)) + float(BATCHNORM_EPS)
         )
@@ -166,6 +166,8 @@ class Shape:
 
 class Layer:
     """A cfg section turned into a layer: options checked, output shape computed, ready to emit its nodes."""
+
+    shape: Shape  # the output's, set by configure
 
     kinds: ClassVar[tuple[str, ...]]
     options: ClassVar[frozenset[str]] = frozenset()

@@ -21,6 +21,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from darknet_detector.building.convert import (
@@ -30,6 +31,7 @@ from darknet_detector.building.convert import (
     parse_cfg,
     write_random_weights,
 )
+from darknet_detector.building.layers import Region, Yolo
 from darknet_detector.building.model_dir import assemble
 from darknet_detector.model_format import INPUT_NAME
 
@@ -73,7 +75,7 @@ def calibrated_random_weights(
     with tempfile.TemporaryDirectory() as scratch:
         onnx_path = Path(scratch) / "calibrate.onnx"
         convert(cfg, weights, onnx_path, flavour)
-        heads = [layer for layer in layers if layer.section.kind in HEAD_KINDS]
+        heads = [layer for layer in layers if isinstance(layer, (Yolo, Region))]
         maps = dict(zip((h.index - 1 for h in heads), head_maps(onnx_path, image), strict=True))
         kinds = {h.index - 1: h.section.kind for h in heads}
         classes = {h.index - 1: h.classes for h in heads}
@@ -161,7 +163,7 @@ def check_model(
     heads = [layer for layer in layers if layer.section.kind in HEAD_KINDS]
     ours = head_maps(files.onnx, image)
     network = DarknetNetwork(library)
-    raw = []
+    raw: list[dict[str, Any]] = []
     for head, got in zip(heads, ours, strict=True):
         cut = work / f"{name}-to-{head.index}.cfg"
         cut.write_text(cut_before(cfg.read_text(), head.index))

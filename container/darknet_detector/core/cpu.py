@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 THREADS_ENV = "DETECTOR_THREADS"
@@ -61,7 +62,7 @@ def granted_cpus(root: Path = CGROUP_ROOT, affinity: int | None = None) -> int:
     return max(1, min(affinity, math.ceil(limit - 1e-9)))
 
 
-def lambda_memory_cpus(environ: dict[str, str]) -> int | None:
+def lambda_memory_cpus(environ: Mapping[str, str]) -> int | None:
     """Whole CPUs Lambda's memory setting pays for, or None outside Lambda.
 
     Lambda's VM shows two CPUs even at 1024 MB and throttles below the cgroup, so its share must come
@@ -73,7 +74,7 @@ def lambda_memory_cpus(environ: dict[str, str]) -> int | None:
     return max(1, round(int(raw) / LAMBDA_MB_PER_VCPU))
 
 
-def thread_count(environ: dict[str, str] | None = None, root: Path = CGROUP_ROOT) -> int:
+def thread_count(environ: Mapping[str, str] | None = None, root: Path = CGROUP_ROOT) -> int:
     """Threads for the inference engine: DETECTOR_THREADS when set, otherwise the granted CPUs,
     never more than Lambda's memory-sized share."""
     environ = os.environ if environ is None else environ

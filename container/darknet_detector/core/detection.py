@@ -45,6 +45,12 @@ class DetectionRun:
     # image-result.png was drawn at.
     decoded_size: tuple[int, int] | None = None
 
+    def png_bytes(self) -> bytes:
+        """image-result.png's bytes; only a run asked to annotate drew one."""
+        if self.annotated_png is None:
+            raise ValueError("this detection ran without annotate: it drew no image-result.png")
+        return self.annotated_png.read_bytes()
+
     def detections_as_dicts(self) -> list[dict]:
         return [d.as_dict() for d in self.detections]
 
@@ -80,7 +86,11 @@ class Engine(Protocol):
     name: str
     model: str
     threshold: float  # the default, the function's DETECTOR_THRESHOLD
-    names: Sequence[str]  # the model's class names, in class order
+
+    @property
+    def names(self) -> Sequence[str]:
+        """The model's class names, in class order."""
+        ...
 
     def detect(
         self,

@@ -13,6 +13,7 @@ import math
 import os
 import re
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -136,7 +137,7 @@ class PixelBudget:
         return factor
 
 
-def function_memory_mb(environ: dict[str, str] | None = None) -> int:
+def function_memory_mb(environ: Mapping[str, str] | None = None) -> int:
     """The function's memory: Lambda's setting, else the container's cgroup limit, else 1024 MB."""
     environ = os.environ if environ is None else environ
     raw = environ.get(LAMBDA_MEMORY_ENV, "").strip()

@@ -101,7 +101,7 @@ class Candidates:
     def order(self) -> list[int]:
         """Which input row each struct now holds: do_nms_sort permutes the structs, not the prob rows."""
         return [
-            (ctypes.cast(entry.prob, ctypes.c_void_p).value - self._base) // self._row_bytes
+            ((ctypes.cast(entry.prob, ctypes.c_void_p).value or 0) - self._base) // self._row_bytes
             for entry in self.array
         ]
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools import Logger
 from darknet_detector.contract import ANSWER_LINK_SECONDS, SYNC_ANSWER_LIMIT_BYTES, threshold_problem
@@ -69,12 +69,14 @@ def check_options(threshold: object, classes: list[str], engine: Callable[[], En
     setting follows (contract.threshold_problem) and against the model's class names (any case).
 
     engine() is called only for a class filter, so a request without one never loads the model."""
+    value = None
     if threshold is not None:
         problem = threshold_problem(threshold)
         if problem:
             raise InvalidOption("bad_threshold", f"threshold {problem}")
+        value = float(cast(float, threshold))  # threshold_problem accepted it as a number
     if not classes:
-        return DetectOptions(threshold=None if threshold is None else float(threshold))
+        return DetectOptions(threshold=value)
     model = engine()
     by_lower = {name.lower(): name for name in model.names}
     unknown = [name for name in classes if name.lower() not in by_lower]
@@ -92,7 +94,7 @@ def check_options(threshold: object, classes: list[str], engine: Callable[[], En
             "them: leave out classes",
         )
     return DetectOptions(
-        threshold=None if threshold is None else float(threshold),
+        threshold=value,
         classes=frozenset(by_lower[name.lower()] for name in classes),
     )
 
@@ -165,9 +167,7 @@ def store_detection(
 
 def put_run_files(s3, bucket: str, keys: dict[str, str], run: DetectionRun) -> None:
     """image-result.png and result.out; result.json follows once they are written."""
-    s3.put_object(
-        Bucket=bucket, Key=keys["image"], Body=run.annotated_png.read_bytes(), ContentType="image/png"
-    )
+    s3.put_object(Bucket=bucket, Key=keys["image"], Body=run.png_bytes(), ContentType="image/png")
     s3.put_object(
         Bucket=bucket,
         Key=keys["text"],
@@ -322,7 +322,7 @@ def detect_png(
 ) -> bytes | StoredAnswer:
     """The synchronous image-result.png alone, the picture a browser or `curl -o out.png` wants."""
     return _detect_binary(
-        image, request_id, engine, settings, s3, options, "PNG", lambda run: run.annotated_png.read_bytes()
+        image, request_id, engine, settings, s3, options, "PNG", lambda run: run.png_bytes()
     )
 
 

@@ -32,7 +32,7 @@ import math
 import os
 import platform
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -159,7 +159,9 @@ def current_facts(files: ModelFiles, onnxruntime_version: str) -> GraphFacts | N
     return GraphFacts(platform.machine(), block, onnxruntime_version, files.onnx.stat().st_size)
 
 
-def choose_graph(files: ModelFiles, onnxruntime_version: str, environ: dict | None = None) -> Choice:
+def choose_graph(
+    files: ModelFiles, onnxruntime_version: str, environ: Mapping[str, str] | None = None
+) -> Choice:
     """The pre-optimised graph for this CPU if its facts match, else the plain graph with the reason."""
     environ = os.environ if environ is None else environ
     plain = files.onnx

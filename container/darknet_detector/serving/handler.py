@@ -74,8 +74,10 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         raise
     logger.append_keys(event_kind=kind)
     if kind == "sqs":
-        return process_partial_response(
-            event=event, record_handler=process_message, processor=batch_processor, context=context
+        return dict(  # Powertools' TypedDict: {"batchItemFailures": [...]}
+            process_partial_response(
+                event=event, record_handler=process_message, processor=batch_processor, context=context
+            )
         )
     if kind in ("s3", "s3-eventbridge"):
         input_prefix = settings().input_prefix

@@ -11,7 +11,7 @@ import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mimeparse
 from aws_lambda_powertools import Logger
@@ -70,6 +70,9 @@ HOW_TO_SET_OPTIONS = (
 )
 
 app = APIGatewayRestResolver(cors=StackCors())
+if TYPE_CHECKING:
+    from email.message import Message
+
 logger = Logger(service=SERVICE_NAME, child=True)
 
 
@@ -277,23 +280,31 @@ def multipart_file(body: bytes, header: str) -> tuple[bytes, Fields]:
     message = BytesParser(policy=policy.HTTP).parsebytes(envelope + body)
     if not message.is_multipart() or not message.get_boundary():
         raise HttpError(400, "bad_multipart", f"the multipart body does not parse; {HOW_TO_SEND}")
-    image, fields, names = None, {}, []
+    image: bytes | None = None
+    fields: dict[str, list[str]] = {}
+    names: list[str] = []
     for part in message.iter_parts():
         if part.get_filename() is not None:
             if image is None:
-                image = part.get_payload(decode=True) or b""
+                image = _part_bytes(part)
             continue
         name = str(part.get_param("name", header="content-disposition") or "?")
         names.append(name)
         if name in OPTION_NAMES:
-            payload = part.get_payload(decode=True) or b""
-            fields.setdefault(name, []).append(payload.decode("utf-8", errors="replace"))
+            fields.setdefault(name, []).append(_part_bytes(part).decode("utf-8", errors="replace"))
     if image is not None:
         return image, fields
-    names = ", ".join(names) or "none"
     raise HttpError(
-        400, "no_file_part", f"the multipart form has no file part (fields: {names}); {HOW_TO_SEND}"
+        400,
+        "no_file_part",
+        f"the multipart form has no file part (fields: {', '.join(names) or 'none'}); {HOW_TO_SEND}",
     )
+
+
+def _part_bytes(part: Message) -> bytes:
+    """A leaf part's decoded body (base64 and quoted-printable undone); empty when it has none."""
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
 
 
 def json_image(body: bytes) -> tuple[bytes, Fields]:
