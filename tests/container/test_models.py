@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from darknet_detector.building.random_parity import calibrated_random_weights
 from darknet_lambda.image import DarknetImageArgs, image_build_args, stage_own_model
 from local_lambda import DEFAULT_IMAGE, LocalLambda
 from PIL import Image
+from support.models import OWN_NAMES, write_own_model
 
 pytestmark = pytest.mark.docker
 
@@ -57,7 +57,7 @@ def test_darknet_cli_models_match_darknet_with_random_weights(detector_image):
     assert detections["yolov2"] > 0 and detections["yolov3"] > 0, detections
 
 
-OWN_CFG = """[net]
+FORK_CFG = """[net]
 batch=64
 subdivisions=8
 width=160
@@ -109,20 +109,16 @@ ignore_thresh=.7
 nms_kind=greedynms
 beta_nms=0.6
 """
-OWN_NAMES = ["bolt", "nut", "washer"]
 
 
 @pytest.fixture(scope="module")
 def own_model_folder(tmp_path_factory, samples) -> Path:
     """parts.cfg, parts.weights, parts.names: what `make image MODEL_DIR=` and `model_dir` take."""
-    folder = tmp_path_factory.mktemp("parts")
-    cfg = folder / "parts.cfg"
-    cfg.write_text(OWN_CFG)
-    (folder / "parts.names").write_text("\n".join(OWN_NAMES) + "\n")
     with Image.open(samples / "dog.jpg") as photo:
         pixels = np.asarray(photo.convert("RGB").resize((160, 160)), dtype=np.float32) / 255
-    calibrated_random_weights(cfg, folder / "parts.weights", "fork", pixels.transpose(2, 0, 1)[None].copy())
-    return folder
+    return write_own_model(
+        tmp_path_factory.mktemp("parts"), FORK_CFG, calibrated_on=pixels.transpose(2, 0, 1)[None].copy()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -219,11 +215,8 @@ def test_a_context_the_component_stages_builds_the_same_own_model(
 
 
 def test_own_model_whose_names_disagree_fails_the_build_saying_why(detector_image, tmp_path):
-    (tmp_path / "parts.cfg").write_text(OWN_CFG)
+    write_own_model(tmp_path, FORK_CFG)
     (tmp_path / "parts.names").write_text("bolt\nnut\n")
-    from darknet_detector.building.convert import write_random_weights
-
-    write_random_weights(tmp_path / "parts.cfg", tmp_path / "parts.weights")
     name, _, _ = DEFAULT_IMAGE.partition(":")
     completed = subprocess.run(
         ["bash", str(ROOT / "container" / "scripts" / "build-image.sh")],

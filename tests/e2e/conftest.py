@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from e2e_harness.client import POLL_SECONDS, Stack, aws
+from support.divergences import expected
 
 LATENCIES = pytest.StashKey[dict[str, list[float]]]()
 FIGURES = pytest.StashKey[list[str]]()
@@ -33,9 +34,9 @@ def stack() -> Stack:
 
 
 @pytest.fixture(scope="session")
-def retry_window() -> float:
-    """Seconds within which LocalStack's first retry of a failed asynchronous invocation would run."""
-    return 3 * float(_required_env("LAMBDA_RETRY_BASE_DELAY"))
+def async_retry_delay() -> float:
+    """Seconds the target waits before it retries a failed asynchronous invocation."""
+    return float(expected("async_retry_delay_seconds"))
 
 
 @pytest.fixture(scope="session")

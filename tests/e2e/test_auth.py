@@ -1,15 +1,12 @@
 """Authorization modes on LocalStack: the stack's function behind one API per mode (the harness adds an
 api_key API and an iam API to the deploy), called with curl and a SigV4 signer as clients call them.
 
-LocalStack (2026.3) checks an API key against the stage's usage plans, but not their rate or quota, and
-it checks no IAM at all (no SigV4 verification, no execute-api:Invoke policy: an unsigned request is
-answered too), so only signed calls of the iam mode are tested here. That the method asks for AWS_IAM,
-and that the gateway's refusals say how to sign, is proven in tests/unit/test_component_api.py.
-
-LocalStack also applies neither the templates nor the response parameters of gateway responses (only
-their status; its gateway_exception handler leaves both as TODO), so the CORS headers of API Gateway's
-own refusals are AWS's only, proven by the unit tests; the MOCK answers (preflight, 404, 405) are
-rendered by LocalStack as by AWS and are tested here, the echo of several listed origins included.
+Where LocalStack (2026.3) answers otherwise than AWS, the tests read the expectation from
+tests/support/divergences.py: it renders no gateway response templates or headers (only their status)
+and checks no IAM at all (no SigV4 verification, no execute-api:Invoke policy). It checks an API key
+against the stage's usage plans, but not their rate or quota, which the unit tests cover. The MOCK
+answers (preflight, 404, 405) are rendered by LocalStack as by AWS, the echo of several listed origins
+included.
 """
 
 from __future__ import annotations
@@ -25,6 +22,7 @@ from botocore.credentials import Credentials
 from e2e_harness.applier import ACCOUNT
 from e2e_harness.client import classes
 from support.curl import curl
+from support.divergences import expected, outcome
 
 EXPECTED = {"dog", "truck", "bicycle"}
 REGION = "us-east-1"
@@ -56,16 +54,11 @@ def dog_file(tmp_path_factory, dog_jpg):
 
 
 def assert_refused_by_the_gateway(status: int, headers: dict[str, str], body: bytes) -> None:
-    """API Gateway's own 403 for a missing or wrong key: the function never ran (it answers every
-    request with an X-Request-Id). AWS renders the API's INVALID_API_KEY gateway response (its JSON is
-    checked in tests/unit/test_component_api.py); LocalStack takes the response's status but not its
-    template, and answers {"message": "Forbidden"} as AWS does by default."""
-    assert status == 403, body[:300]
+    """API Gateway's own 403 for a missing or wrong key, its INVALID_API_KEY gateway response: the
+    function never ran (it answers every request with an X-Request-Id)."""
+    assert outcome(status, body, EXPECTED) == expected("invalid_api_key"), body[:300]
     assert headers.get("x-amzn-errortype") == "ForbiddenException", headers
     assert "x-request-id" not in headers
-    assert (
-        json.loads(body) == {"message": "Forbidden"} or json.loads(body)["error"]["code"] == "invalid_api_key"
-    )
 
 
 def test_api_key_mode_refuses_a_request_without_a_key(outputs, dog_file):
@@ -109,13 +102,19 @@ def test_iam_mode_answers_a_request_botocore_signs(outputs, dog_jpg):
     assert classes(response.json()) >= EXPECTED
 
 
+def test_iam_mode_refuses_an_unsigned_request(outputs, dog_file):
+    """MISSING_AUTHENTICATION_TOKEN on AWS, saying how to sign; LocalStack checks no IAM."""
+    status, _, body = curl(
+        "-H", "Content-Type: image/jpeg", "--data-binary", f"@{dog_file}", outputs["iamApiUrl"]
+    )
+    assert outcome(status, body, EXPECTED) == expected("unsigned_request_to_an_iam_api"), body[:300]
+
+
 @pytest.mark.parametrize("api", ["apiKeyApiUrl", "iamApiUrl"])
 def test_wrong_methods_wrong_paths_and_preflights_need_no_credentials(outputs, api):
     """API Gateway answers them itself (MOCK methods without authorization), so a caller who got the
     method or path wrong learns that, instead of being asked for a key or a signature it has. These APIs
-    have no uploads function: the routes are GET / and POST /detect. On AWS an unsigned POST /detect of
-    the iam API is refused (MISSING_AUTHENTICATION_TOKEN, tests/unit/test_component_api.py); LocalStack
-    checks no IAM, so only the MOCK answers are checked here."""
+    have no uploads function: the routes are GET / and POST /detect."""
     url = outputs[api]
     status, _, body = curl("-X", "GET", url)
     document = json.loads(body)

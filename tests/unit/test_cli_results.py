@@ -124,7 +124,6 @@ def test_status_shows_function_settings_queue_depths_and_own_alarms(cli_stack):
 
 
 def test_status_reads_the_functions_settings(cli_stack, monkeypatch):
-    from darknet_lambda.cli import overview
 
     class Lambda:
         def get_function_configuration(self, FunctionName):
@@ -155,4 +154,3 @@ def test_status_reads_the_functions_settings(cli_stack, monkeypatch):
         "engine": "onnx",
         "version": "0.2.0",
     }
-    assert overview.LAST_ERRORS == 5

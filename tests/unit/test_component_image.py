@@ -6,7 +6,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from darknet_detector.building.convert import write_random_weights
 from darknet_detector.contract import MODEL_ENV
 from darknet_lambda import (
     DarknetFunctionArgs,
@@ -17,6 +16,7 @@ from darknet_lambda import (
     InvalidArgument,
     __version__,
 )
+from support.models import OWN_MODEL_FILES, write_own_model
 
 
 def deploy(mocked, **args):
@@ -119,45 +119,9 @@ def test_missing_dockerfile_asks_for_a_context_or_an_image(tmp_path):
     assert error.value.argument == "context"
 
 
-# A team's own model: a tiny cfg of three classes with random weights of its shape, written by the tests.
-OWN_CFG = """[net]
-width=64
-height=64
-channels=3
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=2
-pad=1
-activation=leaky
-
-[convolutional]
-size=1
-stride=1
-pad=1
-filters=24
-activation=linear
-
-[yolo]
-mask=0,1,2
-anchors=8,8,16,16,24,24
-classes=3
-num=3
-"""
-OWN_NAMES = "bolt\nnut\nwasher\n"
-MODEL_FILES = ["parts.cfg", "parts.names", "parts.weights"]
-
-
 @pytest.fixture
 def own_model(tmp_path):
-    folder = tmp_path / "parts-model"
-    folder.mkdir()
-    (folder / "parts.cfg").write_text(OWN_CFG)
-    (folder / "parts.names").write_text(OWN_NAMES)
-    write_random_weights(folder / "parts.cfg", folder / "parts.weights")
-    return folder
+    return write_own_model(tmp_path / "parts-model")
 
 
 @pytest.fixture
@@ -185,8 +149,8 @@ def test_own_model_directory_is_staged_with_the_recipe_and_built_with_its_name_a
     assert build["args"] == {"MODEL": "parts", "MODEL_FLAVOUR": "fork"}
     assert (context / "Dockerfile").read_bytes() == (mocked.root / "container" / "Dockerfile").read_bytes()
     assert (context / "darknet_detector" / "building" / "model_dir.py").is_file()
-    assert sorted(p.name for p in (context / "model").iterdir()) == ["README.md", *MODEL_FILES]
-    for name in MODEL_FILES:
+    assert sorted(p.name for p in (context / "model").iterdir()) == ["README.md", *OWN_MODEL_FILES]
+    for name in OWN_MODEL_FILES:
         assert (context / "model" / name).read_bytes() == (own_model / name).read_bytes()
     assert deployment.exports["image_uri"] == f"darknet-lambda:parts-{__version__}"
     assert sorted(p.name for p in (mocked.root / "container" / "model").iterdir()) == recipe_model_folder, (
@@ -200,7 +164,7 @@ def test_restaging_replaces_what_a_previous_run_left(mocked, own_model, cache_ho
     stale.write_bytes(b"left over")
     deploy(mocked, model="parts", model_dir=str(own_model), model_flavour="pjreddie", push_to_ecr=False)
     assert not stale.exists()
-    assert sorted(p.name for p in stale.parent.iterdir()) == ["README.md", *MODEL_FILES]
+    assert sorted(p.name for p in stale.parent.iterdir()) == ["README.md", *OWN_MODEL_FILES]
 
 
 def test_own_model_whose_names_disagree_fails_before_anything_is_built(mocked, own_model, cache_home):
@@ -239,7 +203,7 @@ def model_bucket(own_model, monkeypatch):
     with mock_aws():
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=MODEL_BUCKET)
-        for name in MODEL_FILES:
+        for name in OWN_MODEL_FILES:
             s3.upload_file(str(own_model / name), MODEL_BUCKET, f"models/parts/{name}")
         yield s3
 
@@ -248,7 +212,7 @@ def test_own_model_on_s3_is_downloaded_into_the_staged_context(mocked, own_model
     deployment = deploy(mocked, model="parts", model_uri=f"s3://{MODEL_BUCKET}/models/parts/")
     context = staged_context(cache_home)
     assert deployment.one("docker:index/image:Image").inputs["build"]["context"] == str(context)
-    for name in MODEL_FILES:
+    for name in OWN_MODEL_FILES:
         assert (context / "model" / name).read_bytes() == (own_model / name).read_bytes()
 
 

@@ -10,10 +10,10 @@ from darknet_detector.building.convert import (
     build_layers,
     parse_cfg,
     weights_bytes_needed,
-    write_random_weights,
 )
 from darknet_detector.building.model_dir import assemble, check_model, main
 from darknet_detector.model_format import ModelFiles, read_names
+from support.models import OWN_NAMES, write_own_model
 
 CONTAINER = Path(__file__).resolve().parents[2] / "container"
 MANIFEST = json.loads((CONTAINER / "models.json").read_text())
@@ -28,7 +28,7 @@ MODELS = [
     "yolov7-tiny",
 ]
 
-OWN_CFG = """[net]
+FORK_CFG = """[net]
 width=64
 height=64
 channels=3
@@ -92,16 +92,14 @@ def test_carried_cfgs_need_weights_of_the_manifest_size(name):
 
 @pytest.fixture
 def own_model(tmp_path):
-    folder = tmp_path / "own"
-    folder.mkdir()
-    (folder / "parts.cfg").write_text(OWN_CFG)
-    write_random_weights(folder / "parts.cfg", folder / "parts.weights", seed=3)
-    (folder / "parts.names").write_text("bolt\nnut\nwasher\n\n")
-    return folder
+    """A model of the fork's own layers (mish, route groups, letter_box)."""
+    return write_own_model(tmp_path / "own", FORK_CFG, seed=3)
 
 
 def test_names_ignore_trailing_blank_lines(own_model):
-    assert read_names(own_model / "parts.names") == ["bolt", "nut", "washer"]
+    names = own_model / "parts.names"
+    names.write_text(names.read_text() + "\n\n")
+    assert read_names(names) == list(OWN_NAMES)
 
 
 def test_agreeing_files_pass_and_assemble_a_model_directory(own_model, tmp_path):
@@ -111,7 +109,7 @@ def test_agreeing_files_pass_and_assemble_a_model_directory(own_model, tmp_path)
     assert model == ModelFiles(tmp_path / "opt-model", "parts")
     assert model.data.read_text() == f"classes = 3\nnames = {model.names}\n"
     assert model.read_info() == {"model": "parts", "flavour": "fork", "darknet_cli": False}
-    assert model.cfg.read_text() == OWN_CFG
+    assert model.cfg.read_text() == FORK_CFG
 
 
 def test_names_that_do_not_match_the_class_count_are_named(own_model):
@@ -131,7 +129,7 @@ def test_weights_of_another_cfg_are_named_with_the_sizes(own_model):
 
 
 def test_a_cfg_that_cannot_be_converted_is_named(own_model):
-    (own_model / "parts.cfg").write_text(OWN_CFG.replace("activation=mish", "activation=selu"))
+    (own_model / "parts.cfg").write_text(FORK_CFG.replace("activation=mish", "activation=selu"))
     (problem,) = check_model(
         own_model / "parts.cfg", own_model / "parts.weights", own_model / "parts.names", "fork"
     )
