@@ -1,6 +1,7 @@
 """The darknet-lambda stack: the stack's configuration wired into one DarknetService."""
 
 import pulumi
+
 from darknet_lambda import DarknetService, service_args_from_config
 
 service = DarknetService("darknet", service_args_from_config(pulumi.Config()))

@@ -14,6 +14,7 @@ from functools import partial
 
 import pulumi
 import pulumi_aws as aws
+
 from darknet_detector.contract import (
     AUTHORIZATIONS,
     BINARY_MEDIA_TYPES,

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+
 from darknet_detector.contract import CORS_MAX_AGE_SECONDS, DetectorConfig, prefix_problem
 
 from .checks import InvalidArgument, args_from, check_cors_origins, check_range

@@ -17,6 +17,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
+
 from darknet_detector.contract import (
     ENGINES,
     FLAVOURS,

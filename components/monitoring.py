@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+
 from darknet_detector.contract import (
     METRIC_DETECTIONS,
     METRIC_IMAGES_FAILED,

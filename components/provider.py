@@ -13,11 +13,12 @@ import json
 import sys
 from typing import Any
 
-from darknet_detector.contract import VERSION
 from pulumi.provider import main as serve
 from pulumi.provider.experimental.analyzer import PropertyDefinition
 from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.provider.experimental.schema import generate_schema
+
+from darknet_detector.contract import VERSION
 
 from . import COMPONENTS
 

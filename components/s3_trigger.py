@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+
 from darknet_detector.contract import prefix_problem
 
 from .checks import InvalidArgument, args_from, check_choice

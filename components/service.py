@@ -6,6 +6,7 @@ import typing
 from dataclasses import dataclass, field
 
 import pulumi
+
 from darknet_detector.contract import UPLOAD_URL_SECONDS
 
 from .api import DarknetApi, DarknetApiArgs

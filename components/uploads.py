@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+
 from darknet_detector.contract import (
     OUTPUT_BUCKET_ENV,
     RESULT_JSON,

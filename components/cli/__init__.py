@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import click
+
 from darknet_detector.contract import SYNC_BODY_LIMIT_BYTES, VERSION
 
 from .errors import EXIT_NOT_ALL_SUCCEEDED, CliError, translate, wrap_unexpected

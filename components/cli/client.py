@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
 from darknet_detector.contract import SUPPORTED_FORMATS, SUPPORTED_NAMES, sniff
 
 from .errors import EXIT_NOT_ALL_SUCCEEDED, CliError, api_message

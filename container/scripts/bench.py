@@ -47,12 +47,13 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lambda_events import make_api_event
+from local_lambda import DEFAULT_IMAGE, LocalLambda, file_from_image
+
 from darknet_detector.building.convert import convert, parse_cfg, write_random_weights
 from darknet_detector.building.model_dir import assemble
 from darknet_detector.contract import reference_tag
 from darknet_detector.engines.optimised_graph import PLAIN_GRAPH_ENV, SESSION_READY_LOG
-from lambda_events import make_api_event
-from local_lambda import DEFAULT_IMAGE, LocalLambda, file_from_image
 
 SCRIPTS = Path(__file__).resolve().parent
 CONTAINER = SCRIPTS.parent

@@ -15,9 +15,10 @@ import sys
 import tarfile
 from pathlib import Path
 
-from darknet_detector.contract import reference_tag
 from lambda_events import make_api_event
 from local_lambda import DEFAULT_IMAGE, LocalLambda, file_from_image
+
+from darknet_detector.contract import reference_tag
 
 SAMPLE_IMAGE = "/opt/darknet/data/dog.jpg"
 

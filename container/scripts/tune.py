@@ -39,9 +39,10 @@ from bench import (
     median,
     time_engine,
 )
-from darknet_detector.core.cpu import LAMBDA_MB_PER_VCPU
 from lambda_events import make_api_event
 from local_lambda import DEFAULT_IMAGE
+
+from darknet_detector.core.cpu import LAMBDA_MB_PER_VCPU
 
 MEMORY_SIZES_MB = (1024, 1536, 1769, 2048, 3008, 3538)
 # AWS Lambda list prices, us-east-1 (first pricing tier): per GB-second of billed duration by

@@ -1,6 +1,7 @@
 """Adds detection to a bucket that already exists: S3 path only, an image that is already pushed."""
 
 import pulumi
+
 from darknet_lambda import DarknetFunctionArgs, DarknetImageArgs, DarknetService, DarknetServiceArgs
 
 config = pulumi.Config()

@@ -15,6 +15,7 @@ from unittest import mock
 
 import pulumi
 import yaml
+
 from darknet_lambda import DarknetApi, DarknetApiArgs
 
 from .applier import ACCOUNT

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from darknet_detector.contract import reference_tag
 from local_lambda import (
     DEFAULT_IMAGE,
     LocalLambda,
@@ -30,6 +29,8 @@ from local_lambda import (
     files_from_image,
     free_port,
 )
+
+from darknet_detector.contract import reference_tag
 
 ROOT = Path(__file__).resolve().parents[2]
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}

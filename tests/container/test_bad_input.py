@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from darknet_detector.contract import LAMBDA_SYNC_PAYLOAD_BYTES, SYNC_BODY_LIMIT_BYTES
 from lambda_events import response_headers
+
+from darknet_detector.contract import LAMBDA_SYNC_PAYLOAD_BYTES, SYNC_BODY_LIMIT_BYTES
 
 pytestmark = pytest.mark.docker
 

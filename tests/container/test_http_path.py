@@ -11,8 +11,9 @@ import time
 from urllib.parse import unquote
 
 import pytest
-from darknet_detector.contract import time_ordered_id_millis
 from lambda_events import response_headers
+
+from darknet_detector.contract import time_ordered_id_millis
 
 pytestmark = pytest.mark.docker
 

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from darknet_lambda.image import DarknetImageArgs, image_build_args, stage_own_model
 from local_lambda import DEFAULT_IMAGE, LocalLambda
 from PIL import Image
 from support.models import OWN_NAMES, write_own_model
+
+from darknet_lambda.image import DarknetImageArgs, image_build_args, stage_own_model
 
 pytestmark = pytest.mark.docker
 

@@ -15,9 +15,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from local_lambda import LocalLambda, files_from_image
+
 from darknet_detector.building.parity import compare
 from darknet_detector.core.detection import Detection
-from local_lambda import LocalLambda, files_from_image
 
 pytestmark = pytest.mark.docker
 

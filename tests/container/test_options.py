@@ -20,7 +20,7 @@ THRESHOLDS = (0.1, 0.25, 0.7)
 PER_CALL_THRESHOLDS = """
 import json, pathlib, sys, tempfile
 from darknet_detector.engines.darknet_cli import DarknetCliEngine
-from darknet_detector.core.detection import SourceImage
+from darknet_detector.core.source import SourceImage
 from darknet_detector.engines.onnx_runtime import OnnxEngine
 from darknet_detector.building.parity import compare
 
@@ -69,7 +69,7 @@ def test_a_threshold_per_call_detects_what_darknet_does_at_that_threshold():
 
 CLASS_FILTER = """
 import hashlib, json, pathlib, tempfile
-from darknet_detector.core.detection import SourceImage
+from darknet_detector.core.source import SourceImage
 from darknet_detector.engines.onnx_runtime import OnnxEngine
 
 onnx = OnnxEngine(pathlib.Path("/opt/model"), "yolov3-tiny", 0.5)

@@ -13,8 +13,9 @@ import shutil
 import subprocess
 
 import pytest
-from darknet_detector.contract import reference_tag
 from local_lambda import DEFAULT_IMAGE
+
+from darknet_detector.contract import reference_tag
 
 pytestmark = pytest.mark.docker
 
@@ -78,7 +79,8 @@ def test_onnx_engine_matches_darknet_on_every_sample_image():
 
 ENGINE_ON_BAD_INPUT = """
 import pathlib, sys, tempfile
-from darknet_detector.core.detection import ImageDecodeError, SourceImage
+from darknet_detector.core.images import ImageDecodeError
+from darknet_detector.core.source import SourceImage
 from darknet_detector.core.images import ImageInfo
 from darknet_detector.engines.onnx_runtime import OnnxEngine
 engine = OnnxEngine(pathlib.Path("/opt/model"), "yolov3-tiny", 0.5)
@@ -109,7 +111,7 @@ def test_unreadable_images_raise_instead_of_ending_the_process():
 
 ENGINE_WITHOUT_DRAWING = """
 import pathlib, tempfile
-from darknet_detector.core.detection import SourceImage
+from darknet_detector.core.source import SourceImage
 from darknet_detector.engines.onnx_runtime import OnnxEngine
 engine = OnnxEngine(pathlib.Path("/opt/model"), "yolov3-tiny", 0.5)
 dog = SourceImage.from_file(pathlib.Path("/opt/darknet/data/dog.jpg"))

@@ -337,8 +337,9 @@ def test_pillow_is_loaded_only_when_a_format_needs_it(detector_image, dog_jpg, t
 SAME_PIXELS_AS_STB = """
 import json, sys
 from pathlib import Path
-from darknet_detector.core.decoding import library_pixels
-from darknet_detector.core.images import inspect_image, pixel_budget
+from darknet_detector.core.pillow_decoder import library_pixels
+from darknet_detector.core.images import pixel_budget
+from darknet_detector.core.source import inspect_image
 from darknet_detector.core.libdarknet import Libdarknet
 
 darknet = Libdarknet()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from darknet_detector.core.outputs import safe_filename
 
 pytestmark = pytest.mark.docker

@@ -8,9 +8,10 @@ import json
 
 import pytest
 import requests
-from darknet_detector.contract import RESULT_WINDOW_ENV, UPLOADS_HANDLER
 from lambda_events import make_api_event
 from local_lambda import LocalLambda
+
+from darknet_detector.contract import RESULT_WINDOW_ENV, UPLOADS_HANDLER
 
 
 @pytest.fixture(scope="module")

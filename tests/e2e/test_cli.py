@@ -19,8 +19,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from darknet_detector.contract import SYNC_BODY_LIMIT_BYTES, request_id_of_object, result_json_key
 from e2e_harness.client import localstack_block
+
+from darknet_detector.contract import SYNC_BODY_LIMIT_BYTES, request_id_of_object, result_json_key
 
 COMMAND = Path(sys.executable).with_name("darknet-lambda")
 DARKNET_LINE = re.compile(r"^[a-z][a-z ]*: \d{1,3}%$")

@@ -9,9 +9,10 @@ import time
 import uuid
 
 import pytest
-from darknet_lambda import DarknetS3Trigger, DarknetS3TriggerArgs
 from e2e_harness import applier, program
 from e2e_harness.client import aws, classes
+
+from darknet_lambda import DarknetS3Trigger, DarknetS3TriggerArgs
 
 
 @pytest.fixture

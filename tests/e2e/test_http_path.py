@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from darknet_detector.contract import SUPPORTED_NAMES, SYNC_ANSWER_LIMIT_BYTES, SYNC_BODY_LIMIT_BYTES
 from e2e_harness.client import classes
 from PIL import Image
 from support import corpus
 from support.curl import curl
 from support.divergences import expected, outcome
+
+from darknet_detector.contract import SUPPORTED_NAMES, SYNC_ANSWER_LIMIT_BYTES, SYNC_BODY_LIMIT_BYTES
 
 EXPECTED = {"dog", "truck", "bicycle"}
 MB = 1_000_000

@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from darknet_lambda.cli.stack import LOCALSTACK_BLOCK, outputs_file_of_make_up
 from e2e_harness.applier import ENDPOINT
+
+from darknet_lambda.cli.stack import LOCALSTACK_BLOCK, outputs_file_of_make_up
 
 pytestmark = pytest.mark.local_stack
 

@@ -28,10 +28,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from darknet_detector.contract import object_request_id, result_json_key
-from darknet_lambda import backfill
 from e2e_harness.client import aws
 from PIL import Image
+
+from darknet_detector.contract import object_request_id, result_json_key
+from darknet_lambda import backfill
 
 LOAD_IMAGES = int(os.environ.get("E2E_LOAD_IMAGES", "1000"))
 BACKFILL_IMAGES = int(os.environ.get("E2E_BACKFILL_IMAGES", "300"))

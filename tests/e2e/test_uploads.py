@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from darknet_detector.contract import S3_IMAGE_LIMIT_BYTES, UPLOAD_URL_SECONDS
 from e2e_harness.client import classes
 from support import corpus
+
+from darknet_detector.contract import S3_IMAGE_LIMIT_BYTES, UPLOAD_URL_SECONDS
 
 EXPECTED = {"dog", "truck", "bicycle"}
 MB = 1_000_000

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from darknet_detector.contract import SYNC_BODY_LIMIT_BYTES, VIEWER_THRESHOLD, DetectorConfig
 from e2e_harness.client import classes
 from PIL import Image
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
 from support import corpus
+
+from darknet_detector.contract import SYNC_BODY_LIMIT_BYTES, VIEWER_THRESHOLD, DetectorConfig
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "out" / "e2e"
 EXPECTED = {"dog", "truck", "bicycle"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from darknet_detector.building.convert import write_random_weights
 from darknet_detector.building.random_parity import calibrated_random_weights
 

@@ -7,10 +7,11 @@ import json
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from moto import mock_aws
+
 from darknet_detector.contract import object_request_id, result_json_key
 from darknet_detector.serving.events import parse_sqs_record
 from darknet_lambda import backfill
-from moto import mock_aws
 
 BUCKET = "photos"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import bench
+
 from darknet_detector.engines.optimised_graph import SESSION_READY_LOG
 
 RIE_INIT_LINE = "INIT REPORT(durationMs: 231.57)"

@@ -11,9 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import boto3
-import darknet_lambda.cli as cli_module
 import pytest
 from support.cli import jpeg
+
+import darknet_lambda.cli as cli_module
 
 DOCUMENT = {
     "request_id": "r-1",

@@ -7,8 +7,9 @@ import time
 
 import boto3
 import pytest
-from darknet_lambda.cli import loglines
 from support.cli import LOG_GROUP
+
+from darknet_lambda.cli import loglines
 
 REQUEST = "0193f0e2-8a4b-7c1d-9e2f-3a4b5c6d7e8f"
 

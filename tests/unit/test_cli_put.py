@@ -8,9 +8,10 @@ import time
 
 import boto3
 import pytest
+from support.cli import BUCKET, jpeg, png
+
 from darknet_detector.contract import request_id_of_object, result_json_key
 from darknet_lambda.cli import batch
-from support.cli import BUCKET, jpeg, png
 
 
 @pytest.fixture

@@ -8,9 +8,10 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from support.cli import BUCKET, outputs
+
 from darknet_lambda.cli import cli, stack
 from darknet_lambda.cli.errors import CliError, translate
-from support.cli import BUCKET, outputs
 
 
 def run(*args, env=None):

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from darknet_detector.contract import BINARY_MEDIA_TYPES, SYNC_BODY_LIMIT_BYTES
 from darknet_lambda import DarknetApi, DarknetApiArgs
 from darknet_lambda.checks import InvalidArgument

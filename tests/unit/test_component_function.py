@@ -2,6 +2,7 @@
 
 import pulumi_aws as aws
 import pytest
+
 from darknet_lambda import DarknetFunction, DarknetFunctionArgs, InvalidArgument, __version__
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/darknet@sha256:" + "cd" * 32

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import boto3
 import pytest
+from support.models import OWN_MODEL_FILES, write_own_model
+
 from darknet_detector.contract import MODEL_ENV
 from darknet_lambda import (
     DarknetFunctionArgs,
@@ -16,7 +18,6 @@ from darknet_lambda import (
     InvalidArgument,
     __version__,
 )
-from support.models import OWN_MODEL_FILES, write_own_model
 
 
 def deploy(mocked, **args):

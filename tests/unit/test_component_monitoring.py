@@ -4,6 +4,7 @@ LocalStack stores alarms without evaluating them as CloudWatch does, so their se
 import json
 
 import pytest
+
 from darknet_detector.contract import METRICS_NAMESPACE
 from darknet_lambda import (
     DarknetMonitoring,

@@ -4,6 +4,7 @@
 import json
 
 import pytest
+
 from darknet_lambda import (
     DarknetQueue,
     DarknetQueueArgs,

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from darknet_lambda import DarknetS3Trigger, DarknetS3TriggerArgs, InvalidArgument
 
 ACCOUNT = "123456789012"

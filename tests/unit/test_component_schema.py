@@ -6,6 +6,8 @@ import json
 
 import pytest
 import yaml
+from pulumi.provider.experimental.component import ComponentInitError
+
 from darknet_lambda import (
     DarknetFunctionArgs,
     DarknetImageArgs,
@@ -13,7 +15,6 @@ from darknet_lambda import (
     DarknetServiceArgs,
 )
 from darknet_lambda.provider import DarknetProvider
-from pulumi.provider.experimental.component import ComponentInitError
 
 COMPONENTS = {
     "DarknetService",

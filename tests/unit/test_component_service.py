@@ -3,6 +3,7 @@
 import dataclasses
 
 import pytest
+
 from darknet_lambda import (
     DarknetApiArgs,
     DarknetBucketArgs,

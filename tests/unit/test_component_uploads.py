@@ -4,6 +4,7 @@ command, and POST /uploads and GET /results/{request_id} on the API, authorized 
 import json
 
 import pytest
+
 from darknet_detector.contract import UPLOAD_URL_SECONDS, UPLOADS_HANDLER
 from darknet_lambda import (
     DarknetApi,
@@ -250,9 +251,10 @@ def test_the_policy_under_moto_s_iam_engine_lets_the_signer_put_uploads_and_read
     """The policy as AWS would evaluate it (moto enforces IAM after its set-up calls): a form signed with
     these rights can only put under input/uploads/, and only result.json files are readable."""
     import boto3
-    from darknet_lambda.uploads import uploads_policy
     from moto import mock_aws
     from moto.core import set_initial_no_auth_action_count
+
+    from darknet_lambda.uploads import uploads_policy
 
     outcomes = {}
 

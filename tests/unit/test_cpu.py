@@ -1,4 +1,5 @@
 import pytest
+
 from darknet_detector.core import cpu
 
 

@@ -3,6 +3,7 @@
 import stat
 
 import pytest
+
 from darknet_detector.core.detection import Detection, UnsupportedOption
 from darknet_detector.core.images import ImageDecodeError
 from darknet_detector.core.source import SourceImage

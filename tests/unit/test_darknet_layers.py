@@ -6,6 +6,7 @@ import darknet_reference
 import numpy as np
 import onnxruntime as ort
 import pytest
+
 from darknet_detector.building.convert import build_layers, convert, parse_cfg, write_random_weights
 from darknet_detector.building.layers import ConversionError
 from darknet_detector.model_format import INPUT_NAME

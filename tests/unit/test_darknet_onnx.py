@@ -9,6 +9,7 @@ import darknet_reference
 import numpy as np
 import onnxruntime as ort
 import pytest
+
 from darknet_detector.building.convert import (
     build_layers,
     convert,

@@ -3,6 +3,7 @@
 import base64
 
 import pytest
+
 from darknet_detector.contract import object_request_id
 from darknet_detector.core.detection import DetectOptions
 from darknet_detector.core.requests import BadEvent, make_async_job, parse_async_job

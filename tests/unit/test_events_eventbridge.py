@@ -4,6 +4,7 @@ shape): the same requests as a direct S3 notification of the same object."""
 from urllib.parse import quote_plus
 
 import pytest
+
 from darknet_detector.core.requests import BadEvent
 from darknet_detector.serving.events import event_kind, parse_s3_event, parse_s3_eventbridge_event
 

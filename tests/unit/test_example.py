@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pulumi
 import pytest
+
 from darknet_lambda import __version__
 
 EXAMPLE_CONFIG = {

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 import pytest
+
 from darknet_detector.building.convert import build_layers, convert, parse_cfg
 from darknet_detector.building.random_parity import calibrated_random_weights, resized_cfg
 from darknet_detector.engines.heads import yolo_candidates

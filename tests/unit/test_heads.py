@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from darknet_detector.engines.heads import diou_nms_sort, region_candidates, yolo_candidates
 from darknet_detector.model_format import RegionHead, YoloHead
 

@@ -13,6 +13,12 @@ from dataclasses import dataclass
 import boto3
 import pytest
 from botocore.config import Config
+from lambda_events import response_headers
+from moto import mock_aws
+from PIL import Image
+from support import corpus
+from support.stand_in import StandInEngine
+
 from darknet_detector.contract import (
     ARCHIVE_MEDIA_TYPES,
     BINARY_MEDIA_TYPES,
@@ -28,11 +34,6 @@ from darknet_detector.contract import (
 from darknet_detector.core import pipeline as service
 from darknet_detector.core.settings import Settings
 from darknet_detector.serving import http_api
-from lambda_events import response_headers
-from moto import mock_aws
-from PIL import Image
-from support import corpus
-from support.stand_in import StandInEngine
 
 BUCKET = "detector-bucket"
 

@@ -4,13 +4,14 @@ import io
 
 import numpy as np
 import pytest
+from PIL import Image, ImageOps
+from support import corpus
+
 from darknet_detector.contract import sniff
 from darknet_detector.core.decoding import orient
 from darknet_detector.core.images import InvalidImage, PixelBudget, function_memory_mb, pixel_budget
 from darknet_detector.core.pillow_decoder import library_pixels
 from darknet_detector.core.source import inspect_image
-from PIL import Image, ImageOps
-from support import corpus
 
 BUDGET = PixelBudget(full_decode=10_000_000, accepted=10_000_000, accepted_jpeg=10_000_000)
 LIMITS = {"max_bytes": 1_000_000, "budget": BUDGET}

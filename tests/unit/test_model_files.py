@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from support.models import OWN_NAMES, write_own_model
+
 from darknet_detector.building.convert import (
     build_layers,
     parse_cfg,
@@ -13,7 +15,6 @@ from darknet_detector.building.convert import (
 )
 from darknet_detector.building.model_dir import assemble, check_model, main
 from darknet_detector.model_format import ModelFiles, read_names
-from support.models import OWN_NAMES, write_own_model
 
 CONTAINER = Path(__file__).resolve().parents[2] / "container"
 MANIFEST = json.loads((CONTAINER / "models.json").read_text())

@@ -7,6 +7,8 @@ import zlib
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from darknet_detector.engines.heads import letterbox_size, yolo_candidates
 from darknet_detector.engines.onnx_runtime import (
     ALLOW_SPINNING_KEY,
@@ -16,7 +18,6 @@ from darknet_detector.engines.onnx_runtime import (
     write_png,
 )
 from darknet_detector.model_format import YoloHead
-from PIL import Image
 
 HEAD = YoloHead(
     output="l16_yolo",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from darknet_detector.building.parity import box_iou, compare
 from darknet_detector.core.detection import Detection
 

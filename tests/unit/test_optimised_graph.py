@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+
 from darknet_detector.building.convert import convert, write_random_weights
 from darknet_detector.building.preoptimise import build
 from darknet_detector.contract import SERVICE_NAME

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws
 import pytest
 import yaml
+
 from darknet_lambda import DarknetServiceArgs, StackConfigError
 from darknet_lambda.service import WIRED
 from darknet_lambda.stack_config import PARTS, camel_case, config_kind

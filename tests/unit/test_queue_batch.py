@@ -13,11 +13,12 @@ from types import SimpleNamespace
 
 import boto3
 import pytest
+from moto import mock_aws
+from test_service import StandInEngine
+
 from darknet_detector.contract import METRICS_NAMESPACE, object_request_id
 from darknet_detector.core.settings import Settings
 from darknet_detector.serving import handler
-from moto import mock_aws
-from test_service import StandInEngine
 
 BUCKET = "detector-bucket"
 

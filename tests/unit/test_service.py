@@ -13,6 +13,9 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
+from moto import mock_aws
+from support.stand_in import StandInEngine
+
 from darknet_detector.core import pipeline as service_module
 from darknet_detector.core.detection import DetectionRun, DetectOptions
 from darknet_detector.core.images import ImageTooLarge
@@ -32,8 +35,6 @@ from darknet_detector.core.pipeline import (
 from darknet_detector.core.requests import S3ObjectRequest, parse_async_job
 from darknet_detector.core.settings import Settings
 from darknet_detector.core.source import SourceImage
-from moto import mock_aws
-from support.stand_in import StandInEngine
 
 BUCKET = "detector-bucket"
 REQUEST_ID = "6f1c5a8e-3d0b-4f59-9a55-0c2a6b7f4e21"

@@ -8,6 +8,7 @@ refuses must already be refused at deploy time, naming the argument.
 import math
 
 import pytest
+
 from darknet_detector.contract import ENGINES, LOG_LEVELS, RESERVED_VARIABLES
 from darknet_detector.core.settings import Settings, SettingsError
 from darknet_lambda import DarknetFunction, DarknetFunctionArgs, InvalidArgument, __version__

@@ -16,6 +16,9 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from lambda_events import make_api_event, response_headers
+from moto import mock_aws
+
 from darknet_detector.contract import (
     CORS_ORIGINS_ENV,
     S3_IMAGE_LIMIT_BYTES,
@@ -38,8 +41,6 @@ from darknet_detector.core.presigned import (
 from darknet_detector.core.settings import Settings
 from darknet_detector.serving import uploads_api
 from darknet_detector.serving.events import parse_s3_event
-from lambda_events import make_api_event, response_headers
-from moto import mock_aws
 
 BUCKET = "detector-bucket"
 NOW_MS = 1_790_000_000_000  # 2026-09-21

@@ -10,6 +10,9 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from lambda_events import response_headers
+from test_uploads import SETTINGS, Context, route_event
+
 from darknet_detector.contract import (
     DETECT_ROUTE,
     RESULT_ROUTE,
@@ -21,8 +24,6 @@ from darknet_detector.contract import (
     DetectorConfig,
 )
 from darknet_detector.serving import uploads_api
-from lambda_events import response_headers
-from test_uploads import SETTINGS, Context, route_event
 
 
 class Parts(HTMLParser):

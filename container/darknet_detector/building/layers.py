@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
+
 from darknet_detector.contract import FLAVOURS
 from darknet_detector.model_format import RegionHead, YoloHead
 

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+
 from darknet_detector.engines.optimised_graph import (
     SUPPLIED_AT_START_UP,
     TRANSFORMS,

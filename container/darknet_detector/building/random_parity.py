@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from darknet_detector.building.convert import (
     build_layers,
     conv_layers,

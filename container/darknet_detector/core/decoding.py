@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+
 from darknet_detector.core.libdarknet import FloatImage, Libdarknet
 from darknet_detector.core.pillow_decoder import library_pixels
 from darknet_detector.core.png import encode_png

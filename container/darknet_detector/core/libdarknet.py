@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
 from darknet_detector.core.images import ImageDecodeError
 
 LIBRARY_ENV = "DARKNET_LIB"

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from functools import cache
 
 import numpy as np
+
 from darknet_detector.core.images import ImageInfo, InvalidImage
 
 PILLOW_FORMATS = {"webp": "WEBP", "heif": "HEIF", "avif": "AVIF", "tiff": "TIFF"}

@@ -17,6 +17,7 @@ from tempfile import TemporaryDirectory
 from typing import Any, cast
 
 from aws_lambda_powertools import Logger
+
 from darknet_detector.contract import ANSWER_LINK_SECONDS, SYNC_ANSWER_LIMIT_BYTES, threshold_problem
 from darknet_detector.core.detection import (
     DEFAULT_OPTIONS,

@@ -10,6 +10,7 @@ matters because NMS sorts with qsort and the report prints in the sorted order.
 from __future__ import annotations
 
 import numpy as np
+
 from darknet_detector.model_format import RegionHead, YoloHead
 
 Decoded = tuple[np.ndarray, np.ndarray, np.ndarray]  # boxes (n, 4: x, y, w, h relative), objectness, probs

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+
 from darknet_detector.contract import SERVICE_NAME
 from darknet_detector.core import cpu
 from darknet_detector.core.decoding import darknet_image

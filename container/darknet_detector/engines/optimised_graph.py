@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+
 from darknet_detector.engines.cpu_features import read_nchwc_block_size
 from darknet_detector.model_format import ModelFiles
 

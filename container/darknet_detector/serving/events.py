@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.data_classes import (
     S3EventBridgeNotificationEvent,
     SQSRecord,
 )
+
 from darknet_detector.contract import request_id_of_object
 from darknet_detector.core.requests import ASYNC_JOB_KEY, BadEvent, S3ObjectRequest
 

@@ -17,6 +17,7 @@ import mimeparse
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
 from darknet_detector.contract import (
     ARCHIVE_MEDIA_TYPES,
     BINARY_MEDIA_TYPES,

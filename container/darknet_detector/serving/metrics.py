@@ -11,6 +11,7 @@ from datetime import datetime
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+
 from darknet_detector.contract import (
     METRIC_DETECTIONS,
     METRIC_IMAGES_FAILED,

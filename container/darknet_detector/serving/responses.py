@@ -7,6 +7,7 @@ import os
 
 from aws_lambda_powertools.event_handler import CORSConfig, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
 from darknet_detector.contract import (
     CORS_ALLOW_HEADERS,
     CORS_EXPOSE_HEADERS,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+
 from darknet_detector.contract import (
     DETECT_ROUTE,
     RESULT_ROUTE,

@@ -7,6 +7,7 @@ from functools import cache
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from darknet_detector.contract import SERVICE_NAME
 from darknet_detector.core.presigned import UploadsSettings
 from darknet_detector.serving import uploads_api
