@@ -94,11 +94,22 @@ def _parameters(module, func: ast.expr) -> list[str] | None:
         return None
 
 
-def _codes_in(node: ast.expr | None) -> set[str]:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str) and ERROR_CODE.fullmatch(node.value):
-        return {node.value}
+def _codes_in(node: ast.expr | None, module=None) -> set[str]:
+    """The codes a literal, a conditional of literals, or a module's named constant (EMPTY_BODY, or
+    contract.EMPTY_BODY) stands for."""
+    value = node.value if isinstance(node, ast.Constant) else None
+    if isinstance(node, ast.Name | ast.Attribute) and module is not None:
+        path = []
+        while isinstance(node, ast.Attribute):
+            path.insert(0, node.attr)
+            node = node.value
+        value = vars(module).get(node.id) if isinstance(node, ast.Name) else None
+        for name in path:
+            value = getattr(value, name, None)
+    if isinstance(value, str) and ERROR_CODE.fullmatch(value):
+        return {value}
     if isinstance(node, ast.IfExp):
-        return _codes_in(node.body) | _codes_in(node.orelse)
+        return _codes_in(node.body, module) | _codes_in(node.orelse, module)
     return set()
 
 
@@ -118,7 +129,7 @@ def function_error_codes() -> dict[str, set[str]]:
                     for name in ("http_status", "status")
                     if isinstance(value := bound.get(name), ast.Constant) and isinstance(value.value, int)
                 }
-                for code in _codes_in(bound.get("code")):
+                for code in _codes_in(bound.get("code"), module):
                     found.setdefault(code, set()).update(statuses)
             elif isinstance(node, ast.Dict):
                 keys = [key.value if isinstance(key, ast.Constant) else None for key in node.keys]
