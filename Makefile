@@ -16,7 +16,7 @@ HOST_ARCH := $(subst aarch64,arm64,$(shell uname -m))
 IMAGE ?=
 export MODEL IMAGE IMAGE_TAG ARCH
 
-.PHONY: help venv lint unit image detect container-test parity native-only bench tune e2e up down local-stack-test demo backfill test clean
+.PHONY: help venv lint unit image detect container-test parity native-only bench tune e2e up down local-stack-test demo backfill docs test clean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ demo: venv image ## make up, the command's verbs on IMAGE (default dog.jpg) as a
 backfill: venv ## PREFIX=input/... of existing images through the queue (WAIT=1 waits and reports)
 	@test -n "$(PREFIX)" || { echo "set PREFIX=input/... (the stack: see darknet-lambda --help)"; exit 2; }
 	$(VENV)/bin/darknet-lambda backfill "$(PREFIX)" $(if $(WAIT),--wait)
+
+docs: venv ## regenerate docs/configuration.md's settings tables from the components' Args
+	$(PY) tools/configuration_doc.py
 
 test: lint unit container-test e2e local-stack-test ## everything CI runs
 
