@@ -82,7 +82,7 @@ backfill: venv ## PREFIX=input/... of existing images through the queue (WAIT=1 
 	$(VENV)/bin/darknet-lambda backfill "$(PREFIX)" $(if $(WAIT),--wait)
 
 docs: venv ## regenerate docs/configuration.md's settings tables from the components' Args
-	$(PY) tools/configuration_doc.py
+	$(PY) docs/configuration_doc.py
 
 test: lint unit container-test e2e local-stack-test ## everything CI runs
 

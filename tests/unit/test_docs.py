@@ -2,7 +2,7 @@
 
 - every relative link of README.md, CONTRIBUTING.md, CHANGELOG.md and docs/*.md points at a file that
   exists (and at a heading that exists, when it names one);
-- docs/configuration.md's settings tables are what tools/configuration_doc.py renders from the Args
+- docs/configuration.md's settings tables are what docs/configuration_doc.py renders from the Args
   (`make docs`), every key Pulumi.yaml declares is documented there, and no page names a camelCase
   setting that is no Args field;
 - the README stays short, names the two set-up commands and exactly the command's verbs;
@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 import pytest
 import yaml
+
 from darknet_detector.contract import VERSION
 from darknet_lambda import DarknetMonitoring, DarknetMonitoringArgs
 from darknet_lambda.cli import cli
@@ -81,7 +82,7 @@ def test_every_docs_page_is_linked_from_the_readme():
 
 
 def generator() -> dict:
-    return runpy.run_path(str(ROOT / "tools" / "configuration_doc.py"), run_name="configuration_doc")
+    return runpy.run_path(str(DOCS / "configuration_doc.py"), run_name="configuration_doc")
 
 
 def test_the_configuration_tables_are_generated_from_the_args():

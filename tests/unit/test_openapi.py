@@ -22,10 +22,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from openapi_spec_validator import validate
+
 from darknet_detector.contract import API_ROUTES, AUTHORIZATIONS, VERSION
 from darknet_detector.serving import http_api, uploads_api
 from darknet_lambda import DarknetApi, DarknetApiArgs
-from openapi_spec_validator import validate
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "docs" / "openapi.yaml"
