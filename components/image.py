@@ -308,7 +308,7 @@ def staging_directory(name: str) -> Path:
     """Where a stack's image with its own model gets its build context: the same place on every run (so
     the Docker provider sees an unchanged context as unchanged), one per project, stack and image."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "darknet-lambda" / "build-contexts" / f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}"
+    return cache / SERVICE_NAME / "build-contexts" / f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}"
 
 
 def stage_own_model(args: DarknetImageArgs, staging: Path) -> Path:

@@ -2,7 +2,7 @@
 # `make image`: everything a fresh machine needs to build the Lambda image offline.
 # Installs and starts a Docker engine if needed, provides the base image, fills
 # container/cache with the Python wheels (downloaded by the host's pip, which trusts the
-# host's TLS set-up) and the verified weights, then builds darknet-lambda:$MODEL (IMAGE_TAG) and its
+# host's TLS set-up) and the verified weights, then builds IMAGE_TAG (the contract's tag of MODEL) and its
 # reference variant, IMAGE_TAG-reference, which adds Darknet's CLI and the weights for DETECTOR_ENGINE=darknet.
 # ARCH=arm64 builds for Lambda's arm64 (Graviton) on any host: the build's RUN steps run under
 # qemu-user (ensure-qemu.sh), on an arm64 base image made the same way as the x86_64 one, with
