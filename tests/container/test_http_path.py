@@ -11,7 +11,13 @@ import time
 from urllib.parse import unquote
 
 import pytest
-from darknet_detector.contract import time_ordered_id_millis
+from darknet_detector.contract import (
+    DEFAULT_MODEL,
+    RESULT_IMAGE,
+    RESULT_JSON,
+    RESULT_TEXT,
+    time_ordered_id_millis,
+)
 from lambda_events import response_headers
 
 pytestmark = pytest.mark.docker
@@ -30,7 +36,7 @@ def test_post_returns_json_detections(any_engine, dog_jpg, api_event, dog_checks
     document = json.loads(response["body"])
     assert document["status"] == "ok"
     assert document["request_id"] == response_headers(response)["X-Request-Id"]
-    assert (document["engine"], document["model"], document["threshold"]) == (engine, "yolov3-tiny", 0.5)
+    assert (document["engine"], document["model"], document["threshold"]) == (engine, DEFAULT_MODEL, 0.5)
     assert document["image"] == {"width": 768, "height": 576, "format": "jpeg", "orientation": 1}
     dog_checks["detections"](document["detections"])
     dog_checks["result_out"](document["result_out"])
@@ -46,9 +52,9 @@ def test_accept_gzip_returns_a_tar_gz_of_the_png_and_result_out(lambda_onnx, dog
     archive = base64.b64decode(response["body"], validate=True)
     assert archive[:2] == b"\x1f\x8b", archive[:8]
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-        assert sorted(tar.getnames()) == ["image-result.png", "result.out"]
-        png = tar.extractfile("image-result.png").read()
-        text = tar.extractfile("result.out").read().decode()
+        assert sorted(tar.getnames()) == sorted([RESULT_IMAGE, RESULT_TEXT])
+        png = tar.extractfile(RESULT_IMAGE).read()
+        text = tar.extractfile(RESULT_TEXT).read().decode()
     assert dog_checks["png_size"](png) == dog_checks["size"]
     dog_checks["result_out"](text)
 
@@ -88,16 +94,16 @@ def test_async_request_reinvokes_the_function_and_results_land_where_202_said(
     assert result == {"request_id": request_id, "status": "ok"}, result
 
     assert {key.removeprefix(folder) for key in bucket_keys(folder)} == {
-        "image-result.png",
-        "result.out",
-        "result.json",
+        RESULT_IMAGE,
+        RESULT_TEXT,
+        RESULT_JSON,
     }
-    document = json.loads(s3.get_object(Bucket=bucket, Key=folder + "result.json")["Body"].read())
+    document = json.loads(s3.get_object(Bucket=bucket, Key=folder + RESULT_JSON)["Body"].read())
     assert document["status"] == "ok" and document["request_id"] == request_id
     dog_checks["detections"](document["detections"])
-    png = s3.get_object(Bucket=bucket, Key=folder + "image-result.png")["Body"].read()
+    png = s3.get_object(Bucket=bucket, Key=folder + RESULT_IMAGE)["Body"].read()
     assert dog_checks["png_size"](png) == dog_checks["size"]
-    dog_checks["result_out"](s3.get_object(Bucket=bucket, Key=folder + "result.out")["Body"].read().decode())
+    dog_checks["result_out"](s3.get_object(Bucket=bucket, Key=folder + RESULT_TEXT)["Body"].read().decode())
 
 
 def wait_for_log_line(function, keys: dict[str, str], timeout: float = 10.0) -> bool:

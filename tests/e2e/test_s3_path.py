@@ -8,6 +8,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from darknet_detector.contract import OUTPUT_FILES
 from e2e_harness.client import aws, classes, invocation_count, settled_invocation_count
 
 EXPECTED = {"dog", "truck", "bicycle"}
@@ -24,7 +25,7 @@ def test_upload_yields_the_three_outputs_with_the_expected_detections(stack, s3,
         s3.put_object(Bucket=stack.bucket, Key=key, Body=dog_jpg)
         folder, document = stack.wait_for_results({key}, timeout=60)[key]
     listed = {item["Key"] for item in s3.list_objects_v2(Bucket=stack.bucket, Prefix=folder)["Contents"]}
-    assert listed == {f"{folder}{n}" for n in ("image-result.png", "result.out", "result.json")}
+    assert listed == {f"{folder}{n}" for n in OUTPUT_FILES}
     assert document["status"] == "ok"
     assert classes(document) >= EXPECTED
     png = s3.get_object(Bucket=stack.bucket, Key=f"{folder}image-result.png")["Body"].read()

@@ -21,6 +21,8 @@ from darknet_detector.contract import (
     FORMAT_NAMES,
     LAMBDA_SYNC_PAYLOAD_BYTES,
     OUTPUT_FILES,
+    RESULT_IMAGE,
+    RESULT_TEXT,
     SUPPORTED_FORMATS,
     SUPPORTED_NAMES,
     SYNC_BODY_LIMIT_BYTES,
@@ -238,7 +240,7 @@ def test_accept_is_negotiated_by_q_values_lists_and_wildcards(call, small_jpeg, 
     if answered == "application/json":
         assert json.loads(body)["status"] == "ok"
     else:
-        assert tar_members(body) == ["image-result.png", "result.out"]
+        assert tar_members(body) == [RESULT_IMAGE, RESULT_TEXT]
 
 
 @pytest.mark.parametrize(
@@ -578,7 +580,7 @@ def test_options_reach_the_tar_gz_s_result_out(call, api_event, small_jpeg):
     event["multiValueQueryStringParameters"]["threshold"] = ["0.1"]
     status, _, body = call(b"", event=event)
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as opened:
-        text = opened.extractfile("result.out").read().decode()
+        text = opened.extractfile(RESULT_TEXT).read().decode()
     assert status == 200 and "person: 30%" in text and "dog" not in text
 
 
