@@ -17,7 +17,7 @@ import struct
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -513,7 +513,7 @@ def manifest_model_problem(manifest: Mapping[str, Mapping], model: str, engine: 
 # Facts the Makefile and the shell scripts read, which cannot import Python:
 #   python3 -m darknet_detector.contract default-model
 # (standard library only, so a bare python3 with container/ on PYTHONPATH serves, before any virtualenv).
-SHELL_FACTS = {
+SHELL_FACTS: dict[str, Callable[..., str]] = {
     "default-model": lambda: DEFAULT_MODEL,
     "image-tag": image_tag,
     "reference-target": lambda: REFERENCE_TARGET,
