@@ -1,12 +1,14 @@
 """The detector's settings contract, shared by deploy time and run time.
 
 The names of the function's environment variables, their types, ranges, defaults, the prefix rules
-and the model manifest's rules are defined here once. The Pulumi components build the function's
-environment with `DetectorConfig.environment()` and the handler reads it back with
-`DetectorConfig.from_environment()`, so a value the components accept never fails at a cold start.
+and the model manifest's rules are defined here once, and so is every other fact more than one part
+states: the default model and image tag, the service's name, the routes, the error shape, the output
+file names, and Lambda's limits. The Pulumi components build the function's environment with
+`DetectorConfig.environment()` and the handler reads it back with `DetectorConfig.from_environment()`,
+so a value the components accept never fails at a cold start.
 
-Standard library only: the image imports this file as `darknet_detector.contract`, and the components import
-the same file as `darknet_detector.contract` (a symbolic link in the source tree, a copy in the wheel).
+Standard library only: the image, the components, the command, the scripts and the tests import it, and
+the Makefile and shell scripts ask it (`python3 -m darknet_detector.contract default-model`).
 """
 
 import json

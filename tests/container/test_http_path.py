@@ -12,7 +12,9 @@ from urllib.parse import unquote
 
 import pytest
 from darknet_detector.contract import (
+    ASYNC_IMAGE_LIMIT_BYTES,
     DEFAULT_MODEL,
+    LAMBDA_ASYNC_PAYLOAD_BYTES,
     RESULT_IMAGE,
     RESULT_JSON,
     RESULT_TEXT,
@@ -87,7 +89,7 @@ def test_async_request_reinvokes_the_function_and_results_land_where_202_said(
     assert call.headers.get("x-amz-invocation-type") == "Event", call.headers
     assert call.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 "), "Invoke must be signed"
     payload = json.loads(call.body)
-    assert len(call.body) <= 1024 * 1024, "an Event payload must fit Lambda's 1 MB asynchronous limit"
+    assert len(call.body) <= LAMBDA_ASYNC_PAYLOAD_BYTES, "an Event payload must fit Lambda's Event limit"
 
     # Lambda would now run the function with that payload: do so.
     result = lambda_async.invoke(payload)
@@ -162,7 +164,7 @@ def test_async_bad_input_is_refused_at_once_without_an_invoke(
 def test_async_image_over_the_event_limit_is_413_pointing_to_s3(
     lambda_async, fake_lambda_api, bucket, dog_jpg, api_event
 ):
-    limit = 700 * 1024  # the handler's default MAX_ASYNC_IMAGE_BYTES: base64 of it fits a 1 MB Event
+    limit = ASYNC_IMAGE_LIMIT_BYTES  # the handler's default MAX_ASYNC_IMAGE_BYTES
     body = dog_jpg[:-2] + bytes(limit + 1 - len(dog_jpg)) + b"\xff\xd9"
     already = len(fake_lambda_api.requests)
 
