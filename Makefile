@@ -3,7 +3,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-MODEL ?= yolov3-tiny
+# The default model is the contract's (darknet_detector.contract, standard library only: any python3 reads
+# it, before the virtualenv exists), read once when MODEL is not given.
+ifeq ($(origin MODEL),undefined)
+MODEL := $(shell PYTHONPATH=container $(PYTHON) -m darknet_detector.contract default-model)
+$(if $(MODEL),,$(error cannot read the default model: PYTHONPATH=container $(PYTHON) -m darknet_detector.contract default-model failed))
+endif
 # The image every target builds and tests; set it to keep two builds of different sources apart.
 IMAGE_TAG ?= darknet-lambda:$(MODEL)
 # The CPU the image is for: x86_64, or arm64 (Graviton; built and checked here under qemu-user). An arm64

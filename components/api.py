@@ -20,7 +20,14 @@ from darknet_detector.contract import (
     BINARY_MEDIA_TYPES,
     CORS_ALLOW_HEADERS,
     CORS_MAX_AGE_SECONDS,
+    DEFAULT_LOG_RETENTION_DAYS,
+    DETECT_ROUTE,
+    RESULT_ROUTE,
     SYNC_BODY_LIMIT_BYTES,
+    UPLOADS_ROUTE,
+    VIEWER_ROUTE,
+    error_document,
+    result_route,
     routes_text,
 )
 
@@ -50,8 +57,7 @@ ACCESS_LOG_FORMAT = json.dumps(
 
 def gateway_error(code: str, message: str) -> str:
     """A mapping template for API Gateway's own answers, in the function's JSON error shape."""
-    document = {"error": {"code": code, "message": message}, "request_id": "$context.requestId"}
-    return json.dumps(document)
+    return json.dumps(error_document(code, message, "$context.requestId"))
 
 
 def size_gateway_responses(input_uri: str) -> dict[str, tuple]:
@@ -154,8 +160,9 @@ def auth_gateway_responses(
 DEFAULT_RESPONSES = {
     response_type: (
         None,
-        '{"error": {"code": "gateway_error", "message": $context.error.messageString}, '
-        '"request_id": "$context.requestId"}',
+        gateway_error("gateway_error", "$context.error.messageString").replace(
+            '"$context.error.messageString"', "$context.error.messageString"
+        ),
     )
     for response_type in ("DEFAULT_4XX", "DEFAULT_5XX")
 }
@@ -234,7 +241,7 @@ class DarknetApiArgs:
     """With api_key: requests each key may make per quota_period, 1..10000000."""
     quota_period: str = "DAY"
     """With api_key: DAY, WEEK or MONTH."""
-    log_retention_days: int = 14
+    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
     """Days the access logs are kept (a value CloudWatch Logs accepts)."""
     manage_account_logs_role: bool = False
     """Set the account-wide role API Gateway needs to write access logs. It is one setting per account
@@ -318,13 +325,13 @@ class DarknetApi(pulumi.ComponentResource):
             (
                 "root-get",
                 rest_api.root_resource_id,
-                "/",
+                VIEWER_ROUTE,
                 "GET",
                 uploads_function if uploads_on else detector,
                 None,
                 False,
             ),
-            ("detect-post", detect.id, "/detect", "POST", detector, None, True),
+            ("detect-post", detect.id, DETECT_ROUTE, "POST", detector, None, True),
         ]
         missing_routes: list[tuple] = []
         api_resources: list[pulumi.Resource] = [detect]
@@ -334,8 +341,8 @@ class DarknetApi(pulumi.ComponentResource):
             result = resource("result", results.id, "{request_id}")
             request_id = {"method.request.path.request_id": True}
             routes += [
-                ("uploads-post", uploads.id, "/uploads", "POST", uploads_function, None, True),
-                ("result-get", result.id, "/results/{request_id}", "GET", uploads_function, request_id, True),
+                ("uploads-post", uploads.id, UPLOADS_ROUTE, "POST", uploads_function, None, True),
+                ("result-get", result.id, RESULT_ROUTE, "GET", uploads_function, request_id, True),
             ]
             missing_routes.append(("results", results.id))
             api_resources += [uploads, results, result]
@@ -468,13 +475,13 @@ class DarknetApi(pulumi.ComponentResource):
                 opts=child,
             )
 
-        self.url = stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}/detect")
-        self.viewer_url = stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}/")
+        self.url = stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}{DETECT_ROUTE}")
+        self.viewer_url = stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}{VIEWER_ROUTE}")
         self.uploads_url = stage.invoke_url.apply(
-            lambda url: f"{url.rstrip('/')}/uploads" if uploads_on else ""
+            lambda url: f"{url.rstrip('/')}{UPLOADS_ROUTE}" if uploads_on else ""
         )
         self.results_url = stage.invoke_url.apply(
-            lambda url: f"{url.rstrip('/')}/results/" if uploads_on else ""
+            lambda url: f"{url.rstrip('/')}{result_route('')}" if uploads_on else ""
         )
         self.rest_api_id = rest_api.id
         self.authorization = args.authorization

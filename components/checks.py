@@ -13,11 +13,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TypeVar
 
-from darknet_detector.contract import CORS_ORIGINS_ENV, ContractError, cors_origins_problem
+from darknet_detector.contract import (
+    CORS_ORIGINS_ENV,
+    LAMBDA_MAX_MEMORY_MB,
+    LAMBDA_MB_PER_VCPU,
+    ContractError,
+    cors_origins_problem,
+)
 
 MIN_MEMORY_MB = 1024
-MAX_MEMORY_MB = 10240
-ONE_VCPU_MEMORY_MB = 1769
+"""The detector's own floor, above Lambda's: less starves a detection of CPU."""
 
 # The values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_DAYS = (
@@ -80,12 +85,12 @@ def check_memory(argument: str, value: object) -> None:
     if value < MIN_MEMORY_MB:
         raise InvalidArgument(
             argument,
-            f"{value} MB is too little: Lambda sizes the CPU share by memory ({ONE_VCPU_MEMORY_MB} MB is one "
+            f"{value} MB is too little: Lambda sizes the CPU share by memory ({LAMBDA_MB_PER_VCPU} MB is one "
             f"vCPU), and under {MIN_MEMORY_MB} MB a detection is CPU-starved (the function itself peaks at "
             "about 170 MiB)",
         )
-    if value > MAX_MEMORY_MB:
-        raise InvalidArgument(argument, f"{value} MB is above Lambda's maximum of {MAX_MEMORY_MB} MB")
+    if value > LAMBDA_MAX_MEMORY_MB:
+        raise InvalidArgument(argument, f"{value} MB is above Lambda's maximum of {LAMBDA_MAX_MEMORY_MB} MB")
 
 
 def check_range(argument: str, value: object, low: float, high: float, unit: str = "") -> None:

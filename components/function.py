@@ -5,7 +5,17 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from darknet_detector.contract import OUTPUT_BUCKET_ENV, RESERVED_VARIABLES, DetectorConfig
+from darknet_detector.contract import (
+    DEFAULT_LOG_RETENTION_DAYS,
+    LAMBDA_MAX_EPHEMERAL_MB,
+    LAMBDA_MAX_TIMEOUT_SECONDS,
+    LAMBDA_MB_PER_VCPU,
+    LAMBDA_MIN_EPHEMERAL_MB,
+    OUTPUT_BUCKET_ENV,
+    RESERVED_VARIABLES,
+    SQS_MAX_RETENTION_SECONDS,
+    DetectorConfig,
+)
 
 from .checks import (
     LOG_RETENTION_DAYS,
@@ -51,12 +61,12 @@ class DarknetFunctionArgs:
     """Objects created under this key prefix are processed."""
     output_prefix: str = "output/"
     """Results are written under this key prefix; it must not overlap the input prefix."""
-    memory_size: int = 1769
+    memory_size: int = LAMBDA_MB_PER_VCPU
     """MB, 1024..10240. Lambda sizes the CPU share by memory (1769 MB is one vCPU); 1769 MB is
     `make tune`'s balanced choice for yolov3-tiny (within 10% of the cheapest cost, faster)."""
     timeout: int = 60
     """Seconds, 1..900."""
-    ephemeral_storage: int = 512
+    ephemeral_storage: int = LAMBDA_MIN_EPHEMERAL_MB
     """MB of /tmp, 512..10240."""
     reserved_concurrency: int | None = None
     """Cap on concurrent runs (none by default)."""
@@ -64,7 +74,7 @@ class DarknetFunctionArgs:
     """Extra environment variables; the detector's own settings are set by the fields above."""
     log_level: str = "INFO"
     """DEBUG, INFO, WARNING or ERROR."""
-    log_retention_days: int = 14
+    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
     """Days the function's logs are kept (a value CloudWatch Logs accepts)."""
     max_retry_attempts: int = 2
     """Retries of a failed asynchronous invocation, 0..2."""
@@ -85,8 +95,14 @@ class DarknetFunctionArgs:
 
     def __post_init__(self) -> None:
         check_memory("memory_size", self.memory_size)
-        check_range("timeout", self.timeout, 1, 900, "seconds")
-        check_range("ephemeral_storage", self.ephemeral_storage, 512, 10240, "MB")
+        check_range("timeout", self.timeout, 1, LAMBDA_MAX_TIMEOUT_SECONDS, "seconds")
+        check_range(
+            "ephemeral_storage",
+            self.ephemeral_storage,
+            LAMBDA_MIN_EPHEMERAL_MB,
+            LAMBDA_MAX_EPHEMERAL_MB,
+            "MB",
+        )
         if self.architecture is not None:
             check_choice("architecture", self.architecture, ARCHITECTURES)
         check_choice("log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)
@@ -156,7 +172,7 @@ class DarknetFunction(pulumi.ComponentResource):
         )
         self.failure_queue = aws.sqs.Queue(
             f"{name}-failures",
-            message_retention_seconds=14 * 24 * 3600,
+            message_retention_seconds=SQS_MAX_RETENTION_SECONDS,
             sqs_managed_sse_enabled=True,
             tags=args.tags,
             opts=child,

@@ -19,10 +19,12 @@ import pulumi_aws as aws
 import pulumi_docker as docker
 
 from darknet_detector.contract import (
+    DEFAULT_MODEL,
     ENGINES,
     FLAVOURS,
     MANIFEST_FILE,
     REFERENCE_TARGET,
+    SERVICE_NAME,
     VERSION,
     load_manifest,
     manifest_model_problem,
@@ -58,7 +60,7 @@ class DarknetImageArgs:
     context: str | None = None
     """Docker build context holding the Dockerfile and models.json; defaults to the recipe shipped with
     this package."""
-    model: str = "yolov3-tiny"
+    model: str = DEFAULT_MODEL
     """The model built into the image: a name in the build context's models.json; with `model_dir` or
     `model_uri`, the name of a team's own model (its files are MODEL.cfg, MODEL.weights, MODEL.names);
     with `image_uri`, any model name the image was built with."""
@@ -226,7 +228,7 @@ class DarknetImage(pulumi.ComponentResource):
         elif args.push_to_ecr:
             self.image_uri = self._build_and_push(name, args)
         else:
-            local_name = args.local_image_name or f"darknet-lambda:{args.tag}"
+            local_name = args.local_image_name or f"{SERVICE_NAME}:{args.tag}"
             image = docker.Image(
                 name,
                 image_name=local_name,
@@ -307,7 +309,7 @@ def staging_directory(name: str) -> Path:
     """Where a stack's image with its own model gets its build context: the same place on every run (so
     the Docker provider sees an unchanged context as unchanged), one per project, stack and image."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "darknet-lambda" / "build-contexts" / f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}"
+    return cache / SERVICE_NAME / "build-contexts" / f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}"
 
 
 def stage_own_model(args: DarknetImageArgs, staging: Path) -> Path:

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from darknet_detector.contract import (
+    LAMBDA_MAX_TIMEOUT_SECONDS,
     METRIC_DETECTIONS,
     METRIC_IMAGES_FAILED,
     METRIC_IMAGES_PROCESSED,
@@ -17,6 +18,7 @@ from darknet_detector.contract import (
     METRIC_STAGE_PREFIX,
     METRICS_NAMESPACE,
     SERVICE_NAME,
+    SQS_MAX_RETENTION_SECONDS,
 )
 
 from .checks import InvalidArgument, args_from, check_range
@@ -62,11 +64,13 @@ class DarknetMonitoringArgs:
     """Tags on every resource."""
 
     def __post_init__(self) -> None:
-        check_range("max_queue_age_seconds", self.max_queue_age_seconds, 60, 14 * 24 * 3600, "seconds")
+        check_range(
+            "max_queue_age_seconds", self.max_queue_age_seconds, 60, SQS_MAX_RETENTION_SECONDS, "seconds"
+        )
         check_range("duration_alarm_ratio", self.duration_alarm_ratio, 0.01, 1.0)
         check_range("error_threshold", self.error_threshold, 1, 1_000_000)
         if self.function_timeout is not None:
-            check_range("function_timeout", self.function_timeout, 1, 900, "seconds")
+            check_range("function_timeout", self.function_timeout, 1, LAMBDA_MAX_TIMEOUT_SECONDS, "seconds")
         if self.create_alarm_topic and self.alarm_topic_arn is not None:
             raise InvalidArgument("create_alarm_topic", "alarm_topic_arn already names a topic")
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from darknet_detector.contract import LAMBDA_MAX_TIMEOUT_SECONDS, SQS_MAX_RETENTION_SECONDS
+
 from .checks import InvalidArgument, args_from, check_range
 from .policies import policy_document
 
@@ -15,7 +17,6 @@ VISIBILITY_TIMEOUT_FACTOR = 6
 MAX_VISIBILITY_TIMEOUT_SECONDS = 12 * 3600
 # Lambda reads at most 10 messages per batch unless a batching window is set (then up to 10,000).
 MAX_UNWINDOWED_BATCH_SIZE = 10
-FOURTEEN_DAYS = 14 * 24 * 3600
 
 
 @dataclass(kw_only=True)
@@ -46,7 +47,7 @@ class DarknetQueueArgs:
     batching window, as AWS recommends. Never below the function timeout (AWS refuses that)."""
     message_retention_seconds: int = 4 * 24 * 3600
     """How long an image may wait in the queue, 60..1,209,600 seconds (SQS's default 4 days)."""
-    dead_letter_retention_seconds: int = FOURTEEN_DAYS
+    dead_letter_retention_seconds: int = SQS_MAX_RETENTION_SECONDS
     """How long failed messages are kept in the dead-letter queue (longer than the queue's, 14 days)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on every resource."""
@@ -61,12 +62,22 @@ class DarknetQueueArgs:
             )
         check_range("maximum_concurrency", self.maximum_concurrency, 2, 1000)
         check_range("max_receive_count", self.max_receive_count, 1, 1000)
-        check_range("message_retention_seconds", self.message_retention_seconds, 60, FOURTEEN_DAYS, "seconds")
         check_range(
-            "dead_letter_retention_seconds", self.dead_letter_retention_seconds, 60, FOURTEEN_DAYS, "seconds"
+            "message_retention_seconds",
+            self.message_retention_seconds,
+            60,
+            SQS_MAX_RETENTION_SECONDS,
+            "seconds",
+        )
+        check_range(
+            "dead_letter_retention_seconds",
+            self.dead_letter_retention_seconds,
+            60,
+            SQS_MAX_RETENTION_SECONDS,
+            "seconds",
         )
         if self.function_timeout is not None:
-            check_range("function_timeout", self.function_timeout, 1, 900, "seconds")
+            check_range("function_timeout", self.function_timeout, 1, LAMBDA_MAX_TIMEOUT_SECONDS, "seconds")
         if self.visibility_timeout_seconds is not None:
             check_range(
                 "visibility_timeout_seconds",

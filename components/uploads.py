@@ -11,6 +11,9 @@ import pulumi
 import pulumi_aws as aws
 
 from darknet_detector.contract import (
+    DEFAULT_LOG_RETENTION_DAYS,
+    LAMBDA_MAX_MEMORY_MB,
+    LAMBDA_MIN_MEMORY_MB,
     OUTPUT_BUCKET_ENV,
     RESULT_JSON,
     RESULT_WINDOW_ENV,
@@ -66,13 +69,13 @@ class DarknetUploadsArgs:
     """Seconds, 1..29 (API Gateway's integration timeout)."""
     log_level: str = "INFO"
     """DEBUG, INFO, WARNING or ERROR."""
-    log_retention_days: int = 14
+    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
     """Days the function's logs are kept (a value CloudWatch Logs accepts)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on every resource."""
 
     def __post_init__(self) -> None:
-        check_range("memory_size", self.memory_size, 128, 10240, "MB")
+        check_range("memory_size", self.memory_size, LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB, "MB")
         check_range("timeout", self.timeout, 1, 29, "seconds")
         check_cors_origins("cors_allowed_origins", self.cors_allowed_origins)
         check_choice("log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)

@@ -7,7 +7,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-function_image="${IMAGE_TAG:-darknet-lambda:yolov3-tiny}"
+# The default is `make image`'s tag of the default model, as the contract names it.
+function_image="${IMAGE_TAG:-$(PYTHONPATH="$root/container" python3 -m darknet_detector.contract image-tag)}"
 work="$root/out/demo"
 export PATH="$root/.venv/bin:$PATH"
 

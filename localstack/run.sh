@@ -7,7 +7,7 @@
 #   bash localstack/run.sh up      # deploy and leave it running; writes the outputs file the command reads
 #   bash localstack/run.sh down    # tear down what `up` left running
 #
-# Environment: IMAGE_TAG (the Lambda image tag, default darknet-lambda:yolov3-tiny, as `make image`
+# Environment: IMAGE_TAG (the Lambda image tag, default the default model's, as `make image`
 # builds it), E2E_PYTEST_ARGS (extra pytest arguments), LOCALSTACK_MODE (host: LocalStack Community
 # from PyPI, offline, the default; compose: docker-compose.yml).
 set -euo pipefail
@@ -17,7 +17,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="$root/.cache/localstack"
 venv="$root/.cache/localstack-venv"
 state="$cache/run"
-function_image="${IMAGE_TAG:-darknet-lambda:yolov3-tiny}"
+# The default is `make image`'s tag of the default model, as the contract names it.
+function_image="${IMAGE_TAG:-$(PYTHONPATH="$root/container" python3 -m darknet_detector.contract image-tag)}"
 localstack_version="2026.3.0"
 localstack_python="3.13"
 started_at=$(date +%s)

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 import click
 
-from darknet_detector.contract import SYNC_BODY_LIMIT_BYTES, VERSION
+from darknet_detector.contract import SERVICE_NAME, SYNC_BODY_LIMIT_BYTES, VERSION
 
 from .errors import EXIT_NOT_ALL_SUCCEEDED, CliError, translate, wrap_unexpected
 from .stack import API_KEY_ENV, OUTPUTS_ENV, Stack, discovery_rule, load_stack
@@ -77,7 +77,7 @@ pass_settings = click.make_pass_decorator(Settings)
 @click.option("--outputs", metavar="FILE", help="the stack's outputs (`pulumi stack output --json`)")
 @click.option("--stack", "stack_name", metavar="NAME", help="a Pulumi stack, read with the Pulumi CLI")
 @click.option("--api-key", metavar="KEY", help=f"the API's key (api_key authorization; or ${API_KEY_ENV})")
-@click.version_option(VERSION, prog_name="darknet-lambda")
+@click.version_option(VERSION, prog_name=SERVICE_NAME)
 @click.pass_context
 def cli(ctx: click.Context, outputs: str | None, stack_name: str | None, api_key: str | None) -> None:
     """Darknet/YOLO object detection on AWS Lambda, from the command line."""
@@ -85,7 +85,7 @@ def cli(ctx: click.Context, outputs: str | None, stack_name: str | None, api_key
 
 
 def main() -> None:
-    cli(prog_name="darknet-lambda")
+    cli(prog_name=SERVICE_NAME)
 
 
 def _consoles():

@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from darknet_detector.contract import AUTHORIZATIONS, DetectorConfig
+from darknet_detector.contract import AUTHORIZATIONS, SERVICE_NAME, DetectorConfig
 
 from .errors import CliError
 
 OUTPUTS_ENV = "DARKNET_LAMBDA_OUTPUTS"
 API_KEY_ENV = "DARKNET_LAMBDA_API_KEY"
 LOCALSTACK_BLOCK = "localstack"
-MAKE_UP_OUTPUTS = Path("darknet-lambda") / "localstack-outputs.json"
+MAKE_UP_OUTPUTS = Path(SERVICE_NAME) / "localstack-outputs.json"
 """Under ${XDG_STATE_HOME:-$HOME/.local/state}: where `make up` writes the local stack's outputs."""
 
 

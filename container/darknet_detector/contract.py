@@ -1,12 +1,14 @@
 """The detector's settings contract, shared by deploy time and run time.
 
 The names of the function's environment variables, their types, ranges, defaults, the prefix rules
-and the model manifest's rules are defined here once. The Pulumi components build the function's
-environment with `DetectorConfig.environment()` and the handler reads it back with
-`DetectorConfig.from_environment()`, so a value the components accept never fails at a cold start.
+and the model manifest's rules are defined here once, and so is every other fact more than one part
+states: the default model and image tag, the service's name, the routes, the error shape, the output
+file names, and Lambda's limits. The Pulumi components build the function's environment with
+`DetectorConfig.environment()` and the handler reads it back with `DetectorConfig.from_environment()`,
+so a value the components accept never fails at a cold start.
 
-Standard library only: the image imports this file as `darknet_detector.contract`, and the components import
-the same file as `darknet_detector.contract` (a symbolic link in the source tree, a copy in the wheel).
+Standard library only: the image, the components, the command, the scripts and the tests import it, and
+the Makefile and shell scripts ask it (`python3 -m darknet_detector.contract default-model`).
 """
 
 import json
@@ -14,9 +16,10 @@ import math
 import re
 import secrets
 import struct
+import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,17 @@ VERSION = "0.3.0"
 """The project's version: the wheel's, the image tag's suffix, and the function's DARKNET_LAMBDA_VERSION."""
 
 SERVICE_NAME = "darknet-lambda"
+"""The service's name: its Powertools logs and metrics dimension, and the image repository's name."""
+DEFAULT_MODEL = "yolov3-tiny"
+"""The model an image is built with and a function runs unless told otherwise (a models.json entry)."""
+
+
+def image_tag(model: str = DEFAULT_MODEL) -> str:
+    """The local tag `make image` gives the image of a model (darknet-lambda:yolov3-tiny by default)."""
+    return f"{SERVICE_NAME}:{model}"
+
+
+DEFAULT_IMAGE_TAG = image_tag()
 ENGINES = ("onnx", "darknet")
 FLAVOURS = ("pjreddie", "fork")
 """Which Darknet trained a model: pjreddie's original (the image's CLI runs it) or the maintained fork."""
@@ -38,7 +52,7 @@ the reference engine: the Dockerfile's build target of that name, tagged by `ref
 
 
 def reference_tag(tag: str) -> str:
-    """The reference variant's tag beside the default image's (darknet-lambda:yolov3-tiny-reference)."""
+    """The reference variant's tag beside an image's (darknet-lambda:yolov3-tiny-reference)."""
     return f"{tag}-{REFERENCE_TARGET}"
 
 
@@ -74,8 +88,26 @@ METRIC_STAGE_PREFIX = "StageLatency_"
 METRIC_QUEUE_LATENCY = "UploadToResultLatency"
 """Milliseconds from the object's upload (the event's time) to its result."""
 
+# The files a detection writes into OUTPUT_PREFIX/REQUEST_ID/, which the binary answers carry too.
+RESULT_IMAGE = "image-result.png"
+"""The annotated picture, as Darknet names it."""
+RESULT_TEXT = "result.out"
+"""Darknet's text output, as `darknet detector test` prints it."""
 RESULT_JSON = "result.json"
-"""The result document of a request, written last into output/REQUEST_ID/: its presence means done."""
+"""The result document of a request, written last into OUTPUT_PREFIX/REQUEST_ID/: its presence means done."""
+OUTPUT_FILES = (RESULT_IMAGE, RESULT_TEXT, RESULT_JSON)
+"""Every file of a detection's output folder; the tar.gz answer holds the first two."""
+
+
+def archive_name(request_id: str) -> str:
+    """The file name a client saves the tar.gz answer of a request as (its Content-Disposition)."""
+    return f"{request_id}.tar.gz"
+
+
+def output_folder(output_prefix: str, request_id: str) -> str:
+    return f"{output_prefix}{request_id}/"
+
+
 # Request ids of S3 objects are derived from the object's exact content version, so a redelivered
 # notification, a redriven queue message and a backfill of the same object all write one folder,
 # while a re-upload with new content gets a new one.
@@ -155,7 +187,7 @@ def request_id_of_object(bucket: str, key: str, etag: str, input_prefix: str) ->
 
 
 def result_json_key(output_prefix: str, request_id: str) -> str:
-    return f"{output_prefix}{request_id}/{RESULT_JSON}"
+    return output_folder(output_prefix, request_id) + RESULT_JSON
 
 
 # The image formats the detector reads, and how a file's first bytes tell them. Part of the contract: the
@@ -245,6 +277,23 @@ def routes_text(routes=API_ROUTES) -> str:
     return ", ".join(f"{method} {path}" for method, path in routes)
 
 
+def result_route(request_id: str) -> str:
+    """GET /results/{request_id} for one request id."""
+    return RESULT_ROUTE.replace("{request_id}", request_id)
+
+
+def error_detail(code: str, message: str) -> dict[str, str]:
+    """What went wrong, as every error names it: a stable code for programs, a message for people
+    (result.json's `error` and the `error` of every error answer)."""
+    return {"code": code, "message": message}
+
+
+def error_document(code: str, message: str, request_id: str, **fields: object) -> dict[str, object]:
+    """The one shape of every error answer, the functions' and API Gateway's own alike:
+    {"error": {"code", "message"}, "request_id"}, plus any route's own fields."""
+    return {"error": error_detail(code, message), "request_id": request_id, **fields}
+
+
 # CORS, the same at API Gateway (preflight, its own answers) and in both functions (their answers): the
 # request headers a browser client may send (x-amz-invocation-type asks for an asynchronous run), the
 # answer headers it may read, and how long a browser may keep a preflight's answer.
@@ -278,6 +327,25 @@ def cors_origins(value: str | None) -> tuple[str, ...]:
     """The origins of CORS_ALLOWED_ORIGINS (comma-separated; unset or empty: none, same origin only)."""
     return tuple(origin.strip() for origin in (value or "").split(",") if origin.strip())
 
+
+# Lambda's quotas (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html), which the components
+# check arguments against and the function sizes itself by.
+LAMBDA_MIN_MEMORY_MB = 128
+LAMBDA_MAX_MEMORY_MB = 10240
+LAMBDA_MB_PER_VCPU = 1769
+"""Lambda gives CPU in proportion to memory: 1769 MB is one full vCPU (up to 6 at 10240 MB)."""
+LAMBDA_MAX_TIMEOUT_SECONDS = 900
+LAMBDA_MIN_EPHEMERAL_MB = 512
+LAMBDA_MAX_EPHEMERAL_MB = 10240
+LAMBDA_ASYNC_PAYLOAD_BYTES = 1024 * 1024
+"""An asynchronous (Event) invocation's payload limit, which the HTTP path's asynchronous job must fit."""
+ASYNC_IMAGE_LIMIT_BYTES = 700 * 1024
+"""The largest image an asynchronous POST /detect takes: base64 of it, with the job's other fields, fits
+LAMBDA_ASYNC_PAYLOAD_BYTES."""
+SQS_MAX_RETENTION_SECONDS = 14 * 24 * 3600
+"""The longest SQS keeps a message (14 days): the dead-letter queues keep theirs that long."""
+DEFAULT_LOG_RETENTION_DAYS = 14
+"""Days every log group of the stack (the functions', the API's access logs) keeps its events by default."""
 
 # Lambda's synchronous invocation payload limit (6 MB), which API Gateway's event must fit: the body,
 # base64-encoded (4 bytes per 3), plus the event's envelope, whose largest parts are the headers, twice
@@ -341,7 +409,7 @@ class DetectorConfig:
     """What the handler needs from its environment; each field maps to one variable."""
 
     engine: str = "onnx"
-    model: str = "yolov3-tiny"
+    model: str = DEFAULT_MODEL
     threshold: float = 0.5
     input_prefix: str = "input/"
     output_prefix: str = "output/"
@@ -442,3 +510,31 @@ def manifest_model_problem(manifest: Mapping[str, Mapping], model: str, engine: 
             "layers; use engine 'onnx'"
         )
     return None
+
+
+# Facts the Makefile and the shell scripts read, which cannot import Python:
+#   python3 -m darknet_detector.contract default-model
+# (standard library only, so a bare python3 with container/ on PYTHONPATH serves, before any virtualenv).
+SHELL_FACTS: dict[str, Callable[..., str]] = {
+    "default-model": lambda: DEFAULT_MODEL,
+    "image-tag": image_tag,
+    "reference-target": lambda: REFERENCE_TARGET,
+    "reference-tag": reference_tag,
+}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in SHELL_FACTS:
+        facts = "|".join(SHELL_FACTS)
+        print(f"usage: python3 -m darknet_detector.contract {{{facts}}} [ARG]", file=sys.stderr)
+        return 2
+    try:
+        print(SHELL_FACTS[argv[0]](*argv[1:]))
+    except TypeError:
+        print(f"{argv[0]}: wrong number of arguments", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -52,7 +52,7 @@ from local_lambda import DEFAULT_IMAGE, LocalLambda, file_from_image
 
 from darknet_detector.building.convert import convert, parse_cfg, write_random_weights
 from darknet_detector.building.model_dir import assemble
-from darknet_detector.contract import reference_tag
+from darknet_detector.contract import DEFAULT_MODEL, MODEL_ENV, reference_tag
 from darknet_detector.engines.optimised_graph import PLAIN_GRAPH_ENV, SESSION_READY_LOG
 
 SCRIPTS = Path(__file__).resolve().parent
@@ -79,7 +79,7 @@ GOAL_COLD_START_SECONDS = 1.0
 # From the container's start (after `docker run` returned) to the first answer, by setting.
 GOAL_AFTER_START_MS = {"unrestricted": 250, "cpus0.6_mem1024m": 450}
 # The default image, uncompressed, for the models that have a size goal.
-GOAL_IMAGE_BYTES = {"yolov3-tiny": 200_000_000}
+GOAL_IMAGE_BYTES = {DEFAULT_MODEL: 200_000_000}
 
 
 @dataclass(frozen=True)
@@ -548,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
 
     host = machine()
     env = image_env(args.image)
-    model = env.get("DETECTOR_MODEL", "yolov3-tiny")
+    model = env.get(MODEL_ENV, DEFAULT_MODEL)
     reference = args.reference_image or reference_tag(args.image)
     # The darknet engine runs in the reference variant; everything else in the default image.
     engine_image = {DEFAULT_ENGINE: args.image, "darknet": reference}

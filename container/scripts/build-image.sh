@@ -2,7 +2,7 @@
 # `make image`: everything a fresh machine needs to build the Lambda image offline.
 # Installs and starts a Docker engine if needed, provides the base image, fills
 # container/cache with the Python wheels (downloaded by the host's pip, which trusts the
-# host's TLS set-up) and the verified weights, then builds darknet-lambda:$MODEL (IMAGE_TAG) and its
+# host's TLS set-up) and the verified weights, then builds IMAGE_TAG (the contract's tag of MODEL) and its
 # reference variant, IMAGE_TAG-reference, which adds Darknet's CLI and the weights for DETECTOR_ENGINE=darknet.
 # ARCH=arm64 builds for Lambda's arm64 (Graviton) on any host: the build's RUN steps run under
 # qemu-user (ensure-qemu.sh), on an arm64 base image made the same way as the x86_64 one, with
@@ -16,10 +16,12 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 context="$(dirname "$here")"
-model="${MODEL:-yolov3-tiny}"
+python="${PYTHON:-python3}"
+# The defaults (model, tags) are the contract's, read with the standard library alone.
+contract() { PYTHONPATH="$context" "$python" -m darknet_detector.contract "$@"; }
+model="${MODEL:-$(contract default-model)}"
 model_dir="${MODEL_DIR:-}"
 flavour="${MODEL_FLAVOUR:-}"
-python="${PYTHON:-python3}"
 
 # The build context's model/ folder holds the own model's files during the build, nothing otherwise
 # (so that any other build of container/ sees the same context).
@@ -46,11 +48,10 @@ if [[ -n "$model_dir" ]]; then
   cp "$weights" "$staging/$model.weights"
   cp "$names" "$staging/$model.names"
 fi
-tag="${IMAGE_TAG:-darknet-lambda:$model}"
-# The reference variant (the default image plus Darknet's CLI and the weights), named by the contract.
-read -r reference_target reference < <(PYTHONPATH="$context" "$python" -c \
-  'import sys; from darknet_detector.contract import REFERENCE_TARGET as t, reference_tag; print(t, reference_tag(sys.argv[1]))' \
-  "$tag")
+tag="${IMAGE_TAG:-$(contract image-tag "$model")}"
+# The reference variant (the default image plus Darknet's CLI and the weights).
+reference_target="$(contract reference-target)"
+reference="$(contract reference-tag "$tag")"
 build_args=(--build-arg "MODEL=$model" --build-arg "MODEL_FLAVOUR=$flavour")
 if [[ -n "${PREOPTIMISED_LAYOUTS+set}" ]]; then
   build_args+=(--build-arg "PREOPTIMISED_LAYOUTS=$PREOPTIMISED_LAYOUTS")

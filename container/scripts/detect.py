@@ -18,7 +18,7 @@ from pathlib import Path
 from lambda_events import make_api_event
 from local_lambda import DEFAULT_IMAGE, LocalLambda, file_from_image
 
-from darknet_detector.contract import reference_tag
+from darknet_detector.contract import RESULT_IMAGE, RESULT_TEXT, reference_tag
 
 SAMPLE_IMAGE = "/opt/darknet/data/dog.jpg"
 
@@ -66,8 +66,8 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(base64.b64decode(response["body"])), mode="r:gz") as archive:
         archive.extractall(args.out, filter="data")
-    sys.stdout.write((args.out / "result.out").read_text())
-    print(f"detect: image-result.png saved to {args.out / 'image-result.png'}", file=sys.stderr)
+    sys.stdout.write((args.out / RESULT_TEXT).read_text())
+    print(f"detect: {RESULT_IMAGE} saved to {args.out / RESULT_IMAGE}", file=sys.stderr)
     return 0
 
 

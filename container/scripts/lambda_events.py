@@ -11,6 +11,8 @@ import time
 import uuid
 from urllib.parse import quote_plus
 
+from darknet_detector.contract import DETECT_ROUTE
+
 
 def make_s3_event(
     bucket: str,
@@ -64,8 +66,8 @@ def make_api_event(body: bytes, headers: dict[str, str] | None = None, base64_en
         **(headers or {}),
     }
     return {
-        "resource": "/detect",
-        "path": "/detect",
+        "resource": DETECT_ROUTE,
+        "path": DETECT_ROUTE,
         "httpMethod": "POST",
         "headers": headers,
         "multiValueHeaders": {name: [value] for name, value in headers.items()},
@@ -77,13 +79,13 @@ def make_api_event(body: bytes, headers: dict[str, str] | None = None, base64_en
             "accountId": "123456789012",
             "apiId": "abc123",
             "httpMethod": "POST",
-            "path": "/prod/detect",
+            "path": f"/prod{DETECT_ROUTE}",
             "protocol": "HTTP/1.1",
             "requestId": str(uuid.uuid4()),
             "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
             "requestTimeEpoch": int(time.time() * 1000),
             "resourceId": "res123",
-            "resourcePath": "/detect",
+            "resourcePath": DETECT_ROUTE,
             "stage": "prod",
             "identity": {"sourceIp": "127.0.0.1", "userAgent": "pytest"},
         },

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
 
+from darknet_detector.contract import DEFAULT_IMAGE_TAG
+
 # The image `make image` builds: IMAGE_TAG as the Makefile exports it, or the default model's tag.
-DEFAULT_IMAGE = os.environ.get("IMAGE_TAG") or "darknet-lambda:yolov3-tiny"
+DEFAULT_IMAGE = os.environ.get("IMAGE_TAG") or DEFAULT_IMAGE_TAG
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 # While the emulator starts, docker's port proxy refuses, resets or closes connections it cannot forward.
 NOT_LISTENING_YET = (

@@ -42,9 +42,9 @@ from bench import (
 from lambda_events import make_api_event
 from local_lambda import DEFAULT_IMAGE
 
-from darknet_detector.core.cpu import LAMBDA_MB_PER_VCPU
+from darknet_detector.contract import LAMBDA_MB_PER_VCPU
 
-MEMORY_SIZES_MB = (1024, 1536, 1769, 2048, 3008, 3538)
+MEMORY_SIZES_MB = (1024, 1536, LAMBDA_MB_PER_VCPU, 2048, 3008, 2 * LAMBDA_MB_PER_VCPU)
 # AWS Lambda list prices, us-east-1 (first pricing tier): per GB-second of billed duration by
 # architecture, and per request.
 PRICE_PER_GB_SECOND = {"x86_64": 0.0000166667, "arm64": 0.0000133334}

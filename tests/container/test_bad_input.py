@@ -7,7 +7,7 @@ import json
 import pytest
 from lambda_events import response_headers
 
-from darknet_detector.contract import LAMBDA_SYNC_PAYLOAD_BYTES, SYNC_BODY_LIMIT_BYTES
+from darknet_detector.contract import LAMBDA_SYNC_PAYLOAD_BYTES, RESULT_JSON, SYNC_BODY_LIMIT_BYTES
 
 pytestmark = pytest.mark.docker
 
@@ -95,8 +95,8 @@ def test_s3_bad_object_yields_an_error_result_json_without_raising(
     assert "errorType" not in response, response
     (request_id,) = [result["request_id"] for result in response["results"]]
     folder = f"output/{request_id}/"
-    assert bucket_keys(folder) == {folder + "result.json"}
-    document = json.loads(s3.get_object(Bucket=bucket, Key=folder + "result.json")["Body"].read())
+    assert bucket_keys(folder) == {folder + RESULT_JSON}
+    document = json.loads(s3.get_object(Bucket=bucket, Key=folder + RESULT_JSON)["Body"].read())
     assert document["status"] == "error", document
     assert document["error"]["code"] == code, document
     assert document["error"]["message"], document
@@ -133,7 +133,7 @@ def test_s3_object_over_the_s3_limit_gets_too_large_without_raising(
     assert "errorType" not in response, response
     (request_id,) = [result["request_id"] for result in response["results"]]
     folder = f"output/{request_id}/"
-    assert bucket_keys(folder) == {folder + "result.json"}
-    document = json.loads(s3.get_object(Bucket=bucket, Key=folder + "result.json")["Body"].read())
+    assert bucket_keys(folder) == {folder + RESULT_JSON}
+    document = json.loads(s3.get_object(Bucket=bucket, Key=folder + RESULT_JSON)["Body"].read())
     assert document["status"] == "error" and document["error"]["code"] == "too_large", document
     assert str(s3_limit) in document["error"]["message"], document

@@ -13,7 +13,15 @@ from urllib.parse import unquote
 import pytest
 from lambda_events import response_headers
 
-from darknet_detector.contract import time_ordered_id_millis
+from darknet_detector.contract import (
+    ASYNC_IMAGE_LIMIT_BYTES,
+    DEFAULT_MODEL,
+    LAMBDA_ASYNC_PAYLOAD_BYTES,
+    RESULT_IMAGE,
+    RESULT_JSON,
+    RESULT_TEXT,
+    time_ordered_id_millis,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -31,7 +39,7 @@ def test_post_returns_json_detections(any_engine, dog_jpg, api_event, dog_checks
     document = json.loads(response["body"])
     assert document["status"] == "ok"
     assert document["request_id"] == response_headers(response)["X-Request-Id"]
-    assert (document["engine"], document["model"], document["threshold"]) == (engine, "yolov3-tiny", 0.5)
+    assert (document["engine"], document["model"], document["threshold"]) == (engine, DEFAULT_MODEL, 0.5)
     assert document["image"] == {"width": 768, "height": 576, "format": "jpeg", "orientation": 1}
     dog_checks["detections"](document["detections"])
     dog_checks["result_out"](document["result_out"])
@@ -47,9 +55,9 @@ def test_accept_gzip_returns_a_tar_gz_of_the_png_and_result_out(lambda_onnx, dog
     archive = base64.b64decode(response["body"], validate=True)
     assert archive[:2] == b"\x1f\x8b", archive[:8]
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-        assert sorted(tar.getnames()) == ["image-result.png", "result.out"]
-        png = tar.extractfile("image-result.png").read()
-        text = tar.extractfile("result.out").read().decode()
+        assert sorted(tar.getnames()) == sorted([RESULT_IMAGE, RESULT_TEXT])
+        png = tar.extractfile(RESULT_IMAGE).read()
+        text = tar.extractfile(RESULT_TEXT).read().decode()
     assert dog_checks["png_size"](png) == dog_checks["size"]
     dog_checks["result_out"](text)
 
@@ -82,23 +90,23 @@ def test_async_request_reinvokes_the_function_and_results_land_where_202_said(
     assert call.headers.get("x-amz-invocation-type") == "Event", call.headers
     assert call.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 "), "Invoke must be signed"
     payload = json.loads(call.body)
-    assert len(call.body) <= 1024 * 1024, "an Event payload must fit Lambda's 1 MB asynchronous limit"
+    assert len(call.body) <= LAMBDA_ASYNC_PAYLOAD_BYTES, "an Event payload must fit Lambda's Event limit"
 
     # Lambda would now run the function with that payload: do so.
     result = lambda_async.invoke(payload)
     assert result == {"request_id": request_id, "status": "ok"}, result
 
     assert {key.removeprefix(folder) for key in bucket_keys(folder)} == {
-        "image-result.png",
-        "result.out",
-        "result.json",
+        RESULT_IMAGE,
+        RESULT_TEXT,
+        RESULT_JSON,
     }
-    document = json.loads(s3.get_object(Bucket=bucket, Key=folder + "result.json")["Body"].read())
+    document = json.loads(s3.get_object(Bucket=bucket, Key=folder + RESULT_JSON)["Body"].read())
     assert document["status"] == "ok" and document["request_id"] == request_id
     dog_checks["detections"](document["detections"])
-    png = s3.get_object(Bucket=bucket, Key=folder + "image-result.png")["Body"].read()
+    png = s3.get_object(Bucket=bucket, Key=folder + RESULT_IMAGE)["Body"].read()
     assert dog_checks["png_size"](png) == dog_checks["size"]
-    dog_checks["result_out"](s3.get_object(Bucket=bucket, Key=folder + "result.out")["Body"].read().decode())
+    dog_checks["result_out"](s3.get_object(Bucket=bucket, Key=folder + RESULT_TEXT)["Body"].read().decode())
 
 
 def wait_for_log_line(function, keys: dict[str, str], timeout: float = 10.0) -> bool:
@@ -157,7 +165,7 @@ def test_async_bad_input_is_refused_at_once_without_an_invoke(
 def test_async_image_over_the_event_limit_is_413_pointing_to_s3(
     lambda_async, fake_lambda_api, bucket, dog_jpg, api_event
 ):
-    limit = 700 * 1024  # the handler's default MAX_ASYNC_IMAGE_BYTES: base64 of it fits a 1 MB Event
+    limit = ASYNC_IMAGE_LIMIT_BYTES  # the handler's default MAX_ASYNC_IMAGE_BYTES
     body = dog_jpg[:-2] + bytes(limit + 1 - len(dog_jpg)) + b"\xff\xd9"
     already = len(fake_lambda_api.requests)
 

@@ -18,11 +18,12 @@ import pytest
 from local_lambda import LocalLambda, files_from_image
 
 from darknet_detector.building.parity import compare
+from darknet_detector.contract import DEFAULT_MODEL
 from darknet_detector.core.detection import Detection
 
 pytestmark = pytest.mark.docker
 
-MODEL = "yolov3-tiny"
+MODEL = DEFAULT_MODEL
 PROBE = Path(__file__).with_name("startup_probe.py")
 FALLBACK_LOG = "pre-optimised graph not used, optimising the plain graph"
 QEMU = "/usr/local/bin/qemu-x86_64-static"

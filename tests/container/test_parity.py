@@ -15,7 +15,7 @@ import subprocess
 import pytest
 from local_lambda import DEFAULT_IMAGE
 
-from darknet_detector.contract import reference_tag
+from darknet_detector.contract import DEFAULT_MODEL, reference_tag
 
 pytestmark = pytest.mark.docker
 
@@ -60,7 +60,7 @@ def test_onnx_engine_matches_darknet_on_every_sample_image():
         "--model-dir",
         "/opt/model",
         "--model",
-        "yolov3-tiny",
+        DEFAULT_MODEL,
         "--darknet",
         "/opt/darknet/bin/darknet",
         *(f"/opt/darknet/data/{name}.jpg" for name in SAMPLES),
@@ -68,7 +68,7 @@ def test_onnx_engine_matches_darknet_on_every_sample_image():
     )
     assert completed.returncode == 0, completed.stderr
     summary = json.loads(completed.stdout)
-    assert summary["passed"] and summary["model"] == "yolov3-tiny"
+    assert summary["passed"] and summary["model"] == DEFAULT_MODEL
     assert [r["image"] for r in summary["images"]] == [f"/opt/darknet/data/{n}.jpg" for n in SAMPLES]
     for report in summary["images"]:
         assert report["passed"], report["problems"]

@@ -17,6 +17,8 @@ from lambda_events import make_api_event
 from local_lambda import LocalLambda
 from support import corpus
 
+from darknet_detector.contract import RESULT_IMAGE, RESULT_TEXT
+
 pytestmark = pytest.mark.docker
 
 DOG_SIZE = (768, 576)
@@ -117,8 +119,8 @@ def test_the_drawn_image_and_result_out_are_upright(lambda_onnx, dog_jpg, api_ev
     assert response["statusCode"] == 200, response["body"][:300]
     with tarfile.open(fileobj=io.BytesIO(base64.b64decode(response["body"])), mode="r:gz") as archive:
         members = {m.name: archive.extractfile(m).read() for m in archive.getmembers()}
-    assert dog_checks["png_size"](members["image-result.png"]) == DOG_SIZE
-    lines = members["result.out"].decode().splitlines()
+    assert dog_checks["png_size"](members[RESULT_IMAGE]) == DOG_SIZE
+    lines = members[RESULT_TEXT].decode().splitlines()
     assert lines[0].startswith("request.jpg: Predicted in "), lines
     assert {line.split(":")[0] for line in lines[1:]} >= FOUND_IN_EVERY_DOG, lines
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from darknet_detector.contract import DEFAULT_MODEL, OUTPUT_FILES, RESULT_IMAGE, RESULT_JSON, RESULT_TEXT
 from darknet_detector.core.outputs import safe_filename
 
 pytestmark = pytest.mark.docker
 
-OUTPUT_NAMES = {"image-result.png", "result.out", "result.json"}
+OUTPUT_NAMES = set(OUTPUT_FILES)
 
 
 def process(function, s3, bucket, key, data, make_s3_event, sequencer=None):
@@ -52,24 +53,24 @@ def test_s3_upload_writes_the_three_outputs(any_engine, s3, bucket, dog_jpg, s3_
     assert response == {"processed": 1, "ignored": 0, "results": [{"request_id": request_id, "status": "ok"}]}
     assert not any(k.startswith("input/") for k in new_keys), new_keys
 
-    png = s3.get_object(Bucket=bucket, Key=folder + "image-result.png")
+    png = s3.get_object(Bucket=bucket, Key=folder + RESULT_IMAGE)
     assert png["ContentType"] == "image/png"
     assert dog_checks["png_size"](png["Body"].read()) == dog_checks["size"]
 
-    result_out = s3.get_object(Bucket=bucket, Key=folder + "result.out")["Body"].read().decode()
+    result_out = s3.get_object(Bucket=bucket, Key=folder + RESULT_TEXT)["Body"].read().decode()
     dog_checks["result_out"](result_out)
     # Darknet names the file it read: the object's own name, not the function's private folder.
     assert result_out.split(": Predicted in ")[0] == safe_filename(key, ".jpg"), result_out.splitlines()[0]
 
     import json
 
-    document = json.loads(s3.get_object(Bucket=bucket, Key=folder + "result.json")["Body"].read())
+    document = json.loads(s3.get_object(Bucket=bucket, Key=folder + RESULT_JSON)["Body"].read())
     assert document["status"] == "ok", document
     assert document["request_id"] == request_id
     etag = event["Records"][0]["s3"]["object"]["eTag"]
     assert document["source"] == {"bucket": bucket, "key": key, "etag": etag}
     assert document["engine"] == engine
-    assert document["model"] == "yolov3-tiny"
+    assert document["model"] == DEFAULT_MODEL
     assert document["threshold"] == 0.5
     assert document["image"] == {"width": 768, "height": 576, "format": "jpeg", "orientation": 1}
     dog_checks["detections"](document["detections"])

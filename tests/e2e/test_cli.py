@@ -21,7 +21,16 @@ from pathlib import Path
 import pytest
 from e2e_harness.client import localstack_block
 
-from darknet_detector.contract import SYNC_BODY_LIMIT_BYTES, request_id_of_object, result_json_key
+from darknet_detector.contract import (
+    DEFAULT_MODEL,
+    OUTPUT_FILES,
+    RESULT_IMAGE,
+    RESULT_JSON,
+    RESULT_TEXT,
+    SYNC_BODY_LIMIT_BYTES,
+    request_id_of_object,
+    result_json_key,
+)
 
 COMMAND = Path(sys.executable).with_name("darknet-lambda")
 DARKNET_LINE = re.compile(r"^[a-z][a-z ]*: \d{1,3}%$")
@@ -123,7 +132,7 @@ def test_ls_lists_the_put_images_and_the_files_of_one(run, put_folder, s3, stack
     assert table.returncode == 0 and "request id" in table.stdout
     files = run("ls", request_id)
     assert files.returncode == 0
-    for name in ("image-result.png", "result.json", "result.out"):
+    for name in OUTPUT_FILES:
         assert name in files.stdout
 
 
@@ -136,9 +145,9 @@ def test_get_downloads_a_result_folder(run, put_folder, s3, stack, tmp_path):
     done = run("get", request_id, "--dir", str(tmp_path))
     assert done.returncode == 0, done.stderr
     got = tmp_path / request_id
-    assert sorted(p.name for p in got.iterdir()) == ["image-result.png", "result.json", "result.out"]
-    assert json.loads((got / "result.json").read_text())["source"]["key"] == key
-    assert (got / "image-result.png").read_bytes().startswith(b"\x89PNG")
+    assert sorted(p.name for p in got.iterdir()) == sorted(OUTPUT_FILES)
+    assert json.loads((got / RESULT_JSON).read_text())["source"]["key"] == key
+    assert (got / RESULT_IMAGE).read_bytes().startswith(b"\x89PNG")
 
 
 def test_invoke_prints_darknet_lines(run, dog_path):
@@ -158,8 +167,8 @@ def test_invoke_output_writes_the_archive(run, dog_path, tmp_path):
     done = run("invoke", str(dog_path), "-o", str(target))
     assert done.returncode == 0, done.stderr
     with tarfile.open(target) as archive:
-        assert sorted(archive.getnames()) == ["image-result.png", "result.out"]
-        text = archive.extractfile("result.out").read().decode()
+        assert sorted(archive.getnames()) == sorted([RESULT_IMAGE, RESULT_TEXT])
+        text = archive.extractfile(RESULT_TEXT).read().decode()
     assert "dog: " in text
 
 
@@ -237,7 +246,7 @@ def test_status_shows_the_function_and_the_queues(run, outputs):
     done = run("status", "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["function"]["model"] == "yolov3-tiny" and report["function"]["memory_mb"] == 1536
+    assert report["function"]["model"] == DEFAULT_MODEL and report["function"]["memory_mb"] == 1536
     assert report["function"]["engine"] == "onnx" and report["function"]["version"]
     assert "secretAccessKey" not in done.stdout
     if outputs.get("queueUrl"):
@@ -245,7 +254,7 @@ def test_status_shows_the_function_and_the_queues(run, outputs):
         assert {"waiting", "in_flight"} <= set(report["dead_letter_queue"])
     assert isinstance(report["alarms"], list) and isinstance(report["last_errors"], list)
     text = run("status")
-    assert text.returncode == 0 and "function: " in text.stdout and "yolov3-tiny" in text.stdout
+    assert text.returncode == 0 and "function: " in text.stdout and DEFAULT_MODEL in text.stdout
 
 
 def test_backfill_skips_what_has_a_result_and_reruns_what_lost_it(run, outputs, put_folder, s3, stack):

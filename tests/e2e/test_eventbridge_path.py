@@ -12,6 +12,7 @@ import pytest
 from e2e_harness import applier, program
 from e2e_harness.client import aws, classes
 
+from darknet_detector.contract import OUTPUT_FILES
 from darknet_lambda import DarknetS3Trigger, DarknetS3TriggerArgs
 
 
@@ -86,7 +87,7 @@ def test_eventbridge_delivery_keeps_the_buckets_other_notification(stack, s3, do
         assert document["status"] == "ok"
         assert classes(document) >= {"dog", "truck", "bicycle"}
         listed = {item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix=folder)["Contents"]}
-        assert listed == {f"{folder}{n}" for n in ("image-result.png", "result.out", "result.json")}
+        assert listed == {f"{folder}{n}" for n in OUTPUT_FILES}
 
         s3.put_object(Bucket=bucket, Key="other/note.txt", Body=b"for the other consumer")
         assert _queued_keys(queue_url, timeout=30) == ["other/note.txt"], "the other consumer still hears"

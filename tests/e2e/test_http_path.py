@@ -17,7 +17,13 @@ from support import corpus
 from support.curl import curl
 from support.divergences import expected, outcome
 
-from darknet_detector.contract import SUPPORTED_NAMES, SYNC_ANSWER_LIMIT_BYTES, SYNC_BODY_LIMIT_BYTES
+from darknet_detector.contract import (
+    RESULT_IMAGE,
+    RESULT_TEXT,
+    SUPPORTED_NAMES,
+    SYNC_ANSWER_LIMIT_BYTES,
+    SYNC_BODY_LIMIT_BYTES,
+)
 
 EXPECTED = {"dog", "truck", "bicycle"}
 MB = 1_000_000
@@ -111,9 +117,9 @@ def test_accept_is_negotiated_and_the_tar_gz_arrives_as_bytes(stack, dog_file, t
         assert classes(json.loads(body)) >= EXPECTED
         return
     members = tar_members(body)  # bytes, not base64 text
-    assert set(members) == {"image-result.png", "result.out"}
-    assert members["image-result.png"].startswith(b"\x89PNG")
-    assert b"dog:" in members["result.out"]
+    assert set(members) == {RESULT_IMAGE, RESULT_TEXT}
+    assert members[RESULT_IMAGE].startswith(b"\x89PNG")
+    assert b"dog:" in members[RESULT_TEXT]
 
 
 @pytest.mark.parametrize(
@@ -286,7 +292,7 @@ def test_options_reach_the_tar_gz_and_the_asynchronous_result(stack, dog_file, d
         "--data-binary", f"@{dog_file}", f"{stack.api_url}?classes=dog",
     )  # fmt: skip
     assert status == 200, body[:300]
-    text = tar_members(body)["result.out"].decode()
+    text = tar_members(body)[RESULT_TEXT].decode()
     assert "dog:" in text and "truck:" not in text and "bicycle:" not in text
     response = requests.post(
         f"{stack.api_url}?classes=bicycle&threshold=0.3",

@@ -31,7 +31,12 @@ import pytest
 from e2e_harness.client import aws
 from PIL import Image
 
-from darknet_detector.contract import object_request_id, result_json_key
+from darknet_detector.contract import (
+    OUTPUT_FILES,
+    RESULT_JSON,
+    object_request_id,
+    result_json_key,
+)
 from darknet_lambda import backfill
 
 LOAD_IMAGES = int(os.environ.get("E2E_LOAD_IMAGES", "1000"))
@@ -41,7 +46,7 @@ FAILING_ON_PURPOSE = 6
 # many times, each after the visibility timeout, before it moves to the dead-letter queue.
 MAX_RECEIVE_COUNT = 3
 VISIBILITY_TIMEOUT_SECONDS = 20
-OUTPUT_NAMES = {"image-result.png", "result.out", "result.json"}
+OUTPUT_NAMES = set(OUTPUT_FILES)
 CONTAINER_PREFIX = "darknet-e2e-lambda-"  # localstack/run.sh names the function containers so
 
 
@@ -55,7 +60,7 @@ def volume_prefix(stack, s3) -> Iterator[str]:
         keys = [obj.key for obj in page]
         for obj in page:
             folder = result_json_key("output/", object_request_id(stack.bucket, obj.key, obj.etag))
-            keys += [folder.replace("result.json", name) for name in OUTPUT_NAMES]
+            keys += [folder.replace(RESULT_JSON, name) for name in OUTPUT_NAMES]
         for start in range(0, len(keys), 1000):
             s3.delete_objects(
                 Bucket=stack.bucket, Delete={"Objects": [{"Key": key} for key in keys[start : start + 1000]]}
@@ -77,7 +82,7 @@ def result_folders(s3, bucket: str) -> set[str]:
     found = set()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="output/"):
         found |= {
-            item["Key"][: -len("result.json")]
+            item["Key"][: -len(RESULT_JSON)]
             for item in page.get("Contents", [])
             if item["Key"].endswith("/result.json")
         }
@@ -163,7 +168,7 @@ def test_a_thousand_images_each_get_one_complete_result_despite_a_killed_contain
         etag = s3.put_object(Bucket=stack.bucket, Key=key, Body=dog_jpg)["ETag"]
         uploaded_at[key] = time.time()
         folder_of[key] = result_json_key("output/", object_request_id(stack.bucket, key, etag))[
-            : -len("result.json")
+            : -len(RESULT_JSON)
         ]
 
     started = time.time()

@@ -11,6 +11,8 @@ import pytest
 from e2e_harness.client import aws, classes, invocation_count, settled_invocation_count
 from support.divergences import expected
 
+from darknet_detector.contract import OUTPUT_FILES
+
 EXPECTED = {"dog", "truck", "bicycle"}
 
 
@@ -25,7 +27,7 @@ def test_upload_yields_the_three_outputs_with_the_expected_detections(stack, s3,
         s3.put_object(Bucket=stack.bucket, Key=key, Body=dog_jpg)
         folder, document = stack.wait_for_results({key}, timeout=60)[key]
     listed = {item["Key"] for item in s3.list_objects_v2(Bucket=stack.bucket, Prefix=folder)["Contents"]}
-    assert listed == {f"{folder}{n}" for n in ("image-result.png", "result.out", "result.json")}
+    assert listed == {f"{folder}{n}" for n in OUTPUT_FILES}
     assert document["status"] == "ok"
     assert classes(document) >= EXPECTED
     png = s3.get_object(Bucket=stack.bucket, Key=f"{folder}image-result.png")["Body"].read()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from darknet_detector.contract import DEFAULT_MODEL, RESULT_IMAGE
 from darknet_detector.core.detection import Detection, DetectionRun
 from darknet_detector.core.source import SourceImage
 
@@ -16,7 +17,7 @@ class StandInEngine:
     the real engines do: enough to test the plumbing."""
 
     name = "stand-in"
-    model = "yolov3-tiny"
+    model = DEFAULT_MODEL
     threshold = 0.5
     names = ("person", "bicycle", "car", "motorbike", "aeroplane", "bus", "train", "truck", "dog")
 
@@ -37,7 +38,7 @@ class StandInEngine:
         self.annotated.append(annotate)
         annotated = None
         if annotate:
-            annotated = workdir / "image-result.png"
+            annotated = workdir / RESULT_IMAGE
             annotated.write_bytes(source.data)
         threshold = self.threshold if threshold is None else threshold
         found = [d for d in FOUND if d.confidence > threshold and (not classes or d.label in classes)]

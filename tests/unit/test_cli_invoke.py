@@ -15,6 +15,7 @@ import pytest
 from support.cli import jpeg
 
 import darknet_lambda.cli as cli_module
+from darknet_detector.contract import RESULT_IMAGE, RESULT_JSON, RESULT_TEXT
 
 DOCUMENT = {
     "request_id": "r-1",
@@ -74,7 +75,7 @@ class StandInApi(BaseHTTPRequestHandler):
                 )
             if self.headers.get("Accept") == "application/gzip":
                 return self._send(
-                    200, archive({"result.out": b"dog: 57%\n"}), "application/gzip", X_Request_Id="r-1"
+                    200, archive({RESULT_TEXT: b"dog: 57%\n"}), "application/gzip", X_Request_Id="r-1"
                 )
             return self._send(200, DOCUMENT, X_Request_Id="r-1")
         if self.path == "/v1/uploads":
@@ -148,15 +149,12 @@ def test_output_writes_the_archive_or_packs_a_stored_answers_links(api, dog, tmp
     assert StandInApi.seen[0][2]["Accept"] == "application/gzip"
     assert gzip.decompress(out.read_bytes())  # the archive as answered
     base = api.outputs["apiUrl"].rsplit("/v1", 1)[0]
-    links = {
-        name: f"{base}/links/{file}"
-        for name, file in (("image", "image-result.png"), ("json", "result.json"))
-    }
+    links = {name: f"{base}/links/{file}" for name, file in (("image", RESULT_IMAGE), ("json", RESULT_JSON))}
     StandInApi.answers["detect"] = (200, {"status": "stored", "links": links, "request_id": "r-2"})
     stored = tmp_path / "stored.tar.gz"
     assert api.run("invoke", str(dog), "-o", str(stored)).exit_code == 0
     with tarfile.open(stored) as tar:
-        assert sorted(tar.getnames()) == ["image-result.png", "result.json"]
+        assert sorted(tar.getnames()) == sorted([RESULT_IMAGE, RESULT_JSON])
 
 
 def test_async_prints_the_request_and_wait_polls_until_200(api, dog):

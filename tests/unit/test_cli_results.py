@@ -9,6 +9,8 @@ import boto3
 import pytest
 from support.cli import BUCKET, FUNCTION
 
+from darknet_detector.contract import DEFAULT_MODEL, RESULT_IMAGE, RESULT_JSON
+
 IDS = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(4)]
 
 
@@ -72,7 +74,7 @@ def test_ls_filters_by_status_prefix_and_limit(results):
 
 def test_ls_of_a_request_lists_its_files_and_an_unknown_one_exits_1(results):
     files = json.loads(results.run("ls", IDS[0], "--json").stdout)
-    assert sorted(f["name"] for f in files) == ["image-result.png", "result.json"]
+    assert sorted(f["name"] for f in files) == sorted([RESULT_IMAGE, RESULT_JSON])
     missing = results.run("ls", "11111111-1111-4111-8111-111111111111")
     assert missing.exit_code == 1 and "no result folder output/11111111" in missing.stderr
 
@@ -81,8 +83,8 @@ def test_get_downloads_folders_and_all(results, tmp_path):
     target = tmp_path / "got"
     result = results.run("get", IDS[0], "--dir", str(target))
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (target / IDS[0]).iterdir()) == ["image-result.png", "result.json"]
-    assert json.loads((target / IDS[0] / "result.json").read_text())["source"]["key"] == "input/a/dog.jpg"
+    assert sorted(p.name for p in (target / IDS[0]).iterdir()) == sorted([RESULT_IMAGE, RESULT_JSON])
+    assert json.loads((target / IDS[0] / RESULT_JSON).read_text())["source"]["key"] == "input/a/dog.jpg"
     everything = results.run("get", "--all", "--dir", str(tmp_path / "all"), "--json")
     assert len(json.loads(everything.stdout)["files"]) == 7
     unknown = results.run("get", IDS[0], "11111111-1111-4111-8111-111111111111", "--dir", str(target))
@@ -134,7 +136,7 @@ def test_status_reads_the_functions_settings(cli_stack, monkeypatch):
                 "State": "Active",
                 "Environment": {
                     "Variables": {
-                        "DETECTOR_MODEL": "yolov3-tiny",
+                        "DETECTOR_MODEL": DEFAULT_MODEL,
                         "DETECTOR_ENGINE": "onnx",
                         "DARKNET_LAMBDA_VERSION": "0.2.0",
                         "DETECTOR_THRESHOLD": "0.5",
@@ -150,7 +152,7 @@ def test_status_reads_the_functions_settings(cli_stack, monkeypatch):
     assert report["function"] | {} == {
         **report["function"],
         "memory_mb": 1769,
-        "model": "yolov3-tiny",
+        "model": DEFAULT_MODEL,
         "engine": "onnx",
         "version": "0.2.0",
     }

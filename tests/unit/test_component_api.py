@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from darknet_detector.contract import BINARY_MEDIA_TYPES, SYNC_BODY_LIMIT_BYTES
-from darknet_lambda import DarknetApi, DarknetApiArgs
+from darknet_lambda import DarknetApi, DarknetApiArgs, DarknetService, DarknetServiceArgs
 from darknet_lambda.checks import InvalidArgument
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:detector"
@@ -361,3 +361,22 @@ def test_several_origins_are_echoed_when_listed(mocked):
         assert answer["headers"]["Vary"] == "'Origin'"
         body = template.split("\n", 1)[1]
         assert body == "" or json.loads(body)["error"]["code"] in ("not_found", "method_not_allowed")
+
+
+def test_a_service_with_its_own_prefixes_has_the_gateway_name_its_input_prefix(mocked):
+    """The size answers come from API Gateway, not the function: DarknetService must hand the API the
+    stack's own input prefix, or they would send clients to an input/ the stack does not watch."""
+    args = DarknetServiceArgs(
+        image={"image_uri": "repo/detector:1"},
+        function={"input_prefix": "inbox/", "output_prefix": "results/"},
+    )
+    deployment = mocked.run(lambda: DarknetService("detector", args))
+    bucket = deployment.one("aws:s3/bucket:Bucket").state["bucket"]
+    templates = {
+        response.inputs["responseType"]: response.inputs["responseTemplates"]["application/json"]
+        for response in deployment.of_type("aws:apigateway/response:Response")
+    }
+    for response_type in ("REQUEST_TOO_LARGE", "INTEGRATION_FAILURE"):
+        message = json.loads(templates[response_type])["error"]["message"]
+        assert f"s3://{bucket}/inbox/" in message, message
+        assert "input/" not in message and "output/" not in message, message

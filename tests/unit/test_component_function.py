@@ -3,6 +3,7 @@
 import pulumi_aws as aws
 import pytest
 
+from darknet_detector.contract import DEFAULT_MODEL
 from darknet_lambda import DarknetFunction, DarknetFunctionArgs, InvalidArgument, __version__
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/darknet@sha256:" + "cd" * 32
@@ -82,7 +83,7 @@ def test_settings_and_environment_reach_the_function(mocked):
     assert function["reservedConcurrentExecutions"] == 5
     assert function["environment"]["variables"] == {
         "DETECTOR_ENGINE": "darknet",
-        "DETECTOR_MODEL": "yolov3-tiny",
+        "DETECTOR_MODEL": DEFAULT_MODEL,
         "DETECTOR_THRESHOLD": "0.3",
         "INPUT_PREFIX": "input/",
         "OUTPUT_PREFIX": "output/",

@@ -4,6 +4,7 @@ import stat
 
 import pytest
 
+from darknet_detector.contract import DEFAULT_MODEL, RESULT_IMAGE
 from darknet_detector.core.detection import Detection, UnsupportedOption
 from darknet_detector.core.images import ImageDecodeError
 from darknet_detector.core.source import SourceImage
@@ -96,10 +97,10 @@ def test_darknet_runs_with_as_many_openmp_threads_as_granted(tmp_path, small_png
     workdir = tmp_path / "work"
     workdir.mkdir()
 
-    engine = DarknetCliEngine(model_dir, "yolov3-tiny", 0.5, darknet, threads=3)
+    engine = DarknetCliEngine(model_dir, DEFAULT_MODEL, 0.5, darknet, threads=3)
     run = engine.detect(SourceImage.from_file(image), workdir)
 
-    assert run.detections == [] and run.annotated_png == workdir / "image-result.png"
+    assert run.detections == [] and run.annotated_png == workdir / RESULT_IMAGE
     assert (workdir / "omp-threads").read_text() == "3\n"
     assert (workdir / "thresh").read_text() == "0.5\n"
 
@@ -114,7 +115,7 @@ def fake_engine(tmp_path) -> DarknetCliEngine:
     darknet = tmp_path / "darknet"
     darknet.write_text(FAKE_DARKNET)
     darknet.chmod(darknet.stat().st_mode | stat.S_IXUSR)
-    return DarknetCliEngine(model_dir, "yolov3-tiny", 0.5, darknet, threads=1)
+    return DarknetCliEngine(model_dir, DEFAULT_MODEL, 0.5, darknet, threads=1)
 
 
 def test_a_threshold_per_call_is_darknet_s_thresh_for_that_call_only(fake_engine, tmp_path, small_png):

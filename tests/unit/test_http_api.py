@@ -26,9 +26,13 @@ from darknet_detector.contract import (
     EVENT_ENVELOPE_RESERVE_BYTES,
     FORMAT_NAMES,
     LAMBDA_SYNC_PAYLOAD_BYTES,
+    OUTPUT_FILES,
+    RESULT_IMAGE,
+    RESULT_TEXT,
     SUPPORTED_FORMATS,
     SUPPORTED_NAMES,
     SYNC_BODY_LIMIT_BYTES,
+    result_json_key,
     time_ordered_id_millis,
 )
 from darknet_detector.core import pipeline as service
@@ -239,7 +243,7 @@ def test_accept_is_negotiated_by_q_values_lists_and_wildcards(call, small_jpeg, 
     if answered == "application/json":
         assert json.loads(body)["status"] == "ok"
     else:
-        assert tar_members(body) == ["image-result.png", "result.out"]
+        assert tar_members(body) == [RESULT_IMAGE, RESULT_TEXT]
 
 
 @pytest.mark.parametrize(
@@ -470,6 +474,35 @@ def test_a_tar_gz_over_lambda_s_response_limit_is_answered_with_links(
     assert json.loads(stored)["request_id"] == request_id
 
 
+# A stack with its own prefixes: every answer names them, never the defaults input/ and output/.
+OWN_PREFIXES = {"input_prefix": "inbox/", "output_prefix": "results/"}
+
+
+@pytest.mark.parametrize("accept", ["application/gzip", "image/png"])
+def test_a_stored_answer_names_the_stack_s_own_output_prefix(
+    call, s3_client, tmp_path, small_jpeg, monkeypatch, accept
+):
+    monkeypatch.setattr(service, "SYNC_ANSWER_LIMIT_BYTES", 10)
+    own = Settings(output_bucket=BUCKET, work_root=tmp_path, **OWN_PREFIXES)
+    status, headers, body = call(small_jpeg, {"Accept": accept}, settings_=own)
+    answer, request_id = json.loads(body), headers["X-Request-Id"]
+    assert (status, answer["status"]) == (200, "stored")
+    assert f"under results/{request_id}/," in answer["message"]
+    assert "output/" not in answer["message"] and "input/" not in answer["message"]
+    stored = s3_client.list_objects_v2(Bucket=BUCKET)["Contents"]
+    assert {item["Key"] for item in stored} == {f"results/{request_id}/{name}" for name in OUTPUT_FILES}
+
+
+def test_an_async_answer_names_the_stack_s_own_output_prefix(call, tmp_path, small_jpeg):
+    own = Settings(output_bucket=BUCKET, work_root=tmp_path, **OWN_PREFIXES)
+    status, _, body = call(small_jpeg, {"X-Amz-Invocation-Type": "Event"}, settings_=own)
+    accepted = json.loads(body)
+    assert status == 202
+    assert accepted["location"] == f"s3://{BUCKET}/results/{accepted['request_id']}/"
+    assert accepted["result"] == f"s3://{BUCKET}/{result_json_key('results/', accepted['request_id'])}"
+    assert "output/" not in body.decode() and "input/" not in body.decode()
+
+
 def test_a_tar_gz_over_the_limit_without_a_bucket_is_406_asking_for_json(
     call, tmp_path, small_jpeg, monkeypatch
 ):
@@ -555,7 +588,7 @@ def test_options_reach_the_tar_gz_s_result_out(call, api_event, small_jpeg):
     event["multiValueQueryStringParameters"]["threshold"] = ["0.1"]
     status, _, body = call(b"", event=event)
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as opened:
-        text = opened.extractfile("result.out").read().decode()
+        text = opened.extractfile(RESULT_TEXT).read().decode()
     assert status == 200 and "person: 30%" in text and "dog" not in text
 
 

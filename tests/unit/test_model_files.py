@@ -14,6 +14,7 @@ from darknet_detector.building.convert import (
     weights_bytes_needed,
 )
 from darknet_detector.building.model_dir import assemble, check_model, main
+from darknet_detector.contract import DEFAULT_MODEL
 from darknet_detector.model_format import ModelFiles, read_names
 
 CONTAINER = Path(__file__).resolve().parents[2] / "container"
@@ -23,7 +24,7 @@ MODELS = [
     "yolov2-tiny",
     "yolov3",
     "yolov3-spp",
-    "yolov3-tiny",
+    DEFAULT_MODEL,
     "yolov4",
     "yolov4-tiny",
     "yolov7-tiny",

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from darknet_detector.contract import RESULT_IMAGE
 from darknet_detector.engines.heads import letterbox_size, yolo_candidates
 from darknet_detector.engines.onnx_runtime import (
     ALLOW_SPINNING_KEY,
@@ -102,7 +103,7 @@ def test_percent_like_printf(prob, text):
 
 def test_png_has_exactly_the_pixels(tmp_path):
     pixels = np.random.default_rng(1).integers(0, 256, (37, 53, 3), dtype=np.uint8)
-    path = write_png(tmp_path / "image-result.png", pixels)
+    path = write_png(tmp_path / RESULT_IMAGE, pixels)
     with Image.open(path) as decoded:
         assert decoded.format == "PNG" and decoded.mode == "RGB"
         assert np.array_equal(np.asarray(decoded), pixels)

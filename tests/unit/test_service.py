@@ -16,6 +16,7 @@ from botocore.config import Config
 from moto import mock_aws
 from support.stand_in import StandInEngine
 
+from darknet_detector.contract import RESULT_IMAGE, RESULT_JSON, RESULT_TEXT
 from darknet_detector.core import pipeline as service_module
 from darknet_detector.core.detection import DetectionRun, DetectOptions
 from darknet_detector.core.images import ImageTooLarge
@@ -83,10 +84,10 @@ def test_s3_object_yields_three_outputs_with_result_json_last(s3, settings, smal
     assert engine.annotated == [True]
 
     folder = f"output/{REQUEST_ID}/"
-    assert s3.written[1:] == [folder + "image-result.png", folder + "result.out", folder + "result.json"]
+    assert s3.written[1:] == [folder + RESULT_IMAGE, folder + RESULT_TEXT, folder + RESULT_JSON]
     assert document["status"] == "ok"
     assert document["detections"][0]["class"] == "dog"
-    result_out = s3.get_object(Bucket=BUCKET, Key=folder + "result.out")["Body"].read().decode()
+    result_out = s3.get_object(Bucket=BUCKET, Key=folder + RESULT_TEXT)["Body"].read().decode()
     assert result_out.startswith("my_dog.jpg: Predicted in ")  # the file's name, not the private folder
 
 
@@ -128,10 +129,10 @@ def test_an_archive_over_lambda_s_response_limit_is_stored_and_linked(s3, settin
     monkeypatch.setattr(service_module, "SYNC_ANSWER_LIMIT_BYTES", 10)
     stored = detect_archive(small_jpeg, REQUEST_ID, StandInEngine(), settings, lambda: s3)
     folder = f"output/{REQUEST_ID}/"
-    assert s3.written == [folder + "image-result.png", folder + "result.out", folder + "result.json"]
+    assert s3.written == [folder + RESULT_IMAGE, folder + RESULT_TEXT, folder + RESULT_JSON]
     assert set(stored.links) == {"image", "text", "json"}
     assert stored.expires_in == 3600 and stored.size > 10
-    for name, key in (("image", "image-result.png"), ("json", "result.json")):
+    for name, key in (("image", RESULT_IMAGE), ("json", RESULT_JSON)):
         assert f"/{folder}{key}" in stored.links[name] and "X-Amz-Signature=" in stored.links[name]
 
 
@@ -150,7 +151,7 @@ def test_the_document_and_the_archive_and_only_the_archive_asks_for_the_drawn_im
 
     archive = detect_archive(small_jpeg, REQUEST_ID, engine, settings, refuse_s3)
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as opened:
-        assert sorted(opened.getnames()) == ["image-result.png", "result.out"]
+        assert sorted(opened.getnames()) == sorted([RESULT_IMAGE, RESULT_TEXT])
     assert engine.annotated == [False, True]
 
 

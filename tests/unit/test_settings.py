@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from darknet_detector.contract import ENGINES, LOG_LEVELS, RESERVED_VARIABLES
+from darknet_detector.contract import DEFAULT_MODEL, ENGINES, LOG_LEVELS, RESERVED_VARIABLES
 from darknet_detector.core.settings import Settings, SettingsError
 from darknet_lambda import DarknetFunction, DarknetFunctionArgs, InvalidArgument, __version__
 
@@ -45,7 +45,7 @@ def test_every_environment_the_component_deploys_parses_to_the_same_values(mocke
     parsed = Settings.from_env(env)
     expected = {**vars(DarknetFunctionArgs()), **settings}
     assert parsed.engine == expected["engine"]
-    assert parsed.model == (expected["model"] or "yolov3-tiny")
+    assert parsed.model == (expected["model"] or DEFAULT_MODEL)
     assert parsed.threshold == expected["threshold"]
     assert (parsed.input_prefix, parsed.output_prefix) == (
         expected["input_prefix"],
@@ -81,7 +81,7 @@ def test_what_the_runtime_refuses_the_component_refuses_first(argument, value, v
 
 def test_defaults():
     settings = Settings.from_env({})
-    assert (settings.engine, settings.model, settings.threshold) == ("onnx", "yolov3-tiny", 0.5)
+    assert (settings.engine, settings.model, settings.threshold) == ("onnx", DEFAULT_MODEL, 0.5)
     assert (settings.input_prefix, settings.output_prefix) == ("input/", "output/")
     assert settings == Settings()
 

@@ -34,6 +34,7 @@ from darknet_detector.building.layers import (
     Section,
     net_options,
 )
+from darknet_detector.contract import SERVICE_NAME
 from darknet_detector.model_format import INPUT_NAME, METADATA_KEY, NetworkInfo
 
 OPSET = 13
@@ -190,7 +191,7 @@ def build_model(cfg_path: Path, weights_path: Path, flavour: str = "pjreddie"):
         graph.nodes, Path(cfg_path).stem, [input_info], outputs, initializer=graph.initializers
     )
     model = helper.make_model(
-        onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="darknet-lambda"
+        onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name=SERVICE_NAME
     )
     model.ir_version = IR_VERSION
     helper.set_model_props(

@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from darknet_detector.contract import DEFAULT_MODEL
 from darknet_detector.core.detection import Detection, DetectionRun
 from darknet_detector.core.source import SourceImage
 from darknet_detector.engines.darknet_cli import DarknetCliEngine
@@ -135,7 +136,7 @@ def check_images(reference_engine, fast_engine, images: list[Path]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Compare the ONNX engine with the Darknet binary.")
     parser.add_argument("--model-dir", type=Path, required=True)
-    parser.add_argument("--model", default="yolov3-tiny")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--darknet", type=Path, required=True, help="the Darknet binary (reference)")
     parser.add_argument("--darknet-lib", type=Path, help="libdarknet.so (default: $DARKNET_LIB)")
     parser.add_argument("--threshold", type=float, default=0.5)

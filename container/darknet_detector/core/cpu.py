@@ -11,11 +11,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from darknet_detector.contract import LAMBDA_MB_PER_VCPU
+
 THREADS_ENV = "DETECTOR_THREADS"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-# Lambda gives CPU in proportion to memory: 1769 MB is one full vCPU (up to 6 at 10240 MB).
 LAMBDA_MEMORY_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
-LAMBDA_MB_PER_VCPU = 1769
 
 
 def cpus_from_cgroup_v2(cpu_max: str) -> float | None:

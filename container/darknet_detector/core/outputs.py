@@ -7,7 +7,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from darknet_detector.contract import RESULT_JSON
+from darknet_detector.contract import RESULT_IMAGE, RESULT_JSON, RESULT_TEXT, output_folder
 from darknet_detector.core.detection import DEFAULT_OPTIONS, DetectionRun, DetectOptions, Engine
 from darknet_detector.core.images import ImageInfo
 
@@ -17,15 +17,13 @@ REDUCED_DECODE_NOTE = (
     "boxes are in the original's pixels, and image-result.png is drawn at this size"
 )
 
-RESULT_IMAGE = "image-result.png"
-RESULT_TEXT = "result.out"
 # result.json's shape (README, "result.json"): raised when a field is removed or changes meaning;
 # added fields keep it, so readers ignore fields they do not know.
 SCHEMA_VERSION = 1
 
 
 def output_keys(output_prefix: str, request_id: str) -> dict[str, str]:
-    folder = f"{output_prefix}{request_id}/"
+    folder = output_folder(output_prefix, request_id)
     return {
         "folder": folder,
         "image": folder + RESULT_IMAGE,

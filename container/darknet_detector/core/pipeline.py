@@ -18,7 +18,13 @@ from typing import Any, cast
 
 from aws_lambda_powertools import Logger
 
-from darknet_detector.contract import ANSWER_LINK_SECONDS, SYNC_ANSWER_LIMIT_BYTES, threshold_problem
+from darknet_detector.contract import (
+    ANSWER_LINK_SECONDS,
+    SERVICE_NAME,
+    SYNC_ANSWER_LIMIT_BYTES,
+    error_detail,
+    threshold_problem,
+)
 from darknet_detector.core.detection import (
     DEFAULT_OPTIONS,
     DetectionRun,
@@ -32,7 +38,7 @@ from darknet_detector.core.requests import AsyncJob, S3ObjectRequest, make_async
 from darknet_detector.core.settings import Settings
 from darknet_detector.core.source import SourceImage, inspect_image
 
-logger = Logger(service="darknet-lambda")
+logger = Logger(service=SERVICE_NAME)
 
 
 WORKDIR_PREFIX = "detect-"
@@ -125,9 +131,9 @@ def detect_image(
 
 def _error(error: Exception) -> dict:
     if isinstance(error, UnsupportedOption):
-        return {"code": "option_unsupported", "message": str(error)}
+        return error_detail("option_unsupported", str(error))
     code = error.code if isinstance(error, InvalidImage) else "corrupt_image"
-    return {"code": code, "message": str(error)}
+    return error_detail(code, str(error))
 
 
 def store_detection(
@@ -191,7 +197,7 @@ def write_result_json(s3, bucket: str, keys: dict[str, str], document: dict) -> 
 
 
 def process_s3_object(request: S3ObjectRequest, s3, engine: Engine, settings: Settings) -> dict:
-    """One uploaded object: read it from input/, write output/REQUEST_ID/."""
+    """One uploaded object: read it from the input prefix, write OUTPUT_PREFIX/REQUEST_ID/."""
     source = request.source()
     if request.key.endswith("/"):
         # A folder marker (the console's "Create folder"): an empty object, not an image.
@@ -292,12 +298,14 @@ def detect_document(
 @dataclass(frozen=True)
 class StoredAnswer:
     """A binary answer (the tar.gz or the PNG) too large for Lambda's response: its files written under
-    output/ID/ instead, with links (by output name: image, text, json) valid for expires_in seconds."""
+    `folder` (the stack's output prefix, then ID/) instead, with links (by output name: image, text, json)
+    valid for expires_in seconds."""
 
     request_id: str
     size: int
     links: dict[str, str]
     expires_in: int
+    folder: str
     kind: str = "tar.gz"
 
 
@@ -362,7 +370,7 @@ def _detect_binary(
         )
         for name in ("image", "text", "json")
     }
-    return StoredAnswer(request_id, len(answer), links, ANSWER_LINK_SECONDS, kind)
+    return StoredAnswer(request_id, len(answer), links, ANSWER_LINK_SECONDS, keys["folder"], kind)
 
 
 def submit_job(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from darknet_detector.contract import (
+    ASYNC_IMAGE_LIMIT_BYTES,
     S3_IMAGE_LIMIT_BYTES,
     SYNC_BODY_LIMIT_BYTES,
     ContractError,
@@ -34,8 +35,8 @@ class Settings:
     darknet_bin: Path = Path("/opt/darknet/bin/darknet")
     # The HTTP path carries the image base64-encoded inside Lambda's 6 MB synchronous payload.
     max_http_image_bytes: int = SYNC_BODY_LIMIT_BYTES
-    # The asynchronous HTTP path re-invokes the function with the image in a 1 MB Event payload.
-    max_async_image_bytes: int = 700 * 1024
+    # The asynchronous HTTP path re-invokes the function with the image in an Event payload.
+    max_async_image_bytes: int = ASYNC_IMAGE_LIMIT_BYTES
     # An S3 object is read into memory whole.
     max_s3_image_bytes: int = S3_IMAGE_LIMIT_BYTES
     # 0: as many pixels as the function's memory holds (images.pixel_budget); a positive value caps it.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
-from darknet_detector.contract import REFERENCE_TARGET, reference_tag
+from darknet_detector.contract import REFERENCE_TARGET, RESULT_IMAGE, reference_tag
 from darknet_detector.core import cpu
 from darknet_detector.core.decoding import darknet_readable
 from darknet_detector.core.detection import Detection, DetectionRun, UnsupportedOption
@@ -183,7 +183,7 @@ class DarknetCliEngine:
                 + (" (out of memory: give the function more)" if completed.returncode == -9 else "")
             )
         output = parse_output(completed.stdout, completed.stderr)
-        annotated = workdir / "image-result.png"
+        annotated = workdir / RESULT_IMAGE
         if not annotated.is_file():
             raise DarknetError(f"Darknet did not write {annotated.name}: {completed.stderr.strip()[-300:]}")
         decoded = png_size(annotated)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from darknet_detector.contract import SERVICE_NAME
+from darknet_detector.contract import RESULT_IMAGE, SERVICE_NAME
 from darknet_detector.core import cpu
 from darknet_detector.core.decoding import darknet_image
 from darknet_detector.core.detection import Detection, DetectionRun
@@ -34,7 +34,6 @@ from darknet_detector.engines.optimised_graph import (
 from darknet_detector.model_format import INPUT_NAME, METADATA_KEY, ModelFiles, NetworkInfo, read_names
 
 NMS_THRESHOLD = 0.45  # test_detector's fixed nms
-RESULT_PNG = "image-result.png"
 # The handler's Powertools logger when it has set one up (a JSON line), the standard library's otherwise.
 logger = logging.getLogger(SERVICE_NAME)
 # Exceptions ONNX Runtime raises for a graph file it cannot load.
@@ -200,7 +199,7 @@ class OnnxEngine:
                 image, candidates, threshold, self._c_names, self._glyphs(), self.classes
             )
             lap("draw")
-            png = write_png(Path(workdir) / RESULT_PNG, self._darknet.rgb_bytes(image))
+            png = write_png(Path(workdir) / RESULT_IMAGE, self._darknet.rgb_bytes(image))
             lap("save_png")
         header = f"{source.name}: Predicted in {predict_seconds:f} seconds."
         return DetectionRun(

@@ -21,12 +21,15 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from darknet_detector.contract import (
     ARCHIVE_MEDIA_TYPES,
     BINARY_MEDIA_TYPES,
+    DETECT_ROUTE,
     JSON_MEDIA_TYPE,
     PNG_MEDIA_TYPE,
     SERVICE_NAME,
     SUPPORTED_FORMATS,
     SUPPORTED_NAMES,
+    VIEWER_ROUTE,
     new_time_ordered_id,
+    result_route,
     routes_text,
     sniff,
 )
@@ -40,7 +43,6 @@ from darknet_detector.serving.responses import (
     error_response,
     json_response,
     png_response,
-    results_route,
     route_url,
 )
 
@@ -109,7 +111,7 @@ def _request_id() -> str:
     return app.lambda_context.aws_request_id
 
 
-@app.post("/detect")
+@app.post(DETECT_ROUTE)
 def detect() -> Response:
     detector, request_id, event = _detector(), _request_id(), app.current_event
     answer_type = negotiate(event.headers.get("accept"))
@@ -126,7 +128,7 @@ def detect() -> Response:
             "status": "accepted",
             "location": accepted.folder,
             "result": accepted.result,
-            "result_url": route_url(event, results_route(job_id)),
+            "result_url": route_url(event, result_route(job_id)),
             "options": options.as_dict(detector.settings.threshold),
         }
         return json_response(202, body, request_id)
@@ -149,14 +151,14 @@ def detect() -> Response:
         "request_id": request_id,
         "status": "stored",
         "message": f"the {answer.kind} ({answer.size} bytes) is over what Lambda can answer: its files are "
-        f"under output/{request_id}/, linked for {answer.expires_in} s",
+        f"under {answer.folder}, linked for {answer.expires_in} s",
         "links": answer.links,
         "expires_in": answer.expires_in,
     }
     return json_response(200, stored, request_id)
 
 
-@app.get("/")
+@app.get(VIEWER_ROUTE)
 def viewer() -> Response:
     """The API's root when it has no uploads function: the same page the uploads function serves
     (imported here, so that a call of POST /detect never loads it)."""

@@ -15,7 +15,9 @@ from darknet_detector.contract import (
     CORS_ORIGINS_ENV,
     JSON_MEDIA_TYPE,
     PNG_MEDIA_TYPE,
+    archive_name,
     cors_origins,
+    error_document,
 )
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -31,9 +33,8 @@ def json_response(status: int, document: dict, request_id: str) -> Response:
 
 
 def error_response(http_status: int, code: str, message: str, request_id: str, **fields: str) -> Response:
-    """The one error shape: {"error": {"code", "message"}, "request_id"}, plus any route's own fields."""
-    document = {"error": {"code": code, "message": message}, "request_id": request_id, **fields}
-    return json_response(http_status, document, request_id)
+    """An error answer in the contract's one error shape (error_document)."""
+    return json_response(http_status, error_document(code, message, request_id, **fields), request_id)
 
 
 def route_url(event: APIGatewayProxyEvent, route: str) -> str:
@@ -47,10 +48,6 @@ def route_url(event: APIGatewayProxyEvent, route: str) -> str:
     return f"{scheme}://{host}{called[: len(called) - len(resource_path)]}{route}"
 
 
-def results_route(request_id: str) -> str:
-    return f"/results/{request_id}"
-
-
 def archive_response(archive: bytes, media_type: str, request_id: str) -> Response:
     """Bytes, which Powertools sends base64-encoded with isBase64Encoded set."""
     return Response(
@@ -58,7 +55,7 @@ def archive_response(archive: bytes, media_type: str, request_id: str) -> Respon
         content_type=media_type,
         body=archive,
         headers={
-            "Content-Disposition": f'attachment; filename="{request_id}.tar.gz"',
+            "Content-Disposition": f'attachment; filename="{archive_name(request_id)}"',
             REQUEST_ID_HEADER: request_id,
         },
     )

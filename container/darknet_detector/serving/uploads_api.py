@@ -30,6 +30,7 @@ from darknet_detector.contract import (
     VIEWER_ROUTE,
     VIEWER_THRESHOLD,
     DetectorConfig,
+    result_route,
     routes_text,
 )
 from darknet_detector.core.presigned import (
@@ -45,7 +46,6 @@ from darknet_detector.serving.responses import (
     StackCors,
     error_response,
     json_response,
-    results_route,
     route_url,
 )
 
@@ -134,12 +134,12 @@ def viewer_page() -> tuple[str, str]:
     return page, policy
 
 
-@app.post("/uploads")
+@app.post(UPLOADS_ROUTE)
 def create_upload() -> Response:
     uploads = _uploads()
     filename, content_type = upload_request(json_body())
     form = presign_upload(uploads.s3(), uploads.settings, filename, content_type, uploads.now_ms())
-    poll = route_url(app.current_event, results_route(form.request_id))
+    poll = route_url(app.current_event, result_route(form.request_id))
     document = {
         "request_id": form.request_id,
         "upload": {"url": form.url, "fields": form.fields, "method": "POST"},
@@ -154,7 +154,7 @@ def create_upload() -> Response:
     return json_response(200, document, form.request_id)
 
 
-@app.get("/results/<request_id>")
+@app.get(result_route("<request_id>"))  # Powertools names a path parameter <name>
 def get_result(request_id: str) -> Response:
     uploads = _uploads()
     found = look_up_result(uploads.s3(), uploads.settings, request_id, uploads.now_ms())
