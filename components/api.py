@@ -195,8 +195,8 @@ def cors_override(origins: list[str]) -> str:
 class DarknetApiArgs:
     """REST API (v1: binary media types, and it runs on LocalStack Community).
 
-    Inside DarknetServiceArgs (as `api`) leave function_name, function_invoke_arn,
-    uploads_function_name and uploads_function_invoke_arn unset."""
+    Inside DarknetServiceArgs (as `api`) the service hands down the functions and input_uri
+    (service.HANDED) and refuses them here."""
 
     function_name: pulumi.Input[str] | None = None
     """The function behind POST /detect (required when used alone)."""

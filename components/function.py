@@ -29,9 +29,8 @@ ARCHITECTURES = tuple(ARCHITECTURE_PLATFORMS)
 class DarknetFunctionArgs:
     """The function's image, the bucket it reads and writes, and its runtime settings.
 
-    Inside DarknetServiceArgs (as `function`) leave image_uri, bucket_name, model, architecture,
-    allow_self_invoke, bucket_kms_key_arn and cors_allowed_origins unset: the service wires them from its
-    other parts.
+    Inside DarknetServiceArgs (as `function`) the service hands down what it decides once or creates
+    (image_uri, the image's model and architecture, ...: service.HANDED) and refuses them here.
     """
 
     image_uri: pulumi.Input[str] | None = None

@@ -27,8 +27,8 @@ FIVE_MINUTES = 300
 class DarknetMonitoringArgs:
     """What to watch and who to tell.
 
-    Inside DarknetServiceArgs (as `monitoring`) leave function_name, function_arn, function_timeout,
-    queue_name, dead_letter_queue_name and failure_queue_name unset: the service wires them.
+    Inside DarknetServiceArgs (as `monitoring`) the service hands down its function and queues
+    (service.HANDED) and refuses them here.
     """
 
     function_name: pulumi.Input[str] | None = None

@@ -22,8 +22,8 @@ FOURTEEN_DAYS = 14 * 24 * 3600
 class DarknetQueueArgs:
     """The queue, its dead-letter queue and how the function consumes them.
 
-    Inside DarknetServiceArgs (as `queue`) leave function_name, function_arn, role_name and
-    function_timeout unset: the service wires them from its function.
+    Inside DarknetServiceArgs (as `queue`) the service hands down its function's name, role and timeout
+    (service.HANDED) and refuses them here.
     """
 
     function_name: pulumi.Input[str] | None = None

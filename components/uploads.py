@@ -37,9 +37,8 @@ from .policies import assume_role_policy, bucket_key_statement, own_logs_stateme
 class DarknetUploadsArgs:
     """The uploads function: the image and bucket it shares with the detector, and its own size.
 
-    Inside DarknetServiceArgs (as `uploads`) leave image_uri, bucket_name, input_prefix, output_prefix,
-    architecture, bucket_kms_key_arn, result_window_seconds and cors_allowed_origins unset: the service
-    wires them."""
+    Inside DarknetServiceArgs (as `uploads`) the service hands down what it decides once or creates
+    (image_uri, the function's prefixes, ...: service.HANDED) and refuses them here."""
 
     image_uri: pulumi.Input[str] | None = None
     """The detector's container image; this function runs its uploads handler (required when used alone)."""
