@@ -281,6 +281,12 @@ class DarknetApi(pulumi.ComponentResource):
     api_key_id: pulumi.Output[str]
     """With authorization api_key: the key's id (its value: `aws apigateway get-api-key --api-key ID
     --include-value`); empty otherwise."""
+    rest_api: aws.apigateway.RestApi
+    """The REST API."""
+    stage: aws.apigateway.Stage
+    """The deployed stage."""
+    api_key: aws.apigateway.ApiKey | None
+    """With authorization api_key: the API key."""
 
     def __init__(self, name: str, args: DarknetApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("darknet:index:DarknetApi", name, None, opts)
@@ -343,6 +349,9 @@ class DarknetApi(pulumi.ComponentResource):
                 "api_key_id": self.api_key_id,
                 "uploads_url": self.uploads_url,
                 "results_url": self.results_url,
+                "rest_api": self.rest_api,
+                "stage": self.stage,
+                "api_key": self.api_key,
             }
         )
 

@@ -120,8 +120,8 @@ class DarknetFunctionArgs:
 class DarknetFunction(pulumi.ComponentResource):
     """A container-image Lambda that may only read input/, write output/, log, and report failures.
 
-    `function`, `role`, `log_group` and `failure_queue` are the AWS resources, for alarms, extra
-    policies or subscriptions."""
+    `function`, `role`, `log_group` and `failure_queue` are the AWS resources (outputs in every
+    language), for alarms, extra policies or subscriptions."""
 
     function_name: pulumi.Output[str]
     """The function's name."""
@@ -135,6 +135,14 @@ class DarknetFunction(pulumi.ComponentResource):
     """The SQS queue receiving asynchronous events that failed after the retries."""
     role_name: pulumi.Output[str]
     """The function's IAM role (attach more policies to it by name)."""
+    function: aws.lambda_.Function
+    """The Lambda function."""
+    role: aws.iam.Role
+    """The function's IAM role."""
+    log_group: aws.cloudwatch.LogGroup
+    """The function's CloudWatch log group."""
+    failure_queue: aws.sqs.Queue
+    """The SQS queue receiving asynchronous events that failed after the retries."""
 
     def __init__(
         self, name: str, args: DarknetFunctionArgs, opts: pulumi.ResourceOptions | None = None
@@ -218,6 +226,10 @@ class DarknetFunction(pulumi.ComponentResource):
                 "log_group_name": self.log_group_name,
                 "failure_queue_arn": self.failure_queue_arn,
                 "role_name": self.role_name,
+                "function": self.function,
+                "role": self.role,
+                "log_group": self.log_group,
+                "failure_queue": self.failure_queue,
             }
         )
 

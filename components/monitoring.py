@@ -78,6 +78,8 @@ class DarknetMonitoring(pulumi.ComponentResource):
     """The CloudWatch dashboard's name (when enabled)."""
     alarm_topic_arn: pulumi.Output[str] | None
     """The SNS topic the alarms notify (when given or created)."""
+    topic: aws.sns.Topic | None
+    """The SNS topic created for the alarms (create_alarm_topic), to subscribe to."""
 
     def __init__(
         self, name: str, args: DarknetMonitoringArgs, opts: pulumi.ResourceOptions | None = None
@@ -93,7 +95,7 @@ class DarknetMonitoring(pulumi.ComponentResource):
             lambda arn: arn.split(":")[3]
         )
         child = pulumi.ResourceOptions(parent=self)
-        self.topic: aws.sns.Topic | None = None
+        self.topic = None
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
         self.dashboard: aws.cloudwatch.Dashboard | None = None
 
@@ -129,7 +131,11 @@ class DarknetMonitoring(pulumi.ComponentResource):
         self.dashboard_name = self.dashboard.dashboard_name if self.dashboard else None
         self.alarm_topic_arn = pulumi.Output.from_input(topic_arn) if topic_arn is not None else None
         self.register_outputs(
-            {"dashboard_name": self.dashboard_name, "alarm_topic_arn": self.alarm_topic_arn}
+            {
+                "dashboard_name": self.dashboard_name,
+                "alarm_topic_arn": self.alarm_topic_arn,
+                "topic": self.topic,
+            }
         )
 
 

@@ -108,6 +108,10 @@ class DarknetQueue(pulumi.ComponentResource):
     """The dead-letter queue's URL, to inspect or redrive failed images."""
     dead_letter_queue_name: pulumi.Output[str]
     """The dead-letter queue's name."""
+    queue: aws.sqs.Queue
+    """The image queue."""
+    dead_letter_queue: aws.sqs.Queue
+    """The dead-letter queue."""
 
     def __init__(self, name: str, args: DarknetQueueArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("darknet:index:DarknetQueue", name, None, opts)
@@ -171,6 +175,8 @@ class DarknetQueue(pulumi.ComponentResource):
                 "dead_letter_queue_arn": self.dead_letter_queue_arn,
                 "dead_letter_queue_url": self.dead_letter_queue_url,
                 "dead_letter_queue_name": self.dead_letter_queue_name,
+                "queue": self.queue,
+                "dead_letter_queue": self.dead_letter_queue,
             }
         )
 

@@ -6,6 +6,7 @@ import typing
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_aws as aws
 from darknet_detector.contract import UPLOAD_URL_SECONDS
 
 from .api import DarknetApi, DarknetApiArgs
@@ -231,7 +232,11 @@ class DarknetService(pulumi.ComponentResource):
     `api.rest_api`, `api.stage`, `image.repository`), and with the queue ingestion `queue`
     (DarknetQueue: `queue.queue`, `queue.dead_letter_queue`, `queue.event_source_mapping`), and
     `monitoring` (DarknetMonitoring: `monitoring.alarms`, `monitoring.dashboard`, `monitoring.topic`;
-    None when alarms and dashboard are both off)."""
+    None when alarms and dashboard are both off).
+
+    The principal AWS resources are also outputs, which other languages reach through the provider's
+    schema: `detector_function`, `detector_role`, `uploads_function`, `uploads_role`, `s3_bucket`,
+    `image_queue`, `dead_letter_queue`, `rest_api`, `api_stage` and `repository`."""
 
     bucket_name: pulumi.Output[str]
     """The bucket holding input and results."""
@@ -269,6 +274,26 @@ class DarknetService(pulumi.ComponentResource):
     """The dead-letter queue's URL (queue ingestion): images that failed every delivery."""
     dashboard_name: pulumi.Output[str] | None
     """The CloudWatch dashboard (when enabled)."""
+    detector_function: aws.lambda_.Function
+    """The detector's Lambda function."""
+    detector_role: aws.iam.Role
+    """The detector function's IAM role: attach more policies to it."""
+    uploads_function: aws.lambda_.Function | None
+    """The Lambda function behind POST /uploads and GET /results (when the HTTP API is on)."""
+    uploads_role: aws.iam.Role | None
+    """The uploads function's IAM role (when the HTTP API is on)."""
+    s3_bucket: aws.s3.Bucket | None
+    """The bucket the service created (none on an existing bucket, `bucket_name`)."""
+    image_queue: aws.sqs.Queue | None
+    """The image queue (queue ingestion)."""
+    dead_letter_queue: aws.sqs.Queue | None
+    """The image queue's dead-letter queue (queue ingestion)."""
+    rest_api: aws.apigateway.RestApi | None
+    """The REST API (when the HTTP API is on)."""
+    api_stage: aws.apigateway.Stage | None
+    """The REST API's deployed stage (when the HTTP API is on)."""
+    repository: aws.ecr.Repository | None
+    """The ECR repository the image is pushed to (when the service builds and pushes it)."""
 
     def __init__(
         self, name: str, args: DarknetServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -390,6 +415,15 @@ class DarknetService(pulumi.ComponentResource):
         self.queue_url = self.queue.queue_url if self.queue else None
         self.dead_letter_queue_url = self.queue.dead_letter_queue_url if self.queue else None
         self.dashboard_name = self.monitoring.dashboard_name if self.monitoring else None
+        self.detector_function, self.detector_role = self.function.function, self.function.role
+        self.uploads_function = self.uploads.function if self.uploads else None
+        self.uploads_role = self.uploads.role if self.uploads else None
+        self.s3_bucket = self.bucket.bucket if self.bucket else None
+        self.image_queue = self.queue.queue if self.queue else None
+        self.dead_letter_queue = self.queue.dead_letter_queue if self.queue else None
+        self.rest_api = self.api.rest_api if self.api else None
+        self.api_stage = self.api.stage if self.api else None
+        self.repository = self.image.repository
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
@@ -410,5 +444,15 @@ class DarknetService(pulumi.ComponentResource):
                 "queue_url": self.queue_url,
                 "dead_letter_queue_url": self.dead_letter_queue_url,
                 "dashboard_name": self.dashboard_name,
+                "detector_function": self.detector_function,
+                "detector_role": self.detector_role,
+                "uploads_function": self.uploads_function,
+                "uploads_role": self.uploads_role,
+                "s3_bucket": self.s3_bucket,
+                "image_queue": self.image_queue,
+                "dead_letter_queue": self.dead_letter_queue,
+                "rest_api": self.rest_api,
+                "api_stage": self.api_stage,
+                "repository": self.repository,
             }
         )

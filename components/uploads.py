@@ -8,6 +8,7 @@ presigned form or link works with its signer's rights, so those rights are all a
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_aws as aws
 from darknet_detector.contract import (
     OUTPUT_BUCKET_ENV,
     RESULT_JSON,
@@ -94,7 +95,7 @@ class DarknetUploadsArgs:
 class DarknetUploads(pulumi.ComponentResource):
     """The uploads function with a role that may sign uploads and read results, nothing more.
 
-    `function`, `role` and `log_group` are the AWS resources."""
+    `function`, `role` and `log_group` are the AWS resources (outputs in every language)."""
 
     function_name: pulumi.Output[str]
     """The function's name."""
@@ -105,6 +106,12 @@ class DarknetUploads(pulumi.ComponentResource):
     role_name: pulumi.Output[str]
     """The function's IAM role."""
     log_group_name: pulumi.Output[str]
+    """The function's CloudWatch log group."""
+    function: aws.lambda_.Function
+    """The Lambda function."""
+    role: aws.iam.Role
+    """The function's IAM role."""
+    log_group: aws.cloudwatch.LogGroup
     """The function's CloudWatch log group."""
 
     def __init__(
@@ -162,6 +169,9 @@ class DarknetUploads(pulumi.ComponentResource):
                 "invoke_arn": self.invoke_arn,
                 "role_name": self.role_name,
                 "log_group_name": self.log_group_name,
+                "function": self.function,
+                "role": self.role,
+                "log_group": self.log_group,
             }
         )
 
