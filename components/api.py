@@ -306,11 +306,11 @@ class DarknetApi(pulumi.ComponentResource):
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        routes, paths_above, api_resources = self._routes(name, args)
+        routes, no_route_paths, api_resources = self._routes(name, args)
         self.routes_text = routes_text([(route.http_method, route.path) for route in routes])
         for route in routes:
             api_resources += self._proxy(name, args, route)
-        api_resources += self._gateway_answers(name, args, routes, paths_above)
+        api_resources += self._preflights_and_wrong_routes(name, args, routes, no_route_paths)
         answers, answer_headers = self._gateway_responses(name, args)
         # A new deployment whenever a route, its integration, a gateway response or a setting of the
         # API's answers changes.
@@ -382,7 +382,7 @@ class DarknetApi(pulumi.ComponentResource):
             Route("root-get", rest_api.root_resource_id, "/", "GET", *root_function, None, False),
             Route("detect-post", detect.id, "/detect", "POST", *detector, None, True),
         ]
-        paths_above: list[tuple[str, pulumi.Output[str]]] = []
+        no_route_paths: list[tuple[str, pulumi.Output[str]]] = []
         api_resources: list[pulumi.Resource] = [detect]
         if uploads_on:
             uploads = resource("uploads", rest_api.root_resource_id, "uploads")
@@ -394,19 +394,19 @@ class DarknetApi(pulumi.ComponentResource):
                 Route("uploads-post", uploads.id, "/uploads", "POST", *uploads_function, None, True),
                 Route("result-get", result.id, result_path, "GET", *uploads_function, request_id, True),
             ]
-            paths_above.append(("results", results.id))
+            no_route_paths.append(("results", results.id))
             api_resources += [uploads, results, result]
         proxy = resource("proxy", rest_api.root_resource_id, "{proxy+}")
-        paths_above.append(("proxy", proxy.id))
+        no_route_paths.append(("proxy", proxy.id))
         api_resources.append(proxy)
-        return routes, paths_above, api_resources
+        return routes, no_route_paths, api_resources
 
-    def _gateway_answers(
+    def _preflights_and_wrong_routes(
         self,
         name: str,
         args: DarknetApiArgs,
         routes: list["Route"],
-        paths_above: list[tuple[str, pulumi.Output[str]]],
+        no_route_paths: list[tuple[str, pulumi.Output[str]]],
     ) -> list[pulumi.CustomResource]:
         """What API Gateway answers itself on the routes' paths: each path answers a preflight (OPTIONS)
         and any other method (ANY: API Gateway prefers the method defined for the request's own verb)
@@ -435,7 +435,7 @@ class DarknetApi(pulumi.ComponentResource):
                 ),
                 {**cors_headers(origins), "Allow": f"'{allowed}'"},
             )  # fmt: skip
-        for key, resource_id in paths_above:
+        for key, resource_id in no_route_paths:
             answers += self._mock(
                 f"{name}-{key}-any", resource_id, "ANY", "404", origins,
                 gateway_error("not_found", f"no such route; the API serves {served}"),
