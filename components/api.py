@@ -11,6 +11,7 @@ chasing credentials."""
 import json
 from dataclasses import dataclass, field
 from functools import partial
+from typing import NamedTuple
 
 import pulumi
 import pulumi_aws as aws
@@ -203,8 +204,8 @@ def cors_override(origins: list[str]) -> str:
 class DarknetApiArgs:
     """REST API (v1: binary media types, and it runs on LocalStack Community).
 
-    Inside DarknetServiceArgs (as `api`) leave function_name, function_invoke_arn,
-    uploads_function_name and uploads_function_invoke_arn unset."""
+    Inside DarknetServiceArgs (as `api`) the service hands down the functions and input_uri
+    (service.HANDED) and refuses them here."""
 
     function_name: pulumi.Input[str] | None = None
     """The function behind POST /detect (required when used alone)."""
@@ -288,6 +289,12 @@ class DarknetApi(pulumi.ComponentResource):
     api_key_id: pulumi.Output[str]
     """With authorization api_key: the key's id (its value: `aws apigateway get-api-key --api-key ID
     --include-value`); empty otherwise."""
+    rest_api: aws.apigateway.RestApi
+    """The REST API."""
+    stage: aws.apigateway.Stage
+    """The deployed stage."""
+    api_key: aws.apigateway.ApiKey | None
+    """With authorization api_key: the API key."""
 
     def __init__(self, name: str, args: DarknetApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("darknet:index:DarknetApi", name, None, opts)
@@ -297,183 +304,35 @@ class DarknetApi(pulumi.ComponentResource):
                 raise InvalidArgument(required, "is required")
         if (args.uploads_function_name is None) != (args.uploads_function_invoke_arn is None):
             raise InvalidArgument("uploads_function_invoke_arn", "goes with uploads_function_name")
-        child = pulumi.ResourceOptions(parent=self)
         uploads_on = args.uploads_function_name is not None
-        origins = list(args.cors_allowed_origins)
 
-        self.rest_api = rest_api = aws.apigateway.RestApi(
+        self.rest_api = aws.apigateway.RestApi(
             name,
             description="Darknet/YOLO object detection",
             binary_media_types=list(args.binary_media_types),
             endpoint_configuration={"types": "REGIONAL"},
             tags=args.tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-
-        def resource(key: str, parent: pulumi.Input[str], path_part: str) -> aws.apigateway.Resource:
-            return aws.apigateway.Resource(
-                f"{name}-{key}", rest_api=rest_api.id, parent_id=parent, path_part=path_part, opts=child
-            )
-
-        # Each route: key, resource, path, method, function (name, invoke ARN), request parameters,
-        # authorized. GET / (the viewer page) is never authorized: the page must load to ask for the
-        # key or credentials it then sends with each request.
-        detector = (args.function_name, args.function_invoke_arn)
-        uploads_function = (args.uploads_function_name, args.uploads_function_invoke_arn)
-        detect = resource("detect", rest_api.root_resource_id, "detect")
-        routes: list[tuple] = [
-            (
-                "root-get",
-                rest_api.root_resource_id,
-                VIEWER_ROUTE,
-                "GET",
-                uploads_function if uploads_on else detector,
-                None,
-                False,
-            ),
-            ("detect-post", detect.id, DETECT_ROUTE, "POST", detector, None, True),
+        routes, no_route_paths, api_resources = self._routes(name, args)
+        self.routes_text = routes_text([(route.http_method, route.path) for route in routes])
+        for route in routes:
+            api_resources += self._proxy(name, args, route)
+        api_resources += self._preflights_and_wrong_routes(name, args, routes, no_route_paths)
+        answers, answer_headers = self._gateway_responses(name, args)
+        # A new deployment whenever a route, its integration, a gateway response or a setting of the
+        # API's answers changes.
+        changes = [
+            [api_resource.urn for api_resource in api_resources],
+            *[route.invoke_arn for route in routes],
+            list(args.binary_media_types),
+            answers,
+            answer_headers,
+            args.authorization,
         ]
-        missing_routes: list[tuple] = []
-        api_resources: list[pulumi.Resource] = [detect]
-        if uploads_on:
-            uploads = resource("uploads", rest_api.root_resource_id, "uploads")
-            results = resource("results", rest_api.root_resource_id, "results")
-            result = resource("result", results.id, "{request_id}")
-            request_id = {"method.request.path.request_id": True}
-            routes += [
-                ("uploads-post", uploads.id, UPLOADS_ROUTE, "POST", uploads_function, None, True),
-                ("result-get", result.id, RESULT_ROUTE, "GET", uploads_function, request_id, True),
-            ]
-            missing_routes.append(("results", results.id))
-            api_resources += [uploads, results, result]
-        proxy = resource("proxy", rest_api.root_resource_id, "{proxy+}")
-        missing_routes.append(("proxy", proxy.id))
-        api_resources.append(proxy)
-        self.routes_text = served = routes_text([(route[3], route[2]) for route in routes])
-
-        for key, resource_id, _, http_method, (_, invoke_arn), parameters, authorized in routes:
-            api_resources += self._proxy(
-                f"{name}-{key}", args, rest_api, resource_id, http_method, invoke_arn, parameters, authorized
-            )
-        # Each route's path answers a preflight (OPTIONS) and any other method (ANY: API Gateway prefers
-        # the method defined for the request's own verb) with a 405 naming its methods; any other path,
-        # and a path above a route (/results), answers 404 naming the routes.
-        for key, resource_id, path, http_method, *_ in routes:
-            allowed, path_key = f"{http_method}, OPTIONS", key.rsplit("-", 1)[0]
-            api_resources += self._mock(
-                f"{name}-{path_key}-options", rest_api, resource_id, "OPTIONS", "204", origins, "",
-                {
-                    **cors_headers(origins),
-                    "Allow": f"'{allowed}'",
-                    "Access-Control-Allow-Methods": f"'{allowed}'",
-                    "Access-Control-Allow-Headers": f"'{','.join(CORS_ALLOW_HEADERS)}'",
-                    "Access-Control-Max-Age": f"'{CORS_MAX_AGE_SECONDS}'",
-                },
-            )  # fmt: skip
-            api_resources += self._mock(
-                f"{name}-{path_key}-any", rest_api, resource_id, "ANY", "405", origins,
-                gateway_error(
-                    "method_not_allowed",
-                    f"{path} takes {http_method} (and OPTIONS, a CORS preflight), not $context.httpMethod; "
-                    f"the API serves {served}",
-                ),
-                {**cors_headers(origins), "Allow": f"'{allowed}'"},
-            )  # fmt: skip
-        for key, resource_id in missing_routes:
-            api_resources += self._mock(
-                f"{name}-{key}-any", rest_api, resource_id, "ANY", "404", origins,
-                gateway_error("not_found", f"no such route; the API serves {served}"),
-                cors_headers(origins),
-            )  # fmt: skip
-
-        # API Gateway's own answers, named by where large images go once the bucket is known.
-        def own_answers(input_uri: str) -> dict[str, tuple]:
-            return {
-                **size_gateway_responses(input_uri),
-                **auth_gateway_responses(args.authorization, args.quota_limit, args.quota_period, served),
-                **DEFAULT_RESPONSES,
-            }
-
-        input_uri = args.input_uri if args.input_uri is not None else "the bucket's input prefix"
-        gateway_responses = pulumi.Output.from_input(input_uri).apply(own_answers)
-        gateway_headers = {
-            f"gatewayresponse.header.{header}": value for header, value in cors_headers(origins).items()
-        }
-        self.gateway_responses = [
-            aws.apigateway.Response(
-                f"{name}-{response_type.lower().replace('_', '-')}",
-                rest_api_id=rest_api.id,
-                response_type=response_type,
-                status_code=own_answers("")[response_type][0],
-                response_templates=gateway_responses.apply(partial(_template, response_type)),
-                response_parameters=gateway_headers or None,
-                opts=child,
-            )
-            for response_type in own_answers("")
-        ]
-        deployment = aws.apigateway.Deployment(
-            name,
-            rest_api=rest_api.id,
-            # A new deployment whenever a route, its integration, a gateway response or a setting of
-            # the API's answers changes.
-            triggers={
-                "route": pulumi.Output.json_dumps(
-                    [
-                        [api_resource.urn for api_resource in api_resources],
-                        *[route[4][1] for route in routes],
-                        list(args.binary_media_types),
-                        gateway_responses,
-                        gateway_headers,
-                        args.authorization,
-                    ]
-                )
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*api_resources, *self.gateway_responses]),
-        )
-        access_logs = aws.cloudwatch.LogGroup(
-            f"{name}-access",
-            name_prefix=f"/aws/apigateway/{name}-",
-            retention_in_days=args.log_retention_days,
-            tags=args.tags,
-            opts=child,
-        )
-        stage_dependencies = [self._account_logs_role(name, args)] if args.manage_account_logs_role else []
-        self.stage = stage = aws.apigateway.Stage(
-            name,
-            rest_api=rest_api.id,
-            deployment=deployment.id,
-            stage_name=args.stage_name,
-            access_log_settings={"destination_arn": access_logs.arn, "format": ACCESS_LOG_FORMAT},
-            tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=stage_dependencies),
-        )
-        aws.apigateway.MethodSettings(
-            name,
-            rest_api=rest_api.id,
-            stage_name=stage.stage_name,
-            method_path="*/*",
-            settings={
-                "throttling_rate_limit": args.throttle_rate_limit,
-                "throttling_burst_limit": args.throttle_burst_limit,
-                "metrics_enabled": True,
-            },
-            opts=child,
-        )
-        self.api_key: aws.apigateway.ApiKey | None = None
-        if args.authorization == "api_key":
-            self.api_key = self._api_key(name, args, rest_api, stage)
-        # Each route's own ARN: a function answers nothing else of this API.
-        for key, _, path, http_method, (function_name, _), _, _ in routes:
-            aws.lambda_.Permission(
-                name if key == "detect-post" else f"{name}-{key}",
-                action="lambda:InvokeFunction",
-                function=function_name,
-                principal="apigateway.amazonaws.com",
-                source_arn=pulumi.Output.concat(
-                    rest_api.execution_arn, f"/*/{http_method}{path.replace('{request_id}', '*')}"
-                ),
-                opts=child,
-            )
+        self.stage = stage = self._stage(name, args, changes, [*api_resources, *self.gateway_responses])
+        self.api_key = self._api_key(name, args, stage) if args.authorization == "api_key" else None
+        self._permissions(name, routes)
 
         self.url = stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}{DETECT_ROUTE}")
         self.viewer_url = stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}{VIEWER_ROUTE}")
@@ -483,9 +342,9 @@ class DarknetApi(pulumi.ComponentResource):
         self.results_url = stage.invoke_url.apply(
             lambda url: f"{url.rstrip('/')}{result_route('')}" if uploads_on else ""
         )
-        self.rest_api_id = rest_api.id
+        self.rest_api_id = self.rest_api.id
         self.authorization = args.authorization
-        self.execution_arn = rest_api.execution_arn
+        self.execution_arn = self.rest_api.execution_arn
         self.stage_name = stage.stage_name
         self.api_key_id = self.api_key.id if self.api_key else pulumi.Output.from_input("")
         self.register_outputs(
@@ -498,40 +357,217 @@ class DarknetApi(pulumi.ComponentResource):
                 "api_key_id": self.api_key_id,
                 "uploads_url": self.uploads_url,
                 "results_url": self.results_url,
+                "rest_api": self.rest_api,
+                "stage": self.stage,
+                "api_key": self.api_key,
             }
         )
 
-    def _proxy(
+    def _routes(
+        self, name: str, args: DarknetApiArgs
+    ) -> tuple[list["Route"], list[tuple[str, pulumi.Output[str]]], list[pulumi.Resource]]:
+        """The routes and their API Gateway resources (paths), and the paths that serve no route
+        (`results` above `results/{request_id}`, and the catch-all `{proxy+}`), by key. GET / (the viewer
+        page) is never authorized: the page must load to ask for the key or credentials it then sends
+        with each request. Without the uploads function, GET / goes to the detector."""
+        rest_api = self.rest_api
+
+        def resource(key: str, parent: pulumi.Input[str], path_part: str) -> aws.apigateway.Resource:
+            return aws.apigateway.Resource(
+                f"{name}-{key}",
+                rest_api=rest_api.id,
+                parent_id=parent,
+                path_part=path_part,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        detector = (args.function_name, args.function_invoke_arn)
+        uploads_function = (args.uploads_function_name, args.uploads_function_invoke_arn)
+        uploads_on = args.uploads_function_name is not None
+        detect = resource("detect", rest_api.root_resource_id, "detect")
+        root_function = uploads_function if uploads_on else detector
+        routes = [
+            Route("root-get", rest_api.root_resource_id, VIEWER_ROUTE, "GET", *root_function, None, False),
+            Route("detect-post", detect.id, DETECT_ROUTE, "POST", *detector, None, True),
+        ]
+        no_route_paths: list[tuple[str, pulumi.Output[str]]] = []
+        api_resources: list[pulumi.Resource] = [detect]
+        if uploads_on:
+            uploads = resource("uploads", rest_api.root_resource_id, "uploads")
+            results = resource("results", rest_api.root_resource_id, "results")
+            result = resource("result", results.id, "{request_id}")
+            request_id = {"method.request.path.request_id": True}
+            routes += [
+                Route("uploads-post", uploads.id, UPLOADS_ROUTE, "POST", *uploads_function, None, True),
+                Route("result-get", result.id, RESULT_ROUTE, "GET", *uploads_function, request_id, True),
+            ]
+            no_route_paths.append(("results", results.id))
+            api_resources += [uploads, results, result]
+        proxy = resource("proxy", rest_api.root_resource_id, "{proxy+}")
+        no_route_paths.append(("proxy", proxy.id))
+        api_resources.append(proxy)
+        return routes, no_route_paths, api_resources
+
+    def _preflights_and_wrong_routes(
         self,
-        route: str,
+        name: str,
         args: DarknetApiArgs,
-        rest_api: aws.apigateway.RestApi,
-        resource_id: pulumi.Input[str],
-        http_method: str,
-        invoke_arn: pulumi.Input[str] | None,
-        request_parameters: dict[str, bool] | None,
-        authorized: bool,
+        routes: list["Route"],
+        no_route_paths: list[tuple[str, pulumi.Output[str]]],
     ) -> list[pulumi.CustomResource]:
-        """One route: its method, authorized as every route of the API (unless not `authorized`),
-        proxied to a function."""
+        """What API Gateway answers itself on the routes' paths: each path answers a preflight (OPTIONS)
+        and any other method (ANY: API Gateway prefers the method defined for the request's own verb)
+        with a 405 naming its methods; any other path, and a path above a route (/results), answers 404
+        naming the routes."""
+        origins, served = list(args.cors_allowed_origins), self.routes_text
+        answers: list[pulumi.CustomResource] = []
+        for route in routes:
+            allowed, path_key = f"{route.http_method}, OPTIONS", route.key.rsplit("-", 1)[0]
+            answers += self._mock(
+                f"{name}-{path_key}-options", route.resource_id, "OPTIONS", "204", origins, "",
+                {
+                    **cors_headers(origins),
+                    "Allow": f"'{allowed}'",
+                    "Access-Control-Allow-Methods": f"'{allowed}'",
+                    "Access-Control-Allow-Headers": f"'{','.join(CORS_ALLOW_HEADERS)}'",
+                    "Access-Control-Max-Age": f"'{CORS_MAX_AGE_SECONDS}'",
+                },
+            )  # fmt: skip
+            answers += self._mock(
+                f"{name}-{path_key}-any", route.resource_id, "ANY", "405", origins,
+                gateway_error(
+                    "method_not_allowed",
+                    f"{route.path} takes {route.http_method} (and OPTIONS, a CORS preflight), not "
+                    f"$context.httpMethod; the API serves {served}",
+                ),
+                {**cors_headers(origins), "Allow": f"'{allowed}'"},
+            )  # fmt: skip
+        for key, resource_id in no_route_paths:
+            answers += self._mock(
+                f"{name}-{key}-any", resource_id, "ANY", "404", origins,
+                gateway_error("not_found", f"no such route; the API serves {served}"),
+                cors_headers(origins),
+            )  # fmt: skip
+        return answers
+
+    def _gateway_responses(
+        self, name: str, args: DarknetApiArgs
+    ) -> tuple[pulumi.Output[dict[str, tuple]], dict[str, str]]:
+        """API Gateway's own answers (refusals, bodies too large, integration failures) in the function's
+        JSON error shape, named by where large images go once the bucket is known; sets
+        `gateway_responses` and returns the answers and their CORS headers, which the deployment
+        follows."""
+
+        def own_answers(input_uri: str) -> dict[str, tuple]:
+            return {
+                **size_gateway_responses(input_uri),
+                **auth_gateway_responses(
+                    args.authorization, args.quota_limit, args.quota_period, self.routes_text
+                ),
+                **DEFAULT_RESPONSES,
+            }
+
+        input_uri = args.input_uri if args.input_uri is not None else "the bucket's input prefix"
+        answers = pulumi.Output.from_input(input_uri).apply(own_answers)
+        headers = {
+            f"gatewayresponse.header.{header}": value
+            for header, value in cors_headers(list(args.cors_allowed_origins)).items()
+        }
+        self.gateway_responses = [
+            aws.apigateway.Response(
+                f"{name}-{response_type.lower().replace('_', '-')}",
+                rest_api_id=self.rest_api.id,
+                response_type=response_type,
+                status_code=own_answers("")[response_type][0],
+                response_templates=answers.apply(partial(_template, response_type)),
+                response_parameters=headers or None,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for response_type in own_answers("")
+        ]
+        return answers, headers
+
+    def _stage(
+        self, name: str, args: DarknetApiArgs, changes: list, parts: list[pulumi.Resource]
+    ) -> aws.apigateway.Stage:
+        """The deployment of the API's `parts`, redeployed when anything in `changes` changes, and the
+        stage serving it, with its access logs and its throttle."""
         child = pulumi.ResourceOptions(parent=self)
+        deployment = aws.apigateway.Deployment(
+            name,
+            rest_api=self.rest_api.id,
+            triggers={"route": pulumi.Output.json_dumps(changes)},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=parts),
+        )
+        access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access",
+            name_prefix=f"/aws/apigateway/{name}-",
+            retention_in_days=args.log_retention_days,
+            tags=args.tags,
+            opts=child,
+        )
+        stage_dependencies = [self._account_logs_role(name, args)] if args.manage_account_logs_role else []
+        stage = aws.apigateway.Stage(
+            name,
+            rest_api=self.rest_api.id,
+            deployment=deployment.id,
+            stage_name=args.stage_name,
+            access_log_settings={"destination_arn": access_logs.arn, "format": ACCESS_LOG_FORMAT},
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=stage_dependencies),
+        )
+        aws.apigateway.MethodSettings(
+            name,
+            rest_api=self.rest_api.id,
+            stage_name=stage.stage_name,
+            method_path="*/*",
+            settings={
+                "throttling_rate_limit": args.throttle_rate_limit,
+                "throttling_burst_limit": args.throttle_burst_limit,
+                "metrics_enabled": True,
+            },
+            opts=child,
+        )
+        return stage
+
+    def _permissions(self, name: str, routes: list["Route"]) -> None:
+        """Each route's function may be invoked by API Gateway on that route's ARN only: a function
+        answers nothing else of this API."""
+        for route in routes:
+            aws.lambda_.Permission(
+                name if route.key == "detect-post" else f"{name}-{route.key}",
+                action="lambda:InvokeFunction",
+                function=route.function_name,
+                principal="apigateway.amazonaws.com",
+                source_arn=pulumi.Output.concat(
+                    self.rest_api.execution_arn,
+                    f"/*/{route.http_method}{route.path.replace('{request_id}', '*')}",
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+    def _proxy(self, name: str, args: DarknetApiArgs, route: "Route") -> list[pulumi.CustomResource]:
+        """One route: its method, authorized as every route of the API (unless the route is not
+        `authorized`), proxied to its function."""
+        child = pulumi.ResourceOptions(parent=self)
+        key = f"{name}-{route.key}"
         method = aws.apigateway.Method(
-            route,
-            rest_api=rest_api.id,
-            resource_id=resource_id,
-            http_method=http_method,
-            request_parameters=request_parameters,
-            **(_authorization(args) if authorized else UNAUTHORIZED),
+            key,
+            rest_api=self.rest_api.id,
+            resource_id=route.resource_id,
+            http_method=route.http_method,
+            request_parameters=route.parameters,
+            **(_authorization(args) if route.authorized else UNAUTHORIZED),
             opts=child,
         )
         integration = aws.apigateway.Integration(
-            route,
-            rest_api=rest_api.id,
-            resource_id=resource_id,
+            key,
+            rest_api=self.rest_api.id,
+            resource_id=route.resource_id,
             http_method=method.http_method,
             type="AWS_PROXY",
             integration_http_method="POST",
-            uri=invoke_arn,
+            uri=route.invoke_arn,
             opts=child,
         )
         return [method, integration]
@@ -539,7 +575,6 @@ class DarknetApi(pulumi.ComponentResource):
     def _mock(
         self,
         route: str,
-        rest_api: aws.apigateway.RestApi,
         resource_id: pulumi.Input[str],
         http_method: str,
         status: str,
@@ -553,7 +588,7 @@ class DarknetApi(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         method = aws.apigateway.Method(
             route,
-            rest_api=rest_api.id,
+            rest_api=self.rest_api.id,
             resource_id=resource_id,
             http_method=http_method,
             **UNAUTHORIZED,
@@ -561,7 +596,7 @@ class DarknetApi(pulumi.ComponentResource):
         )
         method_response = aws.apigateway.MethodResponse(
             route,
-            rest_api=rest_api.id,
+            rest_api=self.rest_api.id,
             resource_id=resource_id,
             http_method=method.http_method,
             status_code=status,
@@ -570,7 +605,7 @@ class DarknetApi(pulumi.ComponentResource):
         )
         integration = aws.apigateway.Integration(
             route,
-            rest_api=rest_api.id,
+            rest_api=self.rest_api.id,
             resource_id=resource_id,
             http_method=method.http_method,
             type="MOCK",
@@ -579,7 +614,7 @@ class DarknetApi(pulumi.ComponentResource):
         )
         integration_response = aws.apigateway.IntegrationResponse(
             route,
-            rest_api=rest_api.id,
+            rest_api=self.rest_api.id,
             resource_id=resource_id,
             http_method=method.http_method,
             status_code=method_response.status_code,
@@ -591,16 +626,14 @@ class DarknetApi(pulumi.ComponentResource):
         )
         return [method, method_response, integration, integration_response]
 
-    def _api_key(
-        self, name: str, args: DarknetApiArgs, rest_api: aws.apigateway.RestApi, stage: aws.apigateway.Stage
-    ) -> aws.apigateway.ApiKey:
+    def _api_key(self, name: str, args: DarknetApiArgs, stage: aws.apigateway.Stage) -> aws.apigateway.ApiKey:
         """One key in a usage plan that bounds it: steady rate, burst and a quota per period."""
         child = pulumi.ResourceOptions(parent=self)
         key = aws.apigateway.ApiKey(name, description="Calls POST /detect", tags=args.tags, opts=child)
         plan = aws.apigateway.UsagePlan(
             name,
             description="Bounds each key's calls of POST /detect",
-            api_stages=[{"api_id": rest_api.id, "stage": stage.stage_name}],
+            api_stages=[{"api_id": self.rest_api.id, "stage": stage.stage_name}],
             throttle_settings={
                 "rate_limit": args.throttle_rate_limit,
                 "burst_limit": args.throttle_burst_limit,
@@ -615,6 +648,7 @@ class DarknetApi(pulumi.ComponentResource):
         return key
 
     def _account_logs_role(self, name: str, args: DarknetApiArgs) -> aws.apigateway.Account:
+        """The account-wide role API Gateway writes access logs with (manage_account_logs_role)."""
         role = aws.iam.Role(
             f"{name}-account-logs",
             assume_role_policy=assume_role_policy("apigateway.amazonaws.com"),
@@ -632,6 +666,25 @@ class DarknetApi(pulumi.ComponentResource):
             cloudwatch_role_arn=role.arn,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
         )
+
+
+class Route(NamedTuple):
+    """A route the API serves, proxied to a function."""
+
+    key: str
+    """Names its method, integration and permission (`root-get`); its path's key is the part before the
+    last dash (`root`)."""
+    resource_id: pulumi.Input[str]
+    """The API Gateway resource of its path."""
+    path: str
+    """The path as the answers name it (`/results/{request_id}`)."""
+    http_method: str
+    function_name: pulumi.Input[str] | None
+    invoke_arn: pulumi.Input[str] | None
+    parameters: dict[str, bool] | None
+    """The method's request parameters (a path parameter's name)."""
+    authorized: bool
+    """Whether callers authorize as the API's authorization says (False: anyone may call it)."""
 
 
 def _template(response_type: str, answers: dict[str, tuple]) -> dict[str, str]:

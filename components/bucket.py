@@ -47,6 +47,8 @@ class DarknetBucket(pulumi.ComponentResource):
     """The bucket's name."""
     bucket_arn: pulumi.Output[str]
     """The bucket's ARN."""
+    bucket: aws.s3.Bucket
+    """The S3 bucket."""
 
     def __init__(
         self, name: str, args: DarknetBucketArgs, opts: pulumi.ResourceOptions | None = None
@@ -132,7 +134,9 @@ class DarknetBucket(pulumi.ComponentResource):
 
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
-        self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})
+        self.register_outputs(
+            {"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn, "bucket": bucket}
+        )
 
 
 def upload_form_cors_rule(origins: list[str]) -> aws.s3.BucketCorsConfigurationCorsRuleArgsDict:

@@ -28,7 +28,8 @@ from .checks import (
     contract_checked,
     cors_environment,
 )
-from .policies import assume_role_policy, bucket_key_statement, own_logs_statement, policy_document
+from .container_function import ContainerFunction, ContainerFunctionArgs
+from .policies import policy_document
 
 # Lambda's architectures (the default first) and Docker's platform for each: the image is built for the
 # architecture the function declares.
@@ -40,9 +41,8 @@ ARCHITECTURES = tuple(ARCHITECTURE_PLATFORMS)
 class DarknetFunctionArgs:
     """The function's image, the bucket it reads and writes, and its runtime settings.
 
-    Inside DarknetServiceArgs (as `function`) leave image_uri, bucket_name, model, architecture,
-    allow_self_invoke, bucket_kms_key_arn and cors_allowed_origins unset: the service wires them from its
-    other parts.
+    Inside DarknetServiceArgs (as `function`) the service hands down what it decides once or creates
+    (image_uri, the image's model and architecture, ...: service.HANDED) and refuses them here.
     """
 
     image_uri: pulumi.Input[str] | None = None
@@ -137,8 +137,8 @@ class DarknetFunctionArgs:
 class DarknetFunction(pulumi.ComponentResource):
     """A container-image Lambda that may only read input/, write output/, log, and report failures.
 
-    `function`, `role`, `log_group` and `failure_queue` are the AWS resources, for alarms, extra
-    policies or subscriptions."""
+    `function`, `role`, `log_group` and `failure_queue` are the AWS resources (outputs in every
+    language), for alarms, extra policies or subscriptions."""
 
     function_name: pulumi.Output[str]
     """The function's name."""
@@ -152,6 +152,14 @@ class DarknetFunction(pulumi.ComponentResource):
     """The SQS queue receiving asynchronous events that failed after the retries."""
     role_name: pulumi.Output[str]
     """The function's IAM role (attach more policies to it by name)."""
+    function: aws.lambda_.Function
+    """The Lambda function."""
+    role: aws.iam.Role
+    """The function's IAM role."""
+    log_group: aws.cloudwatch.LogGroup
+    """The function's CloudWatch log group."""
+    failure_queue: aws.sqs.Queue
+    """The SQS queue receiving asynchronous events that failed after the retries."""
 
     def __init__(
         self, name: str, args: DarknetFunctionArgs, opts: pulumi.ResourceOptions | None = None
@@ -163,13 +171,6 @@ class DarknetFunction(pulumi.ComponentResource):
             raise InvalidArgument("image_uri" if image_uri is None else "bucket_name", "is required")
         child = pulumi.ResourceOptions(parent=self)
 
-        self.log_group = aws.cloudwatch.LogGroup(
-            name,
-            name_prefix=f"/aws/lambda/{name}-",
-            retention_in_days=args.log_retention_days,
-            tags=args.tags,
-            opts=child,
-        )
         self.failure_queue = aws.sqs.Queue(
             f"{name}-failures",
             message_retention_seconds=SQS_MAX_RETENTION_SECONDS,
@@ -177,54 +178,36 @@ class DarknetFunction(pulumi.ComponentResource):
             tags=args.tags,
             opts=child,
         )
-        self.role = aws.iam.Role(
+        failure_queue_arn = self.failure_queue.arn
+        container = ContainerFunction(
             name,
-            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
-            tags=args.tags,
-            opts=child,
-        )
-        access = aws.iam.RolePolicy(
-            f"{name}-access",
-            role=self.role.id,
-            policy=pulumi.Output.all(
-                self.log_group.arn, bucket_name, self.failure_queue.arn, args.bucket_kms_key_arn
-            ).apply(
-                lambda values: _access_policy(
-                    values[0],
-                    values[1],
-                    values[2],
-                    values[3],
-                    args.input_prefix,
-                    args.output_prefix,
-                    args.tracing,
-                )
+            ContainerFunctionArgs(
+                image_uri=image_uri,
+                architecture=args.architecture or ARCHITECTURES[0],
+                memory_size=args.memory_size,
+                timeout=args.timeout,
+                ephemeral_storage=args.ephemeral_storage,
+                reserved_concurrency=args.reserved_concurrency,
+                environment={
+                    **args.detector_config().environment(),
+                    OUTPUT_BUCKET_ENV: bucket_name,
+                    **cors_environment(args.cors_allowed_origins),
+                    **args.environment,
+                },
+                access=lambda partition: pulumi.Output.all(bucket_name, failure_queue_arn).apply(
+                    lambda values: _access_statements(
+                        partition, values[0], values[1], args.input_prefix, args.output_prefix
+                    )
+                ),
+                bucket_kms_key_arn=args.bucket_kms_key_arn,
+                log_retention_days=args.log_retention_days,
+                tracing=args.tracing,
+                tags=args.tags,
             ),
-            opts=child,
+            parent=self,
         )
-
-        environment = {
-            **args.detector_config().environment(),
-            OUTPUT_BUCKET_ENV: bucket_name,
-            **cors_environment(args.cors_allowed_origins),
-            **args.environment,
-        }
-        self.function = aws.lambda_.Function(
-            name,
-            package_type="Image",
-            image_uri=image_uri,
-            role=self.role.arn,
-            architectures=[args.architecture or ARCHITECTURES[0]],
-            memory_size=args.memory_size,
-            timeout=args.timeout,
-            ephemeral_storage={"size": args.ephemeral_storage},
-            reserved_concurrent_executions=args.reserved_concurrency,
-            environment={"variables": environment},
-            logging_config={"log_format": "Text", "log_group": self.log_group.name},
-            tracing_config={"mode": "Active"} if args.tracing else None,
-            tags=args.tags,
-            # The role must be able to write logs and read input before the first event arrives.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[access]),
-        )
+        self.function, self.role, self.log_group = container.function, container.role, container.log_group
+        access = container.access_policy
         aws.lambda_.FunctionEventInvokeConfig(
             name,
             function_name=self.function.name,
@@ -260,22 +243,22 @@ class DarknetFunction(pulumi.ComponentResource):
                 "log_group_name": self.log_group_name,
                 "failure_queue_arn": self.failure_queue_arn,
                 "role_name": self.role_name,
+                "function": self.function,
+                "role": self.role,
+                "log_group": self.log_group,
+                "failure_queue": self.failure_queue,
             }
         )
 
 
-def _access_policy(
-    log_group_arn: str,
+def _access_statements(
+    partition: str,
     bucket: str,
     failure_queue_arn: str,
-    kms_key_arn: str | None,
     input_prefix: str,
     output_prefix: str,
-    tracing: bool = False,
-) -> str:
-    partition = log_group_arn.split(":")[1]
-    statements = [
-        own_logs_statement(log_group_arn),
+) -> list[dict]:
+    return [
         {
             "Sid": "ReadInput",
             "Effect": "Allow",
@@ -295,19 +278,6 @@ def _access_policy(
             "Resource": [failure_queue_arn],
         },
     ]
-    if tracing:
-        # X-Ray's trace APIs take no resource-level permissions (AWSXRayDaemonWriteAccess uses "*" too).
-        statements.append(
-            {
-                "Sid": "SendTraces",
-                "Effect": "Allow",
-                "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                "Resource": ["*"],
-            }
-        )
-    if kms_key_arn:
-        statements.append(bucket_key_statement(kms_key_arn))
-    return policy_document(*statements)
 
 
 def _self_invoke_policy(function_arn: str, bucket: str, output_prefix: str) -> str:

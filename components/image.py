@@ -213,11 +213,13 @@ class DarknetImage(pulumi.ComponentResource):
     """The image the function runs (a digest when pushed to ECR)."""
     repository_url: pulumi.Output[str] | None
     """The ECR repository's URL when the image is pushed."""
+    repository: aws.ecr.Repository | None
+    """The ECR repository when the image is pushed."""
 
     def __init__(self, name: str, args: DarknetImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("darknet:index:DarknetImage", name, None, opts)
         args = args_from(DarknetImageArgs, args)
-        self.repository: aws.ecr.Repository | None = None
+        self.repository = None
         self.repository_url = None
         self.build_context = (
             stage_own_model(args, staging_directory(name)) if args.own_model_source else args.build_context
@@ -238,7 +240,13 @@ class DarknetImage(pulumi.ComponentResource):
             )
             self.image_uri = image.image_name
 
-        self.register_outputs({"image_uri": self.image_uri, "repository_url": self.repository_url})
+        self.register_outputs(
+            {
+                "image_uri": self.image_uri,
+                "repository_url": self.repository_url,
+                "repository": self.repository,
+            }
+        )
 
     def _build_and_push(self, name: str, args: DarknetImageArgs) -> pulumi.Output[str]:
         child = pulumi.ResourceOptions(parent=self)

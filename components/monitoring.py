@@ -30,8 +30,8 @@ FIVE_MINUTES = 300
 class DarknetMonitoringArgs:
     """What to watch and who to tell.
 
-    Inside DarknetServiceArgs (as `monitoring`) leave function_name, function_arn, function_timeout,
-    queue_name, dead_letter_queue_name and failure_queue_name unset: the service wires them.
+    Inside DarknetServiceArgs (as `monitoring`) the service hands down its function and queues
+    (service.HANDED) and refuses them here.
     """
 
     function_name: pulumi.Input[str] | None = None
@@ -83,6 +83,8 @@ class DarknetMonitoring(pulumi.ComponentResource):
     """The CloudWatch dashboard's name (when enabled)."""
     alarm_topic_arn: pulumi.Output[str] | None
     """The SNS topic the alarms notify (when given or created)."""
+    topic: aws.sns.Topic | None
+    """The SNS topic created for the alarms (create_alarm_topic), to subscribe to."""
 
     def __init__(
         self, name: str, args: DarknetMonitoringArgs, opts: pulumi.ResourceOptions | None = None
@@ -98,7 +100,7 @@ class DarknetMonitoring(pulumi.ComponentResource):
             lambda arn: arn.split(":")[3]
         )
         child = pulumi.ResourceOptions(parent=self)
-        self.topic: aws.sns.Topic | None = None
+        self.topic = None
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
         self.dashboard: aws.cloudwatch.Dashboard | None = None
 
@@ -134,7 +136,11 @@ class DarknetMonitoring(pulumi.ComponentResource):
         self.dashboard_name = self.dashboard.dashboard_name if self.dashboard else None
         self.alarm_topic_arn = pulumi.Output.from_input(topic_arn) if topic_arn is not None else None
         self.register_outputs(
-            {"dashboard_name": self.dashboard_name, "alarm_topic_arn": self.alarm_topic_arn}
+            {
+                "dashboard_name": self.dashboard_name,
+                "alarm_topic_arn": self.alarm_topic_arn,
+                "topic": self.topic,
+            }
         )
 
 

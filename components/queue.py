@@ -23,8 +23,8 @@ MAX_UNWINDOWED_BATCH_SIZE = 10
 class DarknetQueueArgs:
     """The queue, its dead-letter queue and how the function consumes them.
 
-    Inside DarknetServiceArgs (as `queue`) leave function_name, function_arn, role_name and
-    function_timeout unset: the service wires them from its function.
+    Inside DarknetServiceArgs (as `queue`) the service hands down its function's name, role and timeout
+    (service.HANDED) and refuses them here.
     """
 
     function_name: pulumi.Input[str] | None = None
@@ -119,6 +119,10 @@ class DarknetQueue(pulumi.ComponentResource):
     """The dead-letter queue's URL, to inspect or redrive failed images."""
     dead_letter_queue_name: pulumi.Output[str]
     """The dead-letter queue's name."""
+    queue: aws.sqs.Queue
+    """The image queue."""
+    dead_letter_queue: aws.sqs.Queue
+    """The dead-letter queue."""
 
     def __init__(self, name: str, args: DarknetQueueArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("darknet:index:DarknetQueue", name, None, opts)
@@ -182,6 +186,8 @@ class DarknetQueue(pulumi.ComponentResource):
                 "dead_letter_queue_arn": self.dead_letter_queue_arn,
                 "dead_letter_queue_url": self.dead_letter_queue_url,
                 "dead_letter_queue_name": self.dead_letter_queue_name,
+                "queue": self.queue,
+                "dead_letter_queue": self.dead_letter_queue,
             }
         )
 

@@ -6,6 +6,7 @@ import typing
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_aws as aws
 
 from darknet_detector.contract import UPLOAD_URL_SECONDS
 
@@ -21,48 +22,73 @@ from .uploads import DarknetUploads, DarknetUploadsArgs
 
 INGESTIONS = ("queue", "direct")
 
-# Arguments of a part that the service sets from its other parts, and where each comes from.
-WIRED = {
-    "function": {
-        "cors_allowed_origins": "api.cors_allowed_origins",
-        "image_uri": "the image",
-        "bucket_name": "the bucket",
-        "model": "image.model",
-        "architecture": "image.architecture",
-        "bucket_kms_key_arn": "bucket.kms_key_arn",
-    },
-    "bucket": {"output_prefix": "function.output_prefix", "cors_allowed_origins": "api.cors_allowed_origins"},
-    "image": {"engine": "function.engine"},
-    "api": {
-        "function_name": "the function",
-        "function_invoke_arn": "the function",
-        "uploads_function_name": "the uploads function",
-        "uploads_function_invoke_arn": "the uploads function",
-        "input_uri": "the bucket and function.input_prefix",
-    },
-    "uploads": {
-        "image_uri": "the image",
-        "bucket_name": "the bucket",
-        "input_prefix": "function.input_prefix",
-        "output_prefix": "function.output_prefix",
-        "architecture": "image.architecture",
-        "bucket_kms_key_arn": "bucket.kms_key_arn",
-        "result_window_seconds": "the function's and the queue's timeouts and retries",
-        "cors_allowed_origins": "api.cors_allowed_origins",
-    },
-    "queue": {
-        "function_name": "the function",
-        "role_name": "the function",
-        "function_timeout": "function.timeout",
-    },
-    "monitoring": {
-        "function_name": "the function",
-        "function_arn": "the function",
-        "function_timeout": "function.timeout",
-        "queue_name": "the queue",
-        "dead_letter_queue_name": "the queue",
-        "failure_queue_name": "the function",
-    },
+T = typing.TypeVar("T")
+
+
+class Decision(typing.NamedTuple):
+    """A decision several parts take, made once by the stack: its value, and where the stack makes it."""
+
+    home: str
+    value: object
+
+
+# What the service creates and hands to the parts that use it, by the argument's name in every part.
+CREATED = {
+    "image_uri": "the image",
+    "bucket_name": "the bucket (or bucket_name)",
+    "input_uri": "the bucket and function.input_prefix",
+    "function_name": "the function",
+    "function_arn": "the function",
+    "function_invoke_arn": "the function",
+    "role_name": "the function",
+    "failure_queue_name": "the function",
+    "uploads_function_name": "the uploads function",
+    "uploads_function_invoke_arn": "the uploads function",
+    "queue_name": "the queue",
+    "dead_letter_queue_name": "the queue",
+}
+
+# The arguments of each part that the service sets, each a decision (DarknetServiceArgs.decisions) or
+# a resource it creates (CREATED), named alike in every part. A stack cannot set them in the part: the
+# service refuses it, so a decision has one place.
+HANDED: dict[str, tuple[str, ...]] = {
+    "image": ("engine",),
+    "bucket": ("output_prefix", "cors_allowed_origins"),
+    "function": (
+        "image_uri",
+        "bucket_name",
+        "model",
+        "architecture",
+        "allow_self_invoke",
+        "bucket_kms_key_arn",
+        "cors_allowed_origins",
+    ),
+    "uploads": (
+        "image_uri",
+        "bucket_name",
+        "input_prefix",
+        "output_prefix",
+        "architecture",
+        "bucket_kms_key_arn",
+        "result_window_seconds",
+        "cors_allowed_origins",
+    ),
+    "api": (
+        "function_name",
+        "function_invoke_arn",
+        "uploads_function_name",
+        "uploads_function_invoke_arn",
+        "input_uri",
+    ),
+    "queue": ("function_name", "role_name", "function_timeout"),
+    "monitoring": (
+        "function_name",
+        "function_arn",
+        "function_timeout",
+        "queue_name",
+        "dead_letter_queue_name",
+        "failure_queue_name",
+    ),
 }
 
 
@@ -111,12 +137,7 @@ class DarknetServiceArgs:
         for part, args_type in PARTS.items():
             with argument_path(part):
                 setattr(self, part, args_from(args_type, getattr(self, part), part))
-        for part, wired in WIRED.items():
-            for argument, source in wired.items():
-                if getattr(getattr(self, part), argument) is not None:
-                    raise InvalidArgument(f"{part}.{argument}", f"is set by the service from {source}")
-        if self.function.allow_self_invoke:
-            raise InvalidArgument("function.allow_self_invoke", "is set by the service from enable_http_api")
+        self._refuse_handed_settings()
         check_choice("s3_delivery", self.s3_delivery, DELIVERIES)
         check_choice("ingestion", self.ingestion, INGESTIONS)
         reserved = self.function.reserved_concurrency
@@ -135,72 +156,50 @@ class DarknetServiceArgs:
     def uses_queue(self) -> bool:
         return self.enable_s3_trigger and self.ingestion == "queue"
 
-    def _tags(self, part_tags: dict[str, str]) -> dict[str, str]:
-        return {**self.tags, **part_tags}
-
-    def image_args(self) -> DarknetImageArgs:
-        return dataclasses.replace(self.image, engine=self.function.engine, tags=self._tags(self.image.tags))
-
-    def cors_allowed_origins(self) -> list[str]:
+    @property
+    def browser_origins(self) -> list[str]:
         """Who may call the API from a browser page: the API's setting, when there is an API."""
         return list(self.api.cors_allowed_origins) if self.enable_http_api else []
 
-    def bucket_args(self) -> DarknetBucketArgs:
-        return dataclasses.replace(
-            self.bucket,
-            output_prefix=self.function.output_prefix,
-            cors_allowed_origins=self.cors_allowed_origins(),
-            tags=self._tags(self.bucket.tags),
-        )
+    def _refuse_handed_settings(self) -> None:
+        """A part's argument the service hands down cannot also be set in the part (HANDED)."""
+        decisions = self.decisions()
+        for part, names in HANDED.items():
+            defaults = {field.name: field.default for field in dataclasses.fields(PARTS[part])}
+            for name in names:
+                if getattr(getattr(self, part), name) != defaults[name]:
+                    home = decisions[name].home if name in decisions else CREATED[name]
+                    raise InvalidArgument(f"{part}.{name}", f"is set by the service from {home}")
 
-    def function_args(
-        self, image_uri: pulumi.Input[str], bucket_name: pulumi.Input[str]
-    ) -> DarknetFunctionArgs:
-        return dataclasses.replace(
-            self.function,
-            image_uri=image_uri,
-            bucket_name=bucket_name,
-            model=self.image.model,
-            architecture=self.image.architecture,
-            allow_self_invoke=self.enable_http_api,
-            bucket_kms_key_arn=self.bucket.kms_key_arn,
-            cors_allowed_origins=self.cors_allowed_origins(),
-            tags=self._tags(self.function.tags),
-        )
+    def decisions(self) -> dict[str, Decision]:
+        """The decisions several parts take, each made once, by the name of the parts' argument."""
+        return {
+            "architecture": Decision("image.architecture", self.image.architecture),
+            "model": Decision("image.model", self.image.model),
+            "engine": Decision("function.engine", self.function.engine),
+            "input_prefix": Decision("function.input_prefix", self.function.input_prefix),
+            "output_prefix": Decision("function.output_prefix", self.function.output_prefix),
+            "function_timeout": Decision("function.timeout", self.function.timeout),
+            "bucket_kms_key_arn": Decision("bucket.kms_key_arn", self.bucket.kms_key_arn),
+            "cors_allowed_origins": Decision("api.cors_allowed_origins", self.browser_origins),
+            "allow_self_invoke": Decision("enable_http_api", self.enable_http_api),
+            "result_window_seconds": Decision(
+                "the function's and the queue's timeouts and retries", self.result_window_seconds()
+            ),
+        }
 
-    def api_args(
-        self,
-        function_name: pulumi.Input[str],
-        function_invoke_arn: pulumi.Input[str],
-        uploads_function_name: pulumi.Input[str],
-        uploads_function_invoke_arn: pulumi.Input[str],
-        input_uri: pulumi.Input[str],
-    ) -> DarknetApiArgs:
-        return dataclasses.replace(
-            self.api,
-            input_uri=input_uri,
-            function_name=function_name,
-            function_invoke_arn=function_invoke_arn,
-            uploads_function_name=uploads_function_name,
-            uploads_function_invoke_arn=uploads_function_invoke_arn,
-            tags=self._tags(self.api.tags),
-        )
-
-    def uploads_args(
-        self, image_uri: pulumi.Input[str], bucket_name: pulumi.Input[str]
-    ) -> DarknetUploadsArgs:
-        return dataclasses.replace(
-            self.uploads,
-            image_uri=image_uri,
-            bucket_name=bucket_name,
-            input_prefix=self.function.input_prefix,
-            output_prefix=self.function.output_prefix,
-            architecture=self.image.architecture,
-            bucket_kms_key_arn=self.bucket.kms_key_arn,
-            result_window_seconds=self.result_window_seconds(),
-            cors_allowed_origins=self.cors_allowed_origins(),
-            tags=self._tags(self.uploads.tags),
-        )
+    def handed(self, args_type: type[T], **created: object) -> T:
+        """A part's Args as the service hands them down: the stack's settings of that part, with the
+        decisions and the created resources it takes (HANDED) and the service's tags beside its own."""
+        part = next(name for name, part_type in PARTS.items() if part_type is args_type)
+        names = HANDED[part]
+        values = {name: decision.value for name, decision in self.decisions().items() if name in names}
+        if set(created) != set(names) - set(values):
+            raise TypeError(
+                f"{part} takes {sorted(set(names) - set(values))} from the service, not {sorted(created)}"
+            )
+        settings = getattr(self, part)
+        return dataclasses.replace(settings, **values, **created, tags={**self.tags, **settings.tags})
 
     def result_window_seconds(self) -> int:
         """How long after an id is given out its result may still come: the upload form's life, then
@@ -213,33 +212,6 @@ class DarknetServiceArgs:
             queue = dataclasses.replace(self.queue, function_timeout=function.timeout)
             processing = max(processing, queue.visibility_timeout() * queue.max_receive_count)
         return UPLOAD_URL_SECONDS + processing
-
-    def queue_args(self, function_name: pulumi.Input[str], role_name: pulumi.Input[str]) -> DarknetQueueArgs:
-        return dataclasses.replace(
-            self.queue,
-            function_name=function_name,
-            role_name=role_name,
-            function_timeout=self.function.timeout,
-            tags=self._tags(self.queue.tags),
-        )
-
-    def monitoring_args(
-        self,
-        function_name: pulumi.Input[str],
-        function_arn: pulumi.Input[str],
-        failure_queue_name: pulumi.Input[str],
-        queue: "DarknetQueue | None",
-    ) -> DarknetMonitoringArgs:
-        return dataclasses.replace(
-            self.monitoring,
-            function_name=function_name,
-            function_arn=function_arn,
-            function_timeout=self.function.timeout,
-            failure_queue_name=failure_queue_name,
-            queue_name=queue.queue_name if queue else None,
-            dead_letter_queue_name=queue.dead_letter_queue_name if queue else None,
-            tags=self._tags(self.monitoring.tags),
-        )
 
 
 PARTS: dict[str, type] = {
@@ -261,7 +233,11 @@ class DarknetService(pulumi.ComponentResource):
     `api.rest_api`, `api.stage`, `image.repository`), and with the queue ingestion `queue`
     (DarknetQueue: `queue.queue`, `queue.dead_letter_queue`, `queue.event_source_mapping`), and
     `monitoring` (DarknetMonitoring: `monitoring.alarms`, `monitoring.dashboard`, `monitoring.topic`;
-    None when alarms and dashboard are both off)."""
+    None when alarms and dashboard are both off).
+
+    The principal AWS resources are also outputs, which other languages reach through the provider's
+    schema: `detector_function`, `detector_role`, `uploads_function`, `uploads_role`, `s3_bucket`,
+    `image_queue`, `dead_letter_queue`, `rest_api`, `api_stage` and `repository`."""
 
     bucket_name: pulumi.Output[str]
     """The bucket holding input and results."""
@@ -299,6 +275,26 @@ class DarknetService(pulumi.ComponentResource):
     """The dead-letter queue's URL (queue ingestion): images that failed every delivery."""
     dashboard_name: pulumi.Output[str] | None
     """The CloudWatch dashboard (when enabled)."""
+    detector_function: aws.lambda_.Function
+    """The detector's Lambda function."""
+    detector_role: aws.iam.Role
+    """The detector function's IAM role: attach more policies to it."""
+    uploads_function: aws.lambda_.Function | None
+    """The Lambda function behind POST /uploads and GET /results (when the HTTP API is on)."""
+    uploads_role: aws.iam.Role | None
+    """The uploads function's IAM role (when the HTTP API is on)."""
+    s3_bucket: aws.s3.Bucket | None
+    """The bucket the service created (none on an existing bucket, `bucket_name`)."""
+    image_queue: aws.sqs.Queue | None
+    """The image queue (queue ingestion)."""
+    dead_letter_queue: aws.sqs.Queue | None
+    """The image queue's dead-letter queue (queue ingestion)."""
+    rest_api: aws.apigateway.RestApi | None
+    """The REST API (when the HTTP API is on)."""
+    api_stage: aws.apigateway.Stage | None
+    """The REST API's deployed stage (when the HTTP API is on)."""
+    repository: aws.ecr.Repository | None
+    """The ECR repository the image is pushed to (when the service builds and pushes it)."""
 
     def __init__(
         self, name: str, args: DarknetServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -307,28 +303,40 @@ class DarknetService(pulumi.ComponentResource):
         args = args_from(DarknetServiceArgs, args)
         child = pulumi.ResourceOptions(parent=self)
 
+        input_prefix, output_prefix = args.function.input_prefix, args.function.output_prefix
+        origins = args.browser_origins
         with argument_path("image"):  # a team's own model is checked as the image stages it
-            self.image = DarknetImage(name, args.image_args(), child)
+            self.image = DarknetImage(name, args.handed(DarknetImageArgs), child)
         self.bucket: DarknetBucket | None = None
         if args.bucket_name is None:
-            self.bucket = DarknetBucket(name, args.bucket_args(), child)
+            self.bucket = DarknetBucket(name, args.handed(DarknetBucketArgs), child)
             bucket_name = self.bucket.bucket_name
         else:
             bucket_name = pulumi.Output.from_input(args.bucket_name)
-            if args.cors_allowed_origins():
+            if origins:
                 # A bucket's CORS is one configuration: setting it would replace its owner's rules.
                 pulumi.log.warn(
                     f"the existing bucket keeps its own CORS: for browser pages of "
-                    f"{', '.join(args.cors_allowed_origins())} to POST upload forms to it, add a CORS "
+                    f"{', '.join(origins)} to POST upload forms to it, add a CORS "
                     "rule allowing POST from them (see components/bucket.py, upload_form_cors_rule)",
                     resource=self,
                 )
-        self.function = DarknetFunction(name, args.function_args(self.image.image_uri, bucket_name), child)
+        self.function = DarknetFunction(
+            name,
+            args.handed(DarknetFunctionArgs, image_uri=self.image.image_uri, bucket_name=bucket_name),
+            child,
+        )
 
         self.queue: DarknetQueue | None = None
         if args.uses_queue:
             self.queue = DarknetQueue(
-                name, args.queue_args(self.function.function_name, self.function.role_name), child
+                name,
+                args.handed(
+                    DarknetQueueArgs,
+                    function_name=self.function.function_name,
+                    role_name=self.function.role_name,
+                ),
+                child,
             )
         self.trigger: DarknetS3Trigger | None = None
         if args.enable_s3_trigger:
@@ -345,7 +353,7 @@ class DarknetService(pulumi.ComponentResource):
                 DarknetS3TriggerArgs(
                     bucket_name=bucket_name,
                     **destination,
-                    input_prefix=args.function.input_prefix,
+                    input_prefix=input_prefix,
                     delivery=args.s3_delivery,
                     enable_bucket_eventbridge=args.s3_delivery == "eventbridge" and self.bucket is not None,
                 ),
@@ -357,16 +365,19 @@ class DarknetService(pulumi.ComponentResource):
         self.api_url = self.uploads_url = self.results_url = self.viewer_url = None
         if args.enable_http_api:
             self.uploads = DarknetUploads(
-                f"{name}-uploads", args.uploads_args(self.image.image_uri, bucket_name), child
+                f"{name}-uploads",
+                args.handed(DarknetUploadsArgs, image_uri=self.image.image_uri, bucket_name=bucket_name),
+                child,
             )
             self.api = DarknetApi(
                 name,
-                args.api_args(
-                    self.function.function_name,
-                    self.function.invoke_arn,
-                    self.uploads.function_name,
-                    self.uploads.invoke_arn,
-                    bucket_name.apply(lambda bucket: f"s3://{bucket}/{args.function.input_prefix}"),
+                args.handed(
+                    DarknetApiArgs,
+                    function_name=self.function.function_name,
+                    function_invoke_arn=self.function.invoke_arn,
+                    uploads_function_name=self.uploads.function_name,
+                    uploads_function_invoke_arn=self.uploads.invoke_arn,
+                    input_uri=bucket_name.apply(lambda bucket: f"s3://{bucket}/{input_prefix}"),
                 ),
                 child,
             )
@@ -381,16 +392,17 @@ class DarknetService(pulumi.ComponentResource):
         if args.monitoring.enable_alarms or args.monitoring.enable_dashboard:
             self.monitoring = DarknetMonitoring(
                 name,
-                args.monitoring_args(
-                    self.function.function_name,
-                    self.function.function_arn,
-                    self.function.failure_queue.name,
-                    self.queue,
+                args.handed(
+                    DarknetMonitoringArgs,
+                    function_name=self.function.function_name,
+                    function_arn=self.function.function_arn,
+                    failure_queue_name=self.function.failure_queue.name,
+                    queue_name=self.queue.queue_name if self.queue else None,
+                    dead_letter_queue_name=self.queue.dead_letter_queue_name if self.queue else None,
                 ),
                 child,
             )
 
-        input_prefix, output_prefix = args.function.input_prefix, args.function.output_prefix
         self.bucket_name = bucket_name
         self.input_uri = bucket_name.apply(lambda bucket: f"s3://{bucket}/{input_prefix}")
         self.output_uri = bucket_name.apply(lambda bucket: f"s3://{bucket}/{output_prefix}")
@@ -404,6 +416,15 @@ class DarknetService(pulumi.ComponentResource):
         self.queue_url = self.queue.queue_url if self.queue else None
         self.dead_letter_queue_url = self.queue.dead_letter_queue_url if self.queue else None
         self.dashboard_name = self.monitoring.dashboard_name if self.monitoring else None
+        self.detector_function, self.detector_role = self.function.function, self.function.role
+        self.uploads_function = self.uploads.function if self.uploads else None
+        self.uploads_role = self.uploads.role if self.uploads else None
+        self.s3_bucket = self.bucket.bucket if self.bucket else None
+        self.image_queue = self.queue.queue if self.queue else None
+        self.dead_letter_queue = self.queue.dead_letter_queue if self.queue else None
+        self.rest_api = self.api.rest_api if self.api else None
+        self.api_stage = self.api.stage if self.api else None
+        self.repository = self.image.repository
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
@@ -424,5 +445,15 @@ class DarknetService(pulumi.ComponentResource):
                 "queue_url": self.queue_url,
                 "dead_letter_queue_url": self.dead_letter_queue_url,
                 "dashboard_name": self.dashboard_name,
+                "detector_function": self.detector_function,
+                "detector_role": self.detector_role,
+                "uploads_function": self.uploads_function,
+                "uploads_role": self.uploads_role,
+                "s3_bucket": self.s3_bucket,
+                "image_queue": self.image_queue,
+                "dead_letter_queue": self.dead_letter_queue,
+                "rest_api": self.rest_api,
+                "api_stage": self.api_stage,
+                "repository": self.repository,
             }
         )

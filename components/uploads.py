@@ -33,17 +33,16 @@ from .checks import (
     contract_checked,
     cors_environment,
 )
+from .container_function import ContainerFunction, ContainerFunctionArgs
 from .function import ARCHITECTURES
-from .policies import assume_role_policy, bucket_key_statement, own_logs_statement, policy_document
 
 
 @dataclass(kw_only=True)
 class DarknetUploadsArgs:
     """The uploads function: the image and bucket it shares with the detector, and its own size.
 
-    Inside DarknetServiceArgs (as `uploads`) leave image_uri, bucket_name, input_prefix, output_prefix,
-    architecture, bucket_kms_key_arn, result_window_seconds and cors_allowed_origins unset: the service
-    wires them."""
+    Inside DarknetServiceArgs (as `uploads`) the service hands down what it decides once or creates
+    (image_uri, the function's prefixes, ...: service.HANDED) and refuses them here."""
 
     image_uri: pulumi.Input[str] | None = None
     """The detector's container image; this function runs its uploads handler (required when used alone)."""
@@ -100,7 +99,7 @@ class DarknetUploadsArgs:
 class DarknetUploads(pulumi.ComponentResource):
     """The uploads function with a role that may sign uploads and read results, nothing more.
 
-    `function`, `role` and `log_group` are the AWS resources."""
+    `function`, `role` and `log_group` are the AWS resources (outputs in every language)."""
 
     function_name: pulumi.Output[str]
     """The function's name."""
@@ -111,6 +110,12 @@ class DarknetUploads(pulumi.ComponentResource):
     role_name: pulumi.Output[str]
     """The function's IAM role."""
     log_group_name: pulumi.Output[str]
+    """The function's CloudWatch log group."""
+    function: aws.lambda_.Function
+    """The Lambda function."""
+    role: aws.iam.Role
+    """The function's IAM role."""
+    log_group: aws.cloudwatch.LogGroup
     """The function's CloudWatch log group."""
 
     def __init__(
@@ -129,49 +134,32 @@ class DarknetUploads(pulumi.ComponentResource):
             )
             raise InvalidArgument(missing, "is required")
         config = args.detector_config()
-        child = pulumi.ResourceOptions(parent=self)
-
-        self.log_group = aws.cloudwatch.LogGroup(
+        container = ContainerFunction(
             name,
-            name_prefix=f"/aws/lambda/{name}-",
-            retention_in_days=args.log_retention_days,
-            tags=args.tags,
-            opts=child,
-        )
-        self.role = aws.iam.Role(
-            name, assume_role_policy=assume_role_policy("lambda.amazonaws.com"), tags=args.tags, opts=child
-        )
-        access = aws.iam.RolePolicy(
-            f"{name}-access",
-            role=self.role.id,
-            policy=pulumi.Output.all(self.log_group.arn, bucket_name, args.bucket_kms_key_arn).apply(
-                lambda values: uploads_policy(
-                    values[0], values[1], values[2], config.input_prefix, config.output_prefix
-                )
-            ),
-            opts=child,
-        )
-        self.function = aws.lambda_.Function(
-            name,
-            package_type="Image",
-            image_uri=image_uri,
-            image_config={"commands": [UPLOADS_HANDLER]},
-            role=self.role.arn,
-            architectures=[args.architecture or ARCHITECTURES[0]],
-            memory_size=args.memory_size,
-            timeout=args.timeout,
-            environment={
-                "variables": {
+            ContainerFunctionArgs(
+                image_uri=image_uri,
+                command=UPLOADS_HANDLER,
+                architecture=args.architecture or ARCHITECTURES[0],
+                memory_size=args.memory_size,
+                timeout=args.timeout,
+                environment={
                     **config.shared_environment(),
                     OUTPUT_BUCKET_ENV: bucket_name,
                     RESULT_WINDOW_ENV: str(window),
                     **cors_environment(args.cors_allowed_origins),
-                }
-            },
-            logging_config={"log_format": "Text", "log_group": self.log_group.name},
-            tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[access]),
+                },
+                access=lambda partition: pulumi.Output.from_input(bucket_name).apply(
+                    lambda bucket: uploads_statements(
+                        partition, bucket, config.input_prefix, config.output_prefix
+                    )
+                ),
+                bucket_kms_key_arn=args.bucket_kms_key_arn,
+                log_retention_days=args.log_retention_days,
+                tags=args.tags,
+            ),
+            parent=self,
         )
+        self.function, self.role, self.log_group = container.function, container.role, container.log_group
 
         self.function_name = self.function.name
         self.function_arn = self.function.arn
@@ -185,16 +173,16 @@ class DarknetUploads(pulumi.ComponentResource):
                 "invoke_arn": self.invoke_arn,
                 "role_name": self.role_name,
                 "log_group_name": self.log_group_name,
+                "function": self.function,
+                "role": self.role,
+                "log_group": self.log_group,
             }
         )
 
 
-def uploads_policy(
-    log_group_arn: str, bucket: str, kms_key_arn: str | None, input_prefix: str, output_prefix: str
-) -> str:
-    partition = log_group_arn.split(":")[1]
-    statements = [
-        own_logs_statement(log_group_arn),
+def uploads_statements(partition: str, bucket: str, input_prefix: str, output_prefix: str) -> list[dict]:
+    """What the uploads function's role may do with the bucket."""
+    return [
         {
             # A presigned POST works with its signer's rights: these are all an upload form can have.
             "Sid": "SignUploads",
@@ -209,6 +197,3 @@ def uploads_policy(
             "Resource": [f"arn:{partition}:s3:::{bucket}/{output_prefix}*/{RESULT_JSON}"],
         },
     ]
-    if kms_key_arn:
-        statements.append(bucket_key_statement(kms_key_arn))
-    return policy_document(*statements)

@@ -46,8 +46,8 @@ def field_docs(cls: type) -> dict[str, tuple[str, str]]:
 
 def settable(part: str, cls: type) -> list[dataclasses.Field]:
     """The fields of a part a stack sets; the service sets the others from its other parts."""
-    wired = set(getattr(service, "WIRED", {}).get(part, {})) | {"allow_self_invoke"}
-    return [field for field in dataclasses.fields(cls) if field.name not in wired]
+    handed = set(service.HANDED.get(part, ()))
+    return [field for field in dataclasses.fields(cls) if field.name not in handed]
 
 
 def plain_type(annotation: str) -> str:

@@ -3,6 +3,7 @@ construction from plain input dicts, as the host does it, with the Python API's 
 
 import dataclasses
 import json
+from functools import partial
 
 import pytest
 import yaml
@@ -115,12 +116,64 @@ def test_outputs_of_the_service_and_the_function(schema):
         "inputPrefix",
         "outputPrefix",
         "apiAuthorization",
+        *PRINCIPAL_RESOURCES,
     }
     assert "apiUrl" not in service["required"], "absent when the HTTP API is off"
     assert "apiAuthorization" not in service["required"], "absent when the HTTP API is off"
     assert service["properties"]["inputPrefix"]["type"] == "string"
     function = schema["resources"]["darknet:index:DarknetFunction"]
     assert {"roleName", "failureQueueArn", "logGroupName", "invokeArn"} <= set(function["properties"])
+
+
+# The service's principal AWS resources, as outputs: the AWS type each refers to, and whether every
+# service has one.
+PRINCIPAL_RESOURCES = {
+    "detectorFunction": ("aws:lambda/function:Function", True),
+    "detectorRole": ("aws:iam/role:Role", True),
+    "uploadsFunction": ("aws:lambda/function:Function", False),
+    "uploadsRole": ("aws:iam/role:Role", False),
+    "s3Bucket": ("aws:s3/bucket:Bucket", False),
+    "imageQueue": ("aws:sqs/queue:Queue", False),
+    "deadLetterQueue": ("aws:sqs/queue:Queue", False),
+    "restApi": ("aws:apigateway/restApi:RestApi", False),
+    "apiStage": ("aws:apigateway/stage:Stage", False),
+    "repository": ("aws:ecr/repository:Repository", False),
+}
+# Each part's AWS resources, as its outputs.
+PART_RESOURCES = {
+    "DarknetFunction": {"function", "role", "logGroup", "failureQueue"},
+    "DarknetUploads": {"function", "role", "logGroup"},
+    "DarknetBucket": {"bucket"},
+    "DarknetQueue": {"queue", "deadLetterQueue"},
+    "DarknetApi": {"restApi", "stage", "apiKey"},
+    "DarknetImage": {"repository"},
+    "DarknetMonitoring": {"topic"},
+}
+
+
+def aws_resource_ref(spec: dict) -> str:
+    """The AWS resource type an output refers to, from its reference into pulumi-aws's schema."""
+    prefix, _, token = spec["$ref"].partition("/schema.json#/resources/")
+    assert prefix.startswith("/aws/v"), spec
+    return token.replace("%2F", "/")
+
+
+def test_the_principal_resources_are_outputs_that_other_languages_reach(schema):
+    service = schema["resources"]["darknet:index:DarknetService"]
+    for name, (resource_type, always) in PRINCIPAL_RESOURCES.items():
+        assert aws_resource_ref(service["properties"][name]) == resource_type, name
+        assert (name in service["required"]) == always, name
+        assert service["properties"][name]["description"]
+    for component, names in PART_RESOURCES.items():
+        outputs = schema["resources"][f"darknet:index:{component}"]["properties"]
+        assert all(aws_resource_ref(outputs[name]) for name in names), component
+    assert {"name": "aws", "version": pulumi_aws_version()} in schema["dependencies"]
+
+
+def pulumi_aws_version() -> str:
+    from importlib.metadata import version
+
+    return version("pulumi_aws")
 
 
 def construct(mocked, provider, inputs):
@@ -181,3 +234,25 @@ def test_plain_dicts_with_wire_numbers_match_the_python_api(mocked, provider):
 def test_plain_dicts_get_the_python_apis_checks(mocked, provider, inputs, message):
     with pytest.raises(ComponentInitError, match=message):
         construct(mocked, provider, inputs)
+
+
+def test_construct_hands_other_languages_the_resources_themselves(mocked, provider):
+    """The provider host returns the service's resources as references to the registered resources."""
+    urns: dict[str, str] = {}
+    inputs = {"image": {"imageUri": IMAGE}}
+
+    def program():
+        state = provider.construct("detector", "darknet:index:DarknetService", inputs, None).state
+        assert "repository" not in state, "an image given by URI has no repository"
+        for name in ("detectorFunction", "detectorRole", "uploadsRole", "s3Bucket", "imageQueue", "apiStage"):
+            state[name].urn.apply(partial(urns.__setitem__, name))
+
+    deployment = mocked.run(program)
+    assert urns == {
+        "detectorFunction": deployment.one("aws:lambda/function:Function", "detector").urn,
+        "detectorRole": deployment.one("aws:iam/role:Role", "detector").urn,
+        "uploadsRole": deployment.one("aws:iam/role:Role", "detector-uploads").urn,
+        "s3Bucket": deployment.one("aws:s3/bucket:Bucket").urn,
+        "imageQueue": deployment.one("aws:sqs/queue:Queue", "detector-images").urn,
+        "apiStage": deployment.one("aws:apigateway/stage:Stage").urn,
+    }

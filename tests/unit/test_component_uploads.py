@@ -254,7 +254,8 @@ def test_the_policy_under_moto_s_iam_engine_lets_the_signer_put_uploads_and_read
     from moto import mock_aws
     from moto.core import set_initial_no_auth_action_count
 
-    from darknet_lambda.uploads import uploads_policy
+    from darknet_lambda.policies import policy_document
+    from darknet_lambda.uploads import uploads_statements
 
     outcomes = {}
 
@@ -265,9 +266,7 @@ def test_the_policy_under_moto_s_iam_engine_lets_the_signer_put_uploads_and_read
         admin.create_bucket(Bucket="images")
         admin.put_object(Bucket="images", Key="output/x/image-result.png", Body=b"png")
         iam.create_user(UserName="signer")
-        policy = uploads_policy(
-            "arn:aws:logs:us-east-1:123456789012:log-group:uploads", "images", None, "input/", "output/"
-        )
+        policy = policy_document(*uploads_statements("aws", "images", "input/", "output/"))
         iam.put_user_policy(UserName="signer", PolicyName="uploads", PolicyDocument=policy)
         key = iam.create_access_key(UserName="signer")["AccessKey"]
         signer = boto3.client(

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from darknet_lambda import DarknetServiceArgs, StackConfigError
-from darknet_lambda.service import WIRED
+from darknet_lambda.service import HANDED
 from darknet_lambda.stack_config import PARTS, camel_case, config_kind
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -244,7 +244,7 @@ def test_declared_type_and_default_are_the_args_own(name):
         assert all(
             camel_case(f.name) in declaration["description"]
             for f in dataclasses.fields(PARTS[name])
-            if f.name not in WIRED.get(name, {}) and f.name != "allow_self_invoke"
+            if f.name not in HANDED[name]
         )
     elif field.default is None:  # optional: the declared default is empty, which the reader treats as unset
         assert declaration["default"] == ""
