@@ -18,7 +18,7 @@ BUDGET_WITHOUT_GRAPH_BYTES = 165_000_000
 
 CONTENTS = """
 import json, os, pathlib
-model = pathlib.Path("/opt/model")
+model, function = pathlib.Path("/opt/model"), pathlib.Path("/var/task/darknet_detector")
 print(json.dumps({
     "model_files": sorted(p.name for p in model.iterdir()),
     "graph_bytes": (model / (os.environ["DETECTOR_MODEL"] + ".onnx")).stat().st_size,
@@ -27,6 +27,7 @@ print(json.dumps({
     "samples": sorted(p.name for p in pathlib.Path("/opt/darknet/data").glob("*.jpg")),
     "packages": sorted(os.listdir("/var/lib/dpkg/status.d")),
     "tools": [t for t in ("apt-get", "dpkg", "bash", "perl", "ls") if os.path.exists(f"/usr/bin/{t}")],
+    "function_parts": sorted(p.name for p in function.iterdir() if p.is_dir()),
 }))
 """
 
@@ -67,6 +68,9 @@ def test_the_default_image_runs_the_onnx_engine_only(detector_image, default_con
     assert not default_contents["darknet_cli"], "Darknet's CLI belongs to the reference variant"
     assert default_contents["libdarknet"], "decode, letterbox, NMS and drawing run through libdarknet"
     assert "dog.jpg" in default_contents["samples"]
+    assert default_contents["function_parts"] == ["__pycache__", "core", "engines", "serving"], (
+        "the default image ships what runs, not the model-building tools"
+    )
 
 
 def test_the_default_image_carries_only_the_packages_it_runs_and_declares_them(default_contents):
@@ -78,18 +82,19 @@ def test_the_default_image_carries_only_the_packages_it_runs_and_declares_them(d
     assert not {"apt", "dpkg", "perl-base", "coreutils", "bash"} & set(default_contents["packages"])
 
 
-def test_the_reference_variant_is_the_default_image_plus_the_cli_and_the_weights(
+def test_the_reference_variant_is_the_default_image_plus_the_cli_the_weights_and_the_parity_tools(
     detector_image, reference_image, default_contents
 ):
     base = docker_inspect(detector_image, "{{json .RootFS.Layers}}")
     variant = docker_inspect(reference_image, "{{json .RootFS.Layers}}")
     base_layers, variant_layers = json.loads(base), json.loads(variant)
     assert variant_layers[: len(base_layers)] == base_layers, "the variant shares every layer of the default"
-    assert len(variant_layers) == len(base_layers) + 2
+    assert len(variant_layers) == len(base_layers) + 3
     reference = contents(reference_image)
     added = sorted(set(reference["model_files"]) - set(default_contents["model_files"]))
     assert len(added) == 1 and added[0].endswith(".weights"), added
     assert reference["darknet_cli"]
+    assert "building" in reference["function_parts"], "the parity tools compare the engines here"
 
 
 def test_the_default_image_refuses_the_darknet_engine_naming_the_reference_variant(
