@@ -321,6 +321,8 @@ class DarknetService(pulumi.ComponentResource):
                     "rule allowing POST from them (see components/bucket.py, upload_form_cors_rule)",
                     resource=self,
                 )
+        self.input_uri = bucket_name.apply(lambda bucket: f"s3://{bucket}/{input_prefix}")
+        self.output_uri = bucket_name.apply(lambda bucket: f"s3://{bucket}/{output_prefix}")
         self.function = DarknetFunction(
             name,
             args.handed(DarknetFunctionArgs, image_uri=self.image.image_uri, bucket_name=bucket_name),
@@ -377,7 +379,7 @@ class DarknetService(pulumi.ComponentResource):
                     function_invoke_arn=self.function.invoke_arn,
                     uploads_function_name=self.uploads.function_name,
                     uploads_function_invoke_arn=self.uploads.invoke_arn,
-                    input_uri=bucket_name.apply(lambda bucket: f"s3://{bucket}/{input_prefix}"),
+                    input_uri=self.input_uri,
                 ),
                 child,
             )
@@ -404,8 +406,6 @@ class DarknetService(pulumi.ComponentResource):
             )
 
         self.bucket_name = bucket_name
-        self.input_uri = bucket_name.apply(lambda bucket: f"s3://{bucket}/{input_prefix}")
-        self.output_uri = bucket_name.apply(lambda bucket: f"s3://{bucket}/{output_prefix}")
         self.input_prefix, self.output_prefix = input_prefix, output_prefix
         self.api_authorization = self.api.authorization if self.api else None
         self.function_name = self.function.function_name
