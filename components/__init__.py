@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .api import DarknetApi, DarknetApiArgs
     from .bucket import DarknetBucket, DarknetBucketArgs
     from .checks import InvalidArgument
+    from .events import DarknetEvents, DarknetEventsArgs
     from .function import DarknetFunction, DarknetFunctionArgs
     from .image import DEFAULT_BUILD_CONTEXT, DarknetImage, DarknetImageArgs
     from .monitoring import DarknetMonitoring, DarknetMonitoringArgs
@@ -32,6 +33,7 @@ _MODULES = {
     "api": ("DarknetApi", "DarknetApiArgs"),
     "bucket": ("DarknetBucket", "DarknetBucketArgs"),
     "checks": ("InvalidArgument",),
+    "events": ("DarknetEvents", "DarknetEventsArgs"),
     "function": ("DarknetFunction", "DarknetFunctionArgs"),
     "image": ("DEFAULT_BUILD_CONTEXT", "DarknetImage", "DarknetImageArgs"),
     "monitoring": ("DarknetMonitoring", "DarknetMonitoringArgs"),
@@ -52,6 +54,7 @@ _COMPONENT_NAMES = (
     "DarknetQueue",
     "DarknetMonitoring",
     "DarknetUploads",
+    "DarknetEvents",
 )
 
 
@@ -73,6 +76,8 @@ __all__ = [
     "DarknetApiArgs",
     "DarknetBucket",
     "DarknetBucketArgs",
+    "DarknetEvents",
+    "DarknetEventsArgs",
     "DarknetFunction",
     "DarknetFunctionArgs",
     "DarknetImage",

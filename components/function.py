@@ -6,7 +6,10 @@ import pulumi
 import pulumi_aws as aws
 
 from darknet_detector.contract import (
+    DEFAULT_EVENT_SOURCE,
     DEFAULT_LOG_RETENTION_DAYS,
+    EVENT_BUS_ENV,
+    EVENT_SOURCE_ENV,
     LAMBDA_MAX_EPHEMERAL_MB,
     LAMBDA_MAX_TIMEOUT_SECONDS,
     LAMBDA_MB_PER_VCPU,
@@ -15,6 +18,7 @@ from darknet_detector.contract import (
     RESERVED_VARIABLES,
     SQS_MAX_RETENTION_SECONDS,
     DetectorConfig,
+    event_source_problem,
 )
 
 from .checks import (
@@ -29,6 +33,7 @@ from .checks import (
     cors_environment,
 )
 from .container_function import ContainerFunction, ContainerFunctionArgs
+from .events import bus_arn, publish_statement
 from .policies import policy_document
 
 # Lambda's architectures (the default first) and Docker's platform for each: the image is built for the
@@ -90,6 +95,12 @@ class DarknetFunctionArgs:
     DarknetApiArgs.cors_allowed_origins). Inside DarknetServiceArgs leave it unset: the API's is used."""
     tracing: bool = False
     """X-Ray active tracing of each invocation (the role may then send trace segments)."""
+    event_bus: pulumi.Input[str] | None = None
+    """The EventBridge bus (name or ARN) the function publishes a completion event to for every result it
+    writes; it may put events on that bus only. None: no events. Inside DarknetServiceArgs leave it
+    unset: `events` decides."""
+    event_source: str = DEFAULT_EVENT_SOURCE
+    """The completion events' `source` (with event_bus). Inside DarknetServiceArgs: events.source."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on every resource."""
 
@@ -111,6 +122,9 @@ class DarknetFunctionArgs:
         if self.reserved_concurrency is not None:
             check_range("reserved_concurrency", self.reserved_concurrency, 0, 10000)
         check_cors_origins("cors_allowed_origins", self.cors_allowed_origins)
+        problem = event_source_problem(self.event_source)
+        if problem:
+            raise InvalidArgument("event_source", problem)
         reserved = sorted(RESERVED_VARIABLES & set(self.environment))
         if reserved:
             raise InvalidArgument(
@@ -192,6 +206,7 @@ class DarknetFunction(pulumi.ComponentResource):
                     **args.detector_config().environment(),
                     OUTPUT_BUCKET_ENV: bucket_name,
                     **cors_environment(args.cors_allowed_origins),
+                    **_events_environment(args.event_bus, args.event_source),
                     **args.environment,
                 },
                 access=lambda partition: pulumi.Output.all(bucket_name, failure_queue_arn).apply(
@@ -229,6 +244,17 @@ class DarknetFunction(pulumi.ComponentResource):
                 opts=child,
             )
 
+        if args.event_bus is not None:
+            # After the function, as self-invoke: a bus given by name takes its ARN's account and region.
+            aws.iam.RolePolicy(
+                f"{name}-events",
+                role=self.role.id,
+                policy=pulumi.Output.all(self.function.arn, args.event_bus).apply(
+                    lambda values: policy_document(publish_statement(bus_arn(values[1], values[0])))
+                ),
+                opts=child,
+            )
+
         self.function_name = self.function.name
         self.function_arn = self.function.arn
         self.invoke_arn = self.function.invoke_arn
@@ -249,6 +275,10 @@ class DarknetFunction(pulumi.ComponentResource):
                 "failure_queue": self.failure_queue,
             }
         )
+
+
+def _events_environment(bus: pulumi.Input[str] | None, source: str) -> dict[str, pulumi.Input[str]]:
+    return {} if bus is None else {EVENT_BUS_ENV: bus, EVENT_SOURCE_ENV: source}
 
 
 def _access_statements(

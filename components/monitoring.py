@@ -10,6 +10,7 @@ import pulumi_aws as aws
 from darknet_detector.contract import (
     LAMBDA_MAX_TIMEOUT_SECONDS,
     METRIC_DETECTIONS,
+    METRIC_EVENTS_NOT_PUBLISHED,
     METRIC_IMAGES_FAILED,
     METRIC_IMAGES_PROCESSED,
     METRIC_IMAGES_REJECTED,
@@ -46,6 +47,8 @@ class DarknetMonitoringArgs:
     """The queue's dead-letter queue: any message in it is alarmed."""
     failure_queue_name: pulumi.Input[str] | None = None
     """The function's failure queue of asynchronous invocations: any message in it is alarmed."""
+    completion_events: bool = False
+    """The function publishes completion events: alarm on those it could not publish after its retries."""
     enable_alarms: bool = True
     """Create the alarms (dead letters, errors, throttles, queue age, duration near the timeout)."""
     enable_dashboard: bool = True
@@ -76,7 +79,8 @@ class DarknetMonitoringArgs:
 
 
 class DarknetMonitoring(pulumi.ComponentResource):
-    """`alarms` (by what they watch: dead_letters, failures, errors, throttles, queue_age, duration),
+    """`alarms` (by what they watch: dead_letters, failures, errors, throttles, queue_age, duration,
+    events_not_published),
     `dashboard` and `topic` (when created here); absent parts are missing from `alarms` or None."""
 
     dashboard_name: pulumi.Output[str] | None
@@ -200,6 +204,19 @@ def _alarm_definitions(
             "alarm_description": "Asynchronous events failed their retries and wait in the failure queue",
             "dimensions": {"QueueName": args.failure_queue_name},
         }
+    if args.completion_events:
+        alarms["events-not-published"] = {
+            "alarm_description": "Completion events were not published after their retries: their results "
+            "exist, but subscribers were not told (see the function's 'completion event not published' logs)",
+            "namespace": METRICS_NAMESPACE,
+            "metric_name": METRIC_EVENTS_NOT_PUBLISHED,
+            "dimensions": {"service": SERVICE_NAME},
+            "statistic": "Sum",
+            "period": FIVE_MINUTES,
+            "comparison_operator": "GreaterThanThreshold",
+            "threshold": 0,
+            "evaluation_periods": 1,
+        }
     if args.queue_name is not None:
         alarms["queue-age"] = {
             "alarm_description": "Images wait longer than expected: the detector is not keeping up",
@@ -234,8 +251,16 @@ def dashboard_body(
     widgets = [
         widget(
             "Images",
-            [[*own, name] for name in (METRIC_IMAGES_PROCESSED, METRIC_IMAGES_REJECTED, METRIC_IMAGES_FAILED)]
-            + [[*own, METRIC_DETECTIONS]],
+            [
+                [*own, name]
+                for name in (
+                    METRIC_IMAGES_PROCESSED,
+                    METRIC_IMAGES_REJECTED,
+                    METRIC_IMAGES_FAILED,
+                    METRIC_DETECTIONS,
+                    METRIC_EVENTS_NOT_PUBLISHED,
+                )
+            ],
         ),
         widget(
             "Latency per image (p50, p99 ms)",

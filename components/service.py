@@ -13,6 +13,7 @@ from darknet_detector.contract import UPLOAD_URL_SECONDS
 from .api import DarknetApi, DarknetApiArgs
 from .bucket import DarknetBucket, DarknetBucketArgs
 from .checks import InvalidArgument, args_from, argument_path, check_choice
+from .events import DarknetEvents, DarknetEventsArgs
 from .function import DarknetFunction, DarknetFunctionArgs
 from .image import DarknetImage, DarknetImageArgs
 from .monitoring import DarknetMonitoring, DarknetMonitoringArgs
@@ -46,6 +47,7 @@ CREATED = {
     "uploads_function_invoke_arn": "the uploads function",
     "queue_name": "the queue",
     "dead_letter_queue_name": "the queue",
+    "event_bus": "events (the bus created, or events.bus_name or events.bus_arn)",
 }
 
 # The arguments of each part that the service sets, each a decision (DarknetServiceArgs.decisions) or
@@ -62,6 +64,8 @@ HANDED: dict[str, tuple[str, ...]] = {
         "allow_self_invoke",
         "bucket_kms_key_arn",
         "cors_allowed_origins",
+        "event_bus",
+        "event_source",
     ),
     "uploads": (
         "image_uri",
@@ -88,7 +92,9 @@ HANDED: dict[str, tuple[str, ...]] = {
         "queue_name",
         "dead_letter_queue_name",
         "failure_queue_name",
+        "completion_events",
     ),
+    "events": (),
 }
 
 
@@ -113,6 +119,9 @@ class DarknetServiceArgs:
     before the dead-letter queue, visibility timeout."""
     monitoring: DarknetMonitoringArgs = field(default_factory=DarknetMonitoringArgs)
     """Alarms (with an optional SNS topic) and the dashboard; each can be turned off."""
+    events: DarknetEventsArgs = field(default_factory=DarknetEventsArgs)
+    """Completion events: one EventBridge event per result written, on a bus created or given (off by
+    default)."""
     bucket_name: pulumi.Input[str] | None = None
     """Use this existing bucket (same account) instead of creating one. Its CORS stays its owner's: for
     browser pages to POST upload forms to it, its owner adds the rule bucket.upload_form_cors_rule
@@ -183,6 +192,8 @@ class DarknetServiceArgs:
             "bucket_kms_key_arn": Decision("bucket.kms_key_arn", self.bucket.kms_key_arn),
             "cors_allowed_origins": Decision("api.cors_allowed_origins", self.browser_origins),
             "allow_self_invoke": Decision("enable_http_api", self.enable_http_api),
+            "event_source": Decision("events.source", self.events.source),
+            "completion_events": Decision("events.enabled", self.events.enabled),
             "result_window_seconds": Decision(
                 "the function's and the queue's timeouts and retries", self.result_window_seconds()
             ),
@@ -225,19 +236,20 @@ PARTS: dict[str, type] = {
 class DarknetService(pulumi.ComponentResource):
     """The whole detector: either entry path (S3 upload, HTTP POST /detect) can be turned off.
 
-    Its parts are attributes, for extending them: `image` (DarknetImage), `bucket` (DarknetBucket, None
-    on an existing bucket), `function` (DarknetFunction), `trigger` (DarknetS3Trigger or None) and
-    `api` (DarknetApi or None) with `uploads` (DarknetUploads or None: `uploads.function`,
-    `uploads.role`); each exposes its AWS resources in turn (`function.role`,
-    `function.function`, `function.log_group`, `function.failure_queue`, `bucket.bucket`,
-    `api.rest_api`, `api.stage`, `image.repository`), and with the queue ingestion `queue`
-    (DarknetQueue: `queue.queue`, `queue.dead_letter_queue`, `queue.event_source_mapping`), and
-    `monitoring` (DarknetMonitoring: `monitoring.alarms`, `monitoring.dashboard`, `monitoring.topic`;
-    None when alarms and dashboard are both off).
+        Its parts are attributes, for extending them: `image` (DarknetImage), `bucket` (DarknetBucket, None
+        on an existing bucket), `function` (DarknetFunction), `trigger` (DarknetS3Trigger or None) and
+        `api` (DarknetApi or None) with `uploads` (DarknetUploads or None: `uploads.function`,
+        `uploads.role`); each exposes its AWS resources in turn (`function.role`,
+        `function.function`, `function.log_group`, `function.failure_queue`, `bucket.bucket`,
+        `api.rest_api`, `api.stage`, `image.repository`), `events` (DarknetEvents: `events.event_bus`;
+    None when events are off), and with the queue ingestion `queue`
+        (DarknetQueue: `queue.queue`, `queue.dead_letter_queue`, `queue.event_source_mapping`), and
+        `monitoring` (DarknetMonitoring: `monitoring.alarms`, `monitoring.dashboard`, `monitoring.topic`;
+        None when alarms and dashboard are both off).
 
-    The principal AWS resources are also outputs, which other languages reach through the provider's
-    schema: `detector_function`, `detector_role`, `uploads_function`, `uploads_role`, `s3_bucket`,
-    `image_queue`, `dead_letter_queue`, `rest_api`, `api_stage` and `repository`."""
+        The principal AWS resources are also outputs, which other languages reach through the provider's
+        schema: `detector_function`, `detector_role`, `uploads_function`, `uploads_role`, `s3_bucket`,
+        `image_queue`, `dead_letter_queue`, `rest_api`, `api_stage`, `repository` and `event_bus`."""
 
     bucket_name: pulumi.Output[str]
     """The bucket holding input and results."""
@@ -275,6 +287,8 @@ class DarknetService(pulumi.ComponentResource):
     """The dead-letter queue's URL (queue ingestion): images that failed every delivery."""
     dashboard_name: pulumi.Output[str] | None
     """The CloudWatch dashboard (when enabled)."""
+    event_bus_name: pulumi.Output[str] | None
+    """The bus completion events go to, as the function names it (name or ARN; when events are on)."""
     detector_function: aws.lambda_.Function
     """The detector's Lambda function."""
     detector_role: aws.iam.Role
@@ -295,6 +309,8 @@ class DarknetService(pulumi.ComponentResource):
     """The REST API's deployed stage (when the HTTP API is on)."""
     repository: aws.ecr.Repository | None
     """The ECR repository the image is pushed to (when the service builds and pushes it)."""
+    event_bus: aws.cloudwatch.EventBus | None
+    """The EventBridge bus created for completion events (events on, no bus given)."""
 
     def __init__(
         self, name: str, args: DarknetServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -323,9 +339,15 @@ class DarknetService(pulumi.ComponentResource):
                 )
         self.input_uri = bucket_name.apply(lambda bucket: f"s3://{bucket}/{input_prefix}")
         self.output_uri = bucket_name.apply(lambda bucket: f"s3://{bucket}/{output_prefix}")
+        self.events: DarknetEvents | None = None
+        if args.events.enabled:
+            self.events = DarknetEvents(name, args.handed(DarknetEventsArgs), child)
+        bus = self.events.bus_name if self.events else None
         self.function = DarknetFunction(
             name,
-            args.handed(DarknetFunctionArgs, image_uri=self.image.image_uri, bucket_name=bucket_name),
+            args.handed(
+                DarknetFunctionArgs, image_uri=self.image.image_uri, bucket_name=bucket_name, event_bus=bus
+            ),
             child,
         )
 
@@ -416,6 +438,8 @@ class DarknetService(pulumi.ComponentResource):
         self.queue_url = self.queue.queue_url if self.queue else None
         self.dead_letter_queue_url = self.queue.dead_letter_queue_url if self.queue else None
         self.dashboard_name = self.monitoring.dashboard_name if self.monitoring else None
+        self.event_bus_name = bus
+        self.event_bus = self.events.event_bus if self.events else None
         self.detector_function, self.detector_role = self.function.function, self.function.role
         self.uploads_function = self.uploads.function if self.uploads else None
         self.uploads_role = self.uploads.role if self.uploads else None
@@ -445,6 +469,7 @@ class DarknetService(pulumi.ComponentResource):
                 "queue_url": self.queue_url,
                 "dead_letter_queue_url": self.dead_letter_queue_url,
                 "dashboard_name": self.dashboard_name,
+                "event_bus_name": self.event_bus_name,
                 "detector_function": self.detector_function,
                 "detector_role": self.detector_role,
                 "uploads_function": self.uploads_function,
@@ -455,5 +480,6 @@ class DarknetService(pulumi.ComponentResource):
                 "rest_api": self.rest_api,
                 "api_stage": self.api_stage,
                 "repository": self.repository,
+                "event_bus": self.event_bus,
             }
         )

@@ -87,6 +87,8 @@ METRIC_STAGE_PREFIX = "StageLatency_"
 """Followed by the stage (`predict`, `upload`, ...): milliseconds of one stage of one image."""
 METRIC_QUEUE_LATENCY = "UploadToResultLatency"
 """Milliseconds from the object's upload (the event's time) to its result."""
+METRIC_EVENTS_NOT_PUBLISHED = "EventsNotPublished"
+"""Completion events that EventBridge refused after every retry: their results exist, their events do not."""
 
 # The files a detection writes into OUTPUT_PREFIX/REQUEST_ID/, which the binary answers carry too.
 RESULT_IMAGE = "image-result.png"
@@ -97,6 +99,41 @@ RESULT_JSON = "result.json"
 """The result document of a request, written last into OUTPUT_PREFIX/REQUEST_ID/: its presence means done."""
 OUTPUT_FILES = (RESULT_IMAGE, RESULT_TEXT, RESULT_JSON)
 """Every file of a detection's output folder; the tar.gz answer holds the first two."""
+
+
+# Completion events: one EventBridge event for every result.json written (success or error), on the bus
+# the deployment names. Its detail is a CloudEvents 1.0 structured event whose `id` is the request id,
+# the key a consumer drops the duplicates of at-least-once delivery by.
+EVENT_COMPLETED = "Detection Completed"
+"""The detail-type of the event of a result.json whose status is ok."""
+EVENT_FAILED = "Detection Failed"
+"""The detail-type of the event of a result.json that holds an error (a corrupt image, ...)."""
+EVENT_DETAIL_TYPES = (EVENT_COMPLETED, EVENT_FAILED)
+DEFAULT_EVENT_SOURCE = SERVICE_NAME
+"""The events' `source` unless the deployment sets another (events.source)."""
+EVENT_BUS_ENV = "DETECTION_EVENT_BUS"
+"""The detector's: the ARN of the bus its completion events go to; unset, it publishes none."""
+EVENT_SOURCE_ENV = "DETECTION_EVENT_SOURCE"
+"""The detector's: the `source` of its completion events (DEFAULT_EVENT_SOURCE when unset)."""
+EVENT_ENTRY_LIMIT_BYTES = 256 * 1024
+"""EventBridge's limit on one PutEvents entry, counted as its docs say (Time 14 bytes, then the UTF-8 bytes
+of Source, DetailType, Detail and each Resource):
+docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html. Some regions now take larger
+events; 256 KB fits them all, and any bus a rule forwards to."""
+EVENT_PUBLISH_ATTEMPTS = 3
+"""PutEvents calls for one event before it is counted as not published (METRIC_EVENTS_NOT_PUBLISHED)."""
+EVENT_RETRY_BASE_SECONDS = 0.2
+"""The wait before the second attempt, doubled before each further one (0.2 s, then 0.4 s)."""
+_EVENT_SOURCE = re.compile(r"[A-Za-z0-9._/-]{1,256}")
+
+
+def event_source_problem(source: object) -> str | None:
+    """None when source can be a custom event's Source: PutEvents refuses sources that start with `aws.`."""
+    if not isinstance(source, str) or not _EVENT_SOURCE.fullmatch(source):
+        return f"{source!r} is not an event source (1 to 256 letters, digits, '.', '_', '/', '-')"
+    if source.lower().startswith("aws."):
+        return f"{source!r} starts with 'aws.', which EventBridge keeps for AWS services"
+    return None
 
 
 def archive_name(request_id: str) -> str:
@@ -489,7 +526,15 @@ _VARIABLES = {
     "log_level": LOG_LEVEL_ENV,
 }
 RESERVED_VARIABLES = frozenset(
-    {*_VARIABLES.values(), POWERTOOLS_LOG_LEVEL_ENV, POWERTOOLS_SERVICE_ENV, VERSION_ENV, CORS_ORIGINS_ENV}
+    {
+        *_VARIABLES.values(),
+        POWERTOOLS_LOG_LEVEL_ENV,
+        POWERTOOLS_SERVICE_ENV,
+        VERSION_ENV,
+        CORS_ORIGINS_ENV,
+        EVENT_BUS_ENV,
+        EVENT_SOURCE_ENV,
+    }
 )
 """Variables the components own: extra environment entries may not override them."""
 

@@ -259,6 +259,17 @@ def _notification(applier: Applier, name: str, inputs: _Inputs):
 # --- EventBridge -------------------------------------------------------------------------------
 
 
+def _event_bus(applier: Applier, name: str, inputs: _Inputs):
+    bus = inputs.get("name") or autoname(name)
+    inputs.done()
+    arn = applier.client("events").create_event_bus(Name=bus)["EventBusArn"]
+    return bus, {"name": bus, "arn": arn}
+
+
+def _delete_event_bus(applier: Applier, resource: Applied):
+    applier.client("events").delete_event_bus(Name=resource.id)
+
+
 def _event_rule(applier: Applier, name: str, inputs: _Inputs):
     rule = inputs.get("name") or autoname(name)
     request = {"Name": rule, "EventPattern": inputs["eventPattern"], "State": "ENABLED"}
@@ -808,6 +819,7 @@ RESOURCE_TYPES: dict[str, tuple[Callable, Callable]] = {
     "aws:s3/bucketNotification:BucketNotification": (_notification, _deleted_with_parent),
     "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": (_bucket_cors, _deleted_with_parent),
     "aws:cloudwatch/logGroup:LogGroup": (_log_group, _delete_log_group),
+    "aws:cloudwatch/eventBus:EventBus": (_event_bus, _delete_event_bus),
     "aws:cloudwatch/eventRule:EventRule": (_event_rule, _delete_event_rule),
     "aws:cloudwatch/eventTarget:EventTarget": (_event_target, _delete_event_target),
     "aws:sqs/queue:Queue": (_queue, _delete_queue),

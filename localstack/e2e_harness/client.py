@@ -43,6 +43,7 @@ class Stack:
     uploads_url: str | None = None
     results_url: str | None = None
     log_group_name: str | None = None
+    event_bus_name: str | None = None
 
     @classmethod
     def from_outputs(cls, path: str) -> Stack:
@@ -57,6 +58,7 @@ class Stack:
             outputs.get("uploadsUrl"),
             outputs.get("resultsUrl"),
             outputs.get("logGroupName"),
+            outputs.get("eventBusName"),
         )
 
     def results(self) -> dict[str, dict]:

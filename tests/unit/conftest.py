@@ -130,6 +130,10 @@ def _fake_state(typ: str, name: str, inputs: dict) -> tuple[str, dict]:
         rule = f"{name}-0a1b2c3"
         state.update(name=rule, arn=f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}")
         return rule, state
+    if typ == "aws:cloudwatch/eventBus:EventBus":
+        bus = inputs.get("name") or f"{name}-0a1b2c3"
+        state.update(name=bus, arn=f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}")
+        return bus, state
     if typ == "aws:sns/topic:Topic":
         topic = f"{name}-0a1b2c3"
         state.update(name=topic, arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:{topic}")

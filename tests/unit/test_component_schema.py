@@ -27,6 +27,7 @@ COMPONENTS = {
     "DarknetUploads",
     "DarknetS3Trigger",
     "DarknetApi",
+    "DarknetEvents",
 }
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/darknet@sha256:" + "cd" * 32
 
@@ -63,6 +64,7 @@ def test_schema_lists_every_component(schema):
             "DarknetQueueArgs",
             "DarknetMonitoringArgs",
             "DarknetUploadsArgs",
+            "DarknetEventsArgs",
         )
     }
 
@@ -113,6 +115,7 @@ def test_outputs_of_the_service_and_the_function(schema):
         "queueUrl",
         "deadLetterQueueUrl",
         "dashboardName",
+        "eventBusName",
         "inputPrefix",
         "outputPrefix",
         "apiAuthorization",
@@ -138,6 +141,7 @@ PRINCIPAL_RESOURCES = {
     "restApi": ("aws:apigateway/restApi:RestApi", False),
     "apiStage": ("aws:apigateway/stage:Stage", False),
     "repository": ("aws:ecr/repository:Repository", False),
+    "eventBus": ("aws:cloudwatch/eventBus:EventBus", False),
 }
 # Each part's AWS resources, as its outputs.
 PART_RESOURCES = {
@@ -148,6 +152,7 @@ PART_RESOURCES = {
     "DarknetApi": {"restApi", "stage", "apiKey"},
     "DarknetImage": {"repository"},
     "DarknetMonitoring": {"topic"},
+    "DarknetEvents": {"eventBus"},
 }
 
 

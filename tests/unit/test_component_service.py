@@ -31,7 +31,7 @@ def test_parts_default_to_the_components_defaults():
 
 
 def function_args(args: DarknetServiceArgs) -> DarknetFunctionArgs:
-    return args.handed(DarknetFunctionArgs, image_uri="image", bucket_name="bucket")
+    return args.handed(DarknetFunctionArgs, image_uri="image", bucket_name="bucket", event_bus=None)
 
 
 def uploads_args(args: DarknetServiceArgs) -> DarknetUploadsArgs:
@@ -94,7 +94,9 @@ def test_every_handed_argument_is_a_field_of_its_part_with_one_source():
 
 
 def test_a_part_is_handed_exactly_the_resources_it_takes():
-    with pytest.raises(TypeError, match=r"function takes \['bucket_name', 'image_uri'\] from the service"):
+    with pytest.raises(
+        TypeError, match=r"function takes \['bucket_name', 'event_bus', 'image_uri'\] from the service"
+    ):
         SERVICE.handed(DarknetFunctionArgs, image_uri="image")
     with pytest.raises(TypeError, match="bucket takes"):
         SERVICE.handed(DarknetBucketArgs, bucket_name="b")

@@ -170,6 +170,7 @@ def test_operations_explains_every_alarm_the_monitoring_component_creates(mocked
                 queue_name="images",
                 dead_letter_queue_name="dead",
                 failure_queue_name="failed",
+                completion_events=True,
             ),
         )
 

@@ -33,6 +33,7 @@ EXPORTS = {
     "inputPrefix",  # the command (darknet-lambda) reads these three
     "outputPrefix",
     "apiAuthorization",
+    "eventBusName",
 }
 STACKS = ("dev", "prod", "localstack")
 
@@ -139,6 +140,7 @@ def test_http_path_off_removes_the_api_and_the_self_invoke_statement(mocked):
     assert sorted(p.name for p in deployment.of_type("aws:iam/rolePolicy:RolePolicy")) == [
         "darknet-access",
         "darknet-consume",
+        "darknet-events",
     ]
     assert deployment.exports["apiUrl"] is None
     assert deployment.one("aws:s3/bucketNotification:BucketNotification")

@@ -9,7 +9,15 @@ import math
 
 import pytest
 
-from darknet_detector.contract import DEFAULT_MODEL, ENGINES, LOG_LEVELS, RESERVED_VARIABLES
+from darknet_detector.contract import (
+    DEFAULT_EVENT_SOURCE,
+    DEFAULT_MODEL,
+    ENGINES,
+    EVENT_BUS_ENV,
+    EVENT_SOURCE_ENV,
+    LOG_LEVELS,
+    RESERVED_VARIABLES,
+)
 from darknet_detector.core.settings import Settings, SettingsError
 from darknet_lambda import DarknetFunction, DarknetFunctionArgs, InvalidArgument, __version__
 
@@ -27,6 +35,8 @@ DEPLOYABLE = [
     {"input_prefix": "a/", "output_prefix": "b/"},
     {"input_prefix": "uploads/images/", "output_prefix": "uploads/results/"},
     {"input_prefix": "in put/", "output_prefix": "out+put/"},
+    {"event_bus": "arn:aws:events:us-east-1:123456789012:event-bus/results", "event_source": "photos.app"},
+    {"event_bus": "default"},
 ]
 
 
@@ -41,7 +51,10 @@ def deployed_environment(mocked, **settings) -> dict[str, str]:
 )
 def test_every_environment_the_component_deploys_parses_to_the_same_values(mocked, settings):
     env = deployed_environment(mocked, **settings)
-    assert set(env) == RESERVED_VARIABLES, "the component sets exactly the contract's variables"
+    events = {EVENT_BUS_ENV, EVENT_SOURCE_ENV} if "event_bus" in settings else set()
+    assert set(env) == RESERVED_VARIABLES - {EVENT_BUS_ENV, EVENT_SOURCE_ENV} | events, (
+        "the component sets exactly the contract's variables, the events' only with a bus"
+    )
     parsed = Settings.from_env(env)
     expected = {**vars(DarknetFunctionArgs()), **settings}
     assert parsed.engine == expected["engine"]
@@ -52,6 +65,8 @@ def test_every_environment_the_component_deploys_parses_to_the_same_values(mocke
         expected["output_prefix"],
     )
     assert parsed.output_bucket == "images"
+    assert parsed.event_bus == settings.get("event_bus")
+    assert parsed.event_source == settings.get("event_source", DEFAULT_EVENT_SOURCE)
     assert env["DARKNET_LAMBDA_VERSION"] == __version__
 
 

@@ -299,14 +299,15 @@ def detect_document(
 class StoredAnswer:
     """A binary answer (the tar.gz or the PNG) too large for Lambda's response: its files written under
     `folder` (the stack's output prefix, then ID/) instead, with links (by output name: image, text, json)
-    valid for expires_in seconds."""
+    valid for expires_in seconds, and the result.json `document` written there."""
 
     request_id: str
     size: int
     links: dict[str, str]
     expires_in: int
     folder: str
-    kind: str = "tar.gz"
+    kind: str
+    document: dict
 
 
 def detect_archive(
@@ -363,14 +364,14 @@ def _detect_binary(
         document = result_document(
             request_id, {"http": "request"}, engine, run=run, image=source.info, options=options
         )
-        write_result_json(client, bucket, keys, document)
+        written = write_result_json(client, bucket, keys, document)
     links = {
         name: client.generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": keys[name]}, ExpiresIn=ANSWER_LINK_SECONDS
         )
         for name in ("image", "text", "json")
     }
-    return StoredAnswer(request_id, len(answer), links, ANSWER_LINK_SECONDS, keys["folder"], kind)
+    return StoredAnswer(request_id, len(answer), links, ANSWER_LINK_SECONDS, keys["folder"], kind, written)
 
 
 def submit_job(

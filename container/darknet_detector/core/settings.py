@@ -12,10 +12,14 @@ from pathlib import Path
 
 from darknet_detector.contract import (
     ASYNC_IMAGE_LIMIT_BYTES,
+    DEFAULT_EVENT_SOURCE,
+    EVENT_BUS_ENV,
+    EVENT_SOURCE_ENV,
     S3_IMAGE_LIMIT_BYTES,
     SYNC_BODY_LIMIT_BYTES,
     ContractError,
     DetectorConfig,
+    event_source_problem,
 )
 
 
@@ -42,6 +46,9 @@ class Settings:
     # 0: as many pixels as the function's memory holds (images.pixel_budget); a positive value caps it.
     max_pixels: int = 0
     work_root: Path = Path("/tmp")
+    # The bus completion events go to (its ARN; None: none are published) and their source.
+    event_bus: str | None = None
+    event_source: str = DEFAULT_EVENT_SOURCE
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -64,6 +71,10 @@ class Settings:
             config = DetectorConfig.from_environment(env)
         except ContractError as error:
             raise SettingsError(f"{error.variable}={env.get(error.variable)!r}: {error.reason}") from None
+        event_source = text(EVENT_SOURCE_ENV, defaults.event_source)
+        problem = event_source_problem(event_source)
+        if problem:
+            raise SettingsError(f"{EVENT_SOURCE_ENV}: {problem}")
         return cls(
             engine=config.engine,
             model=config.model,
@@ -78,4 +89,6 @@ class Settings:
             max_s3_image_bytes=int(number("MAX_S3_IMAGE_BYTES", defaults.max_s3_image_bytes, int)),
             max_pixels=int(number("MAX_PIXELS", defaults.max_pixels, int)),
             work_root=Path(text("DETECTOR_WORK_ROOT", str(defaults.work_root))),
+            event_bus=text(EVENT_BUS_ENV, "") or None,
+            event_source=event_source,
         )

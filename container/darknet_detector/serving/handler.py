@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from darknet_detector.contract import SERVICE_NAME
 from darknet_detector.core import pipeline
 from darknet_detector.core.detection import Engine
+from darknet_detector.core.events import completion_entry, publish
 from darknet_detector.core.requests import BadEvent, S3ObjectRequest, parse_async_job
 from darknet_detector.core.settings import Settings
 from darknet_detector.engines.loader import load_engine
@@ -23,7 +24,12 @@ from darknet_detector.serving.events import (
     parse_s3_eventbridge_event,
     parse_sqs_record,
 )
-from darknet_detector.serving.metrics import metrics, record_failure, record_result
+from darknet_detector.serving.metrics import (
+    metrics,
+    record_event_not_published,
+    record_failure,
+    record_result,
+)
 
 logger = Logger(service=SERVICE_NAME)
 # A batch in which every message failed is reported like any other (every message named): Lambda
@@ -65,6 +71,35 @@ def lambda_client():
     return boto3.client("lambda")
 
 
+@cache
+def events_client():
+    import boto3
+    from botocore.config import Config
+
+    # One call per attempt (core.events.publish retries, and counts what it gives up on), each short:
+    # a slow EventBridge must not eat the time the next image needs.
+    return boto3.client(
+        "events", config=Config(retries={"total_max_attempts": 1}, connect_timeout=3, read_timeout=5)
+    )
+
+
+def announce(document: dict) -> None:
+    """The completion event of a result.json just written (ok or error; ignored objects have none).
+
+    Never raises: the result exists whatever happens to its event, so a failure is logged and counted
+    (METRIC_EVENTS_NOT_PUBLISHED, alarmed) rather than failing the invocation and redoing the image."""
+    bus = settings().event_bus
+    if not bus or document.get("status") not in ("ok", "error"):
+        return
+    try:
+        published = publish(events_client(), completion_entry(document, bus, settings().event_source))
+    except Exception:
+        logger.exception("completion event not built", extra={"request_id": document.get("request_id")})
+        published = False
+    if not published:
+        record_event_not_published()
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
@@ -97,6 +132,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         job = parse_async_job(event)
         logger.append_keys(request_id=job.request_id)
         document = pipeline.process_job(job, s3_client(), engine(), settings())
+        announce(document)
         return {"request_id": job.request_id, "status": document["status"]}
     return _http(event, context)
 
@@ -122,6 +158,7 @@ def process_queued_object(request: S3ObjectRequest, message_id: str) -> dict:
 def process_object(request: S3ObjectRequest, **log_keys: str) -> dict:
     """One object of any S3 delivery (direct, EventBridge, queue): processed, counted and logged."""
     result = pipeline.process_s3_object(request, s3_client(), engine(), settings())
+    announce(result)
     record_result(result, request.event_time)
     logger.info(
         "object processed",
@@ -152,7 +189,7 @@ def _http(event: dict, context: LambdaContext) -> dict:
         )
 
     response = http_api.resolve(
-        event, context, http_api.Detector(engine, settings(), invoke_async, s3_client)
+        event, context, http_api.Detector(engine, settings(), invoke_async, s3_client, announce)
     )
     logger.info(
         "http request answered",

@@ -96,6 +96,8 @@ class Detector:
     settings: Settings
     invoke_async: Callable[[dict], None]
     s3: Callable[[], Any]
+    announce: Callable[[dict], None] = lambda document: None
+    """Publishes the completion event of a result.json a stored binary answer wrote (handler.announce)."""
 
 
 def resolve(event: dict, context, detector: Detector) -> dict:
@@ -147,6 +149,7 @@ def detect() -> Response:
         )
         if isinstance(answer, bytes):
             return archive_response(answer, answer_type, request_id)
+    detector.announce(answer.document)
     stored = {
         "request_id": request_id,
         "status": "stored",

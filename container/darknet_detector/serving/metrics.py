@@ -14,6 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from darknet_detector.contract import (
     METRIC_DETECTIONS,
+    METRIC_EVENTS_NOT_PUBLISHED,
     METRIC_IMAGES_FAILED,
     METRIC_IMAGES_PROCESSED,
     METRIC_IMAGES_REJECTED,
@@ -57,6 +58,11 @@ def record_result(document: dict, event_time: str | None = None) -> None:
 def record_failure() -> None:
     """An image whose processing raised: it will be delivered again, or land in a dead-letter queue."""
     metrics.add_metric(name=METRIC_IMAGES_FAILED, unit=MetricUnit.Count, value=1)
+
+
+def record_event_not_published() -> None:
+    """A result whose completion event EventBridge did not take after the retries (its alarm's metric)."""
+    metrics.add_metric(name=METRIC_EVENTS_NOT_PUBLISHED, unit=MetricUnit.Count, value=1)
 
 
 def upload_to_result_seconds(event_time: str | None, now: float | None = None) -> float | None:
