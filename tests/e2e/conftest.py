@@ -6,9 +6,12 @@ they fail at once, naming what is missing: they never skip.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import time
+import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -16,6 +19,7 @@ from pathlib import Path
 import pytest
 from e2e_harness.client import POLL_SECONDS, Stack, aws
 from support.divergences import expected
+from support.event_rules import documented_patterns
 
 LATENCIES = pytest.StashKey[dict[str, list[float]]]()
 FIGURES = pytest.StashKey[list[str]]()
@@ -37,6 +41,74 @@ def stack() -> Stack:
 def async_retry_delay() -> float:
     """Seconds the target waits before it retries a failed asynchronous invocation."""
     return float(expected("async_retry_delay_seconds"))
+
+
+class Subscriber:
+    """An SQS queue that a rule on the stack's bus (docs/events.md's `all-results` pattern) fills with
+    every completion event, as an application would subscribe; events are kept by their detail's id."""
+
+    def __init__(self, bus: str) -> None:
+        self.sqs, self.events, name = aws("sqs"), aws("events"), f"e2e-events-{uuid.uuid4().hex[:8]}"
+        self.bus, self.rule = bus, name
+        self.queue_url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        pattern = documented_patterns()["all-results"]
+        self.events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern))
+        self.events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
+        self.by_id: dict[str, list[dict]] = defaultdict(list)
+
+    def poll(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            wait = max(0, min(2, int(deadline - time.monotonic())))
+            answer = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait
+            )
+            for message in answer.get("Messages", []):
+                event = json.loads(message["Body"])
+                self.by_id[event["detail"]["id"]].append(event)
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def wait_for(self, request_id: str, count: int = 1, timeout: float = 120) -> list[dict]:
+        """The events of request_id once there are `count` of them (fails after timeout)."""
+        deadline = time.monotonic() + timeout
+        while len(self.by_id[request_id]) < count and time.monotonic() < deadline:
+            self.poll(2)
+        events = self.by_id[request_id]
+        assert len(events) >= count, (
+            f"{len(events)} events for {request_id} within {timeout:.0f} s, not {count}"
+        )
+        return events
+
+    def close(self) -> None:
+        self.events.remove_targets(Rule=self.rule, EventBusName=self.bus, Ids=["queue"])
+        self.events.delete_rule(Name=self.rule, EventBusName=self.bus)
+        self.sqs.delete_queue(QueueUrl=self.queue_url)
+
+
+@pytest.fixture(scope="session")
+def subscriber(stack) -> Iterator[Subscriber]:
+    if not stack.event_bus_name:
+        pytest.fail("the localstack stack publishes no completion events (events.enabled)", pytrace=False)
+    subscriber = Subscriber(stack.event_bus_name)
+    yield subscriber
+    subscriber.close()
+
+
+@pytest.fixture(scope="session")
+def redelivery_window(stack, async_retry_delay) -> float:
+    """How long to keep listening for a second event of one result: past the image queue's visibility
+    timeout (a redelivered message) and the asynchronous retry delay (a retried invocation), plus the
+    publish's own retries."""
+    visibility = 0.0
+    if stack.queue_url:
+        attributes = aws("sqs").get_queue_attributes(
+            QueueUrl=stack.queue_url, AttributeNames=["VisibilityTimeout"]
+        )
+        visibility = float(attributes["Attributes"]["VisibilityTimeout"])
+    return max(visibility, async_retry_delay) + 5
 
 
 @pytest.fixture(scope="session")

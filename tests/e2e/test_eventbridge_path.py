@@ -11,8 +11,9 @@ import uuid
 import pytest
 from e2e_harness import applier, program
 from e2e_harness.client import aws, classes
+from support.event_rules import save_event
 
-from darknet_detector.contract import OUTPUT_FILES
+from darknet_detector.contract import EVENT_COMPLETED, OUTPUT_FILES
 from darknet_lambda import DarknetS3Trigger, DarknetS3TriggerArgs
 
 
@@ -48,7 +49,9 @@ def shared_bucket(s3):
     sqs.delete_queue(QueueUrl=queue_url)
 
 
-def test_eventbridge_delivery_keeps_the_buckets_other_notification(stack, s3, dog_jpg, shared_bucket, timed):
+def test_eventbridge_delivery_keeps_the_buckets_other_notification(
+    stack, s3, dog_jpg, shared_bucket, timed, subscriber, redelivery_window
+):
     bucket, queue_url = shared_bucket
     function_arn = f"arn:aws:lambda:us-east-1:{applier.ACCOUNT}:function:{stack.function_name}"
     target = applier.Applier()
@@ -88,6 +91,16 @@ def test_eventbridge_delivery_keeps_the_buckets_other_notification(stack, s3, do
         assert classes(document) >= {"dog", "truck", "bicycle"}
         listed = {item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix=folder)["Contents"]}
         assert listed == {f"{folder}{n}" for n in OUTPUT_FILES}
+        # Its completion event, on the stack's bus like every other path's.
+        (event,) = subscriber.wait_for(document["request_id"])
+        subscriber.poll(redelivery_window)
+        assert subscriber.by_id[document["request_id"]] == [event], "exactly one event"
+        assert (event["detail-type"], event["detail"]["data"]["source"]) == (
+            EVENT_COMPLETED,
+            document["source"],
+        )
+        assert event["detail"]["subject"] == f"s3://{bucket}/{key}"
+        save_event("s3-eventbridge", event)
 
         s3.put_object(Bucket=bucket, Key="other/note.txt", Body=b"for the other consumer")
         assert _queued_keys(queue_url, timeout=30) == ["other/note.txt"], "the other consumer still hears"

@@ -9,13 +9,12 @@ never raised.
 from __future__ import annotations
 
 import json
-import re
 import uuid
-from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
+from support.event_rules import documented_patterns
 from test_queue_batch import BUCKET, context, emf_documents, sqs_message, upload
 from test_service import StandInEngine
 
@@ -31,7 +30,6 @@ from darknet_detector.core.events import completion_entry
 from darknet_detector.core.settings import Settings
 from darknet_detector.serving import handler
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 SOURCE = "darknet-lambda"
 
 
@@ -231,12 +229,6 @@ def test_without_a_bus_nothing_is_published(deployed, s3_event, small_jpeg, monk
 
 
 # --- the rule patterns docs/events.md documents -------------------------------------------------------
-
-
-def documented_patterns() -> dict[str, dict]:
-    """Each JSON block of docs/events.md preceded by `<!-- rule-pattern: NAME -->`."""
-    blocks = re.findall(r"<!-- rule-pattern: ([a-z-]+) -->\s*```json\n(.*?)```", DOCS.read_text(), re.S)
-    return {name: json.loads(body) for name, body in blocks}
 
 
 def sample_documents() -> dict[str, dict]:
