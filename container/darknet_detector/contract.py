@@ -108,7 +108,6 @@ EVENT_COMPLETED = "Detection Completed"
 """The detail-type of the event of a result.json whose status is ok."""
 EVENT_FAILED = "Detection Failed"
 """The detail-type of the event of a result.json that holds an error (a corrupt image, ...)."""
-EVENT_DETAIL_TYPES = (EVENT_COMPLETED, EVENT_FAILED)
 DEFAULT_EVENT_SOURCE = SERVICE_NAME
 """The events' `source` unless the deployment sets another (events.source)."""
 EVENT_BUS_ENV = "DETECTION_EVENT_BUS"
