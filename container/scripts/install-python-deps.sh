@@ -28,11 +28,12 @@ pip_install "$dest/python" "$src/requirements.txt"
 grep -v '^aws-sam-cli' "$src/requirements-build.txt" >"$src/requirements-convert.txt"
 pip_install "$dest/build-python" "$src/requirements-convert.txt"
 
-# botocore carries API models for every AWS service (~80 MB); the handler calls S3 and Lambda.
+# botocore carries API models for every AWS service (~80 MB); the handler calls S3, Lambda and
+# EventBridge (completion events).
 data="$dest/python/botocore/data"
 for entry in "$data"/*; do
   case "$(basename "$entry")" in
-    s3|lambda|sts|*.json) ;;
+    s3|lambda|sts|events|*.json) ;;
     *) rm -rf "$entry" ;;
   esac
 done

@@ -16,8 +16,12 @@ pytestmark = pytest.mark.docker
 # graphs pre-optimised per CPU layout count against the budget: they carry no weights of their own.
 BUDGET_WITHOUT_GRAPH_BYTES = 165_000_000
 
+# The AWS clients the functions make (S3, Lambda for the asynchronous half, EventBridge for completion
+# events): the image keeps only these of botocore's API models.
+AWS_CLIENTS = {"s3", "lambda", "events"}
 CONTENTS = """
 import json, os, pathlib
+import botocore.session
 model, function = pathlib.Path("/opt/model"), pathlib.Path("/var/task/darknet_detector")
 print(json.dumps({
     "model_files": sorted(p.name for p in model.iterdir()),
@@ -28,6 +32,7 @@ print(json.dumps({
     "packages": sorted(os.listdir("/var/lib/dpkg/status.d")),
     "tools": [t for t in ("apt-get", "dpkg", "bash", "perl", "ls") if os.path.exists(f"/usr/bin/{t}")],
     "function_parts": sorted(p.name for p in function.iterdir() if p.is_dir()),
+    "aws_services": botocore.session.get_session().get_available_services(),
 }))
 """
 
@@ -70,6 +75,9 @@ def test_the_default_image_runs_the_onnx_engine_only(detector_image, default_con
     assert "dog.jpg" in default_contents["samples"]
     assert default_contents["function_parts"] == ["__pycache__", "core", "engines", "serving"], (
         "the default image ships what runs, not the model-building tools"
+    )
+    assert AWS_CLIENTS <= set(default_contents["aws_services"]), (
+        "an AWS client the handler makes has no model"
     )
 
 
