@@ -76,9 +76,8 @@ def test_the_default_image_runs_the_onnx_engine_only(detector_image, default_con
     assert default_contents["function_parts"] == ["__pycache__", "core", "engines", "serving"], (
         "the default image ships what runs, not the model-building tools"
     )
-    assert AWS_CLIENTS <= set(default_contents["aws_services"]), (
-        "an AWS client the handler makes has no model"
-    )
+    missing = AWS_CLIENTS - set(default_contents["aws_services"])
+    assert not missing, f"the image has no botocore model for {sorted(missing)}, a client the handlers make"
 
 
 def test_the_default_image_carries_only_the_packages_it_runs_and_declares_them(default_contents):
