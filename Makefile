@@ -48,6 +48,10 @@ detect: venv image ## IMAGE=path/to.jpg through the local container (ENGINE=dark
 	cd container/scripts && ../../$(PY) detect.py $(if $(IMAGE),"$(abspath $(IMAGE))") \
 	  --out "$(CURDIR)/out" --container-image $(IMAGE_TAG) $(if $(ENGINE),--engine $(ENGINE))
 
+box-figure: venv image ## docs/box-coordinates.svg and the worked example's numbers, from dog.jpg through the image
+	cd container/scripts && ../../$(PY) box_figure.py --out "$(CURDIR)/docs/box-coordinates.svg" \
+	  --container-image $(IMAGE_TAG)
+
 container-test: venv image ## the built image under AWS's Lambda emulator, S3 on moto
 	$(VENV)/bin/pytest tests/container
 
