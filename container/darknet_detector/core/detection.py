@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from darknet_detector.core.source import SourceImage
+if TYPE_CHECKING:  # the command reads results with Detection and has no decoders
+    from darknet_detector.core.source import SourceImage
 
 NORMALIZED_DIGITS = 6
 """Decimals of result.json's and YOLO's normalised numbers: a millionth of the image, far below a pixel."""
