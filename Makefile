@@ -21,7 +21,7 @@ HOST_ARCH := $(subst aarch64,arm64,$(shell uname -m))
 IMAGE ?=
 export MODEL IMAGE IMAGE_TAG ARCH
 
-.PHONY: help venv lint unit image detect container-test parity native-only bench tune e2e up down local-stack-test demo backfill docs test clean
+.PHONY: help venv lint unit image detect box-figure container-test parity native-only bench tune e2e up down local-stack-test demo backfill docs test clean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
