@@ -176,9 +176,6 @@ def export(
                 continue
             try:
                 table.learn(document)
-            except formats.AnnotationError as error:
-                raise CliError(str(error)) from None
-            try:
                 image = formats.labelled_image(document, ids, input_prefix)
             except formats.AnnotationError as error:
                 raise CliError(str(error)) from None

@@ -148,14 +148,13 @@ def detect() -> Response:
             "options": options.as_dict(detector.settings.threshold),
         }
         return json_response(202, body, request_id)
-    if annotation_format is not None:
+    if annotation_format is not None or answer_type == JSON_MEDIA_TYPE:
         engine = detector.engine()
         document = pipeline.detect_document(image, request_id, engine, detector.settings, options)
+        if annotation_format is None:
+            return json_response(200, document, request_id)
         rendered = annotation_formats.render(annotation_format, document, engine.names)
         return annotation_response(rendered, annotation_format, answer_type, request_id)
-    if answer_type == JSON_MEDIA_TYPE:
-        document = pipeline.detect_document(image, request_id, detector.engine(), detector.settings, options)
-        return json_response(200, document, request_id)
     if answer_type == PNG_MEDIA_TYPE:
         answer = pipeline.detect_png(
             image, request_id, detector.engine(), detector.settings, detector.s3, options
