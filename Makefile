@@ -21,7 +21,7 @@ HOST_ARCH := $(subst aarch64,arm64,$(shell uname -m))
 IMAGE ?=
 export MODEL IMAGE IMAGE_TAG ARCH
 
-.PHONY: help venv lint unit image detect container-test parity native-only bench tune e2e up down local-stack-test demo backfill docs test clean
+.PHONY: help venv lint unit image detect box-figure container-test parity native-only bench tune e2e up down local-stack-test demo backfill docs test clean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -47,6 +47,10 @@ image: ## build darknet-lambda:MODEL and its -reference variant (ARCH=arm64: for
 detect: venv image ## IMAGE=path/to.jpg through the local container (ENGINE=darknet: the reference variant)
 	cd container/scripts && ../../$(PY) detect.py $(if $(IMAGE),"$(abspath $(IMAGE))") \
 	  --out "$(CURDIR)/out" --container-image $(IMAGE_TAG) $(if $(ENGINE),--engine $(ENGINE))
+
+box-figure: venv image ## docs/box-coordinates.svg and the worked example's numbers, from dog.jpg through the image
+	cd container/scripts && ../../$(PY) box_figure.py --out "$(CURDIR)/docs/box-coordinates.svg" \
+	  --container-image $(IMAGE_TAG)
 
 container-test: venv image ## the built image under AWS's Lambda emulator, S3 on moto
 	$(VENV)/bin/pytest tests/container

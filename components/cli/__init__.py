@@ -1,4 +1,4 @@
-"""The `darknet-lambda` command: put, invoke, ls, get, logs, backfill and status against a deployed stack.
+"""The `darknet-lambda` command: put, invoke, ls, get, export, logs, backfill and status against a stack.
 
 Click parses and documents the verbs, Rich draws progress bars, tables and logs. Finding the stack and
 the AWS session: `stack.py`. Every known failure ends in one line on stderr and exit code 2 (setup) or 1
@@ -18,7 +18,13 @@ from urllib.parse import urlparse
 
 import click
 
-from darknet_detector.contract import SERVICE_NAME, SYNC_BODY_LIMIT_BYTES, VERSION
+from darknet_detector.contract import (
+    ANNOTATION_FORMATS,
+    SERVICE_NAME,
+    SYNC_BODY_LIMIT_BYTES,
+    VERSION,
+    YOLO_CLASSES_FILE,
+)
 
 from .errors import EXIT_NOT_ALL_SUCCEEDED, CliError, translate, wrap_unexpected
 from .stack import API_KEY_ENV, OUTPUTS_ENV, Stack, discovery_rule, load_stack
@@ -401,6 +407,92 @@ def get(
     for request_id in missing:
         err.print(f"no result folder {stack.output_prefix}{request_id}/", markup=False)
     if missing:
+        sys.exit(EXIT_NOT_ALL_SUCCEEDED)
+
+
+# ------------------------------------------------------------------------------------------- export
+@cli.command(
+    epilog=example(
+        "darknet-lambda export --format coco --out dataset/        # dataset/annotations.json",
+        "darknet-lambda export --format yolo --prefix photos/ --out labels/",
+        "darknet-lambda export --format voc 0193f0e2-8a4b-7c1d-9e2f-3a4b5c6d7e8f --out voc/",
+        "darknet-lambda export --format yolo --names coco.names --scores --out yolo/ --json",
+    )
+)
+@click.argument("request_ids", nargs=-1)
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(ANNOTATION_FORMATS),
+    required=True,
+    help="the dataset's format",
+)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="a new folder")
+@click.option("--prefix", "prefixes", multiple=True, help="only results of source keys under this prefix")
+@click.option(
+    "--names",
+    "names_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="the model's class names, one a line (its .names file): every class in categories and classes.txt",
+)
+@click.option("--scores", is_flag=True, help="YOLO: the score as a sixth column")
+@click.option("--json", "as_json", is_flag=True, help="print what was written as JSON")
+@pass_settings
+def export(
+    settings: Settings,
+    request_ids: tuple[str, ...],
+    format_name: str,
+    out: Path,
+    prefixes: tuple[str, ...],
+    names_file: Path | None,
+    scores: bool,
+    as_json: bool,
+) -> None:
+    """Export results as a COCO, YOLO or Pascal VOC dataset.
+
+    Every result under the stack's output prefix, those of source keys under --prefix, or the REQUEST_IDS
+    given. COCO writes OUT/annotations.json; YOLO OUT/labels/NAME.txt per image and OUT/classes.txt; VOC
+    OUT/Annotations/NAME.xml per image, NAME being the image's key below the input prefix. Class ids are
+    the model's; failed results are skipped. The listing is read a page at a time, never whole."""
+    from . import dataset_export
+    from .output import counted, item_progress, print_json
+
+    if request_ids and prefixes:
+        raise click.UsageError("give REQUEST_IDS or --prefix, not both")
+    out_console, err = _consoles()
+    stack = settings.stack
+    s3 = stack.client("s3")
+    selection = dataset_export.Selection(
+        request_ids, tuple(p for prefix in prefixes for p in (prefix, stack.input_prefix + prefix))
+    )
+    with item_progress(err, f"export {format_name}", len(request_ids) or None, quiet=as_json) as advance:
+        report = dataset_export.export(
+            s3,
+            stack.bucket,
+            (stack.input_prefix, stack.output_prefix),
+            format_name,
+            out,
+            selection,
+            names_file=names_file,
+            scores=scores,
+            advance=advance,
+        )
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        out_console.print(
+            f"exported {counted(report.images, 'image')} with {counted(report.annotations, 'box')} as "
+            f"{format_name} to {out} ({counted(report.files, 'file')}); "
+            f"{counted(report.skipped, 'failed result')} skipped"
+        )
+        if report.unnamed_classes:
+            err.print(
+                f"{counted(len(report.unnamed_classes), 'class id')} that no result named are class_N in "
+                f"{YOLO_CLASSES_FILE}: give --names (the model's names file) for their names"
+            )
+    for request_id in report.missing:
+        err.print(f"no result {stack.output_prefix}{request_id}/", markup=False)
+    if report.missing:
         sys.exit(EXIT_NOT_ALL_SUCCEEDED)
 
 

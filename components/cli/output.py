@@ -13,9 +13,12 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
+    SpinnerColumn,
     TaskProgressColumn,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
@@ -92,3 +95,31 @@ def count_progress(err: Console) -> Progress:
         disable=not err.is_terminal,
         transient=False,
     )
+
+
+@contextmanager
+def item_progress(
+    err: Console, description: str, total: int | None, quiet: bool
+) -> Iterator[Callable[[str], None]]:
+    """A bar of results handled, on stderr, only on a terminal and not under --json; a spinner and a
+    count when the total is not known (a listing read a page at a time). Yields advance(state), which
+    counts each state (exported, skipped, missing) beside the bar."""
+    counts: dict[str, int] = {}
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet or not err.is_terminal,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(description, total=total, note="")
+
+        def advance(state: str) -> None:
+            counts[state] = counts.get(state, 0) + 1
+            progress.update(task, advance=1, note=", ".join(f"{n} {s}" for s, n in counts.items()))
+
+        yield advance

@@ -299,6 +299,25 @@ BINARY_MEDIA_TYPES = (
     *ARCHIVE_MEDIA_TYPES,
 )
 
+# Standard annotation formats: POST /detect?format=NAME answers one image in one of them, and
+# `darknet-lambda export --format NAME` writes the results under a prefix as a dataset in it. Every one
+# is computed from result.json's box (core/annotation_formats.py), in the conventions docs/http-api.md states.
+FORMAT_PARAMETER = "format"
+"""POST /detect's query parameter that asks for an annotation format instead of result.json."""
+ANNOTATION_FORMATS = ("coco", "yolo", "voc")
+ANNOTATION_MEDIA_TYPES = {"coco": JSON_MEDIA_TYPE, "yolo": "text/plain", "voc": "application/xml"}
+"""What each format's answer is: a COCO dataset (JSON), YOLO label lines (text), a VOC XML annotation."""
+ANNOTATION_EXTENSIONS = {"coco": ".json", "yolo": ".txt", "voc": ".xml"}
+COCO_FILE = "annotations.json"
+"""An export's COCO dataset: images, categories and annotations of every result, in one file."""
+YOLO_CLASSES_FILE = "classes.txt"
+"""An export's YOLO class names, one a line: line N (from 0) is class id N."""
+YOLO_LABELS_FOLDER = "labels/"
+"""Where an export puts one YOLO label file per image, named after the image."""
+VOC_FOLDER = "Annotations/"
+"""Where an export puts one VOC XML file per image, named after the image, as VOC's own tree does."""
+
+
 # The HTTP API's routes, as API Gateway and both functions name them (GET / is the viewer page).
 VIEWER_ROUTE = "/"
 DETECT_ROUTE = "/detect"

@@ -332,3 +332,116 @@ def test_an_unreachable_endpoint(outputs, tmp_path):
     done = command("ls", outputs_file=path, env={"AWS_MAX_ATTEMPTS": "1"})
     assert done.returncode == 2
     assert done.stderr.startswith("darknet-lambda: cannot reach AWS at http://127.0.0.1:9/")
+
+
+# ------------------------------------------------------------------------------------------- export
+@pytest.fixture(scope="module")
+def samples_put(run, tmp_path_factory, dog_jpg):
+    """Darknet's seven sample photos (copied out of the function's image), dog.jpg stored sideways
+    (EXIF orientation 6) and a truncated JPEG, put with --wait into a folder of their own."""
+    from local_lambda import files_from_image
+    from support import corpus
+
+    image = os.environ.get("E2E_FUNCTION_IMAGE")
+    if not image:
+        pytest.fail("E2E_FUNCTION_IMAGE is not set: run the end-to-end tests with `make e2e`", pytrace=False)
+    folder = tmp_path_factory.mktemp("samples") / f"samples-{uuid.uuid4().hex[:8]}"
+    files_from_image(image, "/opt/darknet/data", "*.jpg", folder)
+    assert len(list(folder.glob("*.jpg"))) == 7, sorted(p.name for p in folder.iterdir())
+    (folder / "phone").mkdir()
+    (folder / "phone" / "dog-sideways.jpg").write_bytes(corpus.oriented(dog_jpg, 6))
+    (folder / "phone" / "broken.jpg").write_bytes(dog_jpg[:3000])
+    done = run("put", str(folder), "--wait", "--timeout", RESULT_SECONDS, "--json")
+    assert done.returncode == 1, done.stderr  # the truncated one is rejected
+    documents = {item["key"]: item for item in json.loads(done.stdout)["items"]}
+    assert len(documents) == 9
+    return folder
+
+
+def exported(run, folder: Path, format_name: str, out: Path, *extra: str) -> dict:
+    done = run(
+        "export", "--format", format_name, "--prefix", f"{folder.name}/", "--out", str(out), "--json", *extra
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["images"], report["skipped"], report["missing"]) == (8, 1, []), report
+    return report
+
+
+def stored_dog(s3, stack, folder: Path, name: str) -> dict:
+    """The dog of a photo's result.json, as the function wrote it."""
+    key = f"input/{folder.name}/{name}"
+    request_id = request_id_of_object(
+        stack.bucket, key, s3.head_object(Bucket=stack.bucket, Key=key)["ETag"], "input/"
+    )
+    document = json.loads(
+        s3.get_object(Bucket=stack.bucket, Key=result_json_key("output/", request_id))["Body"].read()
+    )
+    (dog,) = [d for d in document["detections"] if d["class"] == "dog"]
+    return {**dog, "image": document["image"]}
+
+
+def test_export_coco_of_the_samples_loads_in_pycocotools_with_the_dog_s_box(
+    run, samples_put, s3, stack, tmp_path
+):
+    from contextlib import redirect_stdout
+
+    from pycocotools.coco import COCO
+
+    report = exported(run, samples_put, "coco", tmp_path / "coco")
+    with redirect_stdout(io.StringIO()):
+        coco = COCO(str(tmp_path / "coco" / "annotations.json"))
+    images = {image["file_name"]: image for image in coco.loadImgs(coco.getImgIds())}
+    name = samples_put.name
+    assert sorted(images) == sorted(
+        [f"{name}/{p.name}" for p in samples_put.glob("*.jpg")] + [f"{name}/phone/dog-sideways.jpg"]
+    )
+    assert len(coco.getAnnIds()) == report["annotations"] > 8
+    for photo in ("dog.jpg", "phone/dog-sideways.jpg"):
+        dog = stored_dog(s3, stack, samples_put, photo)
+        box = dog["box"]
+        (found,) = coco.loadAnns(
+            coco.getAnnIds(imgIds=[images[f"{name}/{photo}"]["id"]], catIds=[dog["class_id"]])
+        )
+        assert found["bbox"] == [
+            box["left"],
+            box["top"],
+            box["right"] - box["left"] + 1,
+            box["bottom"] - box["top"] + 1,
+        ]
+        assert (images[f"{name}/{photo}"]["width"], images[f"{name}/{photo}"]["height"]) == (768, 576)
+    assert coco.loadCats(dog["class_id"])[0]["name"] == "dog"
+
+
+def test_export_yolo_of_the_samples_reads_back_in_globox(run, samples_put, s3, stack, tmp_path):
+    import globox
+
+    exported(run, samples_put, "yolo", tmp_path / "yolo")
+    labels = tmp_path / "yolo" / "labels" / samples_put.name
+    assert sorted(p.relative_to(labels).as_posix() for p in labels.rglob("*.txt")) == sorted(
+        [f"{p.stem}.txt" for p in samples_put.glob("*.jpg")] + ["phone/dog-sideways.txt"]
+    )
+    classes = (tmp_path / "yolo" / "classes.txt").read_text().splitlines()
+    for photo in ("dog", "phone/dog-sideways"):
+        dog = stored_dog(s3, stack, samples_put, f"{photo}.jpg")
+        assert classes[dog["class_id"]] == "dog"
+        size = (dog["image"]["width"], dog["image"]["height"])
+        read = globox.Annotation.from_yolo_darknet(labels / f"{photo}.txt", image_size=size)
+        (found,) = [b for b in read.boxes if b.label == str(dog["class_id"])]
+        box = dog["box"]
+        assert found.ltrb == pytest.approx(
+            (box["left"], box["top"], box["right"] + 1, box["bottom"] + 1), abs=0.5
+        )
+
+
+def test_export_voc_of_the_samples_reads_back_in_globox_from_one(run, samples_put, s3, stack, tmp_path):
+    import globox
+
+    exported(run, samples_put, "voc", tmp_path / "voc")
+    annotations = globox.AnnotationSet.from_pascal_voc(tmp_path / "voc" / "Annotations", recursive=True)
+    assert len(annotations) == 8
+    for photo in ("dog.jpg", "phone/dog-sideways.jpg"):
+        dog = stored_dog(s3, stack, samples_put, photo)
+        (found,) = [b for b in annotations[Path(photo).name].boxes if b.label == "dog"]
+        box = dog["box"]
+        assert found.ltrb == (box["left"] + 1, box["top"] + 1, box["right"] + 1, box["bottom"] + 1)

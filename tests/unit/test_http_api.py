@@ -20,6 +20,7 @@ from support import corpus
 from support.stand_in import StandInEngine
 
 from darknet_detector.contract import (
+    ANNOTATION_EXTENSIONS,
     ARCHIVE_MEDIA_TYPES,
     BINARY_MEDIA_TYPES,
     CORS_ORIGINS_ENV,
@@ -691,3 +692,53 @@ def test_the_detector_serves_the_viewer_when_the_api_has_no_uploads_function(set
     assert headers["Content-Type"].startswith("text/html")
     assert headers["X-Request-Id"] == "viewer-request"
     assert "<title>" in response["body"] and "__VIEWER_CONFIG__" not in response["body"]
+
+
+# ------------------------------------------------------------------------------- annotation formats
+@pytest.mark.parametrize(
+    ("name", "media"), [("coco", "application/json"), ("yolo", "text/plain"), ("voc", "application/xml")]
+)
+def test_format_answers_one_image_in_that_format_with_its_media_type(
+    call, api_event, small_jpeg, name, media
+):
+    status, headers, body = call(b"", event=with_query(api_event(small_jpeg), {"format": [name.upper()]}))
+    assert (status, headers["Content-Type"]) == (200, f"{media}; charset=utf-8"), body
+    request_id = headers["X-Request-Id"]
+    assert headers["Content-Disposition"] == f'inline; filename="{request_id}{ANNOTATION_EXTENSIONS[name]}"'
+    # the stand-in's dog: pixels 1..3 x 2..4 of a 64 x 48 image, class 8 of its names
+    expected = {
+        "coco": lambda text: json.loads(text)["annotations"][0]["bbox"] == [1, 2, 3, 3],
+        # centre (1 + 3/2) / 64, (2 + 3/2) / 48; size 3/64, 3/48
+        "yolo": lambda text: text == "8 0.039062 0.072917 0.046875 0.062500\n",
+        "voc": lambda text: (
+            "<xmin>2</xmin>" in text and "<ymax>5</ymax>" in text and "<name>dog</name>" in text
+        ),
+    }
+    assert expected[name](body.decode()), body
+
+
+@pytest.mark.parametrize("value", [["csv"], ["coco", "yolo"], [""]], ids=["unknown", "two", "empty"])
+def test_a_format_that_is_not_one_of_the_three_is_400_naming_them(call, api_event, small_jpeg, value):
+    status, _, body = call(b"", event=with_query(api_event(small_jpeg), {"format": value}))
+    error = error_of(body)
+    assert (status, error["code"]) == (400, "bad_format")
+    assert "format=coco|yolo|voc" in error["message"]
+
+
+def test_a_format_with_an_async_request_is_400_and_sends_nothing(call, api_event, small_jpeg):
+    event = with_query(api_event(small_jpeg, {"X-Amz-Invocation-Type": "Event"}), {"format": ["coco"]})
+    status, _, body = call(b"", event=event)
+    assert (status, error_of(body)["code"]) == (400, "bad_format") and call.sent == []
+    assert "darknet-lambda export" in error_of(body)["message"]
+
+
+@pytest.mark.parametrize(
+    ("accept", "status"),
+    [("application/xml", 200), ("*/*", 200), ("application/*;q=0.5, image/png", 200), ("image/png", 406)],
+)
+def test_accept_must_admit_the_format_s_media_type(call, api_event, small_jpeg, accept, status):
+    event = with_query(api_event(small_jpeg, {"Accept": accept}), {"format": ["voc"]})
+    answered, _, body = call(b"", event=event)
+    assert answered == status, body
+    if status == 406:
+        assert error_of(body)["code"] == "not_acceptable" and "application/xml" in error_of(body)["message"]

@@ -296,7 +296,7 @@ def test_path_parameters_are_the_routes_and_the_api_passes_them_on(mocked, docum
 def test_query_parameters_are_the_options_post_detect_takes(document):
     for (verb, path), operation in operations(document).items():
         query = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
-        expected = set(http_api.OPTION_NAMES) if (verb, path) == ("POST", "/detect") else set()
+        expected = set(http_api.QUERY_NAMES) if (verb, path) == ("POST", "/detect") else set()
         assert query == expected, (
             f"{verb} {path} documents the query parameters {listing(query)}; "
             f"the code takes {listing(expected)}"

@@ -5,14 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from darknet_detector.core.source import SourceImage
+if TYPE_CHECKING:  # the command reads results with Detection and has no decoders
+    from darknet_detector.core.source import SourceImage
+
+NORMALIZED_DIGITS = 6
+"""Decimals of result.json's and YOLO's normalised numbers: a millionth of the image, far below a pixel."""
 
 
 @dataclass(frozen=True)
 class Detection:
-    """One class reported for one box, in pixels of the original image (Darknet's draw_detections)."""
+    """One class reported for one box, in pixels of the original image (Darknet's draw_detections).
+
+    left, top, right and bottom are inclusive pixel indices, as Darknet draws them: the box covers the
+    pixels left..right and top..bottom, clipped to 0..width-1 and 0..height-1. So the box is
+    right - left + 1 pixels wide, and a box over the whole image is exactly the image's width. Every
+    other form of the box (x, y, width, height; normalised centre and size; COCO, YOLO, VOC) is
+    computed here, from these four numbers, and nowhere else."""
 
     label: str
     confidence: float  # 0..1
@@ -21,12 +31,80 @@ class Detection:
     right: int
     bottom: int
 
-    def as_dict(self) -> dict:
-        return {
-            "class": self.label,
-            "confidence": round(self.confidence, 6),
-            "box": {"left": self.left, "top": self.top, "right": self.right, "bottom": self.bottom},
+    @property
+    def width(self) -> int:
+        return self.right - self.left + 1
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top + 1
+
+    def xywh(self) -> tuple[int, int, int, int]:
+        """Top-left corner and size in pixels: the area the box covers (COCO's bbox)."""
+        return self.left, self.top, self.width, self.height
+
+    def normalized(self, image_width: int, image_height: int) -> tuple[float, float, float, float]:
+        """Centre and size as fractions (0..1) of the image's width and height (YOLO's label line)."""
+        return (
+            (self.left + self.width / 2) / image_width,
+            (self.top + self.height / 2) / image_height,
+            self.width / image_width,
+            self.height / image_height,
+        )
+
+    def voc_corners(self) -> tuple[int, int, int, int]:
+        """xmin, ymin, xmax, ymax as Pascal VOC counts pixels: from 1, both ends included."""
+        return self.left + 1, self.top + 1, self.right + 1, self.bottom + 1
+
+    def as_dict(self, image_size: tuple[int, int] | None = None, class_id: int | None = None) -> dict:
+        """result.json's detection; box_normalized only when the image's size is known."""
+        answer: dict = {"class": self.label}
+        if class_id is not None:
+            answer["class_id"] = class_id
+        x, y, width, height = self.xywh()
+        answer["confidence"] = round(self.confidence, 6)
+        answer["box"] = {
+            "left": self.left,
+            "top": self.top,
+            "right": self.right,
+            "bottom": self.bottom,
+            "x": x,
+            "y": y,
+            "width": width,
+            "height": height,
         }
+        if image_size is not None:
+            center_x, center_y, rel_width, rel_height = (
+                round(value, NORMALIZED_DIGITS) for value in self.normalized(*image_size)
+            )
+            answer["box_normalized"] = {
+                "center_x": center_x,
+                "center_y": center_y,
+                "width": rel_width,
+                "height": rel_height,
+            }
+        return answer
+
+    @classmethod
+    def from_dict(cls, detection: dict) -> Detection:
+        """A detection of a result.json document (any schema 1 document: only the corners are read)."""
+        box = detection["box"]
+        return cls(
+            str(detection["class"]),
+            float(detection["confidence"]),
+            int(box["left"]),
+            int(box["top"]),
+            int(box["right"]),
+            int(box["bottom"]),
+        )
+
+
+def class_ids(names: Sequence[str]) -> dict[str, int]:
+    """The model's class id of each name: its line in the names file (the first, should one repeat)."""
+    ids: dict[str, int] = {}
+    for class_id, name in enumerate(names):
+        ids.setdefault(name, class_id)
+    return ids
 
 
 @dataclass
@@ -51,8 +129,11 @@ class DetectionRun:
             raise ValueError("this detection ran without annotate: it drew no image-result.png")
         return self.annotated_png.read_bytes()
 
-    def detections_as_dicts(self) -> list[dict]:
-        return [d.as_dict() for d in self.detections]
+    def detections_as_dicts(self, names: Sequence[str]) -> list[dict]:
+        """result.json's detections: with the model's class ids and the boxes normalised to the image."""
+        ids = class_ids(names)
+        size = (self.image_width, self.image_height)
+        return [d.as_dict(size, ids.get(d.label)) for d in self.detections]
 
 
 class UnsupportedOption(ValueError):

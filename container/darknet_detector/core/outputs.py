@@ -61,7 +61,7 @@ def result_document(
         if run.decoded_size is not None:
             width, height = run.decoded_size
             document["image"]["decoded"] = {"width": width, "height": height, "note": REDUCED_DECODE_NOTE}
-        document["detections"] = run.detections_as_dicts()
+        document["detections"] = run.detections_as_dicts(engine.names)
         document["timings"] = {
             "predict_seconds": round(run.predict_seconds, 4),
             **run.timings,

@@ -19,9 +19,12 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from darknet_detector.contract import (
+    ANNOTATION_FORMATS,
+    ANNOTATION_MEDIA_TYPES,
     ARCHIVE_MEDIA_TYPES,
     BINARY_MEDIA_TYPES,
     DETECT_ROUTE,
+    FORMAT_PARAMETER,
     JSON_MEDIA_TYPE,
     PNG_MEDIA_TYPE,
     SERVICE_NAME,
@@ -33,12 +36,13 @@ from darknet_detector.contract import (
     routes_text,
     sniff,
 )
-from darknet_detector.core import pipeline
+from darknet_detector.core import annotation_formats, pipeline
 from darknet_detector.core.detection import DEFAULT_OPTIONS, DetectOptions, Engine, UnsupportedOption
 from darknet_detector.core.images import ImageDecodeError, ImageTooLarge, InvalidImage
 from darknet_detector.core.settings import Settings
 from darknet_detector.serving.responses import (
     StackCors,
+    annotation_response,
     archive_response,
     error_response,
     json_response,
@@ -66,6 +70,7 @@ HOW_TO_SEND = (
 
 # Per-request options: in the query string, a multipart form's fields or the JSON body beside "image".
 OPTION_NAMES = ("threshold", "classes")
+QUERY_NAMES = (*OPTION_NAMES, FORMAT_PARAMETER)
 HOW_TO_SET_OPTIONS = (
     "set options as ?threshold=0.25&classes=dog,person (classes may repeat), as form fields "
     '(curl -F threshold=0.25 -F classes=dog), or in a JSON body {"image": ..., "threshold": 0.25, '
@@ -116,10 +121,21 @@ def _request_id() -> str:
 @app.post(DETECT_ROUTE)
 def detect() -> Response:
     detector, request_id, event = _detector(), _request_id(), app.current_event
-    answer_type = negotiate(event.headers.get("accept"))
+    annotation_format = requested_format(event)
+    if annotation_format is None:
+        answer_type = negotiate(event.headers.get("accept"))
+    else:
+        answer_type = negotiate_format(event.headers.get("accept"), annotation_format)
     image, fields = request_image(event, detector.settings.max_http_image_bytes)
     options = request_options(event, fields, detector.engine)
     if wants_async(event):
+        if annotation_format is not None:
+            raise HttpError(
+                400,
+                "bad_format",
+                f"{FORMAT_PARAMETER}={annotation_format} answers in the request; an asynchronous job writes "
+                "result.json, which `darknet-lambda export` turns into that format",
+            )
         # A time-ordered id, so that GET /results tells a result still to come from an unknown id. This
         # invocation logs it beside its own id (X-Request-Id), the job's logs carry it as request_id.
         job_id = new_time_ordered_id()
@@ -134,9 +150,13 @@ def detect() -> Response:
             "options": options.as_dict(detector.settings.threshold),
         }
         return json_response(202, body, request_id)
-    if answer_type == JSON_MEDIA_TYPE:
-        document = pipeline.detect_document(image, request_id, detector.engine(), detector.settings, options)
-        return json_response(200, document, request_id)
+    if annotation_format is not None or answer_type == JSON_MEDIA_TYPE:
+        engine = detector.engine()
+        document = pipeline.detect_document(image, request_id, engine, detector.settings, options)
+        if annotation_format is None:
+            return json_response(200, document, request_id)
+        rendered = annotation_formats.render(annotation_format, document, engine.names)
+        return annotation_response(rendered, annotation_format, answer_type, request_id)
     if answer_type == PNG_MEDIA_TYPE:
         answer = pipeline.detect_png(
             image, request_id, detector.engine(), detector.settings, detector.s3, options
@@ -202,6 +222,44 @@ def negotiate(accept: str | None) -> str:
             f"type is the first one in Accept: send Accept: {chosen}",
         )
     return chosen
+
+
+def requested_format(event: APIGatewayProxyEvent) -> str | None:
+    """The annotation format `?format=` asks for (coco, yolo, voc; any case), or None for the default
+    answers that Accept chooses."""
+    values = (event.multi_value_query_string_parameters or {}).get(FORMAT_PARAMETER) or [
+        value for value in [(event.query_string_parameters or {}).get(FORMAT_PARAMETER)] if value is not None
+    ]
+    if not values:
+        return None
+    names = {str(value).strip().lower() for value in values}
+    if len(names) > 1 or not names <= set(ANNOTATION_FORMATS):
+        raise HttpError(
+            400,
+            "bad_format",
+            f"{FORMAT_PARAMETER}={','.join(map(str, values))} is not one format: "
+            f"POST /detect answers {FORMAT_PARAMETER}={'|'.join(ANNOTATION_FORMATS)}, or result.json "
+            "without it",
+        )
+    return names.pop()
+
+
+def negotiate_format(accept: str | None, annotation_format: str) -> str:
+    """The media type of a format's answer, which Accept must admit (absent, */* and the type itself do)."""
+    media = ANNOTATION_MEDIA_TYPES[annotation_format]
+    if not accept or not accept.strip():
+        return media
+    try:
+        quality = mimeparse.quality(media, accept.lower())
+    except (mimeparse.MimeTypeParseException, ValueError):
+        raise HttpError(400, "bad_accept", f"the Accept header {accept!r} does not parse") from None
+    if quality <= 0:
+        raise HttpError(
+            406,
+            "not_acceptable",
+            f"Accept: {accept} refuses {media}, the type of {FORMAT_PARAMETER}={annotation_format}'s answer",
+        )
+    return media
 
 
 def is_binary_media_type(media_range: str) -> bool:
@@ -358,12 +416,12 @@ def request_options(
     query: Fields = dict(event.multi_value_query_string_parameters or {})
     for name, value in (event.query_string_parameters or {}).items():
         query.setdefault(name, [value])
-    unknown = sorted(set(query) - set(OPTION_NAMES))
+    unknown = sorted(set(query) - set(QUERY_NAMES))
     if unknown:
         raise HttpError(
             400,
             "unknown_parameter",
-            f"unknown query parameter {', '.join(unknown)}: POST /detect takes {', '.join(OPTION_NAMES)}",
+            f"unknown query parameter {', '.join(unknown)}: POST /detect takes {', '.join(QUERY_NAMES)}",
         )
     thresholds = [*query.get("threshold", []), *fields.get("threshold", [])]
     if len({str(value).strip() for value in thresholds}) > 1:

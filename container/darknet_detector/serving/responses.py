@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import CORSConfig, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from darknet_detector.contract import (
+    ANNOTATION_EXTENSIONS,
     CORS_ALLOW_HEADERS,
     CORS_EXPOSE_HEADERS,
     CORS_MAX_AGE_SECONDS,
@@ -56,6 +57,20 @@ def archive_response(archive: bytes, media_type: str, request_id: str) -> Respon
         body=archive,
         headers={
             "Content-Disposition": f'attachment; filename="{archive_name(request_id)}"',
+            REQUEST_ID_HEADER: request_id,
+        },
+    )
+
+
+def annotation_response(body: str, annotation_format: str, media_type: str, request_id: str) -> Response:
+    """One image's annotations in a standard format (COCO JSON, YOLO text, VOC XML), UTF-8 text."""
+    filename = request_id + ANNOTATION_EXTENSIONS[annotation_format]
+    return Response(
+        status_code=200,
+        content_type=f"{media_type}; charset=utf-8",
+        body=body,
+        headers={
+            "Content-Disposition": f'inline; filename="{filename}"',
             REQUEST_ID_HEADER: request_id,
         },
     )
