@@ -350,6 +350,10 @@ class DarknetService(pulumi.ComponentResource):
             ),
             child,
         )
+        # What brings images waits for the whole function, policies created after it included (the
+        # right to put completion events, to invoke itself): the first image after a deploy is served
+        # as every later one.
+        after_function = pulumi.ResourceOptions(parent=self, depends_on=[self.function])
 
         self.queue: DarknetQueue | None = None
         if args.uses_queue:
@@ -360,7 +364,7 @@ class DarknetService(pulumi.ComponentResource):
                     function_name=self.function.function_name,
                     role_name=self.function.role_name,
                 ),
-                child,
+                after_function,
             )
         self.trigger: DarknetS3Trigger | None = None
         if args.enable_s3_trigger:
@@ -381,7 +385,7 @@ class DarknetService(pulumi.ComponentResource):
                     delivery=args.s3_delivery,
                     enable_bucket_eventbridge=args.s3_delivery == "eventbridge" and self.bucket is not None,
                 ),
-                child,
+                after_function,
             )
 
         self.api: DarknetApi | None = None
