@@ -27,7 +27,7 @@ STORED_AS = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_270,
 }
-MEGAPIXEL_SIZES = {"12mp": (4000, 3000), "48mp": (8000, 6000)}
+MEGAPIXEL_SIZES = {"12mp": (4000, 3000), "24mp": (6000, 4000), "48mp": (8000, 6000)}
 # What phones append after a JPEG's end-of-image marker: a motion photo's MP4 (an ftyp box first).
 MOTION_PHOTO_TRAILER = struct.pack(">I", 24) + b"ftypmp42\x00\x00\x00\x00mp42isom" + bytes(4096)
 
