@@ -102,9 +102,9 @@ def check_engine_memory(argument: str, engine: str, value: int) -> None:
     if value < needed:
         raise InvalidArgument(
             argument,
-            f"{value} MB is too little for the {engine} engine: every photo is decoded whole, so that it gets "
-            f"the same detections on every stack, and the largest taken ({MAX_IMAGE_PIXELS} pixels) needs "
-            f"{needed} MB with this engine; give it at least {needed} MB",
+            f"{value} MB is too little for the {engine} engine: every photo is decoded whole, so that it "
+            f"gets the same detections on every stack, and the largest taken ({MAX_IMAGE_PIXELS} pixels) "
+            f"needs {needed} MB with this engine; give it at least {needed} MB",
         )
 
 

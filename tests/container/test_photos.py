@@ -15,10 +15,11 @@ import uuid
 import pytest
 from lambda_events import make_api_event
 from local_lambda import LocalLambda
+from PIL import Image
 from support import corpus
 
 from darknet_detector.building.parity import compare
-from darknet_detector.contract import RESULT_IMAGE, RESULT_TEXT
+from darknet_detector.contract import MAX_IMAGE_PIXELS, RESULT_IMAGE, RESULT_TEXT
 from darknet_detector.core.detection import Detection
 
 pytestmark = pytest.mark.docker
@@ -273,6 +274,15 @@ def test_a_large_photo_gets_the_detections_of_darknet_s_own_full_decode(
     comparison = compare("48mp-grainy", as_detections(reference), as_detections(fast))
     assert comparison.passed, comparison.problems
     assert [d["class"] for d in fast["detections"]] == [d["class"] for d in reference["detections"]]
+
+
+def test_a_photo_over_the_largest_taken_is_too_large_on_every_stack(lambda_1024, lambda_3538, api_event):
+    """The limit is the contract's, not the memory's: 1024 MB and 3538 MB refuse the same photo."""
+    over = corpus.encode(Image.new("L", (8193, 6144), 128), "JPEG", quality=50)
+    for function in (lambda_1024, lambda_3538):
+        status, error = error_of(function, api_event, over)
+        assert (status, error["code"]) == (413, "too_large"), error
+        assert "8193x6144" in error["message"] and str(MAX_IMAGE_PIXELS) in error["message"], error
 
 
 def as_detections(document: dict) -> list[Detection]:
