@@ -29,7 +29,7 @@ from pathlib import Path
 
 from local_lambda import DEFAULT_IMAGE, file_from_image
 
-from darknet_detector.contract import MAX_IMAGE_PIXELS, reference_tag
+from darknet_detector.contract import DEFAULT_MODEL, MAX_IMAGE_PIXELS, reference_tag
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -217,7 +217,7 @@ def main() -> None:
     parser.add_argument(
         "--image", default=DEFAULT_IMAGE, help="the default image (its -reference variant runs)"
     )
-    parser.add_argument("--model", default="yolov3-tiny")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--samples", default="dog", help="sample photos of the image, comma-separated")
     parser.add_argument("--sizes", default="12mp,24mp,48mp", help=f"of {', '.join(corpus.MEGAPIXEL_SIZES)}")
     parser.add_argument("--before-memory", type=int, default=1536, help="the old rule's stack memory (MB)")

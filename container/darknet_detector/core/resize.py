@@ -123,6 +123,10 @@ def shrunk(pixels: np.ndarray, factor: int) -> np.ndarray:
     for start in range(0, height, step):
         stop = min(start + step, height)
         block = pixels[start * factor : stop * factor, : width * factor]
-        sums = block.reshape(stop - start, factor, width, factor, 3).sum(axis=(1, 3), dtype=np.uint32)
+        # One strided add per offset in the block: far faster than a reduction over reshaped axes.
+        sums = np.zeros((stop - start, width, 3), dtype=np.uint16 if area <= 256 else np.uint32)
+        for dy in range(factor):
+            for dx in range(factor):
+                sums += block[dy::factor, dx::factor]
         out[start:stop] = (sums + area // 2) // area
     return out
