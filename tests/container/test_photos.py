@@ -26,7 +26,7 @@ pytestmark = pytest.mark.docker
 
 DOG_SIZE = (768, 576)
 FOUND_IN_EVERY_DOG = {"dog", "bicycle", "truck"}
-# A reduced-scale decode against the same photo shrunk beforehand: every detection of at least
+# A lossy variant (a turned JPEG re-encoded) against the upright photo: every detection of at least
 # STRONG confidence in either has a same-class partner in the other overlapping by MIN_IOU, with a
 # confidence within CONFIDENCE_GAP.
 STRONG, MIN_IOU, CONFIDENCE_GAP = 0.55, 0.85, 0.05
