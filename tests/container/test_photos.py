@@ -51,9 +51,9 @@ def classes(document: dict) -> set[str]:
     return {d["class"] for d in document["detections"]}
 
 
-def box_of(detection: dict, scale: float = 1.0) -> tuple[float, ...]:
+def box_of(detection: dict) -> tuple[float, ...]:
     box = detection["box"]
-    return tuple(box[side] * scale for side in ("left", "top", "right", "bottom"))
+    return tuple(box[side] for side in ("left", "top", "right", "bottom"))
 
 
 def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -65,7 +65,7 @@ def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def matches(found: list[dict], reference: list[dict], scale: float = 1.0) -> list[str]:
+def matches(found: list[dict], reference: list[dict]) -> list[str]:
     """Problems: strong reference detections without a close same-class partner in found."""
     problems = []
     for wanted in (d for d in reference if d["confidence"] >= STRONG):
@@ -73,7 +73,7 @@ def matches(found: list[dict], reference: list[dict], scale: float = 1.0) -> lis
             d
             for d in found
             if d["class"] == wanted["class"]
-            and iou(box_of(d), box_of(wanted, scale)) >= MIN_IOU
+            and iou(box_of(d), box_of(wanted)) >= MIN_IOU
             and abs(d["confidence"] - wanted["confidence"]) <= CONFIDENCE_GAP
         ]
         if not partners:
