@@ -21,11 +21,12 @@ import onnxruntime as ort
 
 from darknet_detector.contract import RESULT_IMAGE, SERVICE_NAME
 from darknet_detector.core import cpu
-from darknet_detector.core.decoding import darknet_image, upright_pixels
+from darknet_detector.core.decoding import darknet_image, orient, stored_pixels
 from darknet_detector.core.detection import Detection, DetectionRun
 from darknet_detector.core.libdarknet import Candidates, Libdarknet, c_string_array
+from darknet_detector.core.pillow_decoder import reduced
 from darknet_detector.core.png import encode_png
-from darknet_detector.core.resize import network_input, shrunk
+from darknet_detector.core.resize import network_input
 from darknet_detector.core.source import SourceImage
 from darknet_detector.engines import heads
 from darknet_detector.engines.optimised_graph import (
@@ -178,14 +179,16 @@ class OnnxEngine:
         picture = None  # the Darknet image to draw on: the photo, or a large photo's shrunk copy
         if source.large:
             # The network input of the full decode without Darknet's 12-byte float image of the photo.
-            pixels = upright_pixels(source, self._darknet)
+            stored = stored_pixels(source, lambda: self._darknet)
             lap("decode_image")
-            tensor = network_input(pixels, net.width, net.height, net.letterbox)
+            orientation = source.info.orientation
+            tensor = network_input(orient(stored, orientation), net.width, net.height, net.letterbox)
             lap("letterbox")
-            if annotate:
-                picture = self._darknet.float_image(shrunk(pixels, source.drawn_factor))
+            if annotate:  # reduced as stored (contiguous rows, faster), then turned
+                drawn = orient(reduced(stored, source.drawn_factor), orientation)
+                picture = self._darknet.float_image(drawn)
                 lap("shrink")
-            del pixels
+            del stored
         else:
             picture = darknet_image(source, self._darknet)
             lap("decode_image")
