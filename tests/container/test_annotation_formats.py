@@ -1,5 +1,5 @@
 """COCO, YOLO and VOC from the built image, read back by pycocotools and globox, for dog.jpg, the same
-photo stored sideways (EXIF orientation 6) and a 48 MP copy decoded at reduced scale.
+photo stored sideways (EXIF orientation 6) and a 48 MP copy, drawn at reduced scale.
 
 Each reader's box of the dog is checked against the corners of the JSON answer by the documented rules
 (COCO [left, top, right - left + 1, bottom - top + 1]; YOLO's fractions of the upright image; VOC's
@@ -114,7 +114,7 @@ def test_a_sideways_photo_is_described_upright_in_every_format(
     assert fractions(document) == pytest.approx(fractions(upright_dog), abs=SAME_PLACE)
 
 
-def test_a_photo_decoded_at_reduced_scale_gives_boxes_of_the_full_photo_in_every_format(
+def test_a_photo_drawn_at_reduced_scale_gives_boxes_of_the_full_photo_in_every_format(
     lambda_1024, detector_image, s3, bucket, s3_event, dog_jpg, upright_dog, tmp_path
 ):
     """The 48 MP photo goes the S3 path, as large photos do; its result.json is turned into each format
@@ -127,7 +127,7 @@ def test_a_photo_decoded_at_reduced_scale_gives_boxes_of_the_full_photo_in_every
     (result,) = lambda_1024.invoke(s3_event(bucket, key, size=len(large.data)))["results"]
     body = s3.get_object(Bucket=bucket, Key=f"output/{result['request_id']}/result.json")["Body"].read()
     document = json.loads(body)
-    assert "decoded" in document["image"], document["image"]
+    assert document["image"]["drawn"]["factor"] == 2, document["image"]
     assert (document["image"]["width"], document["image"]["height"]) == large.upright_size
     forms = {name: annotation_formats.render(name, document, names) for name in ANNOTATION_MEDIA_TYPES}
     check_by_hand(document, read_back(tmp_path, document, forms))

@@ -15,6 +15,7 @@ from darknet_detector.contract import (
     DEFAULT_EVENT_SOURCE,
     EVENT_BUS_ENV,
     EVENT_SOURCE_ENV,
+    MAX_IMAGE_PIXELS,
     S3_IMAGE_LIMIT_BYTES,
     SYNC_BODY_LIMIT_BYTES,
     ContractError,
@@ -43,8 +44,8 @@ class Settings:
     max_async_image_bytes: int = ASYNC_IMAGE_LIMIT_BYTES
     # An S3 object is read into memory whole.
     max_s3_image_bytes: int = S3_IMAGE_LIMIT_BYTES
-    # 0: as many pixels as the function's memory holds (images.pixel_budget); a positive value caps it.
-    max_pixels: int = 0
+    # The largest photo taken; the contract's maximum, which the deployment sizes memory for, caps it.
+    max_pixels: int = MAX_IMAGE_PIXELS
     work_root: Path = Path("/tmp")
     # The bus completion events go to (its ARN; None: none are published) and their source.
     event_bus: str | None = None
@@ -87,7 +88,7 @@ class Settings:
             max_http_image_bytes=int(number("MAX_HTTP_IMAGE_BYTES", defaults.max_http_image_bytes, int)),
             max_async_image_bytes=int(number("MAX_ASYNC_IMAGE_BYTES", defaults.max_async_image_bytes, int)),
             max_s3_image_bytes=int(number("MAX_S3_IMAGE_BYTES", defaults.max_s3_image_bytes, int)),
-            max_pixels=int(number("MAX_PIXELS", defaults.max_pixels, int)),
+            max_pixels=min(int(number("MAX_PIXELS", defaults.max_pixels, int)), MAX_IMAGE_PIXELS),
             work_root=Path(text("DETECTOR_WORK_ROOT", str(defaults.work_root))),
             event_bus=text(EVENT_BUS_ENV, "") or None,
             event_source=event_source,

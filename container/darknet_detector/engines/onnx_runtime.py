@@ -1,8 +1,10 @@
 """The fast engine: ONNX Runtime on the graph converted from the Darknet weights at image build time.
 
 Everything around the network is Darknet's own: image decoding, letterbox, NMS and drawing run in
-libdarknet.so, and darknet_detector.engines.heads repeats the heads' arithmetic (float vs double included), so
-the detections, their order and result.out match `darknet detector test`; models whose cfg asks for the fork's
+libdarknet.so (a photo over contract.DRAWN_MAX_PIXELS gets the same letterbox from core.resize, bit for
+bit, computed from its 8-bit pixels, and is drawn on a copy shrunk by a rule of the photo), and
+darknet_detector.engines.heads repeats the heads' arithmetic (float vs double included), so the
+detections, their order and result.out match `darknet detector test`; models whose cfg asks for the fork's
 DIoU NMS get the fork's diounms_sort. The session is created once per process, from the graph optimised for
 this CPU at build time when there is a valid one (darknet_detector.engines.optimised_graph), and the label
 glyphs when the first drawing needs them; warm invocations reuse both.
@@ -19,10 +21,12 @@ import onnxruntime as ort
 
 from darknet_detector.contract import RESULT_IMAGE, SERVICE_NAME
 from darknet_detector.core import cpu
-from darknet_detector.core.decoding import darknet_image
+from darknet_detector.core.decoding import darknet_image, orient, stored_pixels
 from darknet_detector.core.detection import Detection, DetectionRun
 from darknet_detector.core.libdarknet import Candidates, Libdarknet, c_string_array
+from darknet_detector.core.pillow_decoder import reduced
 from darknet_detector.core.png import encode_png
+from darknet_detector.core.resize import network_input
 from darknet_detector.core.source import SourceImage
 from darknet_detector.engines import heads
 from darknet_detector.engines.optimised_graph import (
@@ -171,16 +175,30 @@ class OnnxEngine:
             clock = now
 
         net = self.network
-        picture = darknet_image(source, self._darknet)
-        image = picture.struct
-        lap("decode_image")
-        fit = self._darknet.letterbox if net.letterbox else self._darknet.resize
-        tensor = fit(image, net.width, net.height)
-        lap("letterbox")
+        width, height = source.info.display_size
+        picture = None  # the Darknet image to draw on: the photo, or a large photo's shrunk copy
+        if source.large:
+            # The network input of the full decode without Darknet's 12-byte float image of the photo.
+            stored = stored_pixels(source, lambda: self._darknet)
+            lap("decode_image")
+            orientation = source.info.orientation
+            tensor = network_input(orient(stored, orientation), net.width, net.height, net.letterbox)
+            lap("letterbox")
+            if annotate:  # reduced as stored (contiguous rows, faster), then turned
+                drawn = orient(reduced(stored, source.drawn_factor), orientation)
+                picture = self._darknet.float_image(drawn)
+                lap("shrink")
+            del stored
+        else:
+            picture = darknet_image(source, self._darknet)
+            lap("decode_image")
+            fit = self._darknet.letterbox if net.letterbox else self._darknet.resize
+            tensor = fit(picture.struct, net.width, net.height)
+            lap("letterbox")
         raw_maps = self._graph.session.run(self._outputs, {INPUT_NAME: tensor})
         lap("inference")
         predict_seconds = timings["inference"]
-        decoded = heads.decode(net, raw_maps, image.w, image.h, threshold)
+        decoded = heads.decode(net, raw_maps, width, height, threshold)
         lap("yolo_decode")
         candidates = self._nms(decoded)
         if classes:
@@ -189,17 +207,14 @@ class OnnxEngine:
                 :, [i for i, name in enumerate(self.names[: self.classes]) if name not in classes]
             ] = 0
         lap("nms")
-        # Boxes are relative to the image, so the full-size upright image gives original pixels even
-        # when a large photo was decoded at reduced scale.
-        width, height = source.info.display_size
         detections, lines = self._report(candidates, width, height, threshold)
         png = None
-        if annotate:
+        if annotate and picture is not None:
             self._darknet.draw_detections(
-                image, candidates, threshold, self._c_names, self._glyphs(), self.classes
+                picture.struct, candidates, threshold, self._c_names, self._glyphs(), self.classes
             )
             lap("draw")
-            png = write_png(Path(workdir) / RESULT_IMAGE, self._darknet.rgb_bytes(image))
+            png = write_png(Path(workdir) / RESULT_IMAGE, self._darknet.rgb_bytes(picture.struct))
             lap("save_png")
         header = f"{source.name}: Predicted in {predict_seconds:f} seconds."
         return DetectionRun(
@@ -210,7 +225,8 @@ class OnnxEngine:
             image_width=width,
             image_height=height,
             timings=timings,
-            decoded_size=(image.w, image.h) if source.reduction > 1 else None,
+            drawn_size=(picture.width, picture.height) if png is not None and picture is not None else None,
+            drawn_factor=source.drawn_factor if png is not None else 1,
         )
 
     def _glyphs(self):
