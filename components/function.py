@@ -7,6 +7,7 @@ import pulumi_aws as aws
 
 from darknet_detector.contract import (
     DEFAULT_LOG_RETENTION_DAYS,
+    DEFAULT_MAX_TILES,
     LAMBDA_MAX_EPHEMERAL_MB,
     LAMBDA_MAX_TIMEOUT_SECONDS,
     LAMBDA_MB_PER_VCPU,
@@ -14,6 +15,7 @@ from darknet_detector.contract import (
     OUTPUT_BUCKET_ENV,
     RESERVED_VARIABLES,
     SQS_MAX_RETENTION_SECONDS,
+    TILES_OFF,
     DetectorConfig,
 )
 
@@ -57,6 +59,11 @@ class DarknetFunctionArgs:
     """onnx (default) or darknet, the reference engine kept in the image."""
     threshold: float = 0.5
     """Detection threshold, above 0 and below 1 (Darknet's default 0.5)."""
+    tiles: str = TILES_OFF
+    """Sliced inference for requests that do not choose: off (default), auto, a grid COLUMNSxROWS or a
+    tile side in photo pixels, optionally :OVERLAP (docs/http-api.md, "Small objects: tiles")."""
+    max_tiles: int = DEFAULT_MAX_TILES
+    """The most tiles one photo is cut into, 1..1024; each costs about one detection's time."""
     input_prefix: str = "input/"
     """Objects created under this key prefix are processed."""
     output_prefix: str = "output/"
@@ -127,6 +134,8 @@ class DarknetFunctionArgs:
                 engine=self.engine,
                 model=self.model or DetectorConfig.model,
                 threshold=self.threshold,
+                tiles=self.tiles,
+                max_tiles=self.max_tiles,
                 input_prefix=self.input_prefix,
                 output_prefix=self.output_prefix,
                 log_level=self.log_level,

@@ -529,7 +529,10 @@ def test_without_options_the_stack_s_threshold_and_every_class_apply_and_are_ech
     status, _, body = call(small_jpeg)
     document = json.loads(body)
     assert (status, detected(body)) == (200, ["dog"])
-    assert document["options"] == {"threshold": 0.5, "classes": None} and document["threshold"] == 0.5
+    assert (
+        document["options"] == {"threshold": 0.5, "classes": None, "tiles": "off"}
+        and document["threshold"] == 0.5
+    )
 
 
 @pytest.mark.parametrize(
@@ -541,7 +544,11 @@ def test_a_threshold_in_the_query_string_is_used_and_echoed(call, api_event, sma
     status, _, body = call(b"", event=with_query(api_event(small_jpeg), query))
     document = json.loads(body)
     assert (status, detected(body)) == (200, ["dog", "person"]), body
-    assert document["threshold"] == 0.25 and document["options"] == {"threshold": 0.25, "classes": None}
+    assert document["threshold"] == 0.25 and document["options"] == {
+        "threshold": 0.25,
+        "classes": None,
+        "tiles": "off",
+    }
     assert "person: 30%" in document["result_out"]
 
 
@@ -565,7 +572,7 @@ def test_options_as_multipart_form_fields(call, small_jpeg):
     )
     status, _, answer = call(body, {"Content-Type": content_type})
     assert (status, detected(answer)) == (200, ["dog"])
-    assert json.loads(answer)["options"] == {"threshold": 0.25, "classes": ["dog"]}
+    assert json.loads(answer)["options"] == {"threshold": 0.25, "classes": ["dog"], "tiles": "off"}
 
 
 @pytest.mark.parametrize(
@@ -670,9 +677,10 @@ def test_async_requests_carry_their_options_into_the_job(call, api_event, small_
         {"threshold": ["0.2"], "classes": ["person"]},
     )
     status, _, body = call(b"", event=event)
-    assert (status, json.loads(body)["options"]) == (202, {"threshold": 0.2, "classes": ["person"]})
+    options = {"threshold": 0.2, "classes": ["person"], "tiles": "off"}
+    assert (status, json.loads(body)["options"]) == (202, options)
     (job,) = call.sent
-    assert job["darknet_job"]["options"] == {"threshold": 0.2, "classes": ["person"]}
+    assert job["darknet_job"]["options"] == options
 
 
 def test_a_bad_option_on_an_async_request_is_400_and_sends_nothing(call, api_event, small_jpeg):

@@ -171,7 +171,8 @@ def test_a_job_s_options_decide_its_stored_result(s3, settings, small_jpeg):
     submit_job(small_jpeg, REQUEST_ID, settings, sent.append, options)
     document = process_job(parse_async_job(sent[0]), s3, StandInEngine(), settings)
     assert [d["class"] for d in document["detections"]] == ["person"]
-    assert document["options"] == {"threshold": 0.2, "classes": ["person"]} and document["threshold"] == 0.2
+    assert document["options"] == {"threshold": 0.2, "classes": ["person"], "tiles": "off"}
+    assert document["threshold"] == 0.2
     text = s3.get_object(Bucket=BUCKET, Key=f"output/{REQUEST_ID}/result.out")["Body"].read().decode()
     assert "person: 30%" in text and "dog" not in text
 

@@ -11,6 +11,7 @@ glyphs when the first drawing needs them; warm invocations reuse both.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -19,11 +20,13 @@ import onnxruntime as ort
 
 from darknet_detector.contract import RESULT_IMAGE, SERVICE_NAME
 from darknet_detector.core import cpu
-from darknet_detector.core.decoding import darknet_image
-from darknet_detector.core.detection import Detection, DetectionRun
+from darknet_detector.core.decoding import darknet_image, upright_pixels
+from darknet_detector.core.detection import Detection, DetectionRun, Tiling
 from darknet_detector.core.libdarknet import Candidates, Libdarknet, c_string_array
 from darknet_detector.core.png import encode_png
+from darknet_detector.core.resize import network_input
 from darknet_detector.core.source import SourceImage
+from darknet_detector.core.tiles import Found, Tile, merge, plan_tiles, to_photo
 from darknet_detector.engines import heads
 from darknet_detector.engines.optimised_graph import (
     SESSION_READY_LOG,
@@ -34,6 +37,8 @@ from darknet_detector.engines.optimised_graph import (
 from darknet_detector.model_format import INPUT_NAME, METADATA_KEY, ModelFiles, NetworkInfo, read_names
 
 NMS_THRESHOLD = 0.45  # test_detector's fixed nms
+# A tiled photo's image-result.png is drawn on every k-th pixel, k the smallest that keeps it this small.
+TILED_DRAWING_PIXELS = 4_000_000
 # The handler's Powertools logger when it has set one up (a JSON line), the standard library's otherwise.
 logger = logging.getLogger(SERVICE_NAME)
 # Exceptions ONNX Runtime raises for a graph file it cannot load.
@@ -159,8 +164,24 @@ class OnnxEngine:
         annotate: bool = True,
         threshold: float | None = None,
         classes: frozenset[str] = frozenset(),
+        tiling: Tiling | None = None,
     ) -> DetectionRun:
         threshold = self.threshold if threshold is None else threshold
+        if tiling is not None:
+            width, height = source.info.display_size
+            net = self.network
+            tiles = plan_tiles(tiling.spec, width, height, net.width, net.height, tiling.max_tiles)
+            if tiles:
+                return self._detect_tiled(source, workdir, annotate, threshold, classes, tiling, tiles)
+        run = self._detect_whole(source, workdir, annotate, threshold, classes)
+        if tiling is not None:  # the photo fits one tile: the whole-photo pass is the whole answer
+            run.tiling = tiling_report(tiling, [], 0, None)
+        return run
+
+    def _detect_whole(
+        self, source: SourceImage, workdir: Path, annotate: bool, threshold: float, classes: frozenset[str]
+    ) -> DetectionRun:
+        """Darknet's test_detector on the whole photo, shrunk to the network's input."""
         timings: dict[str, float] = {}
         clock = time.perf_counter()
 
@@ -183,11 +204,7 @@ class OnnxEngine:
         decoded = heads.decode(net, raw_maps, image.w, image.h, threshold)
         lap("yolo_decode")
         candidates = self._nms(decoded)
-        if classes:
-            # After NMS, as a filter of what Darknet would print: the other classes' probabilities go.
-            candidates.probs[
-                :, [i for i, name in enumerate(self.names[: self.classes]) if name not in classes]
-            ] = 0
+        self._keep_classes(candidates, classes)
         lap("nms")
         # Boxes are relative to the image, so the full-size upright image gives original pixels even
         # when a large photo was decoded at reduced scale.
@@ -212,6 +229,90 @@ class OnnxEngine:
             timings=timings,
             decoded_size=(image.w, image.h) if source.reduction > 1 else None,
         )
+
+    def _detect_tiled(
+        self,
+        source: SourceImage,
+        workdir: Path,
+        annotate: bool,
+        threshold: float,
+        classes: frozenset[str],
+        tiling: Tiling,
+        tiles: list[Tile],
+    ) -> DetectionRun:
+        """The whole photo shrunk, then each tile at close to its own resolution, boxes merged across them.
+
+        Each pass is Darknet's test_detector on its pixels (its NMS included); tiles stop when the next
+        would end after tiling.deadline, the slowest pass so far being the estimate."""
+        net = self.network
+        timings = {"decode_image": 0.0, "inference": 0.0, "tiles": 0.0}
+        started = time.perf_counter()
+        pixels = upright_pixels(source, self._darknet)
+        height, width = pixels.shape[:2]
+        timings["decode_image"] = time.perf_counter() - started
+        found, slowest, reason, done = Found.empty(), 0.0, None, len(tiles)
+        for index, region in enumerate([Tile(0, 0, width, height), *tiles]):
+            # A tile (after the whole-photo pass) that would end after the deadline is not started.
+            if index and tiling.deadline is not None and time.monotonic() + slowest > tiling.deadline:
+                done = index - 1
+                reason = (
+                    f"the invocation's time ran short after {done} of {len(tiles)} tiles: the answer "
+                    "merges the whole photo and the tiles done; raise the function's timeout or ask "
+                    "for fewer tiles"
+                )
+                break
+            begun = time.perf_counter()
+            tensor = network_input(region.crop(pixels), net.width, net.height, net.letterbox)
+            network_started = time.perf_counter()
+            raw_maps = self._graph.session.run(self._outputs, {INPUT_NAME: tensor})
+            timings["inference"] += time.perf_counter() - network_started
+            candidates = self._nms(heads.decode(net, raw_maps, region.width, region.height, threshold))
+            self._keep_classes(candidates, classes)
+            boxes, probs = surviving(candidates)
+            found = found + Found.above(to_photo(boxes, region, width, height), probs, threshold)
+            slowest = max(slowest, time.perf_counter() - begun)
+        timings["tiles"] = time.perf_counter() - started - timings["decode_image"]
+        clock = time.perf_counter()
+        merged = merge(found)
+        candidates = Candidates(merged.boxes, merged.probs, one_hot(merged, self.classes))
+        detections, lines = self._report(candidates, width, height, threshold)
+        timings["merge"] = time.perf_counter() - clock
+        png = None
+        if annotate:
+            png = self._draw_tiled(pixels, candidates, threshold, Path(workdir) / RESULT_IMAGE, timings)
+        header = f"{source.name}: Predicted in {timings['inference']:f} seconds."
+        return DetectionRun(
+            detections=detections,
+            predict_seconds=timings["inference"],
+            result_text="\n".join([header, *lines]) + "\n",
+            annotated_png=png,
+            image_width=width,
+            image_height=height,
+            timings={name: round(value, 4) for name, value in timings.items() if name != "inference"},
+            tiling=tiling_report(tiling, tiles, done, reason),
+        )
+
+    def _draw_tiled(
+        self, pixels: np.ndarray, candidates: Candidates, threshold: float, path: Path, timings: dict
+    ) -> Path:
+        """image-result.png of a tiled photo: Darknet's drawing on every k-th pixel (relative boxes)."""
+        clock = time.perf_counter()
+        height, width = pixels.shape[:2]
+        step = max(1, math.ceil(math.sqrt(width * height / TILED_DRAWING_PIXELS)))
+        image = self._darknet.float_image(pixels[::step, ::step]).struct
+        self._darknet.draw_detections(
+            image, candidates, threshold, self._c_names, self._glyphs(), self.classes
+        )
+        png = write_png(path, self._darknet.rgb_bytes(image))
+        timings["draw"] = time.perf_counter() - clock
+        return png
+
+    def _keep_classes(self, candidates: Candidates, classes: frozenset[str]) -> None:
+        """After NMS, as a filter of what Darknet would print: the other classes' probabilities go."""
+        if classes:
+            candidates.probs[
+                :, [i for i, name in enumerate(self.names[: self.classes]) if name not in classes]
+            ] = 0
 
     def _glyphs(self):
         """Darknet's 760 label glyphs (about 25 ms to load): only drawing needs them, so not at start-up."""
@@ -244,3 +345,33 @@ class OnnxEngine:
                 lines.append(f"{name}: {percent(prob)}")
                 detections.append(Detection(name, float(prob), *box))
         return detections, lines
+
+
+def surviving(candidates: Candidates) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (n, 4: x, y, w, h relative) and probabilities after NMS, in the structs' order."""
+    rows = candidates.order()
+    boxes = np.array([(e.bbox.x, e.bbox.y, e.bbox.w, e.bbox.h) for e in candidates.array], dtype=np.float32)
+    return boxes.reshape(-1, 4), candidates.probs[rows].reshape(len(rows), -1)
+
+
+def one_hot(found: Found, classes: int) -> np.ndarray:
+    """Merged boxes as Darknet's probability rows: each its own class's probability, zero elsewhere."""
+    probs = np.zeros((len(found), classes), dtype=np.float32)
+    probs[np.arange(len(found)), found.class_ids] = found.probs
+    return probs
+
+
+def tiling_report(tiling: Tiling, tiles: list[Tile], done: int, reason: str | None) -> dict:
+    """result.json's `tiles`: the tiling asked for, the tiles it made and ran, and why not all."""
+    report: dict = {
+        "requested": str(tiling.spec),
+        "planned": len(tiles),
+        "run": done,
+        "complete": reason is None,
+        "whole_image": True,
+    }
+    if tiles:
+        report["tile"] = {"width": tiles[0].width, "height": tiles[0].height}
+    if reason:
+        report["reason"] = reason
+    return report

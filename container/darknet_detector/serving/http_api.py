@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import mimeparse
@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from darknet_detector.contract import (
     ARCHIVE_MEDIA_TYPES,
     BINARY_MEDIA_TYPES,
+    DEFAULT_MAX_TILES,
     DETECT_ROUTE,
     JSON_MEDIA_TYPE,
     PNG_MEDIA_TYPE,
@@ -65,11 +66,11 @@ HOW_TO_SEND = (
 )
 
 # Per-request options: in the query string, a multipart form's fields or the JSON body beside "image".
-OPTION_NAMES = ("threshold", "classes")
+OPTION_NAMES = ("threshold", "classes", "tiles")
 HOW_TO_SET_OPTIONS = (
-    "set options as ?threshold=0.25&classes=dog,person (classes may repeat), as form fields "
-    '(curl -F threshold=0.25 -F classes=dog), or in a JSON body {"image": ..., "threshold": 0.25, '
-    '"classes": ["dog"]}'
+    "set options as ?threshold=0.25&classes=dog,person&tiles=auto (classes may repeat), as form fields "
+    '(curl -F threshold=0.25 -F classes=dog -F tiles=auto), or in a JSON body {"image": ..., '
+    '"threshold": 0.25, "classes": ["dog"], "tiles": "auto"}'
 )
 
 app = APIGatewayRestResolver(cors=StackCors())
@@ -96,6 +97,8 @@ class Detector:
     settings: Settings
     invoke_async: Callable[[dict], None]
     s3: Callable[[], Any]
+    deadline: Callable[[], float | None] = lambda: None
+    """When this invocation's tiles must have finished (time.monotonic()); None: no bound."""
 
 
 def resolve(event: dict, context, detector: Detector) -> dict:
@@ -116,7 +119,8 @@ def detect() -> Response:
     detector, request_id, event = _detector(), _request_id(), app.current_event
     answer_type = negotiate(event.headers.get("accept"))
     image, fields = request_image(event, detector.settings.max_http_image_bytes)
-    options = request_options(event, fields, detector.engine)
+    options = request_options(event, fields, detector.engine, detector.settings.max_tiles)
+    options = replace(options.with_tiles_default(detector.settings.tiles), deadline=detector.deadline())
     if wants_async(event):
         # A time-ordered id, so that GET /results tells a result still to come from an unknown id. This
         # invocation logs it beside its own id (X-Request-Id), the job's logs carry it as request_id.
@@ -331,8 +335,9 @@ def json_image(body: bytes) -> tuple[bytes, Fields]:
     except binascii.Error:
         raise HttpError(400, "bad_base64", 'the JSON "image" is not base64 of an image file') from None
     fields: Fields = {}
-    if "threshold" in document:
-        fields["threshold"] = [document["threshold"]]
+    for name in ("threshold", "tiles"):
+        if name in document:
+            fields[name] = [document[name]]
     if "classes" in document:
         classes = document["classes"]
         if isinstance(classes, str):
@@ -346,9 +351,12 @@ def json_image(body: bytes) -> tuple[bytes, Fields]:
 
 
 def request_options(
-    event: APIGatewayProxyEvent, fields: Fields, engine: Callable[[], Engine]
+    event: APIGatewayProxyEvent,
+    fields: Fields,
+    engine: Callable[[], Engine],
+    max_tiles: int = DEFAULT_MAX_TILES,
 ) -> DetectOptions:
-    """The threshold and class filter of a request, from the query string and the body's fields.
+    """The threshold, class filter and tiles of a request, from the query string and the body's fields.
 
     A query parameter the API does not know is refused rather than ignored (a misspelt `thresh` would
     otherwise run at the default without a word)."""
@@ -374,9 +382,15 @@ def request_options(
         for name in str(value).split(",")
         if name.strip()
     ]
-    if not thresholds and not classes:
+    tilings = [str(value).strip().lower() for value in (*query.get("tiles", []), *fields.get("tiles", []))]
+    if len(set(tilings)) > 1:
+        raise pipeline.InvalidOption(
+            "bad_tiles", f"tiles is given more than once, with different values: {tilings}"
+        )
+    if not thresholds and not classes and not tilings:
         return DEFAULT_OPTIONS
-    return pipeline.check_options(threshold, list(dict.fromkeys(classes)), engine)
+    tiles = tilings[0] if tilings else None
+    return pipeline.check_options(threshold, list(dict.fromkeys(classes)), engine, tiles, max_tiles)
 
 
 def parse_number(value: Any) -> Any:
