@@ -349,8 +349,8 @@ report = {}
 for path in sorted(Path("/photos").iterdir()):
     data = path.read_bytes()
     pillow = library_pixels(data, inspect_image(data, len(data), pixel_budget(1024)))
-    with darknet.stb_pixels(data) as stb:
-        report[path.name] = stb.shape == pillow.shape and bool((stb == pillow).all())
+    stb = darknet.stb_array(data)
+    report[path.name] = stb.shape == pillow.shape and bool((stb == pillow).all())
 print(json.dumps(report))
 """
 LOSSLESS = ["png-8-bit", "png-16-bit", "png-palette", "png-alpha", "gif", "bmp"]

@@ -1,17 +1,15 @@
-"""Pixels in display orientation, from whichever decoder reads the format, at a size memory allows.
+"""Pixels in display orientation, at full resolution, from whichever decoder reads the format.
 
 Darknet's stb_image decodes JPEG (baseline, progressive, grayscale, CMYK), so detections match
 `darknet detector test`. PNG (8/16-bit, palette, alpha), BMP and GIF, which stb also reads, go to Pillow:
 for these lossless formats it yields the very pixels stb does (>> 8 for 16-bit, alpha dropped), and it
 survives damaged files that make stb_image 2.19 loop forever. WEBP, HEIC/HEIF, AVIF and TIFF go to
 Pillow too (with pi-heif). Pillow is imported on the first such image, so the cold start and the
-warm JPEG path never pay for it. Photos too large to decode at full resolution go to Pillow as well:
-it decodes a JPEG at 1/2, 1/4 or 1/8 scale in libjpeg's DCT (draft mode), and other formats are
-reduced by box averaging, so memory follows the reduced size.
+warm JPEG path never pay for it.
 
-Detections on a reduced decode are Darknet's detections on a pre-shrunk copy of the photo: the network
-sees 416x416 either way, and Darknet's own resize samples the full image bilinearly without averaging,
-so the two inputs differ by resampling only. Boxes are reported in the original image's pixels.
+Every photo is decoded whole, whatever the function's memory: the network's input is the one Darknet
+makes from the full decode (for a large photo computed from the 8-bit pixels by core.resize), so the
+same photo gets the same detections on every stack.
 """
 
 from __future__ import annotations
@@ -45,11 +43,19 @@ def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return pixels
 
 
+def upright_pixels(source: SourceImage, darknet: Libdarknet) -> np.ndarray:
+    """The whole photo as (h, w, 3) uint8 pixels at full resolution, upright (a view when turned)."""
+    if source.info.stb_decoded:
+        pixels = darknet.stb_array(source.data)
+    else:
+        pixels = library_pixels(source.data, source.info)
+    return orient(pixels, source.info.orientation)
+
+
 def darknet_image(source: SourceImage, darknet: Libdarknet) -> FloatImage:
     """The float image the fast engine works on, upright, at the source's working scale."""
-    if source.info.stb_decoded and source.reduction == 1:
-        with darknet.stb_pixels(source.data) as pixels:
-            return darknet.float_image(orient(pixels, source.info.orientation))
+    if source.reduction == 1:
+        return darknet.float_image(upright_pixels(source, darknet))
     pixels = library_pixels(source.data, source.info, source.reduction)
     return darknet.float_image(orient(pixels, source.info.orientation))
 
@@ -62,10 +68,9 @@ def darknet_readable(source: SourceImage, darknet: Callable[[], Libdarknet]) -> 
     libdarknet only then).
     """
     info = source.info
-    if info.stb_decoded and source.reduction == 1:
-        if info.orientation == 1:
+    if source.reduction == 1:
+        if info.stb_decoded and info.orientation == 1:
             return source.data, info.extension
-        with darknet().stb_pixels(source.data) as pixels:
-            return encode_png(orient(pixels, info.orientation)), ".png"
+        return encode_png(upright_pixels(source, darknet())), ".png"
     pixels = library_pixels(source.data, info, source.reduction)
     return encode_png(orient(pixels, info.orientation)), ".png"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +54,15 @@ class DetectionStruct(ctypes.Structure):
         ("objectness", ctypes.c_float),
         ("sort_class", ctypes.c_int),
     )
+
+
+class _StbBuffer:
+    """Pixels stb_image allocated, exposed to numpy as the arrays' base and freed when no array refers
+    to them any more (at once, in CPython)."""
+
+    def __init__(self, pointer: int, shape: tuple[int, int, int], free) -> None:
+        self.__array_interface__ = {"shape": shape, "typestr": "|u1", "data": (pointer, False), "version": 3}
+        weakref.finalize(self, free, pointer)
 
 
 class FloatImage:
@@ -157,9 +167,9 @@ class Libdarknet:
         function.restype = restype
         function.argtypes = argtypes
 
-    @contextmanager
-    def stb_pixels(self, data: bytes) -> Iterator[np.ndarray]:
-        """stb_image's decode of data as load_image_color does it: (h, w, 3) uint8, valid inside the block.
+    def stb_array(self, data: bytes) -> np.ndarray:
+        """stb_image's decode of data as load_image_color does it: (h, w, 3) uint8 in stb's own buffer,
+        freed when the array and every view of it are gone (a large photo is not copied).
 
         Raises ImageDecodeError with stb's reason instead of exiting the process.
         """
@@ -170,11 +180,7 @@ class Libdarknet:
         if not pixels:
             reason = (self._lib.stbi_failure_reason() or b"unknown").decode(errors="replace")
             raise ImageDecodeError(f"the image cannot be decoded: {reason}")
-        try:
-            bytes_pointer = ctypes.cast(pixels, ctypes.POINTER(ctypes.c_uint8))
-            yield np.ctypeslib.as_array(bytes_pointer, (height.value, width.value, 3))
-        finally:
-            self._lib.stbi_image_free(pixels)
+        return np.asarray(_StbBuffer(pixels, (height.value, width.value, 3), self._lib.stbi_image_free))
 
     def float_image(self, pixels: np.ndarray) -> FloatImage:
         """Darknet's planar float image of (h, w, 3) uint8 pixels, in a buffer reused across calls.
