@@ -8,7 +8,7 @@ import io
 import json
 import tarfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import boto3
 import pytest
@@ -699,3 +699,61 @@ def test_the_detector_serves_the_viewer_when_the_api_has_no_uploads_function(set
     assert headers["Content-Type"].startswith("text/html")
     assert headers["X-Request-Id"] == "viewer-request"
     assert "<title>" in response["body"] and "__VIEWER_CONFIG__" not in response["body"]
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "used"),
+    [
+        ("query", "auto", "auto"),
+        ("query", " 3X2 ", "3x2"),
+        ("form", "640:0.25", "640:0.25"),
+        ("json", "auto:0.3", "auto:0.3"),
+        ("json", 640, "640"),
+        ("query", "off", "off"),
+    ],
+)
+def test_tiles_are_taken_wherever_threshold_is_and_echoed(call, api_event, small_jpeg, where, value, used):
+    status, _, body = call_with_option(call, api_event, small_jpeg, where, "tiles", value)
+    assert status == 200, body
+    assert json.loads(body)["options"]["tiles"] == used
+
+
+def test_the_stack_s_tiles_apply_when_the_request_sets_none(call, settings, small_jpeg):
+    status, _, body = call(small_jpeg, settings_=replace(settings, tiles="2x2"))
+    assert (status, json.loads(body)["options"]["tiles"]) == (200, "2x2")
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "code", "says"),
+    [
+        ("query", "sometimes", "bad_tiles", "COLUMNSxROWS"),
+        ("form", "0x3", "bad_tiles", "no tiles"),
+        ("json", "640:0.9", "bad_tiles", "overlap"),
+        ("json", True, "bad_tiles", "COLUMNSxROWS"),
+        ("query", "32", "bad_tiles", "below 64"),
+        ("query", "10x10", "too_many_tiles", "at most 64"),
+    ],
+)
+def test_bad_tiles_are_400_with_their_code(call, api_event, small_jpeg, where, value, code, says):
+    status, _, body = call_with_option(call, api_event, small_jpeg, where, "tiles", value)
+    error = error_of(body)
+    assert (status, error["code"]) == (400, code), error
+    assert says in error["message"] and "tiles=auto" in error["message"]
+
+
+def test_two_different_tilings_are_400(call, api_event, small_jpeg):
+    form, content_type = multipart([("tiles", None, b"auto"), ("image", "a.jpg", small_jpeg)])
+    event = with_query(api_event(form, {"Content-Type": content_type}), {"tiles": ["3x2"]})
+    status, _, body = call(b"", event=event)
+    assert (status, error_of(body)["code"]) == (400, "bad_tiles")
+
+
+def call_with_option(call, api_event, image: bytes, where: str, name: str, value):
+    """POST image with one option in the query string, a form field or the JSON body."""
+    if where == "query":
+        return call(b"", event=with_query(api_event(image), {name: [str(value)]}))
+    if where == "form":
+        form, content_type = multipart([(name, None, str(value).encode()), ("image", "a.jpg", image)])
+        return call(form, {"Content-Type": content_type})
+    document = {"image": base64.b64encode(image).decode(), name: value}
+    return call(json.dumps(document).encode(), {"Content-Type": "application/json"})

@@ -61,6 +61,8 @@ def result_document(
         if run.decoded_size is not None:
             width, height = run.decoded_size
             document["image"]["decoded"] = {"width": width, "height": height, "note": REDUCED_DECODE_NOTE}
+        if run.tiling is not None:
+            document["tiles"] = run.tiling
         document["detections"] = run.detections_as_dicts()
         document["timings"] = {
             "predict_seconds": round(run.predict_seconds, 4),

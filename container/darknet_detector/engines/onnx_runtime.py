@@ -349,9 +349,9 @@ class OnnxEngine:
 
 def surviving(candidates: Candidates) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (n, 4: x, y, w, h relative) and probabilities after NMS, in the structs' order."""
-    rows = candidates.order()
+    rows = np.asarray(candidates.order(), dtype=np.intp)
     boxes = np.array([(e.bbox.x, e.bbox.y, e.bbox.w, e.bbox.h) for e in candidates.array], dtype=np.float32)
-    return boxes.reshape(-1, 4), candidates.probs[rows].reshape(len(rows), -1)
+    return boxes.reshape(-1, 4), candidates.probs[rows]
 
 
 def one_hot(found: Found, classes: int) -> np.ndarray:
