@@ -244,7 +244,6 @@ class OnnxEngine:
 
         Each pass is Darknet's test_detector on its pixels (its NMS included); tiles stop when the next
         would end after tiling.deadline, the slowest pass so far being the estimate."""
-        net = self.network
         timings = {"decode_image": 0.0, "inference": 0.0, "tiles": 0.0}
         started = time.perf_counter()
         pixels = upright_pixels(source, self._darknet)
@@ -262,13 +261,8 @@ class OnnxEngine:
                 )
                 break
             begun = time.perf_counter()
-            tensor = network_input(region.crop(pixels), net.width, net.height, net.letterbox)
-            network_started = time.perf_counter()
-            raw_maps = self._graph.session.run(self._outputs, {INPUT_NAME: tensor})
-            timings["inference"] += time.perf_counter() - network_started
-            candidates = self._nms(heads.decode(net, raw_maps, region.width, region.height, threshold))
-            self._keep_classes(candidates, classes)
-            boxes, probs = surviving(candidates)
+            boxes, probs, seconds = self.detect_pixels(region.crop(pixels), threshold, classes)
+            timings["inference"] += seconds
             found = found + Found.above(to_photo(boxes, region, width, height), probs, threshold)
             slowest = max(slowest, time.perf_counter() - begun)
         timings["tiles"] = time.perf_counter() - started - timings["decode_image"]
@@ -291,6 +285,22 @@ class OnnxEngine:
             timings={name: round(value, 4) for name, value in timings.items() if name != "inference"},
             tiling=tiling_report(tiling, tiles, done, reason),
         )
+
+    def detect_pixels(
+        self, pixels: np.ndarray, threshold: float, classes: frozenset[str] = frozenset()
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Darknet's detection on (h, w, 3) uint8 upright pixels (a tile's view): the boxes (x, y, w, h
+        relative to those pixels) and class probabilities after NMS, and the network's seconds."""
+        net = self.network
+        height, width = pixels.shape[:2]
+        tensor = network_input(pixels, net.width, net.height, net.letterbox)
+        started = time.perf_counter()
+        raw_maps = self._graph.session.run(self._outputs, {INPUT_NAME: tensor})
+        seconds = time.perf_counter() - started
+        candidates = self._nms(heads.decode(net, raw_maps, width, height, threshold))
+        self._keep_classes(candidates, classes)
+        boxes, probs = surviving(candidates)
+        return boxes, probs, seconds
 
     def _draw_tiled(
         self, pixels: np.ndarray, candidates: Candidates, threshold: float, path: Path, timings: dict
