@@ -1,8 +1,8 @@
 """Sliced inference through the built image: small objects in large photos found, bounds kept.
 
 The scenes are generated from the samples (tests/support/corpus.py): a 12000x1500 panorama of dog.jpg's
-dog six times side by side, and a 48 MP photo with an object of five samples pasted in, each a few
-hundred pixels tall: shrunk whole to the network's 416x416 they are about 20 pixels and lost.
+dog six times side by side (600 pixels tall), and a 48 MP photo with an object of four samples pasted
+in (500 pixels tall): shrunk whole to the network's 416x416 they are 20 to 26 pixels and lost.
 """
 
 from __future__ import annotations

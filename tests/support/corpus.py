@@ -242,9 +242,9 @@ def panorama(dog_jpg: bytes, count: int = PANORAMA_DOGS, dog_height: int = PANOR
     return Scene(encode(ground, "JPEG", quality=90), PANORAMA_SIZE, objects)
 
 
-def pasted_objects(samples: dict[str, bytes], object_height: int = 400, name: str = "48mp") -> Scene:
+def pasted_objects(samples: dict[str, bytes], object_height: int = 500, name: str = "48mp") -> Scene:
     """A 48 MP photo with one crop of each SAMPLE_OBJECTS (samples: file name -> bytes) pasted in,
-    object_height pixels tall, spread over the frame: about 20 pixels each once shrunk whole."""
+    object_height pixels tall, spread over the frame: about 26 pixels each once shrunk whole."""
     size = MEGAPIXEL_SIZES[name]
     ground = background(size, seed=48)
     objects = []
