@@ -36,6 +36,7 @@ from PIL import Image
 from sahi.models.base import DetectionModel
 from sahi.predict import get_sliced_prediction
 from sahi.prediction import ObjectPrediction
+from sahi.utils.compatibility import fix_full_shape_list, fix_shift_amount_list
 
 from darknet_detector.contract import (
     AUTO_TILE_SCALE,
@@ -78,12 +79,9 @@ class DarknetSlices(DetectionModel):
         self, shift_amount_list=None, full_shape_list=None
     ) -> None:
         boxes, probs, width, height = self._original_predictions
-        shift = (shift_amount_list or [[0, 0]])[0]
-        if shift and not isinstance(shift[0], int | float):
-            shift = shift[0]
-        full = (full_shape_list or [None])[0]
-        if full and not isinstance(full[0], int | float):
-            full = full[0]
+        shift = fix_shift_amount_list(shift_amount_list or [[0, 0]])[0]
+        shapes = fix_full_shape_list(full_shape_list)
+        full = shapes[0] if shapes else None
         predictions = []
         for (x, y, w, h), row in zip(boxes, probs, strict=True):
             for class_id in np.flatnonzero(row > np.float32(self.confidence_threshold)):
