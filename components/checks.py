@@ -15,8 +15,10 @@ from typing import TypeVar
 
 from darknet_detector.contract import (
     CORS_ORIGINS_ENV,
+    ENGINE_MIN_MEMORY_MB,
     LAMBDA_MAX_MEMORY_MB,
     LAMBDA_MB_PER_VCPU,
+    MAX_IMAGE_PIXELS,
     ContractError,
     cors_origins_problem,
 )
@@ -91,6 +93,19 @@ def check_memory(argument: str, value: object) -> None:
         )
     if value > LAMBDA_MAX_MEMORY_MB:
         raise InvalidArgument(argument, f"{value} MB is above Lambda's maximum of {LAMBDA_MAX_MEMORY_MB} MB")
+
+
+def check_engine_memory(argument: str, engine: str, value: int) -> None:
+    """Every photo is decoded whole, on every stack, so a memory size too small for the largest one
+    (contract.MAX_IMAGE_PIXELS) is refused here rather than discovered per photo."""
+    needed = ENGINE_MIN_MEMORY_MB[engine]
+    if value < needed:
+        raise InvalidArgument(
+            argument,
+            f"{value} MB is too little for the {engine} engine: every photo is decoded whole, so that it "
+            f"gets the same detections on every stack, and the largest taken ({MAX_IMAGE_PIXELS} pixels) "
+            f"needs {needed} MB with this engine; give it at least {needed} MB",
+        )
 
 
 def check_range(argument: str, value: object, low: float, high: float, unit: str = "") -> None:

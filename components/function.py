@@ -25,6 +25,7 @@ from .checks import (
     args_from,
     check_choice,
     check_cors_origins,
+    check_engine_memory,
     check_memory,
     check_range,
     contract_checked,
@@ -70,7 +71,8 @@ class DarknetFunctionArgs:
     """Results are written under this key prefix; it must not overlap the input prefix."""
     memory_size: int = LAMBDA_MB_PER_VCPU
     """MB, 1024..10240. Lambda sizes the CPU share by memory (1769 MB is one vCPU); 1769 MB is
-    `make tune`'s balanced choice for yolov3-tiny (within 10% of the cheapest cost, faster)."""
+    `make tune`'s balanced choice for yolov3-tiny (within 10% of the cheapest cost, faster). Every photo
+    is decoded whole, so the darknet engine needs at least 1536 MB (contract.ENGINE_MIN_MEMORY_MB)."""
     timeout: int = 60
     """Seconds, 1..900."""
     ephemeral_storage: int = LAMBDA_MIN_EPHEMERAL_MB
@@ -124,7 +126,7 @@ class DarknetFunctionArgs:
                 "environment",
                 f"{', '.join(reserved)} belong to the detector's settings: set them through their arguments",
             )
-        self.detector_config()
+        check_engine_memory("memory_size", self.detector_config().engine, self.memory_size)
 
     def detector_config(self) -> DetectorConfig:
         """The settings the handler reads back from the function's environment (the shared contract);

@@ -203,6 +203,19 @@ STB_FORMATS = ("jpeg",)
 # Formats decoded by Pillow (pillow-heif for HEIC/HEIF), imported only when one arrives.
 LIBRARY_FORMATS = ("png", "bmp", "gif", "webp", "heif", "avif", "tiff")
 SUPPORTED_FORMATS = STB_FORMATS + LIBRARY_FORMATS
+# How photos are decoded: the same on every stack, whatever its memory, so the same photo gets the same
+# detections everywhere. Every photo is decoded whole, as `darknet detector test` decodes it.
+MAX_IMAGE_PIXELS = 8192 * 6144
+"""The largest photo taken, on every stack (`too_large` above it): 8192x6144, the largest 50 MP camera
+sensors, so every 48 and 50 MP phone photo fits."""
+DRAWN_MAX_PIXELS = 4096 * 4096
+"""A photo up to this size is detected on Darknet's own float image and drawn whole; a larger one gets the
+same network input computed from its 8-bit pixels, and image-result.png drawn at 1/k, the smallest whole
+k that brings it within this size (a rule of the photo alone)."""
+ENGINE_MIN_MEMORY_MB = {"onnx": 1024, "darknet": 1536}
+"""The function memory each engine needs for a MAX_IMAGE_PIXELS photo (measured by
+container/scripts/reduction_report.py --memory): the onnx engine keeps the photo's 8-bit pixels, Darknet's
+CLI its float image and drawing (about 21 bytes a pixel). The components refuse less."""
 # How messages name each format; SUPPORTED_NAMES, the list every "not an image" answer gives, follows
 # SUPPORTED_FORMATS, so a format added to the decoders is named without another edit.
 FORMAT_NAMES = {"heif": "HEIC/HEIF"}

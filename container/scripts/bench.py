@@ -25,11 +25,11 @@ What it measures, and how:
   timed only for models the image's Darknet CLI can run.
 - Large photos: dog.jpg enlarged to 12 MP (4000x3000) and 48 MP (8000x6000) JPEGs (quality 90, small
   enough for the HTTP path), each in a fresh container at the 1024 MB share: latency and peak memory
-  of a photo the function must decode at full size (12 MP) and at reduced scale (48 MP). Then each
-  without and with sliced inference (the stack's DETECTOR_TILES off and auto) at 1024 MB and at the
-  components' default 1769 MB (`make tune`'s balanced size), CPU share MB/1769: warm latency, the
-  emulator's billed duration, peak memory and cost per million at x86 prices. `--tiles-only` measures
-  just that.
+  of a photo detected on Darknet's float image (12 MP) and of one whose network input is computed from
+  its 8-bit pixels (48 MP); both are decoded whole. Then each without and with sliced inference (the
+  stack's DETECTOR_TILES off and auto) at 1024 MB and at the components' default 1769 MB (`make tune`'s
+  balanced size), CPU share MB/1769: warm latency, the emulator's billed duration, peak memory and cost
+  per million at x86 prices. `--tiles-only` measures just that.
 
 Containers run one at a time (timings on a 2-core machine would otherwise disturb each other) and are
 always removed. The last line of output is one JSON object for the README and CI logs.

@@ -161,6 +161,18 @@ def lambda_1024(detector_image: str, lambda_env: dict[str, str]) -> Iterator[Loc
     function.stop()
 
 
+# The size prod deploys (Pulumi.prod.yaml): the same photo must get the same answer there as at 1024 MB.
+LARGE_FUNCTION_MB = 3538
+
+
+@pytest.fixture(scope="session")
+def lambda_3538(detector_image: str, lambda_env: dict[str, str]) -> Iterator[LocalLambda]:
+    """The default image in a 3538 MB container, told its memory size as Lambda tells it."""
+    function = _running(detector_image, lambda_env, memory_mb=LARGE_FUNCTION_MB)
+    yield function
+    function.stop()
+
+
 @pytest.fixture(scope="session")
 def lambda_darknet(reference_image: str, lambda_env: dict[str, str]) -> Iterator[LocalLambda]:
     """The reference variant running the Darknet binary itself."""

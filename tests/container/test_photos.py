@@ -15,9 +15,12 @@ import uuid
 import pytest
 from lambda_events import make_api_event
 from local_lambda import LocalLambda
+from PIL import Image
 from support import corpus
 
-from darknet_detector.contract import RESULT_IMAGE, RESULT_TEXT
+from darknet_detector.building.parity import compare
+from darknet_detector.contract import MAX_IMAGE_PIXELS, RESULT_IMAGE, RESULT_TEXT
+from darknet_detector.core.detection import Detection
 
 pytestmark = pytest.mark.docker
 
@@ -27,7 +30,7 @@ FOUND_IN_EVERY_DOG = {"dog", "bicycle", "truck"}
 # STRONG confidence in either has a same-class partner in the other overlapping by MIN_IOU, with a
 # confidence within CONFIDENCE_GAP.
 STRONG, MIN_IOU, CONFIDENCE_GAP = 0.55, 0.85, 0.05
-# Peak memory of the 1024 MB container over all the large photos, page cache included.
+# Peak memory of a container over all the large photos, page cache included, as a share of its memory.
 PEAK_MEMORY_SHARE = 0.75
 
 
@@ -217,45 +220,78 @@ def store(function: LocalLambda, s3, bucket: str, s3_event, key: str, data: byte
     return json.loads(body)
 
 
-def test_large_photos_fit_a_1024_mb_function_with_boxes_in_original_pixels(
-    lambda_1024, s3, bucket, dog_jpg, s3_event, dog_checks
+@pytest.fixture(scope="module")
+def large_photos(dog_jpg) -> dict[str, bytes]:
+    """dog.jpg at 12, 24 and 48 MP, clean enlargements and grainy ones (a sensor's noise, real file sizes)."""
+    photos = {}
+    for size in ("12mp", "24mp", "48mp"):
+        photos[f"{size}-clean"] = corpus.large_photo(dog_jpg, size).data
+        photos[f"{size}-grainy"] = corpus.grainy_photo(dog_jpg, size)
+    return photos
+
+
+def test_large_photos_get_the_same_detections_at_1024_and_3538_mb(
+    lambda_1024, lambda_3538, s3, bucket, s3_event, large_photos, dog_checks
 ):
-    twelve = corpus.large_photo(dog_jpg, "12mp")
-    forty_eight = corpus.large_photo(dog_jpg, "48mp")
-    reduction = 2  # 48 MP at 1024 MB; the budget's arithmetic is unit-tested
-    shrunk = corpus.pre_resized(forty_eight.data, reduction)
-
-    full = store(lambda_1024, s3, bucket, s3_event, "input/photo-12mp.jpg", twelve.data)
-    large = store(lambda_1024, s3, bucket, s3_event, "input/photo-48mp.jpg", forty_eight.data)
-    reference = store(lambda_1024, s3, bucket, s3_event, "input/photo-48mp-shrunk.png", shrunk)
-
-    for document, case in ((full, twelve), (large, forty_eight)):
-        assert document["status"] == "ok", document
-        assert (document["image"]["width"], document["image"]["height"]) == case.upright_size
-        assert classes(document) >= {"dog", "bicycle"}, document["detections"]
-        for detection in document["detections"]:
+    """Every photo is decoded whole, whatever the memory: the two stacks agree exactly, and each stays
+    well under its memory."""
+    for name, data in large_photos.items():
+        small = store(lambda_1024, s3, bucket, s3_event, f"input/small-{name}.jpg", data)
+        large = store(lambda_3538, s3, bucket, s3_event, f"input/large-{name}.jpg", data)
+        assert small["status"] == large["status"] == "ok", (small, large)
+        assert small["detections"] == large["detections"], name
+        assert small["image"] == large["image"], name
+        size = corpus.MEGAPIXEL_SIZES[name.split("-")[0]]
+        assert (small["image"]["width"], small["image"]["height"]) == size
+        assert small["image"]["network_input"] == {"decoded": "full"}
+        factor = small["image"]["drawn"]["factor"]
+        assert factor == (1 if name.startswith("12mp") else 2), small["image"]
+        drawn = (small["image"]["drawn"]["width"], small["image"]["drawn"]["height"])
+        assert drawn == (size[0] // factor, size[1] // factor)
+        png = s3.get_object(Bucket=bucket, Key=small["outputs"]["image"].split("/", 3)[3])["Body"].read()
+        assert dog_checks["png_size"](png) == drawn
+        assert classes(small) >= {"bicycle"}, small["detections"]
+        for detection in small["detections"]:
             box = detection["box"]
-            assert 0 <= box["left"] < box["right"] < case.upright_size[0], detection
-            assert 0 <= box["top"] < box["bottom"] < case.upright_size[1], detection
-    assert "decoded" not in full["image"]
-    decoded = large["image"]["decoded"]
-    assert (decoded["width"], decoded["height"]) == (4000, 3000), decoded
-    assert "reduced scale" in decoded["note"]
-    png = s3.get_object(Bucket=bucket, Key=large["outputs"]["image"].split("/", 3)[3])["Body"].read()
-    assert dog_checks["png_size"](png) == (4000, 3000)
-    assert matches(large["detections"], reference["detections"], scale=reduction) == []
-    assert matches([scaled(d, reduction) for d in reference["detections"]], large["detections"]) == []
-
-    peak = lambda_1024.peak_memory()
-    assert peak is not None, "the engine keeps no peak memory figure for the container"
-    assert peak[0] < PEAK_MEMORY_SHARE * lambda_1024.memory_mb * 2**20, (
-        f"peak {peak[0] / 2**20:.0f} MiB ({peak[1]})"
-    )
-    assert work_folders(lambda_1024) == []
+            assert 0 <= box["left"] < box["right"] < size[0] and 0 <= box["top"] < box["bottom"] < size[1]
+    for function in (lambda_1024, lambda_3538):
+        peak = function.peak_memory()
+        assert peak is not None, "the engine keeps no peak memory figure for the container"
+        limit = PEAK_MEMORY_SHARE * function.memory_mb * 2**20
+        assert peak[0] < limit, f"peak {peak[0] / 2**20:.0f} MiB ({peak[1]}) at {function.memory_mb} MB"
+        assert work_folders(function) == []
 
 
-def scaled(detection: dict, factor: int) -> dict:
-    return {**detection, "box": {side: value * factor for side, value in detection["box"].items()}}
+def test_a_large_photo_gets_the_detections_of_darknet_s_own_full_decode(
+    lambda_1024, lambda_darknet, s3, bucket, s3_event, large_photos
+):
+    """The reference engine runs `darknet detector test` on the whole photo; the fast engine at 1024 MB
+    finds the same objects by the parity criteria (darknet_detector.building.parity)."""
+    data = large_photos["48mp-grainy"]
+    fast = store(lambda_1024, s3, bucket, s3_event, "input/fast-48mp-grainy.jpg", data)
+    reference = store(lambda_darknet, s3, bucket, s3_event, "input/reference-48mp-grainy.jpg", data)
+    assert reference["image"]["drawn"] == {"width": 8000, "height": 6000, "factor": 1}
+    comparison = compare("48mp-grainy", as_detections(reference), as_detections(fast))
+    assert comparison.passed, comparison.problems
+    assert [d["class"] for d in fast["detections"]] == [d["class"] for d in reference["detections"]]
+
+
+def test_a_photo_over_the_largest_taken_is_too_large_on_every_stack(lambda_1024, lambda_3538, api_event):
+    """The limit is the contract's, not the memory's: 1024 MB and 3538 MB refuse the same photo."""
+    over = corpus.encode(Image.new("L", (8193, 6144), 128), "JPEG", quality=50)
+    for function in (lambda_1024, lambda_3538):
+        status, error = error_of(function, api_event, over)
+        assert (status, error["code"]) == (413, "too_large"), error
+        assert "8193x6144" in error["message"] and str(MAX_IMAGE_PIXELS) in error["message"], error
+
+
+def as_detections(document: dict) -> list[Detection]:
+    return [
+        Detection(
+            d["class"], d["confidence"], *(d["box"][side] for side in ("left", "top", "right", "bottom"))
+        )
+        for d in document["detections"]
+    ]
 
 
 def work_folders(function: LocalLambda) -> list[str]:
@@ -340,7 +376,6 @@ SAME_PIXELS_AS_STB = """
 import json, sys
 from pathlib import Path
 from darknet_detector.core.pillow_decoder import library_pixels
-from darknet_detector.core.images import pixel_budget
 from darknet_detector.core.source import inspect_image
 from darknet_detector.core.libdarknet import Libdarknet
 
@@ -348,7 +383,7 @@ darknet = Libdarknet()
 report = {}
 for path in sorted(Path("/photos").iterdir()):
     data = path.read_bytes()
-    pillow = library_pixels(data, inspect_image(data, len(data), pixel_budget(1024)))
+    pillow = library_pixels(data, inspect_image(data, len(data)))
     stb = darknet.stb_array(data)
     report[path.name] = stb.shape == pillow.shape and bool((stb == pillow).all())
 print(json.dumps(report))

@@ -1,7 +1,7 @@
 """Phone-like test images generated from one sample photo, never committed: shared by every test layer.
 
 Each case is a photo as cameras, phones and tools write it: stored sideways with an EXIF orientation,
-with bytes after the end of the image, in each common format, at 12 and 48 megapixels; and the inputs
+with bytes after the end of the image, in each common format, at 12, 24 and 48 megapixels; and the inputs
 that must be refused: a small file declaring a huge image, truncated and corrupt files.
 """
 
@@ -27,7 +27,7 @@ STORED_AS = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_270,
 }
-MEGAPIXEL_SIZES = {"12mp": (4000, 3000), "48mp": (8000, 6000)}
+MEGAPIXEL_SIZES = {"12mp": (4000, 3000), "24mp": (6000, 4000), "48mp": (8000, 6000)}
 # What phones append after a JPEG's end-of-image marker: a motion photo's MP4 (an ftyp box first).
 MOTION_PHOTO_TRAILER = struct.pack(">I", 24) + b"ftypmp42\x00\x00\x00\x00mp42isom" + bytes(4096)
 
@@ -141,12 +141,6 @@ def grainy_photo(photo: bytes, name: str = "48mp", grain: float = 8.0, seed: int
     noise = np.random.default_rng(seed).normal(0.0, grain, enlarged.shape).astype(np.int16)
     grainy = Image.fromarray(np.clip(enlarged + noise, 0, 255).astype(np.uint8))
     return encode(grainy, "JPEG", quality=95)
-
-
-def pre_resized(data: bytes, factor: int) -> bytes:
-    """A photo shrunk by box averaging, as a lossless PNG: what a reduced-scale decode should see."""
-    with Image.open(io.BytesIO(data)) as image:
-        return encode(image.convert("RGB").reduce(factor), "PNG")
 
 
 def size_bombs(photo: bytes) -> list[Case]:

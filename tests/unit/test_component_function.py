@@ -141,6 +141,17 @@ def test_memory_under_1024_is_refused_with_the_reason():
         DarknetFunctionArgs(image_uri=IMAGE, bucket_name="images", memory_size=512)
 
 
+def test_a_memory_size_too_small_for_the_engine_s_whole_decode_is_refused_with_the_reason():
+    """The darknet engine's CLI keeps the whole photo as floats: 1024 MB cannot hold the largest."""
+    with pytest.raises(
+        InvalidArgument, match=r"memory_size: 1024 MB is too little for the darknet engine"
+    ) as raised:
+        DarknetFunctionArgs(image_uri=IMAGE, bucket_name="images", engine="darknet", memory_size=1024)
+    assert "decoded whole" in raised.value.reason and "at least 1536 MB" in raised.value.reason
+    DarknetFunctionArgs(image_uri=IMAGE, bucket_name="images", engine="darknet", memory_size=1536)
+    DarknetFunctionArgs(image_uri=IMAGE, bucket_name="images", engine="onnx", memory_size=1024)
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [

@@ -5,7 +5,7 @@ import stat
 import pytest
 
 from darknet_detector.contract import DEFAULT_MODEL, RESULT_IMAGE
-from darknet_detector.core.detection import Detection, UnsupportedOption
+from darknet_detector.core.detection import UnsupportedOption
 from darknet_detector.core.images import ImageDecodeError
 from darknet_detector.core.source import SourceImage
 from darknet_detector.engines.darknet_cli import (
@@ -14,7 +14,6 @@ from darknet_detector.engines.darknet_cli import (
     EngineUnavailable,
     UnsupportedModelError,
     parse_output,
-    scale_box,
 )
 
 STDOUT = """/tmp/detect-x/dog.jpg: Predicted in 0.225046 seconds.
@@ -180,12 +179,3 @@ def test_darknet_killed_for_memory_says_so(tmp_path, small_png):
     engine = DarknetCliEngine(model_dir, "yolov3", 0.5, darknet)
     with pytest.raises(DarknetError, match=r"killed by signal 9 \(out of memory"):
         engine.detect(SourceImage.from_file(image), tmp_path)
-
-
-def test_boxes_on_a_reduced_decode_are_scaled_to_the_original_pixels():
-    on_half = Detection("dog", 0.57, 10, 20, 99, 149)
-    assert scale_box(on_half, (400, 300), (400, 300)) is on_half
-    full = scale_box(on_half, (400, 300), (800, 600))
-    assert (full.left, full.top, full.right, full.bottom) == (20, 40, 199, 299)
-    edge = scale_box(Detection("car", 0.6, 0, 0, 399, 299), (400, 300), (801, 601))
-    assert (edge.right, edge.bottom) == (800, 600)

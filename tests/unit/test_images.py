@@ -1,4 +1,4 @@
-"""Input classification from the bytes alone: format, completeness, orientation, size bombs, memory budget."""
+"""Input classification from the bytes alone: format, completeness, orientation, size bombs, size limits."""
 
 import io
 
@@ -7,14 +7,13 @@ import pytest
 from PIL import Image, ImageOps
 from support import corpus
 
-from darknet_detector.contract import sniff
+from darknet_detector.contract import DRAWN_MAX_PIXELS, MAX_IMAGE_PIXELS, sniff
 from darknet_detector.core.decoding import orient
-from darknet_detector.core.images import InvalidImage, PixelBudget, function_memory_mb, pixel_budget
+from darknet_detector.core.images import InvalidImage, drawn_factor
 from darknet_detector.core.pillow_decoder import library_pixels
-from darknet_detector.core.source import inspect_image
+from darknet_detector.core.source import SourceImage, inspect_image
 
-BUDGET = PixelBudget(full_decode=10_000_000, accepted=10_000_000, accepted_jpeg=10_000_000)
-LIMITS = {"max_bytes": 1_000_000, "budget": BUDGET}
+LIMITS = {"max_bytes": 1_000_000}
 
 
 @pytest.fixture(scope="module")
@@ -123,10 +122,9 @@ def test_a_decoder_s_own_error_type_is_a_corrupt_image_not_a_crash(photo):
 
 
 def test_a_small_file_declaring_a_huge_image_is_refused_as_a_bomb(photo):
-    huge = pixel_budget(10**6)  # memory would allow it: the bytes present do not
     for case in corpus.size_bombs(photo):
         with pytest.raises(InvalidImage) as raised:
-            inspect_image(case.data, 1_000_000, huge)
+            inspect_image(case.data, 1_000_000, max_pixels=2**62)  # no pixel limit: the bytes tell
         assert raised.value.code == "corrupt_image", case.name
         assert "impossible in" in str(raised.value)
 
@@ -156,41 +154,45 @@ def test_unsupported_type_names_what_is_supported():
 
 def test_oversized_body_is_too_large_naming_the_limit(small_jpeg):
     with pytest.raises(InvalidImage) as raised:
-        inspect_image(small_jpeg, max_bytes=100, budget=BUDGET)
+        inspect_image(small_jpeg, max_bytes=100)
     assert raised.value.code == "too_large"
     assert "100 bytes" in str(raised.value)
 
 
 def test_too_many_pixels_is_too_large(encode_image):
-    small = PixelBudget(full_decode=19_999, accepted=19_999, accepted_jpeg=19_999)
     with pytest.raises(InvalidImage) as raised:
-        inspect_image(encode_image("PNG", (200, 100)), max_bytes=1_000_000, budget=small)
+        inspect_image(encode_image("PNG", (200, 100)), max_bytes=1_000_000, max_pixels=19_999)
     assert raised.value.code == "too_large"
     assert "200x100" in str(raised.value)
 
 
-def test_the_pixel_budget_follows_the_function_memory():
-    small, large = pixel_budget(1024), pixel_budget(3008)
-    assert small.full_decode >= 12_000_000  # a 12 MP phone photo at full resolution on 1024 MB
-    assert small.limit("jpeg") >= 50_000_000 and small.limit("png") >= 50_000_000
-    assert large.full_decode > 2.9 * small.full_decode
-    capped = pixel_budget(1024, max_pixels=1_000_000)
-    assert capped.limit("jpeg") == capped.limit("png") == capped.full_decode == 1_000_000
+def plain_jpeg(width: int, height: int) -> bytes:
+    """A flat grey JPEG of that size: real image data (no size bomb), small to keep."""
+    return corpus.encode(Image.new("L", (width, height), 128), "JPEG", quality=50)
 
 
-def test_large_photos_are_decoded_at_the_smallest_reduction_that_fits():
-    budget = pixel_budget(1024)
-    info_12, info_48 = (
-        inspect_image(corpus.encode(Image.new("RGB", size, (90, 140, 60)), "JPEG"), 10**8, budget)
-        for size in corpus.MEGAPIXEL_SIZES.values()
-    )
-    assert budget.reduction(info_12) == 1
-    assert budget.reduction(info_48) == 2
+def test_the_largest_photo_is_the_same_on_every_stack():
+    """A 50 MP phone photo is taken; one a pixel larger than the contract's maximum is not."""
+    fits = plain_jpeg(8192, 6144)
+    assert inspect_image(fits, 10**8).pixels == MAX_IMAGE_PIXELS
+    with pytest.raises(InvalidImage) as raised:
+        inspect_image(plain_jpeg(8193, 6144), 10**8)
+    assert raised.value.code == "too_large"
 
 
-def test_function_memory_comes_from_lambda_then_the_cgroup():
-    assert function_memory_mb({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1769"}) == 1769
-    assert function_memory_mb({}) > 0
+def test_large_photos_are_drawn_reduced_by_a_rule_of_the_photo_alone():
+    assert drawn_factor(4096, 4096) == 1 and drawn_factor(4000, 3000) == 1
+    assert drawn_factor(4097, 4096) == 2
+    assert drawn_factor(8000, 6000) == 2 and drawn_factor(8192, 6144) == 2
+    assert drawn_factor(12000, 1500) == 2 and drawn_factor(16000, 12000) == 4
+    for width, height in ((4097, 4096), (8000, 6000), (6000, 4000), (30001, 700)):
+        factor = drawn_factor(width, height)
+        assert (width // factor) * (height // factor) <= DRAWN_MAX_PIXELS
+        assert (width // (factor - 1)) * (height // (factor - 1)) > DRAWN_MAX_PIXELS
+    twelve = inspect_image(plain_jpeg(4000, 3000), 10**8)
+    turned = inspect_image(plain_jpeg(6000, 8000), 10**8)
+    assert not SourceImage(b"", twelve, "a.jpg").large
+    assert SourceImage(b"", turned, "b.jpg").large and SourceImage(b"", turned, "b.jpg").drawn_factor == 2
 
 
 def test_sniff_tells_heif_from_avif_by_brand():

@@ -161,6 +161,11 @@ def test_s3_path_off_removes_the_trigger(mocked):
             r"darknet-lambda:function.memorySize: 512 MB is too little: Lambda sizes the CPU",
         ),
         ("function.memorySize", 20480, r"darknet-lambda:function.memorySize: .*maximum of 10240 MB"),
+        (
+            "function",
+            {"engine": "darknet", "memorySize": 1024},
+            r"darknet-lambda:function.memorySize: 1024 MB is too little for the darknet engine: every photo",
+        ),
         ("function.memorySize", "lots", r"darknet-lambda:function.memorySize: 'lots' is not a whole number"),
         (
             "function.engine",

@@ -256,5 +256,5 @@ def test_the_engine_gets_the_upright_size_and_a_name_without_folders(settings, s
     engine = StandInEngine()
     detect_document(small_jpeg, REQUEST_ID, engine, settings)
     (source,) = engine.calls
-    assert (source.name, source.reduction, source.info.kind) == ("request.jpg", 1, "jpeg")
+    assert (source.name, source.large, source.info.kind) == ("request.jpg", False, "jpeg")
     assert source.data == small_jpeg

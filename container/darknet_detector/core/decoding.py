@@ -43,34 +43,33 @@ def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return pixels
 
 
-def upright_pixels(source: SourceImage, darknet: Libdarknet) -> np.ndarray:
-    """The whole photo as (h, w, 3) uint8 pixels at full resolution, upright (a view when turned)."""
+def _upright(source: SourceImage, darknet: Callable[[], Libdarknet]) -> np.ndarray:
+    """upright_pixels, with libdarknet loaded (darknet()) only for a format stb decodes."""
     if source.info.stb_decoded:
-        pixels = darknet.stb_array(source.data)
+        pixels = darknet().stb_array(source.data)
     else:
         pixels = library_pixels(source.data, source.info)
     return orient(pixels, source.info.orientation)
 
 
+def upright_pixels(source: SourceImage, darknet: Libdarknet) -> np.ndarray:
+    """The whole photo as (h, w, 3) uint8 pixels at full resolution, upright (a view when turned)."""
+    return _upright(source, lambda: darknet)
+
+
 def darknet_image(source: SourceImage, darknet: Libdarknet) -> FloatImage:
-    """The float image the fast engine works on, upright, at the source's working scale."""
-    if source.reduction == 1:
-        return darknet.float_image(upright_pixels(source, darknet))
-    pixels = library_pixels(source.data, source.info, source.reduction)
-    return darknet.float_image(orient(pixels, source.info.orientation))
+    """The float image Darknet works on (load_image_stb), upright, at full resolution."""
+    return darknet.float_image(upright_pixels(source, darknet))
 
 
 def darknet_readable(source: SourceImage, darknet: Callable[[], Libdarknet]) -> tuple[bytes, str]:
-    """Bytes the Darknet CLI reads as the upright working image, and their extension.
+    """Bytes the Darknet CLI reads as the upright photo at full resolution, and their extension.
 
-    An upright JPEG at full size goes as sent (the CLI decodes it itself); otherwise its upright pixels
-    go as a lossless PNG of this project's own encoding (stb's decode for a JPEG; darknet() loads
-    libdarknet only then).
+    An upright JPEG goes as sent (the CLI decodes it itself); otherwise its upright pixels go as a
+    lossless PNG of this project's own encoding (stb's decode for a JPEG; darknet() loads libdarknet
+    only then).
     """
     info = source.info
-    if source.reduction == 1:
-        if info.stb_decoded and info.orientation == 1:
-            return source.data, info.extension
-        return encode_png(upright_pixels(source, darknet())), ".png"
-    pixels = library_pixels(source.data, info, source.reduction)
-    return encode_png(orient(pixels, info.orientation)), ".png"
+    if info.stb_decoded and info.orientation == 1:
+        return source.data, info.extension
+    return encode_png(_upright(source, darknet)), ".png"

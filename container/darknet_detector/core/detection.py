@@ -42,9 +42,10 @@ class DetectionRun:
     image_width: int  # upright, at full resolution: the space of the detections' boxes
     image_height: int
     timings: dict[str, float] = field(default_factory=dict)
-    # Set when a large photo was decoded at reduced scale: the upright size the network was given and
-    # image-result.png was drawn at.
-    decoded_size: tuple[int, int] | None = None
+    # image-result.png's size (None when nothing was drawn): the photo's, or 1/drawn_factor of it for a
+    # photo over contract.DRAWN_MAX_PIXELS.
+    drawn_size: tuple[int, int] | None = None
+    drawn_factor: int = 1
     # Set when sliced inference was asked for: result.json's `tiles` (what was planned, run, and why not all).
     tiling: dict | None = None
 

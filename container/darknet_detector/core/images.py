@@ -4,22 +4,17 @@ Darknet's stb_image decodes a truncated JPEG into a half-grey picture without co
 process on others, and any decoder allocates whatever a header declares, so the function classifies
 input itself, from the bytes alone and without decoding: what type it is, whether the file is complete
 (bytes after a complete image are allowed: phones append trailers), which way up it is shown (EXIF
-orientation), and whether its declared size is possible for the bytes present and fits the memory.
+orientation), and whether its declared size is possible for the bytes present.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
 import struct
-from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
-from darknet_detector.contract import STB_FORMATS
-from darknet_detector.core.cpu import LAMBDA_MEMORY_ENV
+from darknet_detector.contract import DRAWN_MAX_PIXELS, STB_FORMATS
 
 # The extension a file of each format gets when a program needs it on disk.
 EXTENSIONS = {
@@ -45,22 +40,6 @@ DEFLATE_MAX_RATIO = 1032
 JPEG_MIN_BITS_PER_BLOCK = 1
 GIF_MAX_PIXELS_PER_BYTE = 4096 * 8 // 3
 BMP_RLE_MAX_PIXELS_PER_BYTE = 128
-
-# Memory, in bytes a pixel at the peak of a full-resolution detection: the float image Darknet works
-# on (3 float planes, 12), its 8-bit source (3), and the drawn copy, PNG filter rows and their bytes
-# (3 each); it may take a third of the function's memory. Larger photos are decoded at reduced
-# scale: to 8-bit pixels first (4 bytes with alpha, plus the RGB copy), within half the memory, except
-# JPEG, which libjpeg decodes at 1/8 of the size directly.
-FULL_DECODE_BYTES_PER_PIXEL = 24
-FULL_DECODE_MEMORY_SHARE = 3
-REDUCED_DECODE_BYTES_PER_PIXEL = 8
-REDUCED_DECODE_MEMORY_SHARE = 2
-JPEG_DCT_SCALE_PIXELS = 8 * 8
-DEFAULT_MEMORY_MB = 1024  # outside Lambda and without a cgroup limit: the smallest sensible function
-CGROUP_MEMORY_FILES = (
-    Path("/sys/fs/cgroup/memory.max"),
-    Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
-)
 
 
 class ImageDecodeError(ValueError):
@@ -118,57 +97,13 @@ class ImageInfo:
         return self.kind in STB_FORMATS
 
 
-@dataclass(frozen=True)
-class PixelBudget:
-    """How many pixels the function can hold: decoded at full resolution, and at all."""
-
-    full_decode: int
-    accepted: int  # decoded at reduced scale from full-size 8-bit pixels
-    accepted_jpeg: int  # decoded at reduced scale by libjpeg's DCT scaling
-
-    def limit(self, kind: str) -> int:
-        return self.accepted_jpeg if kind == "jpeg" else self.accepted
-
-    def reduction(self, info: ImageInfo) -> int:
-        """The integer factor the image is shrunk by while decoding (1: full resolution)."""
-        factor = 1
-        while math.ceil(info.width / factor) * math.ceil(info.height / factor) > self.full_decode:
-            factor += 1
-        return factor
-
-
-def function_memory_mb(environ: Mapping[str, str] | None = None) -> int:
-    """The function's memory: Lambda's setting, else the container's cgroup limit, else 1024 MB."""
-    environ = os.environ if environ is None else environ
-    raw = environ.get(LAMBDA_MEMORY_ENV, "").strip()
-    if raw.isdigit() and int(raw) > 0:
-        return int(raw)
-    for path in CGROUP_MEMORY_FILES:
-        try:
-            value = path.read_text().strip()
-        except OSError:
-            continue
-        if value.isdigit() and int(value) < 1 << 50:
-            return int(value) // 2**20
-    return DEFAULT_MEMORY_MB
-
-
-def pixel_budget(memory_mb: int, max_pixels: int = 0) -> PixelBudget:
-    """The budget for a function of memory_mb; max_pixels > 0 caps what is accepted."""
-    memory = memory_mb * 2**20
-    full = memory // FULL_DECODE_MEMORY_SHARE // FULL_DECODE_BYTES_PER_PIXEL
-    accepted = memory // REDUCED_DECODE_MEMORY_SHARE // REDUCED_DECODE_BYTES_PER_PIXEL
-    accepted_jpeg = accepted * JPEG_DCT_SCALE_PIXELS
-    if max_pixels > 0:
-        accepted, accepted_jpeg = min(accepted, max_pixels), min(accepted_jpeg, max_pixels)
-        full = min(full, accepted)
-    return PixelBudget(full_decode=full, accepted=accepted, accepted_jpeg=accepted_jpeg)
-
-
-@cache
-def function_budget(max_pixels: int = 0) -> PixelBudget:
-    """This function's budget, read once per process from its memory setting."""
-    return pixel_budget(function_memory_mb(), max_pixels)
+def drawn_factor(width: int, height: int) -> int:
+    """The whole k image-result.png of a photo is drawn at 1/k by: 1 up to DRAWN_MAX_PIXELS, else the
+    smallest k that brings (width // k) x (height // k) within it. A rule of the photo alone."""
+    factor = 1
+    while (width // factor) * (height // factor) > DRAWN_MAX_PIXELS:
+        factor += 1
+    return factor
 
 
 def exif_orientation(tiff: bytes) -> int:

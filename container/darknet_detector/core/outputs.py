@@ -11,11 +11,9 @@ from darknet_detector.contract import RESULT_IMAGE, RESULT_JSON, RESULT_TEXT, ou
 from darknet_detector.core.detection import DEFAULT_OPTIONS, DetectionRun, DetectOptions, Engine
 from darknet_detector.core.images import ImageInfo
 
-# What result.json says when a large photo was detected on a copy decoded at reduced scale.
-REDUCED_DECODE_NOTE = (
-    "decoded at reduced scale to fit the function's memory: detections are those on this smaller copy, "
-    "boxes are in the original's pixels, and image-result.png is drawn at this size"
-)
+# result.json's image.network_input: every photo is decoded whole before Darknet's letterbox or resize,
+# whatever the function's memory.
+NETWORK_INPUT = {"decoded": "full"}
 
 # result.json's shape (README, "result.json"): raised when a field is removed or changes meaning;
 # added fields keep it, so readers ignore fields they do not know.
@@ -58,9 +56,10 @@ def result_document(
         document["image"] = {"width": run.image_width, "height": run.image_height}
         if image is not None:
             document["image"].update(format=image.kind, orientation=image.orientation)
-        if run.decoded_size is not None:
-            width, height = run.decoded_size
-            document["image"]["decoded"] = {"width": width, "height": height, "note": REDUCED_DECODE_NOTE}
+        document["image"]["network_input"] = NETWORK_INPUT
+        if run.drawn_size is not None:
+            width, height = run.drawn_size
+            document["image"]["drawn"] = {"width": width, "height": height, "factor": run.drawn_factor}
         if run.tiling is not None:
             document["tiles"] = run.tiling
         document["detections"] = run.detections_as_dicts()

@@ -1,4 +1,4 @@
-"""Pillow's side of decoding: every format stb_image does not decode here, and reduced-scale decodes.
+"""Pillow's side of decoding: every format stb_image does not decode here.
 
 Pillow (with pi-heif for HEIC/HEIF) is imported on the first image that needs it, so the cold start
 and the warm JPEG path never pay for it; decoding says which photos come here.
@@ -7,7 +7,6 @@ and the warm JPEG path never pay for it; decoding says which photos come here.
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -66,21 +65,15 @@ def library_info(data: bytes, kind: str) -> ImageInfo:
     return ImageInfo(kind, width, height, orientation if orientation in range(1, 9) else 1)
 
 
-def library_pixels(data: bytes, info: ImageInfo, reduction: int = 1) -> np.ndarray:
-    """(h, w, 3) uint8 pixels as stored, shrunk by about reduction (DCT scaling for JPEG)."""
-    target = (math.ceil(info.width / reduction), math.ceil(info.height / reduction))
+def library_pixels(data: bytes, info: ImageInfo) -> np.ndarray:
+    """(h, w, 3) uint8 pixels as stored, at full resolution."""
     with _open(data, info.kind) as opened, _decoder_errors(info.kind, "cannot be decoded"):
         image = opened
-        if info.kind == "jpeg" and reduction > 1:
-            image.draft("RGB", target)
         if image.mode.startswith(("I", "F")):
             # 16-bit and wider modes: Pillow's convert("RGB") clips them; keep the high byte, as stb does.
             image = _pillow().fromarray(eight_bits(np.asarray(image)))
-        image = image.convert("RGB")
-        extra = math.ceil(max(image.width / target[0], image.height / target[1]) - 1e-9)
-        if extra > 1:
-            image = image.reduce(extra)
-        return np.asarray(image)
+        # An RGB image is read as it is: convert() would copy it first (4 bytes a pixel).
+        return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
 
 
 def eight_bits(high: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The work behind the handler, as plain functions of bytes, clients and an engine.
 
-Nothing here reads the Lambda context, and only the pixel budget follows the function's memory
-setting, so every path (S3, HTTP, job) is testable with fakes and moto.
+Nothing here reads the Lambda context or depends on the function's memory, so every path (S3, HTTP,
+job) is testable with fakes and moto, and a photo gets the same answer on every stack.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from darknet_detector.core.detection import (
     Tiling,
     UnsupportedOption,
 )
-from darknet_detector.core.images import ImageDecodeError, InvalidImage, function_budget
+from darknet_detector.core.images import ImageDecodeError, InvalidImage
 from darknet_detector.core.outputs import output_keys, result_archive, result_document, safe_filename
 from darknet_detector.core.requests import AsyncJob, S3ObjectRequest, make_async_job
 from darknet_detector.core.settings import Settings
@@ -60,10 +60,9 @@ def remove_stale_workdirs(work_root: Path) -> int:
 
 
 def source_image(data: bytes, name_hint: str, settings: Settings, max_bytes: int) -> SourceImage:
-    """Check data and decide the scale it is decoded at, before anything is decoded."""
-    budget = function_budget(settings.max_pixels)
-    info = inspect_image(data, max_bytes, budget)
-    return SourceImage(data, info, safe_filename(name_hint, info.extension), budget.reduction(info))
+    """Check data, before anything is decoded."""
+    info = inspect_image(data, max_bytes, settings.max_pixels)
+    return SourceImage(data, info, safe_filename(name_hint, info.extension))
 
 
 class InvalidOption(ValueError):

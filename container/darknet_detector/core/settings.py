@@ -12,6 +12,7 @@ from pathlib import Path
 
 from darknet_detector.contract import (
     ASYNC_IMAGE_LIMIT_BYTES,
+    MAX_IMAGE_PIXELS,
     S3_IMAGE_LIMIT_BYTES,
     SYNC_BODY_LIMIT_BYTES,
     ContractError,
@@ -41,8 +42,8 @@ class Settings:
     max_async_image_bytes: int = ASYNC_IMAGE_LIMIT_BYTES
     # An S3 object is read into memory whole.
     max_s3_image_bytes: int = S3_IMAGE_LIMIT_BYTES
-    # 0: as many pixels as the function's memory holds (images.pixel_budget); a positive value caps it.
-    max_pixels: int = 0
+    # The largest photo taken; the contract's maximum, which the deployment sizes memory for, caps it.
+    max_pixels: int = MAX_IMAGE_PIXELS
     work_root: Path = Path("/tmp")
 
     @classmethod
@@ -80,6 +81,6 @@ class Settings:
             max_http_image_bytes=int(number("MAX_HTTP_IMAGE_BYTES", defaults.max_http_image_bytes, int)),
             max_async_image_bytes=int(number("MAX_ASYNC_IMAGE_BYTES", defaults.max_async_image_bytes, int)),
             max_s3_image_bytes=int(number("MAX_S3_IMAGE_BYTES", defaults.max_s3_image_bytes, int)),
-            max_pixels=int(number("MAX_PIXELS", defaults.max_pixels, int)),
+            max_pixels=min(int(number("MAX_PIXELS", defaults.max_pixels, int)), MAX_IMAGE_PIXELS),
             work_root=Path(text("DETECTOR_WORK_ROOT", str(defaults.work_root))),
         )

@@ -9,19 +9,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from darknet_detector.contract import SUPPORTED_FORMATS, SUPPORTED_NAMES, sniff
+from darknet_detector.contract import (
+    DRAWN_MAX_PIXELS,
+    MAX_IMAGE_PIXELS,
+    SUPPORTED_FORMATS,
+    SUPPORTED_NAMES,
+    sniff,
+)
 from darknet_detector.core.images import (
     HEADER_READERS,
     ImageInfo,
     ImageTooLarge,
     InvalidImage,
-    PixelBudget,
     corrupt,
+    drawn_factor,
 )
 from darknet_detector.core.pillow_decoder import library_info
 
 
-def inspect_image(data: bytes, max_bytes: int, budget: PixelBudget) -> ImageInfo:
+def inspect_image(data: bytes, max_bytes: int, max_pixels: int = MAX_IMAGE_PIXELS) -> ImageInfo:
     """Classify data or raise InvalidImage with a code that names the problem."""
     if not data:
         raise InvalidImage("empty_body", "the request has no image: the body is empty")
@@ -37,28 +43,35 @@ def inspect_image(data: bytes, max_bytes: int, budget: PixelBudget) -> ImageInfo
     info = HEADER_READERS[kind](data) if kind in HEADER_READERS else library_info(data, kind)
     if info.width <= 0 or info.height <= 0:
         raise corrupt(kind, f"the header gives a size of {info.width}x{info.height}")
-    limit = budget.limit(kind)
-    if info.pixels > limit:
+    if info.pixels > max_pixels:
         raise InvalidImage(
-            "too_large",
-            f"the image is {info.width}x{info.height} pixels; this function's memory allows {limit} "
-            f"pixels for {kind.upper()}",
+            "too_large", f"the image is {info.width}x{info.height} pixels; the limit is {max_pixels} pixels"
         )
     return info
 
 
 @dataclass(frozen=True)
 class SourceImage:
-    """An image as received, checked by images.inspect_image, with the scale it is decoded at."""
+    """An image as received, checked by inspect_image. Every image is decoded whole; the size decides
+    only how (contract.DRAWN_MAX_PIXELS)."""
 
     data: bytes
     info: ImageInfo
     name: str  # the file name result.out reports, as Darknet names the image it read
-    reduction: int = 1  # decode at 1/reduction of the stored size (1: full resolution)
+
+    @property
+    def large(self) -> bool:
+        """Over DRAWN_MAX_PIXELS: the network input comes from the 8-bit pixels, the drawing is reduced."""
+        return self.info.pixels > DRAWN_MAX_PIXELS
+
+    @property
+    def drawn_factor(self) -> int:
+        """image-result.png is drawn at 1/drawn_factor of the upright photo's size."""
+        width, height = self.info.display_size
+        return drawn_factor(width, height)
 
     @classmethod
     def from_file(cls, path: Path) -> SourceImage:
-        """A local image at full resolution (tools and parity checks; the handler sets limits)."""
+        """A local image (tools and parity checks; the handler sets the byte limits)."""
         data = Path(path).read_bytes()
-        unlimited = PixelBudget(full_decode=2**62, accepted=2**62, accepted_jpeg=2**62)
-        return cls(data, inspect_image(data, max(len(data), 1), unlimited), Path(path).name)
+        return cls(data, inspect_image(data, max(len(data), 1), 2**62), Path(path).name)

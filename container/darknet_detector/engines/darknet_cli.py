@@ -3,8 +3,9 @@
 Darknet exits 0 even when it cannot read the image, so success is judged from its output: the
 "Predicted in" line on stdout. Boxes come from the image's one-line patch that reports each
 drawn box on stderr; stdout (result.out) is left exactly as Darknet prints it. Darknet reads a file, so
-an image it cannot read as sent (rotated, another format, too large) is handed over as the upright
-working image in PNG.
+an image it cannot read as sent (rotated, another format) is handed over as the upright photo in PNG.
+Every photo goes whole, whatever its size: Darknet's own full decode is the reference the fast engine
+matches, so this engine needs the memory of Darknet's float image (contract.ENGINE_MIN_MEMORY_MB).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 import struct
 import subprocess
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -171,6 +172,7 @@ class DarknetCliEngine:
         data, extension = darknet_readable(source, self._darknet)
         image_name = Path(source.name).stem + extension
         (workdir / image_name).write_bytes(data)
+        del data  # a large photo's PNG is not kept in memory beside Darknet's float image
         started = time.perf_counter()
         completed = subprocess.run(
             self.command(Path(image_name), workdir / "image-result", threshold),
@@ -193,29 +195,14 @@ class DarknetCliEngine:
         annotated = workdir / RESULT_IMAGE
         if not annotated.is_file():
             raise DarknetError(f"Darknet did not write {annotated.name}: {completed.stderr.strip()[-300:]}")
-        decoded = png_size(annotated)
         width, height = source.info.display_size
         return DetectionRun(
-            detections=[scale_box(d, decoded, (width, height)) for d in output.detections],
+            detections=output.detections,
             predict_seconds=output.predict_seconds,
             result_text=output.result_text,
             annotated_png=annotated,
             image_width=width,
             image_height=height,
             timings={"engine_seconds": round(elapsed, 4)},
-            decoded_size=decoded if source.reduction > 1 else None,
+            drawn_size=png_size(annotated),
         )
-
-
-def scale_box(detection: Detection, decoded: tuple[int, int], full: tuple[int, int]) -> Detection:
-    """A box on the decoded image in the full-size image's pixels (unchanged at full resolution)."""
-    if decoded == full:
-        return detection
-    x_scale, y_scale = full[0] / decoded[0], full[1] / decoded[1]
-    return replace(
-        detection,
-        left=int(detection.left * x_scale),
-        top=int(detection.top * y_scale),
-        right=min(int((detection.right + 1) * x_scale) - 1, full[0] - 1),
-        bottom=min(int((detection.bottom + 1) * y_scale) - 1, full[1] - 1),
-    )

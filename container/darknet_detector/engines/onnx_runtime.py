@@ -1,8 +1,10 @@
 """The fast engine: ONNX Runtime on the graph converted from the Darknet weights at image build time.
 
 Everything around the network is Darknet's own: image decoding, letterbox, NMS and drawing run in
-libdarknet.so, and darknet_detector.engines.heads repeats the heads' arithmetic (float vs double included), so
-the detections, their order and result.out match `darknet detector test`; models whose cfg asks for the fork's
+libdarknet.so (a photo over contract.DRAWN_MAX_PIXELS gets the same letterbox from core.resize, bit for
+bit, computed from its 8-bit pixels, and is drawn on a copy shrunk by a rule of the photo), and
+darknet_detector.engines.heads repeats the heads' arithmetic (float vs double included), so the
+detections, their order and result.out match `darknet detector test`; models whose cfg asks for the fork's
 DIoU NMS get the fork's diounms_sort. The session is created once per process, from the graph optimised for
 this CPU at build time when there is a valid one (darknet_detector.engines.optimised_graph), and the label
 glyphs when the first drawing needs them; warm invocations reuse both.
@@ -11,7 +13,6 @@ glyphs when the first drawing needs them; warm invocations reuse both.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from darknet_detector.core.decoding import darknet_image, upright_pixels
 from darknet_detector.core.detection import Detection, DetectionRun, Tiling
 from darknet_detector.core.libdarknet import Candidates, Libdarknet, c_string_array
 from darknet_detector.core.png import encode_png
-from darknet_detector.core.resize import network_input
+from darknet_detector.core.resize import network_input, shrunk
 from darknet_detector.core.source import SourceImage
 from darknet_detector.core.tiles import Found, Tile, merge, plan_tiles, to_photo
 from darknet_detector.engines import heads
@@ -37,8 +38,6 @@ from darknet_detector.engines.optimised_graph import (
 from darknet_detector.model_format import INPUT_NAME, METADATA_KEY, ModelFiles, NetworkInfo, read_names
 
 NMS_THRESHOLD = 0.45  # test_detector's fixed nms
-# A tiled photo's image-result.png is drawn on every k-th pixel, k the smallest that keeps it this small.
-TILED_DRAWING_PIXELS = 4_000_000
 # The handler's Powertools logger when it has set one up (a JSON line), the standard library's otherwise.
 logger = logging.getLogger(SERVICE_NAME)
 # Exceptions ONNX Runtime raises for a graph file it cannot load.
@@ -192,31 +191,40 @@ class OnnxEngine:
             clock = now
 
         net = self.network
-        picture = darknet_image(source, self._darknet)
-        image = picture.struct
-        lap("decode_image")
-        fit = self._darknet.letterbox if net.letterbox else self._darknet.resize
-        tensor = fit(image, net.width, net.height)
-        lap("letterbox")
+        width, height = source.info.display_size
+        picture = None  # the Darknet image to draw on: the photo, or a large photo's shrunk copy
+        if source.large:
+            # The network input of the full decode without Darknet's 12-byte float image of the photo.
+            pixels = upright_pixels(source, self._darknet)
+            lap("decode_image")
+            tensor = network_input(pixels, net.width, net.height, net.letterbox)
+            lap("letterbox")
+            if annotate:
+                picture = self._darknet.float_image(shrunk(pixels, source.drawn_factor))
+                lap("shrink")
+            del pixels
+        else:
+            picture = darknet_image(source, self._darknet)
+            lap("decode_image")
+            fit = self._darknet.letterbox if net.letterbox else self._darknet.resize
+            tensor = fit(picture.struct, net.width, net.height)
+            lap("letterbox")
         raw_maps = self._graph.session.run(self._outputs, {INPUT_NAME: tensor})
         lap("inference")
         predict_seconds = timings["inference"]
-        decoded = heads.decode(net, raw_maps, image.w, image.h, threshold)
+        decoded = heads.decode(net, raw_maps, width, height, threshold)
         lap("yolo_decode")
         candidates = self._nms(decoded)
         self._keep_classes(candidates, classes)
         lap("nms")
-        # Boxes are relative to the image, so the full-size upright image gives original pixels even
-        # when a large photo was decoded at reduced scale.
-        width, height = source.info.display_size
         detections, lines = self._report(candidates, width, height, threshold)
         png = None
-        if annotate:
+        if annotate and picture is not None:
             self._darknet.draw_detections(
-                image, candidates, threshold, self._c_names, self._glyphs(), self.classes
+                picture.struct, candidates, threshold, self._c_names, self._glyphs(), self.classes
             )
             lap("draw")
-            png = write_png(Path(workdir) / RESULT_IMAGE, self._darknet.rgb_bytes(image))
+            png = write_png(Path(workdir) / RESULT_IMAGE, self._darknet.rgb_bytes(picture.struct))
             lap("save_png")
         header = f"{source.name}: Predicted in {predict_seconds:f} seconds."
         return DetectionRun(
@@ -227,7 +235,8 @@ class OnnxEngine:
             image_width=width,
             image_height=height,
             timings=timings,
-            decoded_size=(image.w, image.h) if source.reduction > 1 else None,
+            drawn_size=(picture.width, picture.height) if png is not None and picture is not None else None,
+            drawn_factor=source.drawn_factor if png is not None else 1,
         )
 
     def _detect_tiled(
@@ -271,9 +280,13 @@ class OnnxEngine:
         candidates = Candidates(merged.boxes, merged.probs, one_hot(merged, self.classes))
         detections, lines = self._report(candidates, width, height, threshold)
         timings["merge"] = time.perf_counter() - clock
-        png = None
+        png, drawn_size = None, None
         if annotate:
-            png = self._draw_tiled(pixels, candidates, threshold, Path(workdir) / RESULT_IMAGE, timings)
+            clock = time.perf_counter()
+            png, drawn_size = self._draw_tiled(
+                source, pixels, candidates, threshold, Path(workdir) / RESULT_IMAGE
+            )
+            timings["draw"] = time.perf_counter() - clock
         header = f"{source.name}: Predicted in {timings['inference']:f} seconds."
         return DetectionRun(
             detections=detections,
@@ -283,6 +296,8 @@ class OnnxEngine:
             image_width=width,
             image_height=height,
             timings={name: round(value, 4) for name, value in timings.items() if name != "inference"},
+            drawn_size=drawn_size,
+            drawn_factor=source.drawn_factor if png is not None else 1,
             tiling=tiling_report(tiling, tiles, done, reason),
         )
 
@@ -303,19 +318,16 @@ class OnnxEngine:
         return boxes, probs, seconds
 
     def _draw_tiled(
-        self, pixels: np.ndarray, candidates: Candidates, threshold: float, path: Path, timings: dict
-    ) -> Path:
-        """image-result.png of a tiled photo: Darknet's drawing on every k-th pixel (relative boxes)."""
-        clock = time.perf_counter()
-        height, width = pixels.shape[:2]
-        step = max(1, math.ceil(math.sqrt(width * height / TILED_DRAWING_PIXELS)))
-        image = self._darknet.float_image(pixels[::step, ::step]).struct
+        self, source: SourceImage, pixels: np.ndarray, candidates: Candidates, threshold: float, path: Path
+    ) -> tuple[Path, tuple[int, int]]:
+        """image-result.png of a tiled photo, drawn as without tiles: on the photo, or a large one's
+        shrunk copy (boxes are relative, so any scale takes them). Returns it and its size."""
+        picture = self._darknet.float_image(shrunk(pixels, source.drawn_factor))
+        glyphs = self._glyphs()
         self._darknet.draw_detections(
-            image, candidates, threshold, self._c_names, self._glyphs(), self.classes
+            picture.struct, candidates, threshold, self._c_names, glyphs, self.classes
         )
-        png = write_png(path, self._darknet.rgb_bytes(image))
-        timings["draw"] = time.perf_counter() - clock
-        return png
+        return write_png(path, self._darknet.rgb_bytes(picture.struct)), (picture.width, picture.height)
 
     def _keep_classes(self, candidates: Candidates, classes: frozenset[str]) -> None:
         """After NMS, as a filter of what Darknet would print: the other classes' probabilities go."""

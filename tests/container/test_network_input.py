@@ -1,0 +1,78 @@
+"""In the built image: core.resize's network input is libdarknet's letterbox_image/resize_image, bit for bit.
+
+The image's libdarknet.so is the arithmetic core.resize repeats (its compiler's fused multiply-add
+included), so the comparison runs where that library is: on the seven samples in every orientation, on
+crops of them (what tiles are), and on noise at odd sizes, for three network sizes, letterboxed or not.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+pytestmark = pytest.mark.docker
+
+SAME_TENSOR = """
+import json
+from pathlib import Path
+import numpy as np
+from darknet_detector.core.decoding import orient
+from darknet_detector.core.libdarknet import Libdarknet
+from darknet_detector.core.resize import network_input
+
+darknet = Libdarknet()
+photos = {p.stem: darknet.stb_array(p.read_bytes()) for p in sorted(Path("/opt/darknet/data").glob("*.jpg"))}
+rng = np.random.default_rng(21)
+odd = [(1, 1), (1, 7), (7, 1), (2, 2), (417, 416), (416, 417), (1000, 3), (3, 1000), (833, 201), (4001, 2999)]
+photos.update({f"noise-{w}x{h}": rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for w, h in odd})
+checked, different, refused = 0, [], []
+for name, pixels in photos.items():
+    views = {f"orientation-{o}": orient(pixels, o) for o in range(1, 9)}
+    views["crop"] = pixels[len(pixels) // 5 :, len(pixels[0]) // 3 : -1]
+    for view_name, view in views.items():
+        if 0 in view.shape:
+            continue
+        image = darknet.float_image(view)
+        for net in ((416, 416), (608, 608), (320, 256)):
+            for letterbox in (True, False):
+                try:
+                    ours = network_input(view, *net, letterbox)
+                except ValueError:
+                    refused.append([name, view_name, *net, letterbox])  # Darknet's assert would abort
+                    continue
+                theirs = (darknet.letterbox if letterbox else darknet.resize)(image.struct, *net)
+                checked += 1
+                same = ours.shape == theirs.shape and (ours.view(np.int32) == theirs.view(np.int32)).all()
+                if not same:
+                    different.append([name, view_name, *net, letterbox])
+print(json.dumps({"checked": checked, "different": different, "refused": refused}))
+"""
+
+
+def test_the_network_input_from_8_bit_pixels_is_darknet_s_bit_for_bit(detector_image):
+    done = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "python3",
+            detector_image,
+            "-c",
+            SAME_TENSOR,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["different"] == [], report["different"][:10]
+    assert report["checked"] > 500, report
+    # Only the shapes Darknet cannot letterbox (one row high) are refused.
+    assert all(name.startswith("noise-") for name, *_ in report["refused"]), report["refused"]
