@@ -46,7 +46,7 @@ from darknet_detector.contract import (
     TileSpec,
 )
 from darknet_detector.core.detection import Tiling
-from darknet_detector.core.source import SourceImage
+from darknet_detector.core.source import SourceImage, inspect_image
 from darknet_detector.core.tiles import plan_tiles
 from darknet_detector.engines.onnx_runtime import OnnxEngine
 
@@ -123,7 +123,7 @@ def found(scene: corpus.Scene, detections: list[tuple[str, tuple]]) -> int:
 
 
 def ours(engine: OnnxEngine, scene: corpus.Scene, name: str) -> list[tuple[str, tuple]]:
-    source = SourceImage(scene.data, _info(scene.data), f"{name}.jpg")
+    source = SourceImage(scene.data, inspect_image(scene.data, len(scene.data)), f"{name}.jpg")
     with tempfile.TemporaryDirectory() as folder:
         run = engine.detect(
             source,
@@ -133,14 +133,6 @@ def ours(engine: OnnxEngine, scene: corpus.Scene, name: str) -> list[tuple[str, 
             tiling=Tiling(TileSpec(), DEFAULT_MAX_TILES),
         )
     return [(d.label, (d.left, d.top, d.right, d.bottom)) for d in run.detections]
-
-
-def _info(data: bytes):
-    from darknet_detector.core.images import PixelBudget
-    from darknet_detector.core.source import inspect_image
-
-    unlimited = PixelBudget(full_decode=2**62, accepted=2**62, accepted_jpeg=2**62)
-    return inspect_image(data, len(data), unlimited)
 
 
 def sahi(model: DarknetSlices, pixels: np.ndarray, side: int, overlap: float, kind: str, metric: str):
