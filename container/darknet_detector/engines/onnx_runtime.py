@@ -252,7 +252,7 @@ class OnnxEngine:
         """The whole photo shrunk, then each tile at close to its own resolution, boxes merged across them.
 
         Each pass is Darknet's test_detector on its pixels (its NMS included); tiles stop when the next
-        would end after tiling.deadline, the slowest pass so far being the estimate."""
+        would end after tiling.deadline, the slowest tile so far being the estimate."""
         timings = {"decode_image": 0.0, "inference": 0.0, "tiles": 0.0}
         started = time.perf_counter()
         pixels = upright_pixels(source, self._darknet)
@@ -273,7 +273,8 @@ class OnnxEngine:
             boxes, probs, seconds = self.detect_pixels(region.crop(pixels), threshold, classes)
             timings["inference"] += seconds
             found = found + Found.above(to_photo(boxes, region, width, height), probs, threshold)
-            slowest = max(slowest, time.perf_counter() - begun)
+            # The estimate of the next tile: the slowest tile so far (the whole-photo pass before any).
+            slowest = max(slowest if index > 1 else 0.0, time.perf_counter() - begun)
         timings["tiles"] = time.perf_counter() - started - timings["decode_image"]
         clock = time.perf_counter()
         merged = merge(found)
