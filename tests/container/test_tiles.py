@@ -157,6 +157,17 @@ def test_a_small_photo_with_tiles_gets_exactly_the_answer_without(lambda_onnx, a
     }
 
 
+def test_a_12_mp_photo_with_tiles_keeps_what_the_whole_photo_finds(lambda_onnx, api_event, dog_jpg):
+    """A photo Darknet's float image holds whole (12 MP) and its tiles: the dog stays found, once."""
+    photo = corpus.large_photo(dog_jpg, "12mp")
+    _, plain = detect(lambda_onnx, api_event, photo.data)
+    status, tiled = detect(lambda_onnx, api_event, photo.data, {"tiles": "auto"})
+    assert status == 200, tiled
+    assert tiled["tiles"]["complete"] and tiled["tiles"]["planned"] > 1
+    (dog,) = [d for d in plain["detections"] if d["class"] == "dog"]
+    assert [iou(box(d), box(dog)) >= MATCH_IOU for d in tiled["detections"] if d["class"] == "dog"] == [True]
+
+
 @pytest.mark.parametrize(
     ("tiles", "code"),
     [
