@@ -461,14 +461,14 @@ def time_tiled_photos(image: str, photo: bytes, warm_calls: int) -> list[dict]:
 def tiled_table(rows: list[dict], warm_calls: int) -> list[str]:
     lines = [
         f"large photos without and with tiles=auto (dog.jpg enlarged, JPEG): {warm_calls} warm calls each",
-        f"{'photo':<6}{'memory':>9}{'tiles':>7}{'warm p50':>11}{'p90':>10}{'billed':>10}"
+        f"{'photo':<6}{'memory':>9}{'tiles':>7}{'warm p50':>13}{'p90':>13}{'billed':>12}"
         f"{'peak mem':>11}{'$/M x86':>10}",
     ]
     for row in rows:
         lines.append(
             f"{row['photo']:<6}{row['memory_mb']:>6} MB{row['tiles']:>7}"
-            f"{fmt(row['warm_ms']['median'], ' ms', 1):>11}"
-            f"{fmt(row['warm_ms']['p90'], ' ms', 1):>10}{fmt(row['billed_ms'], ' ms'):>10}"
+            f"{fmt(row['warm_ms']['median'], ' ms', 1):>13}"
+            f"{fmt(row['warm_ms']['p90'], ' ms', 1):>13}{fmt(row['billed_ms'], ' ms'):>12}"
             f"{fmt(row['peak_memory_mib'], ' MiB'):>11}{fmt(row['cost_per_million_x86'], '', 2):>10}"
             + (f"  ERROR {row['error']}" if "error" in row else "")
         )
