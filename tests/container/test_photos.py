@@ -26,7 +26,7 @@ pytestmark = pytest.mark.docker
 
 DOG_SIZE = (768, 576)
 FOUND_IN_EVERY_DOG = {"dog", "bicycle", "truck"}
-# A reduced-scale decode against the same photo shrunk beforehand: every detection of at least
+# A lossy variant (a turned JPEG re-encoded) against the upright photo: every detection of at least
 # STRONG confidence in either has a same-class partner in the other overlapping by MIN_IOU, with a
 # confidence within CONFIDENCE_GAP.
 STRONG, MIN_IOU, CONFIDENCE_GAP = 0.55, 0.85, 0.05
@@ -51,9 +51,9 @@ def classes(document: dict) -> set[str]:
     return {d["class"] for d in document["detections"]}
 
 
-def box_of(detection: dict, scale: float = 1.0) -> tuple[float, ...]:
+def box_of(detection: dict) -> tuple[float, ...]:
     box = detection["box"]
-    return tuple(box[side] * scale for side in ("left", "top", "right", "bottom"))
+    return tuple(box[side] for side in ("left", "top", "right", "bottom"))
 
 
 def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -65,7 +65,7 @@ def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def matches(found: list[dict], reference: list[dict], scale: float = 1.0) -> list[str]:
+def matches(found: list[dict], reference: list[dict]) -> list[str]:
     """Problems: strong reference detections without a close same-class partner in found."""
     problems = []
     for wanted in (d for d in reference if d["confidence"] >= STRONG):
@@ -73,7 +73,7 @@ def matches(found: list[dict], reference: list[dict], scale: float = 1.0) -> lis
             d
             for d in found
             if d["class"] == wanted["class"]
-            and iou(box_of(d), box_of(wanted, scale)) >= MIN_IOU
+            and iou(box_of(d), box_of(wanted)) >= MIN_IOU
             and abs(d["confidence"] - wanted["confidence"]) <= CONFIDENCE_GAP
         ]
         if not partners:

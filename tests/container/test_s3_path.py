@@ -72,7 +72,14 @@ def test_s3_upload_writes_the_three_outputs(any_engine, s3, bucket, dog_jpg, s3_
     assert document["engine"] == engine
     assert document["model"] == DEFAULT_MODEL
     assert document["threshold"] == 0.5
-    assert document["image"] == {"width": 768, "height": 576, "format": "jpeg", "orientation": 1}
+    assert document["image"] == {
+        "width": 768,
+        "height": 576,
+        "format": "jpeg",
+        "orientation": 1,
+        "network_input": {"decoded": "full"},
+        "drawn": {"width": 768, "height": 576, "factor": 1},
+    }
     dog_checks["detections"](document["detections"])
     assert document["timings"]["predict_seconds"] > 0, document["timings"]
     assert document["outputs"] == {

@@ -114,9 +114,10 @@ def test_a_20_mb_photo_goes_through_the_upload_form_and_the_results_route(stack,
     assert (document["status"], document["request_id"]) == ("ok", request_id), document
     assert document["source"]["key"] == form["key"]
     assert (document["image"]["width"], document["image"]["height"]) == (8000, 6000)
-    # The grain tips dog.jpg's vehicle, truck at 55% or car at 52% on the original, either way.
-    found = classes(document)
-    assert {"dog", "bicycle"} <= found and found & {"truck", "car"}, found
+    # Darknet's own full decode of this grainy photo, on every stack: the bicycle and the two cars, no dog
+    # (container/scripts/reduction_report.py; a half-scale decode used to add a dog at 52%).
+    assert classes(document) == {"bicycle", "car"}, document["detections"]
+    assert document["image"]["drawn"] == {"width": 4000, "height": 3000, "factor": 2}
 
 
 def test_an_unknown_id_is_404_and_a_malformed_one_400(stack):

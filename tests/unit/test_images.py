@@ -10,7 +10,7 @@ from support import corpus
 from darknet_detector.contract import DRAWN_MAX_PIXELS, MAX_IMAGE_PIXELS, sniff
 from darknet_detector.core.decoding import orient
 from darknet_detector.core.images import InvalidImage, drawn_factor
-from darknet_detector.core.pillow_decoder import library_pixels
+from darknet_detector.core.pillow_decoder import library_pixels, reduced
 from darknet_detector.core.source import SourceImage, inspect_image
 
 LIMITS = {"max_bytes": 1_000_000}
@@ -199,3 +199,18 @@ def test_sniff_tells_heif_from_avif_by_brand():
     assert sniff(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic") == "heif"
     assert sniff(b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf") == "avif"
     assert sniff(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom") is None
+
+
+@pytest.mark.parametrize("factor", [2, 3, 17])
+def test_a_large_photo_is_drawn_on_the_mean_of_each_block(factor):
+    pixels = np.random.default_rng(factor).integers(
+        0, 256, (6 * factor - 1, 7 * factor + 1, 3), dtype=np.uint8
+    )
+    blocks = pixels[: 5 * factor, : 7 * factor].reshape(5, factor, 7, factor, 3).astype(np.int64)
+    mean = blocks.sum(axis=(1, 3)) / (factor * factor)
+    drawn = reduced(pixels, factor)
+    assert drawn.shape == (5, 7, 3) and drawn.dtype == np.uint8
+    assert np.abs(drawn - mean).max() <= 1  # Pillow's rounding; exact for powers of two
+    if factor == 2:
+        assert np.array_equal(drawn, np.floor(mean + 0.5).astype(np.uint8))
+    assert reduced(pixels, 1) is pixels

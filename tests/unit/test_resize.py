@@ -17,7 +17,6 @@ from darknet_detector.core.resize import (
     letterbox_size,
     network_input,
     resized,
-    shrunk,
 )
 
 
@@ -93,17 +92,3 @@ def test_the_canvas_is_grey_around_the_letterboxed_photo():
 def test_a_photo_darknet_would_shrink_to_one_row_is_refused():
     with pytest.raises(ValueError, match="as Darknet does"):
         network_input(np.zeros((10, 5000, 3), dtype=np.uint8), 416, 416, letterbox=True)
-
-
-@pytest.mark.parametrize("factor", [2, 3, 17])
-def test_the_drawn_copy_is_the_rounded_mean_of_each_block(factor):
-    pixels = np.random.default_rng(factor).integers(
-        0, 256, (6 * factor - 1, 7 * factor + 1, 3), dtype=np.uint8
-    )
-    blocks = pixels[: 5 * factor, : 7 * factor].reshape(5, factor, 7, factor, 3).astype(np.int64)
-    expected = (blocks.sum(axis=(1, 3)) + factor * factor // 2) // (factor * factor)
-    assert np.array_equal(shrunk(pixels, factor), expected)
-    assert np.array_equal(
-        shrunk(orient(pixels, 6), factor), shrunk(np.ascontiguousarray(orient(pixels, 6)), factor)
-    )
-    assert shrunk(pixels, 1) is pixels

@@ -43,18 +43,17 @@ def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return pixels
 
 
-def _upright(source: SourceImage, darknet: Callable[[], Libdarknet]) -> np.ndarray:
-    """upright_pixels, with libdarknet loaded (darknet()) only for a format stb decodes."""
+def stored_pixels(source: SourceImage, darknet: Callable[[], Libdarknet]) -> np.ndarray:
+    """The whole photo as (h, w, 3) uint8 pixels as stored (orient turns them upright); darknet() loads
+    libdarknet only for a format stb decodes."""
     if source.info.stb_decoded:
-        pixels = darknet().stb_array(source.data)
-    else:
-        pixels = library_pixels(source.data, source.info)
-    return orient(pixels, source.info.orientation)
+        return darknet().stb_array(source.data)
+    return library_pixels(source.data, source.info)
 
 
 def upright_pixels(source: SourceImage, darknet: Libdarknet) -> np.ndarray:
     """The whole photo as (h, w, 3) uint8 pixels at full resolution, upright (a view when turned)."""
-    return _upright(source, lambda: darknet)
+    return orient(stored_pixels(source, lambda: darknet), source.info.orientation)
 
 
 def darknet_image(source: SourceImage, darknet: Libdarknet) -> FloatImage:
@@ -72,4 +71,4 @@ def darknet_readable(source: SourceImage, darknet: Callable[[], Libdarknet]) -> 
     info = source.info
     if info.stb_decoded and info.orientation == 1:
         return source.data, info.extension
-    return encode_png(_upright(source, darknet)), ".png"
+    return encode_png(orient(stored_pixels(source, darknet), info.orientation)), ".png"

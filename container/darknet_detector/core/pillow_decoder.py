@@ -1,4 +1,4 @@
-"""Pillow's side of decoding: every format stb_image does not decode here.
+"""Pillow's side of decoding: every format stb_image does not decode here, and a large photo's drawn copy.
 
 Pillow (with pi-heif for HEIC/HEIF) is imported on the first image that needs it, so the cold start
 and the warm JPEG path never pay for it; decoding says which photos come here.
@@ -74,6 +74,29 @@ def library_pixels(data: bytes, info: ImageInfo) -> np.ndarray:
             image = _pillow().fromarray(eight_bits(np.asarray(image)))
         # An RGB image is read as it is: convert() would copy it first (4 bytes a pixel).
         return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+
+
+# The drawn copy is reduced in row blocks of about this many source pixels, so that Pillow's copy of
+# them stays a few MB.
+BLOCK_PIXELS = 1 << 22
+
+
+def reduced(pixels: np.ndarray, factor: int) -> np.ndarray:
+    """(h // factor, w // factor, 3) uint8: each pixel the mean of a factor x factor block, by Pillow's
+    reduce (SIMD) on row blocks of contiguous stored pixels. The copy image-result.png of a large photo
+    is drawn on; the network never sees it."""
+    if factor == 1:
+        return pixels
+    height, width = pixels.shape[0] // factor, pixels.shape[1] // factor
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    step = max(1, BLOCK_PIXELS // max(1, pixels.shape[1] * factor))
+    image_module = _pillow()
+    for start in range(0, height, step):
+        stop = min(start + step, height)
+        block = np.ascontiguousarray(pixels[start * factor : stop * factor])
+        box = (0, 0, width * factor, (stop - start) * factor)
+        out[start:stop] = np.asarray(image_module.fromarray(block).reduce(factor, box=box))
+    return out
 
 
 def eight_bits(high: np.ndarray) -> np.ndarray:

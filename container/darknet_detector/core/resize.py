@@ -103,30 +103,3 @@ def network_input(pixels: np.ndarray, net_w: int, net_h: int, letterbox: bool) -
     left, top = (net_w - new_w) // 2, (net_h - new_h) // 2
     canvas[0, :, top : top + new_h, left : left + new_w] = resized(pixels, new_w, new_h)
     return canvas
-
-
-# The drawn copy is averaged over blocks of about this many source pixels, so temporaries stay small.
-BLOCK_PIXELS = 1 << 21
-
-
-def shrunk(pixels: np.ndarray, factor: int) -> np.ndarray:
-    """(h // factor, w // factor, 3) uint8: each pixel the rounded mean of a factor x factor block.
-
-    The copy image-result.png of a large photo is drawn on (the network never sees it).
-    """
-    if factor == 1:
-        return pixels
-    height, width = pixels.shape[0] // factor, pixels.shape[1] // factor
-    out = np.empty((height, width, 3), dtype=np.uint8)
-    area = factor * factor
-    step = max(1, BLOCK_PIXELS // max(1, width * area))
-    for start in range(0, height, step):
-        stop = min(start + step, height)
-        block = pixels[start * factor : stop * factor, : width * factor]
-        # One strided add per offset in the block: far faster than a reduction over reshaped axes.
-        sums = np.zeros((stop - start, width, 3), dtype=np.uint16 if area <= 256 else np.uint32)
-        for dy in range(factor):
-            for dx in range(factor):
-                sums += block[dy::factor, dx::factor]
-        out[start:stop] = (sums + area // 2) // area
-    return out

@@ -21,11 +21,12 @@ import onnxruntime as ort
 
 from darknet_detector.contract import DRAWN_MAX_PIXELS, RESULT_IMAGE, SERVICE_NAME
 from darknet_detector.core import cpu
-from darknet_detector.core.decoding import darknet_image, upright_pixels
+from darknet_detector.core.decoding import darknet_image, orient, stored_pixels
 from darknet_detector.core.detection import Detection, DetectionRun, Tiling
 from darknet_detector.core.libdarknet import Candidates, Libdarknet, c_string_array
+from darknet_detector.core.pillow_decoder import reduced
 from darknet_detector.core.png import encode_png
-from darknet_detector.core.resize import network_input, shrunk
+from darknet_detector.core.resize import network_input
 from darknet_detector.core.source import SourceImage
 from darknet_detector.core.tiles import Found, Tile, merge, plan_tiles, to_photo
 from darknet_detector.engines import heads
@@ -195,14 +196,16 @@ class OnnxEngine:
         picture = None  # the Darknet image to draw on: the photo, or a large photo's shrunk copy
         if source.large:
             # The network input of the full decode without Darknet's 12-byte float image of the photo.
-            pixels = upright_pixels(source, self._darknet)
+            stored = stored_pixels(source, lambda: self._darknet)
             lap("decode_image")
-            tensor = network_input(pixels, net.width, net.height, net.letterbox)
+            orientation = source.info.orientation
+            tensor = network_input(orient(stored, orientation), net.width, net.height, net.letterbox)
             lap("letterbox")
-            if annotate:
-                picture = self._darknet.float_image(shrunk(pixels, source.drawn_factor))
+            if annotate:  # reduced as stored (contiguous rows, faster), then turned
+                drawn = orient(reduced(stored, source.drawn_factor), orientation)
+                picture = self._darknet.float_image(drawn)
                 lap("shrink")
-            del pixels
+            del stored
         else:
             picture = darknet_image(source, self._darknet)
             lap("decode_image")
@@ -255,7 +258,8 @@ class OnnxEngine:
         would end after tiling.deadline, the slowest tile so far being the estimate."""
         timings = {"decode_image": 0.0, "inference": 0.0, "tiles": 0.0}
         started = time.perf_counter()
-        pixels = upright_pixels(source, self._darknet)
+        stored = stored_pixels(source, lambda: self._darknet)
+        pixels = orient(stored, source.info.orientation)
         height, width = pixels.shape[:2]
         timings["decode_image"] = time.perf_counter() - started
         found, slowest, reason, done = Found.empty(), 0.0, None, len(tiles)
@@ -285,7 +289,7 @@ class OnnxEngine:
         if annotate:
             clock = time.perf_counter()
             png, drawn_size = self._draw_tiled(
-                source, pixels, candidates, threshold, Path(workdir) / RESULT_IMAGE
+                source, stored, candidates, threshold, Path(workdir) / RESULT_IMAGE
             )
             timings["draw"] = time.perf_counter() - clock
         header = f"{source.name}: Predicted in {timings['inference']:f} seconds."
@@ -324,11 +328,13 @@ class OnnxEngine:
         return boxes, probs, seconds
 
     def _draw_tiled(
-        self, source: SourceImage, pixels: np.ndarray, candidates: Candidates, threshold: float, path: Path
+        self, source: SourceImage, stored: np.ndarray, candidates: Candidates, threshold: float, path: Path
     ) -> tuple[Path, tuple[int, int]]:
-        """image-result.png of a tiled photo, drawn as without tiles: on the photo, or a large one's
-        shrunk copy (boxes are relative, so any scale takes them). Returns it and its size."""
-        picture = self._darknet.float_image(shrunk(pixels, source.drawn_factor))
+        """image-result.png of a tiled photo, drawn as without tiles: on the photo, or a large one's copy
+        reduced as stored, then turned (boxes are relative, so any scale takes them). Returns it and its
+        size."""
+        drawn = orient(reduced(stored, source.drawn_factor), source.info.orientation)
+        picture = self._darknet.float_image(drawn)
         glyphs = self._glyphs()
         self._darknet.draw_detections(
             picture.struct, candidates, threshold, self._c_names, glyphs, self.classes
