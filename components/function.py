@@ -8,6 +8,7 @@ import pulumi_aws as aws
 from darknet_detector.contract import (
     DEFAULT_EVENT_SOURCE,
     DEFAULT_LOG_RETENTION_DAYS,
+    DEFAULT_MAX_TILES,
     EVENT_BUS_ENV,
     EVENT_SOURCE_ENV,
     LAMBDA_MAX_EPHEMERAL_MB,
@@ -17,6 +18,7 @@ from darknet_detector.contract import (
     OUTPUT_BUCKET_ENV,
     RESERVED_VARIABLES,
     SQS_MAX_RETENTION_SECONDS,
+    TILES_OFF,
     DetectorConfig,
     event_source_problem,
 )
@@ -63,6 +65,11 @@ class DarknetFunctionArgs:
     """onnx (default) or darknet, the reference engine kept in the image."""
     threshold: float = 0.5
     """Detection threshold, above 0 and below 1 (Darknet's default 0.5)."""
+    tiles: str = TILES_OFF
+    """Sliced inference for requests that do not choose: off (default), auto, a grid COLUMNSxROWS or a
+    tile side in photo pixels, optionally :OVERLAP (docs/http-api.md, "Small objects: tiles")."""
+    max_tiles: int = DEFAULT_MAX_TILES
+    """The most tiles one photo is cut into, 1..1024; each costs about one detection's time."""
     input_prefix: str = "input/"
     """Objects created under this key prefix are processed."""
     output_prefix: str = "output/"
@@ -143,6 +150,8 @@ class DarknetFunctionArgs:
                 engine=self.engine,
                 model=self.model or DetectorConfig.model,
                 threshold=self.threshold,
+                tiles=self.tiles,
+                max_tiles=self.max_tiles,
                 input_prefix=self.input_prefix,
                 output_prefix=self.output_prefix,
                 log_level=self.log_level,

@@ -173,6 +173,7 @@ def put(settings: Settings, paths: tuple[str, ...], wait: bool, timeout: float, 
         "darknet-lambda invoke dog.jpg -o result.tar.gz",
         "darknet-lambda invoke dog.jpg -a --wait",
         "darknet-lambda invoke photo.jpg --threshold 0.25 --classes dog,person --json",
+        "darknet-lambda invoke panorama.jpg --tiles auto  # small objects in a large photo",
     )
 )
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
@@ -181,6 +182,9 @@ def put(settings: Settings, paths: tuple[str, ...], wait: bool, timeout: float, 
 @click.option("--wait", is_flag=True, help="with -a: wait for the result")
 @click.option("--threshold", type=float, help="keep boxes above this probability (0..1)")
 @click.option("--classes", help="only these classes, comma-separated (dog,person)")
+@click.option(
+    "--tiles", help="sliced inference: auto, off, a grid (3x2) or a tile side (640), optional :OVERLAP"
+)
 @click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True, help="seconds to wait")
 @click.option("--json", "as_json", is_flag=True, help="print the API's JSON answer")
 @pass_settings
@@ -192,6 +196,7 @@ def invoke(
     wait: bool,
     threshold: float | None,
     classes: str | None,
+    tiles: str | None,
     timeout: float,
     as_json: bool,
 ) -> None:
@@ -210,11 +215,15 @@ def invoke(
         params["threshold"] = str(threshold)
     if classes:
         params["classes"] = classes
+    if tiles:
+        params["tiles"] = tiles
     name = Path(file).name
     document: dict[str, Any]
     if len(data) > SYNC_BODY_LIMIT_BYTES:
         if params:
-            raise CliError("--threshold and --classes are not available for files sent through uploads")
+            raise CliError(
+                "--threshold, --classes and --tiles are not available for files sent through uploads"
+            )
         if not as_json:
             err.print(f"{name} is over {SYNC_BODY_LIMIT_BYTES} bytes: sending it through POST /uploads")
         form = api.upload(name, data, content_type)

@@ -63,6 +63,10 @@ MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ENGINE_ENV = "DETECTOR_ENGINE"
 MODEL_ENV = "DETECTOR_MODEL"
 THRESHOLD_ENV = "DETECTOR_THRESHOLD"
+TILES_ENV = "DETECTOR_TILES"
+"""The stack's sliced inference for requests that do not choose (see parse_tiles): off by default."""
+MAX_TILES_ENV = "DETECTOR_MAX_TILES"
+"""The most tiles one photo is cut into (besides the whole-photo pass)."""
 INPUT_PREFIX_ENV = "INPUT_PREFIX"
 OUTPUT_PREFIX_ENV = "OUTPUT_PREFIX"
 OUTPUT_BUCKET_ENV = "OUTPUT_BUCKET"
@@ -450,6 +454,103 @@ def threshold_problem(value: object) -> str | None:
     return None
 
 
+TILES_OFF = "off"
+TILES_AUTO = "auto"
+TILE_OVERLAP = 0.2
+"""The share of a tile's width (height) it has in common with its neighbour unless the request says."""
+MAX_TILE_OVERLAP = 0.5
+MIN_TILE_SIZE = 64
+"""The smallest tile side a request may ask for, in photo pixels."""
+AUTO_TILE_SCALE = 2.0
+"""`auto` cuts tiles of this many times the network's input size (832x832 photo pixels for a 416 network):
+measured on the panorama and pasted-objects photos of the tests (docs/performance.md, "Sliced inference")."""
+DEFAULT_MAX_TILES = 64
+"""The stack's default bound on tiles per photo; `auto` grows its tiles to stay within it."""
+MAX_TILES_LIMIT = 1024
+TILE_MERGE_IOS = 0.5
+"""Boxes of one class whose intersection covers more than this share of the smaller box are one object
+(greedy merging across tile edges, as SAHI's GREEDYNMM with its IOS metric)."""
+TILE_TAIL_SECONDS = 3.0
+"""Of the invocation's remaining time, what is kept for merging, drawing and writing the outputs after the
+last tile: a tile that would end later is not started."""
+TILES_SYNTAX = (
+    "tiles is auto, off, a grid COLUMNSxROWS (3x2) or a square tile side in photo pixels (640), "
+    f"optionally followed by :OVERLAP, a fraction from 0 to {MAX_TILE_OVERLAP} (640:0.25; default "
+    f"{TILE_OVERLAP})"
+)
+_TILES = re.compile(r"(?:(auto)|(\d{1,3})x(\d{1,3})|(\d{1,6}))(?::(\d*\.?\d+))?")
+
+
+@dataclass(frozen=True)
+class TileSpec:
+    """How a photo is cut for sliced inference: `auto` (no columns, rows or size), a grid of columns x rows,
+    or square tiles of `size` photo pixels; neighbours share `overlap` of a tile's side."""
+
+    columns: int = 0
+    rows: int = 0
+    size: int = 0
+    overlap: float = TILE_OVERLAP
+
+    @property
+    def auto(self) -> bool:
+        return not (self.columns or self.size)
+
+    @property
+    def explicit_count(self) -> int | None:
+        """A grid's tile count, known before the photo's size is."""
+        return self.columns * self.rows if self.columns else None
+
+    def __str__(self) -> str:
+        shape = f"{self.columns}x{self.rows}" if self.columns else str(self.size) if self.size else TILES_AUTO
+        return shape if self.overlap == TILE_OVERLAP else f"{shape}:{self.overlap:g}"
+
+
+def parse_tiles(value: object) -> TileSpec | None:
+    """A tiles option or setting (TILES_SYNTAX) as a TileSpec, None for off; ValueError names the problem."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not text; {TILES_SYNTAX}")
+    text = value.strip().lower()
+    if text == TILES_OFF:
+        return None
+    match = _TILES.fullmatch(text)
+    if not match:
+        raise ValueError(f"{value!r} is not a tiling; {TILES_SYNTAX}")
+    _auto, columns, rows, size, overlap = match.groups()
+    spec = TileSpec(
+        columns=int(columns or 0),
+        rows=int(rows or 0),
+        size=int(size or 0),
+        overlap=TILE_OVERLAP if overlap is None else float(overlap),
+    )
+    if not 0 <= spec.overlap <= MAX_TILE_OVERLAP:
+        raise ValueError(f"overlap {spec.overlap:g} is outside 0..{MAX_TILE_OVERLAP}; {TILES_SYNTAX}")
+    if columns is not None and spec.columns * spec.rows < 1:
+        raise ValueError(f"{value!r} has no tiles; {TILES_SYNTAX}")
+    if size is not None and spec.size < MIN_TILE_SIZE:
+        raise ValueError(f"a tile side of {spec.size} is below {MIN_TILE_SIZE} pixels; {TILES_SYNTAX}")
+    return spec
+
+
+def tiles_problem(value: object) -> str | None:
+    try:
+        parse_tiles(value)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def too_many_tiles(count: int, max_tiles: int) -> str | None:
+    """The message of an explicit tiling over the stack's bound, None within it."""
+    if count <= max_tiles:
+        return None
+    return (
+        f"the tiling asks for {count} tiles; this function runs at most {max_tiles} per photo "
+        f"({MAX_TILES_ENV}): ask for fewer or larger tiles, or tiles=auto"
+    )
+
+
 def prefix_problem(prefix: object) -> str | None:
     if not isinstance(prefix, str) or not prefix or not prefix.endswith("/") or prefix.startswith("/"):
         return f"{prefix!r} must be a key prefix like 'input/' (not empty, ending in '/', no leading '/')"
@@ -479,6 +580,8 @@ class DetectorConfig:
     engine: str = "onnx"
     model: str = DEFAULT_MODEL
     threshold: float = 0.5
+    tiles: str = TILES_OFF
+    max_tiles: int = DEFAULT_MAX_TILES
     input_prefix: str = "input/"
     output_prefix: str = "output/"
     output_bucket: str | None = None
@@ -491,6 +594,10 @@ class DetectorConfig:
             else f"{self.engine!r} is not one of {', '.join(ENGINES)}",
             "model": model_name_problem(self.model),
             "threshold": threshold_problem(self.threshold),
+            "tiles": tiles_problem(self.tiles),
+            "max_tiles": None
+            if isinstance(self.max_tiles, int) and 1 <= self.max_tiles <= MAX_TILES_LIMIT
+            else f"{self.max_tiles!r} is not a whole number from 1 to {MAX_TILES_LIMIT}",
             "input_prefix": prefix_problem(self.input_prefix),
             "output_prefix": prefix_problem(self.output_prefix),
             "log_level": None
@@ -500,6 +607,12 @@ class DetectorConfig:
         for setting, problem in problems.items():
             if problem:
                 raise ContractError(setting, problem)
+        spec = parse_tiles(self.tiles)
+        grid = too_many_tiles(spec.explicit_count or 0, self.max_tiles) if spec else None
+        if grid:
+            raise ContractError("tiles", grid)
+        if spec and self.engine == "darknet":
+            raise ContractError("tiles", "the darknet engine detects on whole images only: leave tiles off")
         overlap = overlap_problem(self.input_prefix, self.output_prefix)
         if overlap:
             raise ContractError("output_prefix", overlap)
@@ -521,6 +634,8 @@ class DetectorConfig:
             ENGINE_ENV: self.engine,
             MODEL_ENV: self.model,
             THRESHOLD_ENV: repr(float(self.threshold)),
+            TILES_ENV: self.tiles,
+            MAX_TILES_ENV: str(self.max_tiles),
             **self.shared_environment(),
         }
         if self.output_bucket is not None:
@@ -540,6 +655,11 @@ class DetectorConfig:
                     values[field.name] = float(raw)
                 except ValueError:
                     raise ContractError(field.name, f"{raw!r} is not a number") from None
+            elif field.name == "max_tiles":
+                try:
+                    values[field.name] = int(raw)
+                except ValueError:
+                    raise ContractError(field.name, f"{raw!r} is not a whole number") from None
             elif field.name in ("engine", "log_level"):
                 values[field.name] = raw.lower() if field.name == "engine" else raw.upper()
             else:
@@ -551,6 +671,8 @@ _VARIABLES = {
     "engine": ENGINE_ENV,
     "model": MODEL_ENV,
     "threshold": THRESHOLD_ENV,
+    "tiles": TILES_ENV,
+    "max_tiles": MAX_TILES_ENV,
     "input_prefix": INPUT_PREFIX_ENV,
     "output_prefix": OUTPUT_PREFIX_ENV,
     "output_bucket": OUTPUT_BUCKET_ENV,

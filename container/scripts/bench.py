@@ -26,7 +26,10 @@ What it measures, and how:
 - Large photos: dog.jpg enlarged to 12 MP (4000x3000) and 48 MP (8000x6000) JPEGs (quality 90, small
   enough for the HTTP path), each in a fresh container at the 1024 MB share: latency and peak memory
   of a photo detected on Darknet's float image (12 MP) and of one whose network input is computed from
-  its 8-bit pixels (48 MP); both are decoded whole.
+  its 8-bit pixels (48 MP); both are decoded whole. Then each without and with sliced inference (the
+  stack's DETECTOR_TILES off and auto) at 1024 MB and at the components' default 1769 MB (`make tune`'s
+  balanced size), CPU share MB/1769: warm latency, the emulator's billed duration, peak memory and cost
+  per million at x86 prices. `--tiles-only` measures just that.
 
 Containers run one at a time (timings on a 2-core machine would otherwise disturb each other) and are
 always removed. The last line of output is one JSON object for the README and CI logs.
@@ -53,7 +56,7 @@ from local_lambda import DEFAULT_IMAGE, LocalLambda, file_from_image
 
 from darknet_detector.building.convert import convert, parse_cfg, write_random_weights
 from darknet_detector.building.model_dir import assemble
-from darknet_detector.contract import DEFAULT_MODEL, MODEL_ENV, reference_tag
+from darknet_detector.contract import DEFAULT_MODEL, LAMBDA_MB_PER_VCPU, MODEL_ENV, TILES_ENV, reference_tag
 from darknet_detector.engines.optimised_graph import PLAIN_GRAPH_ENV, SESSION_READY_LOG
 
 SCRIPTS = Path(__file__).resolve().parent
@@ -74,6 +77,13 @@ INVOKE_TIMEOUT_SECONDS = 300
 DOCKER_TIMEOUT_SECONDS = 300
 STAGE_BUILD_TIMEOUT_SECONDS = 1200
 LARGE_PHOTOS = {"12mp": (4000, 3000), "48mp": (8000, 6000)}
+# Sliced inference on the large photos: without tiles and with tiles=auto, at the smallest size the project
+# deploys and at the components' default (`make tune`'s balanced size for yolov3-tiny).
+TILED_SIZES_MB = (1024, LAMBDA_MB_PER_VCPU)
+TILINGS = ("off", "auto")
+PRICE_PER_GB_SECOND = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
+PRICE_PER_MILLION_REQUESTS = 0.20
+MB_PER_GB = 1024
 LARGE_PHOTO_QUALITY = 90
 GOAL_SPEEDUP = 10.0
 GOAL_COLD_START_SECONDS = 1.0
@@ -126,6 +136,12 @@ class EngineTiming:
             "peak_memory_mib": round(self.peak_bytes / 2**20, 1) if self.peak_bytes else None,
             **({"error": self.error} if self.error else {}),
         }
+
+
+def cost_per_million(billed_ms: float, memory_mb: int, architecture: str = "x86_64") -> float:
+    """Dollars for a million invocations of billed_ms each at memory_mb, requests included."""
+    gb_seconds = billed_ms / 1000 * memory_mb / MB_PER_GB
+    return 1e6 * gb_seconds * PRICE_PER_GB_SECOND[architecture] + PRICE_PER_MILLION_REQUESTS
 
 
 def median(values: list[float]) -> float | None:
@@ -399,6 +415,66 @@ def time_large_photos(image: str, photo: bytes, limits: Limits, warm_calls: int)
     return timings
 
 
+def time_tiled_photos(image: str, photo: bytes, warm_calls: int) -> list[dict]:
+    """Each large photo without and with tiles=auto (the stack's DETECTOR_TILES) at TILED_SIZES_MB, one
+    fresh container each: warm latency, Lambda's billed duration, peak memory and cost per million."""
+    rows = []
+    for name, size in LARGE_PHOTOS.items():
+        event = large_photo_event(photo, size)
+        for memory_mb in TILED_SIZES_MB:
+            cpus = round(memory_mb / LAMBDA_MB_PER_VCPU, 3)
+            for tiles in TILINGS:
+                limits = Limits(
+                    f"{name}_mem{memory_mb}_{tiles}",
+                    f"{name}, {memory_mb} MB, tiles {tiles}",
+                    cpus,
+                    memory_mb,
+                )
+                timing = time_engine(
+                    image,
+                    DEFAULT_ENGINE,
+                    limits,
+                    event,
+                    warm_calls,
+                    cold_starts=1,
+                    extra_env={TILES_ENV: tiles},
+                )
+                billed = median(timing.billed_ms)
+                summary = timing.summary()
+                rows.append(
+                    {
+                        "photo": name,
+                        "memory_mb": memory_mb,
+                        "tiles": tiles,
+                        "warm_ms": summary["warm_ms"],
+                        "billed_ms": billed,
+                        "peak_memory_mib": summary["peak_memory_mib"],
+                        "cost_per_million_x86": round(cost_per_million(billed, memory_mb), 2)
+                        if billed
+                        else None,
+                        **({"error": timing.error} if timing.error else {}),
+                    }
+                )
+    return rows
+
+
+def tiled_table(rows: list[dict], warm_calls: int) -> list[str]:
+    lines = [
+        f"large photos without and with tiles=auto (dog.jpg enlarged, JPEG): {warm_calls} warm calls each",
+        f"{'photo':<6}{'memory':>9}{'tiles':>7}{'warm p50':>13}{'p90':>13}{'billed':>12}"
+        f"{'peak mem':>11}{'$/M x86':>10}",
+    ]
+    for row in rows:
+        lines.append(
+            f"{row['photo']:<6}{row['memory_mb']:>6} MB{row['tiles']:>7}"
+            f"{fmt(row['warm_ms']['median'], ' ms', 1):>13}"
+            f"{fmt(row['warm_ms']['p90'], ' ms', 1):>13}{fmt(row['billed_ms'], ' ms'):>12}"
+            f"{fmt(row['peak_memory_mib'], ' MiB'):>11}{fmt(row['cost_per_million_x86'], '', 2):>10}"
+            + (f"  ERROR {row['error']}" if "error" in row else "")
+        )
+    return lines
+
+
 def timing_cfg(cfg_text: str) -> str:
     """Darknet's training cfg as one deploys it: batch 1 (its own "Testing" lines), at the cfg's size."""
     for key in ("batch", "subdivisions"):
@@ -543,6 +619,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cold-start-only", action="store_true", help="only the cold-start comparison by graph"
     )
+    parser.add_argument(
+        "--tiles-only", action="store_true", help="only the large photos without and with tiles=auto"
+    )
     args = parser.parse_args(argv)
     began = time.perf_counter()
     models_to_time = timing_models(os.environ.get(TIMING_MODELS_ENV, ""))
@@ -557,6 +636,11 @@ def main(argv: list[str] | None = None) -> int:
     progress(f"{sizes[DEFAULT_ENGINE].line()}; on {host['cpu']}, {host['cores']} cores")
     dog = file_from_image(args.image, SAMPLE_IMAGE)
     event = make_api_event(dog)
+    if args.tiles_only:
+        tiled_rows = time_tiled_photos(args.image, dog, args.photo_calls)
+        print("\n".join(["", *tiled_table(tiled_rows, args.photo_calls)]))
+        print(json.dumps({"image": args.image, "machine": host, "tiled_photos": tiled_rows}))
+        return 1 if any("error" in row for row in tiled_rows) else 0
     settings = (
         Limits("unrestricted", f"{host['cores']} CPUs (unrestricted)"),
         Limits("cpus0.6_mem1024m", "0.6 CPU, 1024 MB", cpus=0.6, memory_mb=1024),
@@ -582,6 +666,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
 
     photo_timings = time_large_photos(args.image, dog, settings[1], args.photo_calls)
+    tiled_rows = time_tiled_photos(args.image, dog, args.photo_calls)
 
     model_timings: dict[str, list[EngineTiming]] = {}
     inputs: dict[str, str] = {}
@@ -643,6 +728,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *table(f"{model} on large photos (JPEG): {args.photo_calls} warm calls each", photo_timings),
         "",
+        *tiled_table(tiled_rows, args.photo_calls),
+        "",
         *(
             line
             for timed, group in model_timings.items()
@@ -687,6 +774,7 @@ def main(argv: list[str] | None = None) -> int:
         "peak_memory_source": peak_source,
         "goals": goals,
         "large_photos": {"warm_calls": args.photo_calls, "results": grouped(photo_timings)},
+        "tiled_photos": {"warm_calls": args.photo_calls, "rows": tiled_rows},
         "original_example": {"model": ORIGINAL_MODEL, "lambda_seconds_per_image": ORIGINAL_SECONDS},
         "timing_models": {
             timed: {

@@ -30,10 +30,14 @@ from dataclasses import dataclass
 
 from bench import (
     DEFAULT_ENGINE,
+    MB_PER_GB,
     ORIGINAL_SECONDS,
+    PRICE_PER_GB_SECOND,
+    PRICE_PER_MILLION_REQUESTS,
     SAMPLE_IMAGE,
     EngineTiming,
     Limits,
+    cost_per_million,
     file_from_image,
     machine,
     median,
@@ -47,17 +51,8 @@ from darknet_detector.contract import LAMBDA_MB_PER_VCPU
 MEMORY_SIZES_MB = (1024, 1536, LAMBDA_MB_PER_VCPU, 2048, 3008, 2 * LAMBDA_MB_PER_VCPU)
 # AWS Lambda list prices, us-east-1 (first pricing tier): per GB-second of billed duration by
 # architecture, and per request.
-PRICE_PER_GB_SECOND = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
-PRICE_PER_MILLION_REQUESTS = 0.20
-MB_PER_GB = 1024
 ORIGINAL_MEMORY_MB = 1024
 BALANCED_COST_MARGIN = 0.10
-
-
-def cost_per_million(billed_ms: float, memory_mb: int, architecture: str = "x86_64") -> float:
-    """Dollars for a million invocations of billed_ms each at memory_mb, requests included."""
-    gb_seconds = billed_ms / 1000 * memory_mb / MB_PER_GB
-    return 1e6 * gb_seconds * PRICE_PER_GB_SECOND[architecture] + PRICE_PER_MILLION_REQUESTS
 
 
 def percentile(values: list[float], percent: int) -> float | None:

@@ -244,7 +244,7 @@ def test_a_lower_threshold_in_the_query_string_finds_more(stack, dog_file):
         )  # fmt: skip
         assert status == 200, body[:300]
         answers[threshold] = json.loads(body)
-    assert answers["0.1"]["options"] == {"threshold": 0.1, "classes": None}
+    assert answers["0.1"]["options"] == {"threshold": 0.1, "classes": None, "tiles": "off"}
     assert len(detected(answers["0.1"])) > len(detected(answers["0.7"]))
     assert min(d["confidence"] for d in answers["0.1"]["detections"]) < 0.5
 
@@ -270,7 +270,7 @@ def test_options_as_curl_form_fields(stack, dog_file):
     document = json.loads(body)
     assert status == 200, body[:300]
     assert set(detected(document)) == {"dog", "truck"}
-    assert document["options"] == {"threshold": 0.25, "classes": ["dog", "truck"]}
+    assert document["options"] == {"threshold": 0.25, "classes": ["dog", "truck"], "tiles": "off"}
 
 
 def test_options_beside_the_image_of_a_json_body(stack, dog_jpg, tmp_path):
@@ -304,7 +304,7 @@ def test_options_reach_the_tar_gz_and_the_asynchronous_result(stack, dog_file, d
     location = response.json()["location"].removeprefix(f"s3://{stack.bucket}/")
     document = stack.wait_for_folder(location, timeout=60)
     assert set(detected(document)) == {"bicycle"}
-    assert document["options"] == {"threshold": 0.3, "classes": ["bicycle"]}
+    assert document["options"] == {"threshold": 0.3, "classes": ["bicycle"], "tiles": "off"}
 
 
 @pytest.mark.parametrize(

@@ -177,3 +177,75 @@ def broken(photo: bytes) -> dict[str, tuple[bytes, str]]:
         "jpeg-no-scan": (photo[:start_of_scan] + b"\xff\xd9", "corrupt_image"),
         "jpeg-garbage-header": (photo[:4] + b"\x00" * 100 + photo[-2:], "corrupt_image"),
     }
+
+
+# Darknet's own boxes (left, top, right, bottom) of whole objects in the samples (yolov3-tiny, dog.jpg's
+# dog, person.jpg's person, eagle.jpg's bird, giraffe.jpg's giraffe): crops that the sliced inference
+# tests paste into large photos. (person.jpg's horse, cut out alone, is taken for a sheep.)
+SAMPLE_OBJECTS = {
+    "dog": ("dog.jpg", (129, 186, 369, 517)),
+    "person": ("person.jpg", (183, 105, 276, 379)),
+    "bird": ("eagle.jpg", (136, 99, 622, 422)),
+    "giraffe": ("giraffe.jpg", (153, 0, 439, 462)),
+}
+PANORAMA_SIZE = (12000, 1500)
+PANORAMA_DOGS = 6
+PANORAMA_DOG_HEIGHT = 600
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A generated photo and the objects placed in it: (class, (left, top, right, bottom))."""
+
+    data: bytes
+    size: tuple[int, int]
+    objects: list[tuple[str, tuple[int, int, int, int]]]
+
+
+def background(size: tuple[int, int], seed: int) -> Image.Image:
+    """A plain, slightly grainy grey ground: no object of its own for the detector to find."""
+    import numpy as np
+
+    width, height = size
+    rng = np.random.default_rng(seed)
+    coarse = rng.normal(128.0, 12.0, (height // 50 + 1, width // 50 + 1, 3)).clip(0, 255).astype(np.uint8)
+    ground = Image.fromarray(coarse).resize(size, Image.BILINEAR)
+    return ground
+
+
+def paste(
+    ground: Image.Image, photo: bytes, box: tuple[int, int, int, int], height: int, at: tuple[int, int]
+):
+    """The box of photo scaled to height pixels, pasted with its top-left corner at `at`; its box there."""
+    part = upright(photo).crop(box)
+    width = round(part.width * height / part.height)
+    ground.paste(part.resize((width, height), Image.BILINEAR), at)
+    return (at[0], at[1], at[0] + width, at[1] + height)
+
+
+def panorama(dog_jpg: bytes, count: int = PANORAMA_DOGS, dog_height: int = PANORAMA_DOG_HEIGHT) -> Scene:
+    """A 12000x1500 panorama of dog.jpg's dog `count` times side by side, at staggered heights: shrunk
+    whole to a 416 network each dog is about 20 pixels tall and none is found."""
+    width, height = PANORAMA_SIZE
+    ground = background(PANORAMA_SIZE, seed=6)
+    objects = []
+    for i in range(count):
+        left = round((i + 0.5) * width / count) - dog_height // 3
+        top = (height - dog_height) * (i % 3) // 2
+        objects.append(("dog", paste(ground, dog_jpg, SAMPLE_OBJECTS["dog"][1], dog_height, (left, top))))
+    return Scene(encode(ground, "JPEG", quality=90), PANORAMA_SIZE, objects)
+
+
+def pasted_objects(samples: dict[str, bytes], object_height: int = 500, name: str = "48mp") -> Scene:
+    """A 48 MP photo with one crop of each SAMPLE_OBJECTS (samples: file name -> bytes) pasted in,
+    object_height pixels tall, spread over the frame: about 26 pixels each once shrunk whole."""
+    size = MEGAPIXEL_SIZES[name]
+    ground = background(size, seed=48)
+    objects = []
+    for i, (label, (file, box)) in enumerate(SAMPLE_OBJECTS.items()):
+        at = (
+            size[0] * (2 * i + 1) // (2 * len(SAMPLE_OBJECTS)) - object_height // 2,
+            size[1] * (1 + i % 3) // 4,
+        )
+        objects.append((label, paste(ground, samples[file], box, object_height, at)))
+    return Scene(encode(ground, "JPEG", quality=90), size, objects)

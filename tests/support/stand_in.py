@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from darknet_detector.contract import DEFAULT_MODEL, RESULT_IMAGE
-from darknet_detector.core.detection import Detection, DetectionRun
+from darknet_detector.core.detection import Detection, DetectionRun, Tiling
 from darknet_detector.core.source import SourceImage
 
 # What the stand-in "finds" in every image: a dog above the default threshold, a person below it.
@@ -24,6 +24,7 @@ class StandInEngine:
     def __init__(self) -> None:
         self.calls: list[SourceImage] = []
         self.annotated: list[bool] = []
+        self.tilings: list[Tiling | None] = []
 
     def detect(
         self,
@@ -33,8 +34,10 @@ class StandInEngine:
         annotate: bool = True,
         threshold: float | None = None,
         classes: frozenset[str] = frozenset(),
+        tiling: Tiling | None = None,
     ) -> DetectionRun:
         self.calls.append(source)
+        self.tilings.append(tiling)
         self.annotated.append(annotate)
         annotated = None
         if annotate:

@@ -133,11 +133,11 @@ def dog(tmp_path):
 
 
 def test_sync_prints_darknet_lines(api, dog):
-    result = api.run("invoke", str(dog), "--threshold", "0.25", "--classes", "dog,car")
+    result = api.run("invoke", str(dog), "--threshold", "0.25", "--classes", "dog,car", "--tiles", "3x2:0.1")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [f"{dog}: Predicted in 0.028 seconds.", "dog: 57%", "car: 52%"]
     _, path, headers, body = StandInApi.seen[0]
-    assert path == "/v1/detect?threshold=0.25&classes=dog%2Ccar"
+    assert path == "/v1/detect?threshold=0.25&classes=dog%2Ccar&tiles=3x2%3A0.1"
     assert headers["Content-Type"] == "image/jpeg" and body == dog.read_bytes()
     assert json.loads(api.run("invoke", str(dog), "--json").stdout) == DOCUMENT
 

@@ -86,9 +86,13 @@ def test_async_job_round_trip():
 
 
 def test_an_async_job_carries_the_request_s_options_and_one_without_them_keeps_the_defaults():
-    options = DetectOptions(threshold=0.25, classes=frozenset({"dog", "person"}))
+    options = DetectOptions(threshold=0.25, classes=frozenset({"dog", "person"}), tiles="3x2")
     payload = make_async_job("6f1c5a8e-3d0b-4f59-9a55-0c2a6b7f4e21", "bucket", b"x", "r.jpg", options)
-    assert payload["darknet_job"]["options"] == {"threshold": 0.25, "classes": ["dog", "person"]}
+    assert payload["darknet_job"]["options"] == {
+        "threshold": 0.25,
+        "classes": ["dog", "person"],
+        "tiles": "3x2",
+    }
     assert parse_async_job(payload).options == options
     del payload["darknet_job"]["options"]
     assert parse_async_job(payload).options == DetectOptions()

@@ -8,7 +8,7 @@ import io
 import json
 import tarfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import boto3
 import pytest
@@ -530,7 +530,10 @@ def test_without_options_the_stack_s_threshold_and_every_class_apply_and_are_ech
     status, _, body = call(small_jpeg)
     document = json.loads(body)
     assert (status, detected(body)) == (200, ["dog"])
-    assert document["options"] == {"threshold": 0.5, "classes": None} and document["threshold"] == 0.5
+    assert (
+        document["options"] == {"threshold": 0.5, "classes": None, "tiles": "off"}
+        and document["threshold"] == 0.5
+    )
 
 
 @pytest.mark.parametrize(
@@ -542,7 +545,11 @@ def test_a_threshold_in_the_query_string_is_used_and_echoed(call, api_event, sma
     status, _, body = call(b"", event=with_query(api_event(small_jpeg), query))
     document = json.loads(body)
     assert (status, detected(body)) == (200, ["dog", "person"]), body
-    assert document["threshold"] == 0.25 and document["options"] == {"threshold": 0.25, "classes": None}
+    assert document["threshold"] == 0.25 and document["options"] == {
+        "threshold": 0.25,
+        "classes": None,
+        "tiles": "off",
+    }
     assert "person: 30%" in document["result_out"]
 
 
@@ -566,7 +573,7 @@ def test_options_as_multipart_form_fields(call, small_jpeg):
     )
     status, _, answer = call(body, {"Content-Type": content_type})
     assert (status, detected(answer)) == (200, ["dog"])
-    assert json.loads(answer)["options"] == {"threshold": 0.25, "classes": ["dog"]}
+    assert json.loads(answer)["options"] == {"threshold": 0.25, "classes": ["dog"], "tiles": "off"}
 
 
 @pytest.mark.parametrize(
@@ -671,9 +678,10 @@ def test_async_requests_carry_their_options_into_the_job(call, api_event, small_
         {"threshold": ["0.2"], "classes": ["person"]},
     )
     status, _, body = call(b"", event=event)
-    assert (status, json.loads(body)["options"]) == (202, {"threshold": 0.2, "classes": ["person"]})
+    options = {"threshold": 0.2, "classes": ["person"], "tiles": "off"}
+    assert (status, json.loads(body)["options"]) == (202, options)
     (job,) = call.sent
-    assert job["darknet_job"]["options"] == {"threshold": 0.2, "classes": ["person"]}
+    assert job["darknet_job"]["options"] == options
 
 
 def test_a_bad_option_on_an_async_request_is_400_and_sends_nothing(call, api_event, small_jpeg):
@@ -742,3 +750,61 @@ def test_accept_must_admit_the_format_s_media_type(call, api_event, small_jpeg, 
     assert answered == status, body
     if status == 406:
         assert error_of(body)["code"] == "not_acceptable" and "application/xml" in error_of(body)["message"]
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "used"),
+    [
+        ("query", "auto", "auto"),
+        ("query", " 3X2 ", "3x2"),
+        ("form", "640:0.25", "640:0.25"),
+        ("json", "auto:0.3", "auto:0.3"),
+        ("json", 640, "640"),
+        ("query", "off", "off"),
+    ],
+)
+def test_tiles_are_taken_wherever_threshold_is_and_echoed(call, api_event, small_jpeg, where, value, used):
+    status, _, body = call_with_option(call, api_event, small_jpeg, where, "tiles", value)
+    assert status == 200, body
+    assert json.loads(body)["options"]["tiles"] == used
+
+
+def test_the_stack_s_tiles_apply_when_the_request_sets_none(call, settings, small_jpeg):
+    status, _, body = call(small_jpeg, settings_=replace(settings, tiles="2x2"))
+    assert (status, json.loads(body)["options"]["tiles"]) == (200, "2x2")
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "code", "says"),
+    [
+        ("query", "sometimes", "bad_tiles", "COLUMNSxROWS"),
+        ("form", "0x3", "bad_tiles", "no tiles"),
+        ("json", "640:0.9", "bad_tiles", "overlap"),
+        ("json", True, "bad_tiles", "COLUMNSxROWS"),
+        ("query", "32", "bad_tiles", "below 64"),
+        ("query", "10x10", "too_many_tiles", "at most 64"),
+    ],
+)
+def test_bad_tiles_are_400_with_their_code(call, api_event, small_jpeg, where, value, code, says):
+    status, _, body = call_with_option(call, api_event, small_jpeg, where, "tiles", value)
+    error = error_of(body)
+    assert (status, error["code"]) == (400, code), error
+    assert says in error["message"] and "tiles=auto" in error["message"]
+
+
+def test_two_different_tilings_are_400(call, api_event, small_jpeg):
+    form, content_type = multipart([("tiles", None, b"auto"), ("image", "a.jpg", small_jpeg)])
+    event = with_query(api_event(form, {"Content-Type": content_type}), {"tiles": ["3x2"]})
+    status, _, body = call(b"", event=event)
+    assert (status, error_of(body)["code"]) == (400, "bad_tiles")
+
+
+def call_with_option(call, api_event, image: bytes, where: str, name: str, value):
+    """POST image with one option in the query string, a form field or the JSON body."""
+    if where == "query":
+        return call(b"", event=with_query(api_event(image), {name: [str(value)]}))
+    if where == "form":
+        form, content_type = multipart([(name, None, str(value).encode()), ("image", "a.jpg", image)])
+        return call(form, {"Content-Type": content_type})
+    document = {"image": base64.b64encode(image).decode(), name: value}
+    return call(json.dumps(document).encode(), {"Content-Type": "application/json"})

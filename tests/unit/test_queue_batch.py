@@ -45,6 +45,7 @@ def context() -> SimpleNamespace:
         memory_limit_in_mb=2048,
         invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:darknet",
         aws_request_id=str(uuid.uuid4()),
+        get_remaining_time_in_millis=lambda: 60_000,
     )
 
 

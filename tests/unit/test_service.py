@@ -6,9 +6,12 @@ order of writes, error records, HTTP answers), while tests/container proves the 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import tarfile
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
 import pytest
@@ -16,9 +19,9 @@ from botocore.config import Config
 from moto import mock_aws
 from support.stand_in import StandInEngine
 
-from darknet_detector.contract import RESULT_IMAGE, RESULT_JSON, RESULT_TEXT
+from darknet_detector.contract import RESULT_IMAGE, RESULT_JSON, RESULT_TEXT, TILE_TAIL_SECONDS, TileSpec
 from darknet_detector.core import pipeline as service_module
-from darknet_detector.core.detection import DetectionRun, DetectOptions
+from darknet_detector.core.detection import DetectionRun, DetectOptions, Tiling
 from darknet_detector.core.images import ImageTooLarge
 from darknet_detector.core.pipeline import (
     WORKDIR_PREFIX,
@@ -36,6 +39,7 @@ from darknet_detector.core.pipeline import (
 from darknet_detector.core.requests import S3ObjectRequest, parse_async_job
 from darknet_detector.core.settings import Settings
 from darknet_detector.core.source import SourceImage
+from darknet_detector.serving import handler
 
 BUCKET = "detector-bucket"
 REQUEST_ID = "6f1c5a8e-3d0b-4f59-9a55-0c2a6b7f4e21"
@@ -171,7 +175,8 @@ def test_a_job_s_options_decide_its_stored_result(s3, settings, small_jpeg):
     submit_job(small_jpeg, REQUEST_ID, settings, sent.append, options)
     document = process_job(parse_async_job(sent[0]), s3, StandInEngine(), settings)
     assert [d["class"] for d in document["detections"]] == ["person"]
-    assert document["options"] == {"threshold": 0.2, "classes": ["person"]} and document["threshold"] == 0.2
+    assert document["options"] == {"threshold": 0.2, "classes": ["person"], "tiles": "off"}
+    assert document["threshold"] == 0.2
     text = s3.get_object(Bucket=BUCKET, Key=f"output/{REQUEST_ID}/result.out")["Body"].read().decode()
     assert "person: 30%" in text and "dog" not in text
 
@@ -257,3 +262,20 @@ def test_the_engine_gets_the_upright_size_and_a_name_without_folders(settings, s
     (source,) = engine.calls
     assert (source.name, source.large, source.info.kind) == ("request.jpg", False, "jpeg")
     assert source.data == small_jpeg
+
+
+def test_the_stack_s_tiles_and_the_invocation_s_deadline_reach_the_engine(s3, settings, small_jpeg):
+    """A job without tiles runs the stack's, bounded by the deadline the handler computed."""
+    engine, sent = StandInEngine(), []
+    stack = dataclasses.replace(settings, tiles="auto:0.3", max_tiles=9)
+    submit_job(small_jpeg, REQUEST_ID, stack, sent.append, DetectOptions(threshold=0.4))
+    document = process_job(parse_async_job(sent[0]), s3, engine, stack, deadline=123.0)
+    assert engine.tilings == [Tiling(TileSpec(overlap=0.3), 9, 123.0)]
+    assert document["options"]["tiles"] == "auto:0.3"
+
+
+def test_the_handler_s_deadline_keeps_the_tail_for_the_outputs():
+    context = SimpleNamespace(get_remaining_time_in_millis=lambda: 10_000)
+    before = time.monotonic()
+    bound = handler.deadline(context)
+    assert before + 10 - TILE_TAIL_SECONDS <= bound <= time.monotonic() + 10 - TILE_TAIL_SECONDS

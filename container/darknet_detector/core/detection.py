@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
+
+from darknet_detector.contract import TileSpec
 
 if TYPE_CHECKING:  # the command reads results with Detection and has no decoders
     from darknet_detector.core.source import SourceImage
@@ -123,6 +125,8 @@ class DetectionRun:
     # photo over contract.DRAWN_MAX_PIXELS.
     drawn_size: tuple[int, int] | None = None
     drawn_factor: int = 1
+    # Set when sliced inference was asked for: result.json's `tiles` (what was planned, run, and why not all).
+    tiling: dict | None = None
 
     def png_bytes(self) -> bytes:
         """image-result.png's bytes; only a run asked to annotate drew one."""
@@ -146,20 +150,43 @@ class DetectOptions:
     """What one request may change about a detection; the defaults are the stack's.
 
     threshold None keeps the engine's (the function's DETECTOR_THRESHOLD); an empty classes keeps
-    every class. Names in classes are the model's class names, already checked by the caller."""
+    every class. Names in classes are the model's class names, already checked by the caller. tiles is
+    a checked tiling (contract.parse_tiles' text), None for the stack's (DETECTOR_TILES), which the
+    pipeline fills in with_tiles_default. deadline is not the request's but the invocation's: the
+    time.monotonic() by which the last tile must have finished (None: no bound)."""
 
     threshold: float | None = None
     classes: frozenset[str] = frozenset()
+    tiles: str | None = None
+    deadline: float | None = field(default=None, compare=False)
 
     def threshold_or(self, default: float) -> float:
         return default if self.threshold is None else self.threshold
 
+    def with_tiles_default(self, default: str) -> DetectOptions:
+        return self if self.tiles is not None else replace(self, tiles=default)
+
     def as_dict(self, default_threshold: float) -> dict:
-        """What result.json's `options` records: the threshold used and the classes kept (null: all)."""
-        return {"threshold": self.threshold_or(default_threshold), "classes": sorted(self.classes) or None}
+        """What result.json's `options` records: the threshold used, the classes kept (null: all) and the
+        tiling asked for (null: the stack's, when the answer was refused before it was known)."""
+        return {
+            "threshold": self.threshold_or(default_threshold),
+            "classes": sorted(self.classes) or None,
+            "tiles": self.tiles,
+        }
 
 
 DEFAULT_OPTIONS = DetectOptions()
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """Sliced inference as one detection is to run it: the tiling, the stack's bound on tiles and the
+    invocation's deadline (time.monotonic(); None: no bound)."""
+
+    spec: TileSpec
+    max_tiles: int
+    deadline: float | None = None
 
 
 class Engine(Protocol):
@@ -182,13 +209,14 @@ class Engine(Protocol):
         annotate: bool = True,
         threshold: float | None = None,
         classes: frozenset[str] = frozenset(),
+        tiling: Tiling | None = None,
     ) -> DetectionRun:
         """Detect objects in the upright source image and, if annotate, write image-result.png into workdir.
 
         threshold replaces the default for this call (Darknet's -thresh); a non-empty classes keeps only
-        those classes after NMS, in result.out, the detections and the drawing alike. Raises
-        ImageDecodeError, and UnsupportedOption for an option the engine cannot honour. Drawing and PNG
-        encoding cost as much as the network itself, so a caller that only wants the detections says
-        annotate=False.
+        those classes after NMS, in result.out, the detections and the drawing alike; tiling asks for
+        sliced inference. Raises ImageDecodeError, TooManyTiles, and UnsupportedOption for an option the
+        engine cannot honour. Drawing and PNG encoding cost as much as the network itself, so a caller that
+        only wants the detections says annotate=False.
         """
         ...

@@ -60,6 +60,8 @@ def result_document(
         if run.drawn_size is not None:
             width, height = run.drawn_size
             document["image"]["drawn"] = {"width": width, "height": height, "factor": run.drawn_factor}
+        if run.tiling is not None:
+            document["tiles"] = run.tiling
         document["detections"] = run.detections_as_dicts(engine.names)
         document["timings"] = {
             "predict_seconds": round(run.predict_seconds, 4),

@@ -11,7 +11,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any, cast
@@ -20,16 +20,21 @@ from aws_lambda_powertools import Logger
 
 from darknet_detector.contract import (
     ANSWER_LINK_SECONDS,
+    DEFAULT_MAX_TILES,
     SERVICE_NAME,
     SYNC_ANSWER_LIMIT_BYTES,
+    TILES_OFF,
     error_detail,
+    parse_tiles,
     threshold_problem,
+    too_many_tiles,
 )
 from darknet_detector.core.detection import (
     DEFAULT_OPTIONS,
     DetectionRun,
     DetectOptions,
     Engine,
+    Tiling,
     UnsupportedOption,
 )
 from darknet_detector.core.images import ImageDecodeError, InvalidImage
@@ -37,6 +42,7 @@ from darknet_detector.core.outputs import output_keys, result_archive, result_do
 from darknet_detector.core.requests import AsyncJob, S3ObjectRequest, make_async_job
 from darknet_detector.core.settings import Settings
 from darknet_detector.core.source import SourceImage, inspect_image
+from darknet_detector.core.tiles import TooManyTiles
 
 logger = Logger(service=SERVICE_NAME)
 
@@ -70,19 +76,49 @@ class InvalidOption(ValueError):
 NAMES_SHOWN = 8  # how many of the model's class names an unknown_class message lists
 
 
-def check_options(threshold: object, classes: list[str], engine: Callable[[], Engine]) -> DetectOptions:
-    """A request's threshold (None: the stack's) and class names, checked by the rule the stack's own
-    setting follows (contract.threshold_problem) and against the model's class names (any case).
+def check_tiles(tiles: object, max_tiles: int, engine: Callable[[], Engine]) -> str | None:
+    """A request's tiles (None: the stack's) as contract.parse_tiles' canonical text ("off" included),
+    a grid checked against the stack's bound; engine() is called only when tiles are asked for."""
+    if tiles is None:
+        return None
+    try:
+        spec = parse_tiles(tiles)
+    except ValueError as error:
+        raise InvalidOption("bad_tiles", str(error)) from None
+    if spec is None:
+        return TILES_OFF
+    problem = too_many_tiles(spec.explicit_count or 0, max_tiles)
+    if problem:
+        raise InvalidOption("too_many_tiles", problem)
+    if engine().name == "darknet":
+        raise InvalidOption(
+            "option_unsupported",
+            "this function runs the darknet engine, which detects on the whole image only: leave out tiles",
+        )
+    return str(spec)
 
-    engine() is called only for a class filter, so a request without one never loads the model."""
+
+def check_options(
+    threshold: object,
+    classes: list[str],
+    engine: Callable[[], Engine],
+    tiles: object = None,
+    max_tiles: int = DEFAULT_MAX_TILES,
+) -> DetectOptions:
+    """A request's threshold (None: the stack's), class names and tiles (None: the stack's), checked by
+    the rules the stack's own settings follow (contract.threshold_problem, parse_tiles) and against the
+    model's class names (any case).
+
+    engine() is called only for a class filter or tiles, so a request without them never loads the model."""
     value = None
     if threshold is not None:
         problem = threshold_problem(threshold)
         if problem:
             raise InvalidOption("bad_threshold", f"threshold {problem}")
         value = float(cast(float, threshold))  # threshold_problem accepted it as a number
+    tiling = check_tiles(tiles, max_tiles, engine)
     if not classes:
-        return DetectOptions(threshold=value)
+        return DetectOptions(threshold=value, tiles=tiling)
     model = engine()
     by_lower = {name.lower(): name for name in model.names}
     unknown = [name for name in classes if name.lower() not in by_lower]
@@ -102,6 +138,7 @@ def check_options(threshold: object, classes: list[str], engine: Callable[[], En
     return DetectOptions(
         threshold=value,
         classes=frozenset(by_lower[name.lower()] for name in classes),
+        tiles=tiling,
     )
 
 
@@ -116,22 +153,34 @@ def detect_image(
     annotate: bool = True,
     options: DetectOptions = DEFAULT_OPTIONS,
 ) -> Iterator[tuple[SourceImage, DetectionRun]]:
-    """Validate data, run the engine in a private folder under the work root, clean up after."""
+    """Validate data, run the engine in a private folder under the work root, clean up after.
+
+    options.tiles is the request's tiling, or the stack's when None; a tiling the photo's size makes
+    too many tiles raises InvalidOption."""
     source = source_image(data, name_hint, settings, max_bytes)
+    spec = parse_tiles(options.tiles or settings.tiles)
+    tiling = Tiling(spec, settings.max_tiles, options.deadline) if spec else None
     with TemporaryDirectory(prefix=WORKDIR_PREFIX, dir=settings.work_root) as folder:
         try:
             run = engine.detect(
-                source, Path(folder), annotate=annotate, threshold=options.threshold, classes=options.classes
+                source,
+                Path(folder),
+                annotate=annotate,
+                threshold=options.threshold,
+                classes=options.classes,
+                tiling=tiling,
             )
         except MemoryError:
             raise InvalidImage("too_large", OUT_OF_MEMORY_MESSAGE) from None
+        except TooManyTiles as error:
+            raise InvalidOption("too_many_tiles", str(error)) from None
         yield source, run
 
 
 def _error(error: Exception) -> dict:
     if isinstance(error, UnsupportedOption):
         return error_detail("option_unsupported", str(error))
-    code = error.code if isinstance(error, InvalidImage) else "corrupt_image"
+    code = error.code if isinstance(error, InvalidImage | InvalidOption) else "corrupt_image"
     return error_detail(code, str(error))
 
 
@@ -151,6 +200,7 @@ def store_detection(
 
     result.json is written last, so its presence means the folder is complete.
     """
+    options = options.with_tiles_default(settings.tiles)
     keys = output_keys(settings.output_prefix, request_id)
     try:
         with detect_image(data, name_hint, engine, settings, max_bytes, options=options) as (image, run):
@@ -165,7 +215,7 @@ def store_detection(
                 timings={"upload_seconds": round(time.perf_counter() - started, 4)},
                 options=options,
             )
-    except (InvalidImage, ImageDecodeError, UnsupportedOption) as error:
+    except (InvalidImage, ImageDecodeError, UnsupportedOption, InvalidOption) as error:
         logger.warning("image rejected", extra={"error": str(error), "source": source})
         document = result_document(request_id, source, engine, error=_error(error), options=options)
     return write_result_json(s3, bucket, keys, document)
@@ -195,8 +245,12 @@ def write_result_json(s3, bucket: str, keys: dict[str, str], document: dict) -> 
     return document
 
 
-def process_s3_object(request: S3ObjectRequest, s3, engine: Engine, settings: Settings) -> dict:
-    """One uploaded object: read it from the input prefix, write OUTPUT_PREFIX/REQUEST_ID/."""
+def process_s3_object(
+    request: S3ObjectRequest, s3, engine: Engine, settings: Settings, options: DetectOptions = DEFAULT_OPTIONS
+) -> dict:
+    """One uploaded object: read it from the input prefix, write OUTPUT_PREFIX/REQUEST_ID/.
+
+    options are the stack's (an upload chooses none), with the invocation's deadline."""
     source = request.source()
     if request.key.endswith("/"):
         # A folder marker (the console's "Create folder"): an empty object, not an image.
@@ -235,11 +289,12 @@ def process_s3_object(request: S3ObjectRequest, s3, engine: Engine, settings: Se
         engine,
         settings,
         settings.max_s3_image_bytes,
+        options,
     )
 
 
-def process_job(job: AsyncJob, s3, engine: Engine, settings: Settings) -> dict:
-    """The asynchronous half of an HTTP request: same outputs as the S3 path."""
+def process_job(job: AsyncJob, s3, engine: Engine, settings: Settings, deadline: float | None = None) -> dict:
+    """The asynchronous half of an HTTP request: same outputs as the S3 path; deadline bounds its tiles."""
     return store_detection(
         s3,
         job.bucket,
@@ -250,7 +305,7 @@ def process_job(job: AsyncJob, s3, engine: Engine, settings: Settings) -> dict:
         engine,
         settings,
         settings.max_async_image_bytes,
-        job.options,
+        replace(job.options, deadline=deadline),
     )
 
 
@@ -282,6 +337,7 @@ def detect_document(
 
     Nothing is drawn: the document carries no image, and drawing and encoding take as long as the
     network."""
+    options = options.with_tiles_default(settings.tiles)
     limit = settings.max_http_image_bytes
     with detect_image(image, "request", engine, settings, limit, annotate=False, options=options) as (
         source,
@@ -347,6 +403,7 @@ def _detect_binary(
 ) -> bytes | StoredAnswer:
     """render(run)'s bytes, or, over what Lambda can answer, the run's files stored as the S3 path
     writes them, linked. s3() gives the client, made on demand."""
+    options = options.with_tiles_default(settings.tiles)
     limit = settings.max_http_image_bytes
     with detect_image(image, "request", engine, settings, limit, options=options) as (source, run):
         answer = render(run)

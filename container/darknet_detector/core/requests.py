@@ -55,17 +55,22 @@ def make_async_job(
             "bucket": bucket,
             "filename": filename,
             "image_base64": base64.b64encode(image).decode(),
-            "options": {"threshold": options.threshold, "classes": sorted(options.classes)},
+            "options": {
+                "threshold": options.threshold,
+                "classes": sorted(options.classes),
+                "tiles": options.tiles,
+            },
         }
     }
 
 
 def _job_options(options: dict) -> DetectOptions:
     """A job's options; a job sent before options existed has none and keeps the defaults."""
-    threshold = options.get("threshold")
+    threshold, tiles = options.get("threshold"), options.get("tiles")
     return DetectOptions(
         threshold=None if threshold is None else float(threshold),
         classes=frozenset(map(str, options.get("classes") or ())),
+        tiles=None if tiles is None else str(tiles),
     )
 
 

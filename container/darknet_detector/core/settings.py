@@ -33,6 +33,8 @@ class Settings:
     engine: str = DetectorConfig.engine
     model: str = DetectorConfig.model
     threshold: float = DetectorConfig.threshold
+    tiles: str = DetectorConfig.tiles
+    max_tiles: int = DetectorConfig.max_tiles
     input_prefix: str = DetectorConfig.input_prefix
     output_prefix: str = DetectorConfig.output_prefix
     output_bucket: str | None = None
@@ -80,6 +82,8 @@ class Settings:
             engine=config.engine,
             model=config.model,
             threshold=config.threshold,
+            tiles=config.tiles,
+            max_tiles=config.max_tiles,
             input_prefix=config.input_prefix,
             output_prefix=config.output_prefix,
             output_bucket=config.output_bucket,

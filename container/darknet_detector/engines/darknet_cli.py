@@ -22,7 +22,7 @@ from pathlib import Path
 from darknet_detector.contract import REFERENCE_TARGET, RESULT_IMAGE, reference_tag
 from darknet_detector.core import cpu
 from darknet_detector.core.decoding import darknet_readable
-from darknet_detector.core.detection import Detection, DetectionRun, UnsupportedOption
+from darknet_detector.core.detection import Detection, DetectionRun, Tiling, UnsupportedOption
 from darknet_detector.core.images import ImageDecodeError
 from darknet_detector.core.libdarknet import Libdarknet
 from darknet_detector.core.source import SourceImage
@@ -154,13 +154,20 @@ class DarknetCliEngine:
         annotate: bool = True,
         threshold: float | None = None,
         classes: frozenset[str] = frozenset(),
+        tiling: Tiling | None = None,
     ) -> DetectionRun:
         """The stock CLI always draws and writes the PNG, whatever annotate says, with every class it
-        finds: a class filter would leave the other classes drawn, so it is refused."""
+        finds: a class filter would leave the other classes drawn, so it is refused; it detects on the
+        whole image only, so tiles are refused too."""
         if classes:
             raise UnsupportedOption(
                 "the darknet engine draws every class it finds and cannot filter them: "
                 "leave out `classes`, or deploy the onnx engine"
+            )
+        if tiling is not None:
+            raise UnsupportedOption(
+                "the darknet engine detects on the whole image only: leave out `tiles`, or deploy the onnx "
+                "engine"
             )
         data, extension = darknet_readable(source, self._darknet)
         image_name = Path(source.name).stem + extension

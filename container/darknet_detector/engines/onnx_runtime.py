@@ -19,15 +19,16 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from darknet_detector.contract import RESULT_IMAGE, SERVICE_NAME
+from darknet_detector.contract import DRAWN_MAX_PIXELS, RESULT_IMAGE, SERVICE_NAME
 from darknet_detector.core import cpu
 from darknet_detector.core.decoding import darknet_image, orient, stored_pixels
-from darknet_detector.core.detection import Detection, DetectionRun
+from darknet_detector.core.detection import Detection, DetectionRun, Tiling
 from darknet_detector.core.libdarknet import Candidates, Libdarknet, c_string_array
 from darknet_detector.core.pillow_decoder import reduced
 from darknet_detector.core.png import encode_png
 from darknet_detector.core.resize import network_input
 from darknet_detector.core.source import SourceImage
+from darknet_detector.core.tiles import Found, Tile, merge, plan_tiles, to_photo
 from darknet_detector.engines import heads
 from darknet_detector.engines.optimised_graph import (
     SESSION_READY_LOG,
@@ -163,8 +164,24 @@ class OnnxEngine:
         annotate: bool = True,
         threshold: float | None = None,
         classes: frozenset[str] = frozenset(),
+        tiling: Tiling | None = None,
     ) -> DetectionRun:
         threshold = self.threshold if threshold is None else threshold
+        if tiling is not None:
+            width, height = source.info.display_size
+            net = self.network
+            tiles = plan_tiles(tiling.spec, width, height, net.width, net.height, tiling.max_tiles)
+            if tiles:
+                return self._detect_tiled(source, workdir, annotate, threshold, classes, tiling, tiles)
+        run = self._detect_whole(source, workdir, annotate, threshold, classes)
+        if tiling is not None:  # the photo fits one tile: the whole-photo pass is the whole answer
+            run.tiling = tiling_report(tiling, [], 0, None)
+        return run
+
+    def _detect_whole(
+        self, source: SourceImage, workdir: Path, annotate: bool, threshold: float, classes: frozenset[str]
+    ) -> DetectionRun:
+        """Darknet's test_detector on the whole photo, shrunk to the network's input."""
         timings: dict[str, float] = {}
         clock = time.perf_counter()
 
@@ -201,11 +218,7 @@ class OnnxEngine:
         decoded = heads.decode(net, raw_maps, width, height, threshold)
         lap("yolo_decode")
         candidates = self._nms(decoded)
-        if classes:
-            # After NMS, as a filter of what Darknet would print: the other classes' probabilities go.
-            candidates.probs[
-                :, [i for i, name in enumerate(self.names[: self.classes]) if name not in classes]
-            ] = 0
+        self._keep_classes(candidates, classes)
         lap("nms")
         detections, lines = self._report(candidates, width, height, threshold)
         png = None
@@ -228,6 +241,112 @@ class OnnxEngine:
             drawn_size=(picture.width, picture.height) if png is not None and picture is not None else None,
             drawn_factor=source.drawn_factor if png is not None else 1,
         )
+
+    def _detect_tiled(
+        self,
+        source: SourceImage,
+        workdir: Path,
+        annotate: bool,
+        threshold: float,
+        classes: frozenset[str],
+        tiling: Tiling,
+        tiles: list[Tile],
+    ) -> DetectionRun:
+        """The whole photo shrunk, then each tile at close to its own resolution, boxes merged across them.
+
+        Each pass is Darknet's test_detector on its pixels (its NMS included); tiles stop when the next
+        would end after tiling.deadline, the slowest tile so far being the estimate."""
+        timings = {"decode_image": 0.0, "inference": 0.0, "tiles": 0.0}
+        started = time.perf_counter()
+        stored = stored_pixels(source, lambda: self._darknet)
+        pixels = orient(stored, source.info.orientation)
+        height, width = pixels.shape[:2]
+        timings["decode_image"] = time.perf_counter() - started
+        found, slowest, reason, done = Found.empty(), 0.0, None, len(tiles)
+        for index, region in enumerate([Tile(0, 0, width, height), *tiles]):
+            # A tile (after the whole-photo pass) that would end after the deadline is not started.
+            if index and tiling.deadline is not None and time.monotonic() + slowest > tiling.deadline:
+                done = index - 1
+                reason = (
+                    f"the invocation's time ran short after {done} of {len(tiles)} tiles: the answer "
+                    "merges the whole photo and the tiles done; raise the function's timeout or ask "
+                    "for fewer tiles"
+                )
+                break
+            begun = time.perf_counter()
+            boxes, probs, seconds = self.detect_pixels(region.crop(pixels), threshold, classes)
+            timings["inference"] += seconds
+            found = found + Found.above(to_photo(boxes, region, width, height), probs, threshold)
+            # The estimate of the next tile: the slowest tile so far (the whole-photo pass before any).
+            slowest = max(slowest if index > 1 else 0.0, time.perf_counter() - begun)
+        timings["tiles"] = time.perf_counter() - started - timings["decode_image"]
+        clock = time.perf_counter()
+        merged = merge(found)
+        candidates = Candidates(merged.boxes, merged.probs, one_hot(merged, self.classes))
+        detections, lines = self._report(candidates, width, height, threshold)
+        timings["merge"] = time.perf_counter() - clock
+        png, drawn_size = None, None
+        if annotate:
+            clock = time.perf_counter()
+            png, drawn_size = self._draw_tiled(
+                source, stored, candidates, threshold, Path(workdir) / RESULT_IMAGE
+            )
+            timings["draw"] = time.perf_counter() - clock
+        header = f"{source.name}: Predicted in {timings['inference']:f} seconds."
+        return DetectionRun(
+            detections=detections,
+            predict_seconds=timings["inference"],
+            result_text="\n".join([header, *lines]) + "\n",
+            annotated_png=png,
+            image_width=width,
+            image_height=height,
+            timings={name: round(value, 4) for name, value in timings.items() if name != "inference"},
+            drawn_size=drawn_size,
+            drawn_factor=source.drawn_factor if png is not None else 1,
+            tiling=tiling_report(tiling, tiles, done, reason),
+        )
+
+    def detect_pixels(
+        self, pixels: np.ndarray, threshold: float, classes: frozenset[str] = frozenset()
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Darknet's detection on (h, w, 3) uint8 upright pixels (a tile's view): the boxes (x, y, w, h
+        relative to those pixels) and class probabilities after NMS, and the network's seconds."""
+        net = self.network
+        height, width = pixels.shape[:2]
+        if width * height > DRAWN_MAX_PIXELS:  # a large photo's whole-photo pass: from its 8-bit pixels
+            tensor = network_input(pixels, net.width, net.height, net.letterbox)
+        else:  # a tile: Darknet's own float image and resize, about 10x faster than from the 8-bit pixels
+            fit = self._darknet.letterbox if net.letterbox else self._darknet.resize
+            picture = self._darknet.float_image(pixels)  # held: the struct points into its buffer
+            tensor = fit(picture.struct, net.width, net.height)
+        started = time.perf_counter()
+        raw_maps = self._graph.session.run(self._outputs, {INPUT_NAME: tensor})
+        seconds = time.perf_counter() - started
+        candidates = self._nms(heads.decode(net, raw_maps, width, height, threshold))
+        self._keep_classes(candidates, classes)
+        boxes, probs = surviving(candidates)
+        return boxes, probs, seconds
+
+    def _draw_tiled(
+        self, source: SourceImage, stored: np.ndarray, candidates: Candidates, threshold: float, path: Path
+    ) -> tuple[Path, tuple[int, int]]:
+        """image-result.png of a tiled photo, drawn as without tiles: on the photo, or a large one's copy
+        reduced as stored, then turned (boxes are relative, so any scale takes them). Returns it and its
+        size."""
+        drawn = orient(reduced(stored, source.drawn_factor), source.info.orientation)
+        picture = self._darknet.float_image(drawn)
+        glyphs = self._glyphs()
+        self._darknet.draw_detections(
+            picture.struct, candidates, threshold, self._c_names, glyphs, self.classes
+        )
+        return write_png(path, self._darknet.rgb_bytes(picture.struct)), (picture.width, picture.height)
+
+    def _keep_classes(self, candidates: Candidates, classes: frozenset[str]) -> None:
+        """After NMS, as a filter of what Darknet would print: the other classes' probabilities go."""
+        if classes:
+            candidates.probs[
+                :, [i for i, name in enumerate(self.names[: self.classes]) if name not in classes]
+            ] = 0
 
     def _glyphs(self):
         """Darknet's 760 label glyphs (about 25 ms to load): only drawing needs them, so not at start-up."""
@@ -260,3 +379,33 @@ class OnnxEngine:
                 lines.append(f"{name}: {percent(prob)}")
                 detections.append(Detection(name, float(prob), *box))
         return detections, lines
+
+
+def surviving(candidates: Candidates) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (n, 4: x, y, w, h relative) and probabilities after NMS, in the structs' order."""
+    rows = np.asarray(candidates.order(), dtype=np.intp)
+    boxes = np.array([(e.bbox.x, e.bbox.y, e.bbox.w, e.bbox.h) for e in candidates.array], dtype=np.float32)
+    return boxes.reshape(-1, 4), candidates.probs[rows]
+
+
+def one_hot(found: Found, classes: int) -> np.ndarray:
+    """Merged boxes as Darknet's probability rows: each its own class's probability, zero elsewhere."""
+    probs = np.zeros((len(found), classes), dtype=np.float32)
+    probs[np.arange(len(found)), found.class_ids] = found.probs
+    return probs
+
+
+def tiling_report(tiling: Tiling, tiles: list[Tile], done: int, reason: str | None) -> dict:
+    """result.json's `tiles`: the tiling asked for, the tiles it made and ran, and why not all."""
+    report: dict = {
+        "requested": str(tiling.spec),
+        "planned": len(tiles),
+        "run": done,
+        "complete": reason is None,
+        "whole_image": True,
+    }
+    if tiles:
+        report["tile"] = {"width": tiles[0].width, "height": tiles[0].height}
+    if reason:
+        report["reason"] = reason
+    return report

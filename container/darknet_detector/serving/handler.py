@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from functools import cache
 
 from aws_lambda_powertools import Logger
@@ -10,9 +11,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from darknet_detector.contract import SERVICE_NAME
+from darknet_detector.contract import SERVICE_NAME, TILE_TAIL_SECONDS
 from darknet_detector.core import pipeline
-from darknet_detector.core.detection import Engine
+from darknet_detector.core.detection import DetectOptions, Engine
 from darknet_detector.core.events import completion_entry, publish
 from darknet_detector.core.requests import BadEvent, S3ObjectRequest, parse_async_job
 from darknet_detector.core.settings import Settings
@@ -100,6 +101,12 @@ def announce(document: dict) -> None:
         record_event_not_published()
 
 
+def deadline(context: LambdaContext) -> float:
+    """When the last tile of this invocation must have finished (time.monotonic()): Lambda's remaining
+    time less what merging, drawing and writing the outputs take after it."""
+    return time.monotonic() + context.get_remaining_time_in_millis() / 1000 - TILE_TAIL_SECONDS
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
@@ -122,7 +129,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
             if kind == "s3"
             else parse_s3_eventbridge_event(event, input_prefix)
         )
-        results = [process_object(request) for request in requests]
+        results = [process_object(request, deadline(context)) for request in requests]
         return {
             "processed": sum(r["status"] in ("ok", "error") for r in results),
             "ignored": sum(r["status"] not in ("ok", "error") for r in results),
@@ -131,21 +138,24 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if kind == "job":
         job = parse_async_job(event)
         logger.append_keys(request_id=job.request_id)
-        document = pipeline.process_job(job, s3_client(), engine(), settings())
+        document = pipeline.process_job(job, s3_client(), engine(), settings(), deadline(context))
         announce(document)
         return {"request_id": job.request_id, "status": document["status"]}
     return _http(event, context)
 
 
-def process_message(record: SQSRecord) -> None:
-    """One queue message: each object it names is processed, or the message fails and comes back."""
+def process_message(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
+    """One queue message: each object it names is processed, or the message fails and comes back.
+
+    Powertools hands the invocation's context to a record handler that names `lambda_context`."""
+    bound = deadline(lambda_context) if lambda_context else None
     for request in parse_sqs_record(record, settings().input_prefix):
-        process_queued_object(request, record.message_id)
+        process_queued_object(request, record.message_id, bound)
 
 
-def process_queued_object(request: S3ObjectRequest, message_id: str) -> dict:
+def process_queued_object(request: S3ObjectRequest, message_id: str, bound: float | None = None) -> dict:
     try:
-        return process_object(request, message_id=message_id)
+        return process_object(request, bound, message_id=message_id)
     except Exception:
         record_failure()
         logger.exception(
@@ -155,9 +165,11 @@ def process_queued_object(request: S3ObjectRequest, message_id: str) -> dict:
         raise
 
 
-def process_object(request: S3ObjectRequest, **log_keys: str) -> dict:
-    """One object of any S3 delivery (direct, EventBridge, queue): processed, counted and logged."""
-    result = pipeline.process_s3_object(request, s3_client(), engine(), settings())
+def process_object(request: S3ObjectRequest, bound: float | None = None, **log_keys: str) -> dict:
+    """One object of any S3 delivery (direct, EventBridge, queue): processed, counted and logged; bound
+    is the invocation's deadline for its tiles."""
+    options = DetectOptions(deadline=bound)
+    result = pipeline.process_s3_object(request, s3_client(), engine(), settings(), options)
     announce(result)
     record_result(result, request.event_time)
     logger.info(
@@ -189,7 +201,11 @@ def _http(event: dict, context: LambdaContext) -> dict:
         )
 
     response = http_api.resolve(
-        event, context, http_api.Detector(engine, settings(), invoke_async, s3_client, announce)
+        event,
+        context,
+        http_api.Detector(
+            engine, settings(), invoke_async, s3_client, announce, deadline=lambda: deadline(context)
+        ),
     )
     logger.info(
         "http request answered",

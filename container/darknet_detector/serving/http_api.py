@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import mimeparse
@@ -23,6 +23,7 @@ from darknet_detector.contract import (
     ANNOTATION_MEDIA_TYPES,
     ARCHIVE_MEDIA_TYPES,
     BINARY_MEDIA_TYPES,
+    DEFAULT_MAX_TILES,
     DETECT_ROUTE,
     FORMAT_PARAMETER,
     JSON_MEDIA_TYPE,
@@ -69,12 +70,12 @@ HOW_TO_SEND = (
 )
 
 # Per-request options: in the query string, a multipart form's fields or the JSON body beside "image".
-OPTION_NAMES = ("threshold", "classes")
+OPTION_NAMES = ("threshold", "classes", "tiles")
 QUERY_NAMES = (*OPTION_NAMES, FORMAT_PARAMETER)
 HOW_TO_SET_OPTIONS = (
-    "set options as ?threshold=0.25&classes=dog,person (classes may repeat), as form fields "
-    '(curl -F threshold=0.25 -F classes=dog), or in a JSON body {"image": ..., "threshold": 0.25, '
-    '"classes": ["dog"]}'
+    "set options as ?threshold=0.25&classes=dog,person&tiles=auto (classes may repeat), as form fields "
+    '(curl -F threshold=0.25 -F classes=dog -F tiles=auto), or in a JSON body {"image": ..., '
+    '"threshold": 0.25, "classes": ["dog"], "tiles": "auto"}'
 )
 
 app = APIGatewayRestResolver(cors=StackCors())
@@ -103,6 +104,8 @@ class Detector:
     s3: Callable[[], Any]
     announce: Callable[[dict], None] = lambda document: None
     """Publishes the completion event of a result.json a stored binary answer wrote (handler.announce)."""
+    deadline: Callable[[], float | None] = lambda: None
+    """When this invocation's tiles must have finished (time.monotonic()); None: no bound."""
 
 
 def resolve(event: dict, context, detector: Detector) -> dict:
@@ -127,7 +130,8 @@ def detect() -> Response:
     else:
         answer_type = negotiate_format(event.headers.get("accept"), annotation_format)
     image, fields = request_image(event, detector.settings.max_http_image_bytes)
-    options = request_options(event, fields, detector.engine)
+    options = request_options(event, fields, detector.engine, detector.settings.max_tiles)
+    options = replace(options.with_tiles_default(detector.settings.tiles), deadline=detector.deadline())
     if wants_async(event):
         if annotation_format is not None:
             raise HttpError(
@@ -392,8 +396,9 @@ def json_image(body: bytes) -> tuple[bytes, Fields]:
     except binascii.Error:
         raise HttpError(400, "bad_base64", 'the JSON "image" is not base64 of an image file') from None
     fields: Fields = {}
-    if "threshold" in document:
-        fields["threshold"] = [document["threshold"]]
+    for name in ("threshold", "tiles"):
+        if name in document:
+            fields[name] = [document[name]]
     if "classes" in document:
         classes = document["classes"]
         if isinstance(classes, str):
@@ -407,9 +412,12 @@ def json_image(body: bytes) -> tuple[bytes, Fields]:
 
 
 def request_options(
-    event: APIGatewayProxyEvent, fields: Fields, engine: Callable[[], Engine]
+    event: APIGatewayProxyEvent,
+    fields: Fields,
+    engine: Callable[[], Engine],
+    max_tiles: int = DEFAULT_MAX_TILES,
 ) -> DetectOptions:
-    """The threshold and class filter of a request, from the query string and the body's fields.
+    """The threshold, class filter and tiles of a request, from the query string and the body's fields.
 
     A query parameter the API does not know is refused rather than ignored (a misspelt `thresh` would
     otherwise run at the default without a word)."""
@@ -435,9 +443,15 @@ def request_options(
         for name in str(value).split(",")
         if name.strip()
     ]
-    if not thresholds and not classes:
+    tilings = [str(value).strip().lower() for value in (*query.get("tiles", []), *fields.get("tiles", []))]
+    if len(set(tilings)) > 1:
+        raise pipeline.InvalidOption(
+            "bad_tiles", f"tiles is given more than once, with different values: {tilings}"
+        )
+    if not thresholds and not classes and not tilings:
         return DEFAULT_OPTIONS
-    return pipeline.check_options(threshold, list(dict.fromkeys(classes)), engine)
+    tiles = tilings[0] if tilings else None
+    return pipeline.check_options(threshold, list(dict.fromkeys(classes)), engine, tiles, max_tiles)
 
 
 def parse_number(value: Any) -> Any:
