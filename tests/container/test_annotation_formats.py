@@ -28,6 +28,9 @@ pytestmark = pytest.mark.docker
 
 COCO_NAMES_DOG = 16  # the dog's line in coco.names, from 0
 SAME_PLACE = 0.01  # a re-encoded or rescaled photo's dog, as fractions of the image
+# The 48 MP enlargement's dog, as fractions: its network input is Darknet's resize of the whole photo,
+# not of dog.jpg, so the box moves by a few hundredths; in the drawn copy's pixels it would be off by half.
+SAME_DOG = 0.05
 
 
 def answer(function, api_event, data: bytes, format_name: str | None = None) -> tuple[str, str]:
@@ -132,4 +135,4 @@ def test_a_photo_drawn_at_reduced_scale_gives_boxes_of_the_full_photo_in_every_f
     forms = {name: annotation_formats.render(name, document, names) for name in ANNOTATION_MEDIA_TYPES}
     check_by_hand(document, read_back(tmp_path, document, forms))
     assert ElementTree.fromstring(forms["voc"]).findtext("filename") == "photo-48mp.jpg"
-    assert fractions(document) == pytest.approx(fractions(upright_dog), abs=SAME_PLACE)
+    assert fractions(document) == pytest.approx(fractions(upright_dog), abs=SAME_DOG)
