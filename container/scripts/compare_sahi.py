@@ -53,6 +53,7 @@ from darknet_detector.engines.onnx_runtime import OnnxEngine
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 from support import corpus  # noqa: E402  (tests/support: the scenes the container tests use)
+from support.boxes import iou  # noqa: E402
 
 ROUNDS = 3
 MATCH_IOU = 0.5
@@ -104,15 +105,6 @@ class DarknetSlices(DetectionModel):
                     )
                 )
         self._object_prediction_list_per_image = [predictions]
-
-
-def iou(a, b) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def found(scene: corpus.Scene, detections: list[tuple[str, tuple]]) -> int:

@@ -17,6 +17,7 @@ from lambda_events import make_api_event
 from local_lambda import LocalLambda
 from PIL import Image
 from support import corpus
+from support.boxes import corners, iou
 
 from darknet_detector.building.parity import compare
 from darknet_detector.contract import MAX_IMAGE_PIXELS, RESULT_IMAGE, RESULT_TEXT
@@ -51,20 +52,6 @@ def classes(document: dict) -> set[str]:
     return {d["class"] for d in document["detections"]}
 
 
-def box_of(detection: dict) -> tuple[float, ...]:
-    box = detection["box"]
-    return tuple(box[side] for side in ("left", "top", "right", "bottom"))
-
-
-def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 def matches(found: list[dict], reference: list[dict]) -> list[str]:
     """Problems: strong reference detections without a close same-class partner in found."""
     problems = []
@@ -73,7 +60,7 @@ def matches(found: list[dict], reference: list[dict]) -> list[str]:
             d
             for d in found
             if d["class"] == wanted["class"]
-            and iou(box_of(d), box_of(wanted)) >= MIN_IOU
+            and iou(corners(d), corners(wanted)) >= MIN_IOU
             and abs(d["confidence"] - wanted["confidence"]) <= CONFIDENCE_GAP
         ]
         if not partners:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from local_lambda import LocalLambda
 from support import corpus
+from support.boxes import corners, iou
 
 from darknet_detector.contract import MAX_TILES_ENV, TILES_ENV
 
@@ -61,23 +62,10 @@ def lambda_short(detector_image: str, lambda_env: dict[str, str]) -> Iterator[Lo
     function.stop()
 
 
-def iou(a, b) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
-def box(detection: dict) -> tuple[int, ...]:
-    return tuple(detection["box"][side] for side in ("left", "top", "right", "bottom"))
-
-
 def placed_found(scene: corpus.Scene, detections: list[dict]) -> list[tuple[str, int]]:
     """Each placed object and how many detections of its class cover it (IoU >= MATCH_IOU)."""
     return [
-        (label, sum(d["class"] == label and iou(box(d), placed) >= MATCH_IOU for d in detections))
+        (label, sum(d["class"] == label and iou(corners(d), placed) >= MATCH_IOU for d in detections))
         for label, placed in scene.objects
     ]
 
@@ -165,7 +153,8 @@ def test_a_12_mp_photo_with_tiles_keeps_what_the_whole_photo_finds(lambda_onnx, 
     assert status == 200, tiled
     assert tiled["tiles"]["complete"] and tiled["tiles"]["planned"] > 1
     (dog,) = [d for d in plain["detections"] if d["class"] == "dog"]
-    assert [iou(box(d), box(dog)) >= MATCH_IOU for d in tiled["detections"] if d["class"] == "dog"] == [True]
+    tiled_dogs = [d for d in tiled["detections"] if d["class"] == "dog"]
+    assert [iou(corners(d), corners(dog)) >= MATCH_IOU for d in tiled_dogs] == [True]
 
 
 @pytest.mark.parametrize(
