@@ -56,7 +56,7 @@ def result_document(
         document["image"] = {"width": run.image_width, "height": run.image_height}
         if image is not None:
             document["image"].update(format=image.kind, orientation=image.orientation)
-        document["image"]["network_input"] = NETWORK_INPUT
+        document["image"]["network_input"] = dict(NETWORK_INPUT)
         if run.drawn_size is not None:
             width, height = run.drawn_size
             document["image"]["drawn"] = {"width": width, "height": height, "factor": run.drawn_factor}
