@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Mapping
 from functools import cache
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from darknet_detector.contract import SERVICE_NAME, TILE_TAIL_SECONDS
@@ -18,7 +19,6 @@ from darknet_detector.core.events import completion_entry, publish
 from darknet_detector.core.requests import BadEvent, S3ObjectRequest, parse_async_job
 from darknet_detector.core.settings import Settings
 from darknet_detector.engines.loader import load_engine
-from darknet_detector.serving import http_api
 from darknet_detector.serving.events import (
     event_kind,
     parse_s3_event,
@@ -32,10 +32,35 @@ from darknet_detector.serving.metrics import (
     record_result,
 )
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
 logger = Logger(service=SERVICE_NAME)
-# A batch in which every message failed is reported like any other (every message named): Lambda
-# then returns them all to the queue, as it would after an error, without counting an error.
-batch_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+# What each kind of event imports, decided here and nowhere else. An S3 notification (direct or through
+# EventBridge) and an async job need only the pipeline, imported above. A queue's batch also needs
+# Powertools' batch utility, and an API Gateway request the HTTP layer (Powertools' resolver); each of
+# those imports asyncio with it, so each is imported when the first event of its kind arrives, and an
+# S3-triggered function's start-up does not pay for them.
+@cache
+def queue_batch() -> tuple[BatchProcessor, Callable[..., Mapping[str, Any]]]:
+    """Powertools' batch processor for SQS, and its process_partial_response."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    # A batch in which every message failed is reported like any other (every message named): Lambda
+    # then returns them all to the queue, as it would after an error, without counting an error.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return processor, process_partial_response
+
+
+@cache
+def http_layer() -> ModuleType:
+    """darknet_detector.serving.http_api, with Powertools' REST resolver."""
+    from darknet_detector.serving import http_api
+
+    return http_api
 
 
 @cache
@@ -117,9 +142,10 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         raise
     logger.append_keys(event_kind=kind)
     if kind == "sqs":
+        processor, process_partial_response = queue_batch()
         return dict(  # Powertools' TypedDict: {"batchItemFailures": [...]}
             process_partial_response(
-                event=event, record_handler=process_message, processor=batch_processor, context=context
+                event=event, record_handler=process_message, processor=processor, context=context
             )
         )
     if kind in ("s3", "s3-eventbridge"):
@@ -200,6 +226,7 @@ def _http(event: dict, context: LambdaContext) -> dict:
             Payload=json.dumps(payload).encode(),
         )
 
+    http_api = http_layer()
     response = http_api.resolve(
         event,
         context,
