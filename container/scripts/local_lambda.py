@@ -47,6 +47,9 @@ PEAK_MEMORY_FILES = (
     ("/sys/fs/cgroup/memory.peak", "cgroup v2 memory.peak"),
     ("/sys/fs/cgroup/memory/memory.max_usage_in_bytes", "cgroup v1 memory.max_usage_in_bytes"),
 )
+# The CPU time the container's processes have used, and in what unit each cgroup version counts it: v2's
+# cpu.stat starts with "usage_usec N", v1's cpuacct.usage is one number of nanoseconds.
+CPU_USAGE_FILES = (("/sys/fs/cgroup/cpu.stat", 1e-6), ("/sys/fs/cgroup/cpuacct/cpuacct.usage", 1e-9))
 
 
 def free_port() -> int:
@@ -233,29 +236,35 @@ class LocalLambda:
         )
         return done.stdout + done.stderr
 
-    def peak_memory(self) -> tuple[int, str] | None:
-        """The container's peak memory in bytes and the cgroup file it came from (None if none is kept)."""
+    def _first_number(self, path: str) -> int | None:
+        """The first number on a cgroup file's first line ("N" or "key N"), read by the container's shell
+        with its own `read`: no other process joins the container's accounting."""
         if not self.container_id:
             return None
+        done = subprocess.run(
+            ["docker", "exec", self.container_id, "sh", "-c", 'read -r a b < "$0" && echo "${b:-$a}"', path],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        value = done.stdout.strip()
+        return int(value) if done.returncode == 0 and value.isdigit() else None
+
+    def peak_memory(self) -> tuple[int, str] | None:
+        """The container's peak memory in bytes and the cgroup file it came from (None if none is kept)."""
         for path, source in PEAK_MEMORY_FILES:
-            # The shell's own `read`: no other process joins the container's memory accounting.
-            done = subprocess.run(
-                [
-                    "docker",
-                    "exec",
-                    self.container_id,
-                    "sh",
-                    "-c",
-                    'read -r peak < "$0" && echo "$peak"',
-                    path,
-                ],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            )
-            if done.returncode == 0 and done.stdout.strip().isdigit():
-                return int(done.stdout), source
+            peak = self._first_number(path)
+            if peak is not None:
+                return peak, source
+        return None
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time used so far by all of the container's processes (None if the cgroup does not say)."""
+        for path, unit in CPU_USAGE_FILES:
+            used = self._first_number(path)
+            if used is not None:
+                return used * unit
         return None
 
     def stop(self) -> None:
