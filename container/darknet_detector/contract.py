@@ -78,6 +78,9 @@ RESULT_WINDOW_ENV = "RESULT_WINDOW_SECONDS"
 """The uploads function's: how long after minting an id a missing result counts as pending."""
 CORS_ORIGINS_ENV = "CORS_ALLOWED_ORIGINS"
 """Both functions': the origins whose pages may read the API's answers, comma-separated (see cors_origins)."""
+LAMBDA_RUNTIME_API_ENV = "AWS_LAMBDA_RUNTIME_API"
+"""Set by Lambda's execution environment (and AWS's emulator) for the runtime client: the process serves
+invocations, so its init phase is the place for work every invocation needs."""
 
 METRICS_NAMESPACE = "DarknetLambda"
 """The CloudWatch namespace of the function's own metrics (embedded metric format), dimension `service`

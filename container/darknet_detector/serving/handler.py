@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from darknet_detector.contract import SERVICE_NAME, TILE_TAIL_SECONDS
+from darknet_detector.contract import LAMBDA_RUNTIME_API_ENV, SERVICE_NAME, TILE_TAIL_SECONDS
 from darknet_detector.core import pipeline
 from darknet_detector.core.detection import DetectOptions, Engine
 from darknet_detector.core.events import completion_entry, publish
@@ -75,7 +76,11 @@ def settings() -> Settings:
 
 @cache
 def engine() -> Engine:
-    """Loaded once per container, so warm invocations reuse the network."""
+    """Loaded once per container, so warm invocations reuse the network.
+
+    Under Lambda it is loaded in the init phase (below), which provisioned concurrency and SnapStart run
+    before any request arrives; a process that only imports this module (tests, tools) loads it at first
+    use."""
     return load_engine(settings())
 
 
@@ -243,3 +248,9 @@ def _http(event: dict, context: LambdaContext) -> dict:
         },
     )
     return response
+
+
+# The init phase, under Lambda: the engine (ONNX Runtime's import and session) is ready before the first
+# event is read.
+if os.environ.get(LAMBDA_RUNTIME_API_ENV):
+    engine()
