@@ -315,10 +315,8 @@ class StartupTiming:
 
         # The emulator starts the runtime at the first invocation: that invocation's Duration includes init.
         first_work = [
-            first - init - session - warm
-            for first, init, session, warm in zip(
-                self.first_invocation, self.init, self.session, self.warm_invocation, strict=False
-            )
+            first - init - warm
+            for first, init, warm in zip(self.first_invocation, self.init, self.warm_invocation, strict=False)
         ]
         return {
             "image": self.image,
@@ -453,10 +451,11 @@ def startup_table(by_setting: dict[str, tuple[Limits, dict]], rounds: int) -> li
         "  first: `docker run` returned to the detector's first answer; trivial: the same for the trivial",
         "  handler in the same image; warm: the median of",
         f"  {STARTUP_WARM_CALLS} answers after the first; init: the runtime's init phase, the imports",
-        "  (INIT REPORT); session: ONNX Runtime session creation (the engine's log line, in the first call);",
-        "  1st call: the first invocation's Duration (REPORT, init included: the emulator starts the runtime",
-        "  then); 1st work: that less init, session and the warm Duration (imports deferred to first use,",
-        "  the first inference's extra, reading the model's files).",
+        "  (INIT REPORT); session: ONNX Runtime session creation (the engine's log line: in init when the",
+        "  handler creates the engine there, else in the first call); 1st call: the first invocation's",
+        "  Duration (REPORT, init included: the emulator starts the runtime then); 1st work: that less init",
+        "  and the warm Duration (what the first call does that a warm one does not: imports deferred to it,",
+        "  the engine when not made in init, the first inference's extra).",
     ]
     return rows
 
