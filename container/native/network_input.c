@@ -30,10 +30,11 @@ static void samples(int size, int new_size, int *low, int *high, float *weight)
 
 /* Fills out (3 x net_h x net_w floats, planar) for pixels (height x width x 3 bytes, each pixel's
  * bytes adjacent; rows row_step and pixels pixel_step bytes apart, either negative for a flipped or
- * turned view). Returns 0, or -1 where Darknet itself would not resize (under 2 rows: a NaN scale
+ * turned view), using part (3 x height x net_w floats) for the first pass: the caller keeps both
+ * buffers for the next call, since fresh pages for them cost more than the arithmetic. Returns 0, or -1 where Darknet itself would not resize (under 2 rows: a NaN scale
  * its assert stops on) or memory runs out; the caller then uses Darknet's own functions. */
 int darknet_network_input(const unsigned char *pixels, int width, int height, long row_step,
-                          long pixel_step, int net_w, int net_h, int letterbox, float *out)
+                          long pixel_step, int net_w, int net_h, int letterbox, float *part, float *out)
 {
     enum { CHANNELS = 3 };
     int new_w = net_w, new_h = net_h;
@@ -49,12 +50,11 @@ int darknet_network_input(const unsigned char *pixels, int width, int height, lo
     for (int v = 0; v < 256; ++v) byte_to_float[v] = (float)v / 255.;
 
     size_t part_plane = (size_t)height * new_w;
-    float *part = malloc(sizeof(float) * CHANNELS * part_plane);
     int *left = malloc(sizeof(int) * new_w), *right = malloc(sizeof(int) * new_w);
     int *top = malloc(sizeof(int) * new_h), *bottom = malloc(sizeof(int) * new_h);
     float *dx = malloc(sizeof(float) * new_w), *dy = malloc(sizeof(float) * new_h);
     int status = -1;
-    if (!part || !left || !right || !top || !bottom || !dx || !dy) goto done;
+    if (!left || !right || !top || !bottom || !dx || !dy) goto done;
     samples(width, new_w, left, right, dx);
     samples(height, new_h, top, bottom, dy);
 
@@ -93,7 +93,6 @@ int darknet_network_input(const unsigned char *pixels, int width, int height, lo
     }
     status = 0;
 done:
-    free(part);
     free(left);
     free(right);
     free(top);
