@@ -1,8 +1,9 @@
 """The fast engine: ONNX Runtime on the graph converted from the Darknet weights at image build time.
 
-Everything around the network is Darknet's own: image decoding, letterbox, NMS and drawing run in
-libdarknet.so (a photo over contract.DRAWN_MAX_PIXELS gets the same letterbox from core.resize, bit for
-bit, computed from its 8-bit pixels, and is drawn on a copy shrunk by a rule of the photo), and
+Everything around the network is Darknet's own: image decoding, NMS and drawing run in libdarknet.so,
+the letterbox is Darknet's arithmetic computed from the 8-bit pixels, bit for bit (in C by
+Libdarknet.network_input; from core.resize for a photo over contract.DRAWN_MAX_PIXELS, which is drawn on
+a copy shrunk by a rule of the photo; by libdarknet's own letterbox_image where neither serves), and
 darknet_detector.engines.heads repeats the heads' arithmetic (float vs double included), so the
 detections, their order and result.out match `darknet detector test`; models whose cfg asks for the fork's
 DIoU NMS get the fork's diounms_sort. The session is created once per process, from the graph optimised for
