@@ -632,13 +632,14 @@ def warm_ratios(timing: EngineTiming) -> dict:
 
 def warm_table(rows: list[tuple[str, str, dict]]) -> list[str]:
     """One line per (image, setting): the warm path's medians and ratios (warm_ratios)."""
+    width = max(len("image"), *(len(image) for image, _, _ in rows)) + 2
     lines = [
-        f"{'image':<34}{'setting':<24}{'warm':>9}{'REPORT':>9}{'predict':>9}{'warm/pred':>11}"
+        f"{'image':<{width}}{'setting':<24}{'warm':>9}{'REPORT':>9}{'predict':>9}{'warm/pred':>11}"
         f"{'p90/med':>9}{'billed/pred':>13}{'outside':>9}"
     ]
     for image, label, part in rows:
         lines.append(
-            f"{image:<34}{label:<24}{fmt(part['warm_ms'], '', 1):>9}{fmt(part['duration_ms'], '', 1):>9}"
+            f"{image:<{width}}{label:<24}{fmt(part['warm_ms'], '', 1):>9}{fmt(part['duration_ms'], '', 1):>9}"
             f"{fmt(part['predict_ms'], '', 1):>9}{fmt(part['warm_over_predict'], 'x', 2):>11}"
             f"{fmt(part['p90_over_median'], 'x', 2):>9}{fmt(part['billed_over_predict'], 'x', 2):>13}"
             f"{fmt(part['outside_function_ms'], '', 1):>9}"
