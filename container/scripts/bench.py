@@ -12,8 +12,11 @@ What it measures, and how:
   ratio holds on a busy machine): the time after `docker run` returned to the first answer, the runtime's
   init phase (the handler's imports, the emulator's INIT REPORT) and the session creation (the engine's
   log line). `--cold-start-only` measures just that. Warm latency:
-  the client's wall time per invocation, median and p90, next to the handler's own figures (timings in
-  the JSON answer; predict_seconds is the network alone, Darknet's "Predicted in" for the CLI engine).
+  the client's wall time per invocation (one kept-alive connection, the event encoded once), median and
+  p90, next to the handler's own figures (timings in the JSON answer; predict_seconds is the network
+  alone, Darknet's "Predicted in" for the CLI engine) and the emulator's REPORT duration; the warm path's
+  goals are ratios to predict within the run. `--warm-only` measures just that, alternating with
+  `--baseline-image`.
 - Peak memory: the container cgroup's high-water mark, read with `docker exec` (v2 memory.peak or
   v1 memory.max_usage_in_bytes, whichever the host keeps; both count page cache).
 - Parity: darknet_detector.building.parity inside the image on every sample image, judged by its exit code.
