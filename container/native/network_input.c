@@ -31,8 +31,9 @@ static void samples(int size, int new_size, int *low, int *high, float *weight)
 /* Fills out (3 x net_h x net_w floats, planar) for pixels (height x width x 3 bytes, each pixel's
  * bytes adjacent; rows row_step and pixels pixel_step bytes apart, either negative for a flipped or
  * turned view), using part (3 x height x net_w floats) for the first pass: the caller keeps both
- * buffers for the next call, since fresh pages for them cost more than the arithmetic. Returns 0, or -1 where Darknet itself would not resize (under 2 rows: a NaN scale
- * its assert stops on) or memory runs out; the caller then uses Darknet's own functions. */
+ * buffers for the next call, since fresh pages for them cost more than the arithmetic. Returns 0, or
+ * -1 where Darknet itself would not resize (under 2 rows: a NaN scale its assert stops on) or memory
+ * runs out; the caller then uses Darknet's own functions. */
 int darknet_network_input(const unsigned char *pixels, int width, int height, long row_step,
                           long pixel_step, int net_w, int net_h, int letterbox, float *part, float *out)
 {
