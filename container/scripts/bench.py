@@ -13,8 +13,11 @@ What it measures, and how:
   with the machine's load beside it and its parts: the runtime's init phase (the handler's imports, the
   emulator's INIT REPORT), the session creation (the engine's log line) and the rest of the first
   invocation. `--cold-start-only` measures just that. Warm latency:
-  the client's wall time per invocation, median and p90, next to the handler's own figures (timings in
-  the JSON answer; predict_seconds is the network alone, Darknet's "Predicted in" for the CLI engine).
+  the client's wall time per invocation (one kept-alive connection, the event encoded once), median and
+  p90, next to the handler's own figures (timings in the JSON answer; predict_seconds is the network
+  alone, Darknet's "Predicted in" for the CLI engine) and the emulator's REPORT duration; the warm path's
+  goals are ratios to predict within the run. `--warm-only` measures just that, alternating with
+  `--baseline-image`.
 - Peak memory: the container cgroup's high-water mark, read with `docker exec` (v2 memory.peak or
   v1 memory.max_usage_in_bytes, whichever the host keeps; both count page cache).
 - Parity: darknet_detector.building.parity inside the image on every sample image, judged by its exit code.
@@ -94,6 +97,10 @@ GOAL_STARTUP_MS = {"unrestricted": 100, "cpus0.6_mem1024m": 175}
 # the interpreter, the runtime client and the emulator alone.
 TRIVIAL_HANDLER = "operator.is_"
 STARTUP_WARM_CALLS = 3
+# The warm path, as ratios within one run: the warm answer's median over the engine's predict time, by
+# setting, and the warm p90 over the median at the 1024 MB share.
+GOAL_WARM_OVER_PREDICT = {"unrestricted": 1.25, "cpus0.6_mem1024m": 1.10}
+GOAL_P90_OVER_MEDIAN = {"cpus0.6_mem1024m": 1.25}
 # The default image, uncompressed, for the models that have a size goal.
 GOAL_IMAGE_BYTES = {DEFAULT_MODEL: 200_000_000}
 
@@ -258,9 +265,10 @@ def time_engine(
                     timing.init_ms.append(float(init.group(1)))
                 if attempt < cold_starts - 1:
                     continue
+                call = container.invoker(event, timeout=INVOKE_TIMEOUT_SECONDS)
                 for _ in range(warm_calls):
                     started = time.perf_counter()
-                    body = answer_body(container.invoke(event, timeout=INVOKE_TIMEOUT_SECONDS))
+                    body = answer_body(call())
                     timing.warm_seconds.append(time.perf_counter() - started)
                     timing.predict_seconds.append(body["timings"]["predict_seconds"])
                 reports = INVOKE_REPORT.findall(container.logs())[-warm_calls:] if warm_calls else []
@@ -732,6 +740,103 @@ def grouped(timings: list[EngineTiming]) -> dict:
     }
 
 
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    return round(numerator / denominator, 2) if numerator and denominator else None
+
+
+def warm_ratios(timing: EngineTiming) -> dict:
+    """Where a warm call's time goes beside the network: medians in ms of the client's wall time, the
+    emulator's REPORT duration (what Lambda bills, rounded up) and predict_seconds, and their ratios."""
+    warm, predict = ms(median(timing.warm_seconds)), ms(median(timing.predict_seconds))
+    duration = round(median(timing.duration_ms), 1) if timing.duration_ms else None
+    return {
+        "warm_ms": warm,
+        "duration_ms": duration,
+        "predict_ms": predict,
+        "warm_over_predict": ratio(warm, predict),
+        "p90_over_median": ratio(ms(p90(timing.warm_seconds)), warm),
+        "billed_over_predict": ratio(median(timing.billed_ms), predict),
+        "outside_function_ms": round(warm - duration, 1) if warm and duration else None,
+    }
+
+
+def warm_table(rows: list[tuple[str, str, dict]]) -> list[str]:
+    """One line per (image, setting): the warm path's medians and ratios (warm_ratios)."""
+    width = max(len("image"), *(len(image) for image, _, _ in rows)) + 2
+    lines = [
+        f"{'image':<{width}}{'setting':<24}{'warm':>9}{'REPORT':>9}{'predict':>9}{'warm/pred':>11}"
+        f"{'p90/med':>9}{'billed/pred':>13}{'outside':>9}"
+    ]
+    for image, label, part in rows:
+        lines.append(
+            f"{image:<{width}}{label:<24}{fmt(part['warm_ms'], '', 1):>9}{fmt(part['duration_ms'], '', 1):>9}"
+            f"{fmt(part['predict_ms'], '', 1):>9}{fmt(part['warm_over_predict'], 'x', 2):>11}"
+            f"{fmt(part['p90_over_median'], 'x', 2):>9}{fmt(part['billed_over_predict'], 'x', 2):>13}"
+            f"{fmt(part['outside_function_ms'], '', 1):>9}"
+        )
+    lines += [
+        "  medians in ms. warm: client wall time (one kept-alive connection, the body encoded once);",
+        "  REPORT: the emulator's Duration (the function as Lambda bills it, before rounding up);",
+        "  predict: predict_seconds, the network's run alone (ONNX Runtime's session.run, as Darknet's",
+        "  'Predicted in' times network_predict); outside: warm less REPORT (emulator and client).",
+    ]
+    return lines
+
+
+def warm_goals(ratios: dict[str, dict]) -> dict:
+    """Goal 3 of the warm path, judged on one run's ratios by setting key."""
+    return {
+        "warm_median_over_predict": {
+            key: (ratios[key]["warm_over_predict"] or float("inf")) <= limit
+            for key, limit in GOAL_WARM_OVER_PREDICT.items()
+            if key in ratios
+        },
+        "warm_p90_over_median": {
+            key: (ratios[key]["p90_over_median"] or float("inf")) <= limit
+            for key, limit in GOAL_P90_OVER_MEDIAN.items()
+            if key in ratios
+        },
+    }
+
+
+def warm_only(images: list[str], settings: tuple[Limits, ...], event: dict, calls: int, rounds: int) -> int:
+    """Warm calls of the default engine only, the images alternating round by round (a fresh container
+    each), at each setting: the before/after comparison of the warm path on a busy machine."""
+    names = [
+        f"{image} (baseline)" if index == 0 and len(images) > 1 else image
+        for index, image in enumerate(images)
+    ]
+    pooled = {
+        (name, limits.key): EngineTiming(DEFAULT_ENGINE, limits) for name in names for limits in settings
+    }
+    for _ in range(rounds):
+        for limits in settings:
+            for name, image in zip(names, images, strict=True):
+                timing = time_engine(image, DEFAULT_ENGINE, limits, event, calls, cold_starts=1)
+                total = pooled[(name, limits.key)]
+                for field_name in ("warm_seconds", "predict_seconds", "duration_ms", "billed_ms"):
+                    getattr(total, field_name).extend(getattr(timing, field_name))
+                total.error = total.error or timing.error
+    rows = [
+        (name, limits.label, warm_ratios(pooled[(name, limits.key)])) for name in names for limits in settings
+    ]
+    lines = ["", f"warm path: {rounds} rounds x {calls} warm calls, images alternating; load {load()}"]
+    lines += warm_table(rows)
+    for name in names:
+        verdicts = warm_goals({limits.key: warm_ratios(pooled[(name, limits.key)]) for limits in settings})
+        lines += [f"goals, {name}:", *goal_lines(verdicts)]
+    print("\n".join(lines))
+    print(
+        json.dumps({"warm_path": [{"image": name, "setting": label, **part} for name, label, part in rows]})
+    )
+    return 1 if any(timing.error for timing in pooled.values()) else 0
+
+
+def load() -> str:
+    """The 1, 5 and 15 minute load averages: the figures mean little on a machine busy with other work."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", default=DEFAULT_IMAGE)
@@ -754,11 +859,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--baseline-image",
-        help="an earlier image whose start-up cost is measured alternating with the image's",
+        help="an earlier image measured alternating with the image's (start-up cost, and --warm-only)",
     )
     parser.add_argument(
         "--tiles-only", action="store_true", help="only the large photos without and with tiles=auto"
     )
+    parser.add_argument(
+        "--warm-only", action="store_true", help="only the warm path's ratios (with --baseline-image: both)"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="--warm-only: rounds of fresh containers")
     args = parser.parse_args(argv)
     began = time.perf_counter()
     models_to_time = timing_models(os.environ.get(TIMING_MODELS_ENV, ""))
@@ -782,6 +891,10 @@ def main(argv: list[str] | None = None) -> int:
         Limits("unrestricted", f"{host['cores']} CPUs (unrestricted)"),
         Limits("cpus0.6_mem1024m", "0.6 CPU, 1024 MB", cpus=0.6, memory_mb=1024),
     )
+
+    if args.warm_only:
+        images = [args.baseline_image, args.image] if args.baseline_image else [args.image]
+        return warm_only(images, settings, event, args.warm_calls, args.rounds)
 
     startup_images = [args.baseline_image, args.image] if args.baseline_image else [args.image]
     startup = {
@@ -841,6 +954,7 @@ def main(argv: list[str] | None = None) -> int:
             ]
     all_timings = timings + photo_timings + [t for group in model_timings.values() for t in group]
 
+    warm_path = {t.limits.key: warm_ratios(t) for t in timings if t.engine == DEFAULT_ENGINE}
     peak_source = next((t.peak_source for t in all_timings if t.peak_source), None)
     results = grouped(timings)
     onnx_cold = {key: engines[DEFAULT_ENGINE]["cold_start_ms"] for key, engines in results.items()}
@@ -854,6 +968,7 @@ def main(argv: list[str] | None = None) -> int:
         "cold_start_under_1s": {
             key: v is not None and v < GOAL_COLD_START_SECONDS * 1000 for key, v in onnx_cold.items()
         },
+        **warm_goals(warm_path),
         "parity": parity_ok,
     }
     if model in GOAL_IMAGE_BYTES:
@@ -872,6 +987,15 @@ def main(argv: list[str] | None = None) -> int:
         "event:   dog.jpg (768x576) as an API Gateway REST proxy event, synchronous JSON answer (no S3)",
         "",
         *table(f"{model}: {args.warm_calls} warm calls per engine and setting", timings),
+        "",
+        f"warm path of {DEFAULT_ENGINE} (load {load()}):",
+        *warm_table(
+            [
+                (args.image, t.limits.label, warm_path[t.limits.key])
+                for t in timings
+                if t.engine == DEFAULT_ENGINE
+            ]
+        ),
         "",
         *table(f"{model} on large photos (JPEG): {args.photo_calls} warm calls each", photo_timings),
         "",
@@ -918,6 +1042,7 @@ def main(argv: list[str] | None = None) -> int:
         "cold_start_ms": onnx_cold,
         "startup": startup_summary,
         "results": results,
+        "warm_path": warm_path,
         "peak_memory_source": peak_source,
         "goals": goals,
         "large_photos": {"warm_calls": args.photo_calls, "results": grouped(photo_timings)},

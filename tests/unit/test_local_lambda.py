@@ -122,3 +122,30 @@ def test_the_emulator_is_copied_out_of_the_wheel_for_this_architecture_once(whee
 def test_without_the_wheel_the_emulator_points_to_make_image(wheelhouse):
     with pytest.raises(FileNotFoundError, match=r"`make image` downloads it"):
         local_lambda.emulator()
+
+
+def test_the_warm_invoker_sends_one_invocation_per_call_and_returns_each_answer(port):
+    emulator = Emulator(port, 200, {"statusCode": 200, "body": "{}"})
+    try:
+        call = LocalLambda(port=port).invoker({"path": "/detect"})  # not started: the published port
+        assert [call() for _ in range(3)] == [{"statusCode": 200, "body": "{}"}] * 3
+        assert emulator.calls == 3
+    finally:
+        emulator.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "message"),
+    [
+        (502, {"message": "Internal server error"}, None, "HTTP 502"),
+        (200, {"errorType": "Runtime.ExitError"}, {"X-Amz-Function-Error": "Unhandled"}, "function failed"),
+    ],
+)
+def test_the_warm_invoker_raises_as_invoke_does(port, status, body, headers, message):
+    emulator = Emulator(port, status, body, headers)
+    try:
+        with pytest.raises(FunctionError, match=message):
+            LocalLambda(port=port).invoker({})()
+        assert emulator.calls == 1
+    finally:
+        emulator.close()

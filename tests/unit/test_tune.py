@@ -56,3 +56,16 @@ def test_pooling_rounds_keeps_every_call_and_the_first_error():
     tune.pool(total, second)
     assert total.duration_ms == [90.0] * 3 + [110.0] * 3
     assert total.error == "timed out"
+
+
+def test_billed_over_predict_at_the_cheapest_size_is_judged_against_the_goal():
+    cheap, dear = measured(1024, 100.0), measured(1769, 56.0)
+    cheap.timing.predict_seconds = [0.090] * 3  # billed 101 ms over 90 ms: 1.12x
+    dear.timing.predict_seconds = [0.040] * 3
+    assert cheap.billed_over_predict == 1.12
+    assert cheap.summary()["predict_ms_median"] == 90.0
+    # 1769 MB is the cheapest here ($1.84 against $1.88): its 57 / 40 = 1.43x fails.
+    assert tune.billed_line([cheap, dear], tune.choices([cheap, dear])).endswith(
+        "1.43x (goal at most 1.15x): FAIL"
+    )
+    assert tune.billed_line([cheap], tune.choices([cheap])).endswith("1.12x (goal at most 1.15x): PASS")

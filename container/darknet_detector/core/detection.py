@@ -115,7 +115,12 @@ class DetectionRun:
     (None when the caller did not ask for it and the engine could skip drawing)."""
 
     detections: list[Detection]
-    predict_seconds: float  # the network alone, as Darknet's "Predicted in" line
+    # THE definition of predict_seconds (result.json's timings, bench's and tune's "predict", every ratio to
+    # it): the network's forward pass alone, as Darknet's "Predicted in" times network_predict. For the
+    # onnx engine, ONNX Runtime's session.run on the prepared input (for tiles, the sum of the passes);
+    # decoding, the network input, the heads, NMS and the answer are outside it, for the darknet engine
+    # the CLI's own line.
+    predict_seconds: float
     result_text: str  # exactly Darknet's stdout format: "<img>: Predicted in X seconds.\n" + "cls: NN%" lines
     annotated_png: Path | None
     image_width: int  # upright, at full resolution: the space of the detections' boxes
