@@ -16,6 +16,13 @@ stays in the table for comparison.
 
 Choices: the cheapest (lowest x86 cost), the fastest (lowest median), and the balanced one: the
 fastest of the sizes that cost at most BALANCED_COST_MARGIN more than the cheapest.
+
+Other models (`--model NAME`, `--all-models`, `make tune-models`): any model of container/models.json
+runs in the same image; the image's own as it ships, any other with random weights of its real shape
+at its cfg's size, converted on the host and mounted read-only as `make bench` times them (timing
+only: its detections are meaningless). Heavy models get fewer warm calls per container
+(warm_calls_for). The result is one markdown table, each model's cheapest and balanced size with its
+latency and cost, which `--write PAGE` puts between the page's markers (docs/models-pricing.md).
 """
 
 from __future__ import annotations
