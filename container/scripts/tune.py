@@ -72,6 +72,7 @@ MEMORY_SIZES_MB = (1024, 1536, LAMBDA_MB_PER_VCPU, 2048, 3008, 2 * LAMBDA_MB_PER
 # AWS Lambda list prices, us-east-1 (first pricing tier): per GB-second of billed duration by
 # architecture, and per request.
 ORIGINAL_MEMORY_MB = 1024
+DEFAULT_ROUNDS = 5
 BALANCED_COST_MARGIN = 0.10
 
 
@@ -401,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds",
         type=int,
         help="sweeps over the sizes, a fresh container each; calls pooled "
-        f"(default 5; {ALL_MODELS_ROUNDS} with --model or --all-models)",
+        f"(default {DEFAULT_ROUNDS}; {ALL_MODELS_ROUNDS} with --model or --all-models)",
     )
     parser.add_argument(
         "--memory", default=",".join(map(str, MEMORY_SIZES_MB)), help="comma-separated memory sizes (MB)"
@@ -425,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(size) for size in args.memory.split(",")]
     if args.model or args.all_models:
         return tune_models(args, host, event, sizes)
-    rounds = args.rounds or 5
+    rounds = args.rounds or DEFAULT_ROUNDS
     results = measure_sizes(args.image, sizes, rounds, args.warm_calls, event)
     picked = choices(results)
     lines = [
