@@ -327,7 +327,20 @@ def prices_block(runs: list[ModelPrices], heading: str) -> list[str]:
         "|" + "---|" * PRICE_HEADER.count(" | ") + "---|",
         *(row for run in runs for row in price_rows(run)),
         "| " + " | ".join(original) + " |",
+        *failure_notes(runs),
     ]
+
+
+def failure_notes(runs: list[ModelPrices]) -> list[str]:
+    """Under the table, each size that failed in some round: never chosen, and often a finding in itself
+    (a model too large for the size's memory)."""
+    failed = [
+        f"- {run.model} at {result.memory_mb} MB: {result.timing.error} (that size is never chosen)"
+        for run in runs
+        for result in run.results
+        if result.timing.error
+    ]
+    return ["", *failed] if failed else []
 
 
 def run_heading(

@@ -126,3 +126,16 @@ def test_writing_replaces_only_what_lies_between_the_markers():
     )
     with pytest.raises(SystemExit, match="markers"):
         tune.rewritten("# Prices without markers\n", ["new"])
+
+
+def test_a_size_that_failed_is_named_under_the_table():
+    run = prices("yolov4", True, (1024, 100.0), (1536, 70.0))
+    run.results[0].timing.error = "the emulator answered HTTP 502: signal: killed"
+    block = tune.prices_block([run], "Measured now.")
+    assert block[-2:] == [
+        "",
+        "- yolov4 at 1024 MB: the emulator answered HTTP 502: signal: killed (that size is never chosen)",
+    ]
+    assert tune.prices_block([prices("yolov2", True, (1024, 100.0))], "Measured now.")[-1].startswith(
+        "| yolov2"
+    )
