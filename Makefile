@@ -21,7 +21,7 @@ HOST_ARCH := $(subst aarch64,arm64,$(shell uname -m))
 IMAGE ?=
 export MODEL IMAGE IMAGE_TAG ARCH
 
-.PHONY: help venv lint unit image detect box-figure container-test parity native-only bench tune e2e up down local-stack-test demo backfill docs test clean
+.PHONY: help venv lint unit image detect box-figure container-test parity native-only bench tune tune-models e2e up down local-stack-test demo backfill docs test clean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ bench: native-only venv image ## both engines side by side, unrestricted and as 
 
 tune: native-only venv image ## latency and cost per million images at each Lambda memory size; picks the cheapest
 	$(PY) container/scripts/tune.py
+
+tune-models: native-only venv image ## every manifest model's memory size, latency and cost, into docs/models-pricing.md
+	$(PY) container/scripts/tune.py --all-models --write docs/models-pricing.md
 
 e2e: venv image ## the whole flow on LocalStack, deployed through the Pulumi program
 	bash localstack/ensure-browser.sh

@@ -58,7 +58,13 @@ from pathlib import Path
 from lambda_events import make_api_event
 from local_lambda import DEFAULT_IMAGE, LocalLambda, file_from_image
 
-from darknet_detector.building.convert import convert, parse_cfg, write_random_weights
+from darknet_detector.building.convert import (
+    build_layers,
+    conv_layers,
+    convert,
+    parse_cfg,
+    write_random_weights,
+)
 from darknet_detector.building.model_dir import assemble
 from darknet_detector.contract import DEFAULT_MODEL, LAMBDA_MB_PER_VCPU, MODEL_ENV, TILES_ENV, reference_tag
 from darknet_detector.engines.optimised_graph import SESSION_READY_LOG
@@ -628,23 +634,50 @@ def timing_models(requested: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def model_cfg_text(model: str) -> str:
+    """A manifest model's Darknet cfg as shipped: from the Dockerfile's `darknet` stage, or the repo's cfg/.
+
+    The runtime image ships no cfg files; the `darknet` stage is a cache hit after `make image`.
+    """
+    origin, _, cfg_path = MANIFEST[model]["cfg"].partition(":")
+    if origin != "darknet":
+        return (CONTAINER / cfg_path).read_text()
+    docker(
+        "build", "--quiet", "--target", "darknet", "-t", STAGE_IMAGE, str(CONTAINER),
+        timeout=STAGE_BUILD_TIMEOUT_SECONDS,
+    )  # fmt: skip
+    return file_from_image(STAGE_IMAGE, f"/opt/darknet/{cfg_path}").decode()
+
+
+def input_size(cfg_text: str) -> str:
+    """The network's input as the cfg gives it, e.g. 608x608."""
+    net = parse_cfg(cfg_text)[0]
+    return f"{net.integer('width', 0)}x{net.integer('height', 0)}"
+
+
+def cfg_gflop(cfg_text: str, flavour: str) -> float:
+    """Darknet's own count of a network's work per image (its BFLOPs line): 2 x weights x output cells
+    summed over the convolutions, from the cfg alone; the other layers are small beside them."""
+    _, layers = build_layers(parse_cfg(cfg_text), flavour)
+    return (
+        sum(2 * layer.conv.weight_count * layer.shape.h * layer.shape.w for layer in conv_layers(layers))
+        / 1e9
+    )
+
+
+def timing_mount(model: str, model_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The environment and volume that make the image run a timing model directory instead of its own."""
+    return {MODEL_ENV: model, "DETECTOR_MODEL_DIR": TIMING_MOUNT}, {str(model_dir): TIMING_MOUNT}
+
+
 def timing_model_dir(image: str, model: str, folder: Path) -> tuple[Path, str]:
     """A model directory like /opt/model for a manifest model, with random weights (timing only).
 
-    The runtime image ships no cfg files and no converter dependencies, so a Darknet cfg comes from the
-    Dockerfile's `darknet` stage (a cache hit after `make image`) and the conversion runs on the host.
+    The runtime image ships no converter dependencies, so the conversion runs on the host.
     Returns the directory and the network's input size as the cfg gives it.
     """
     entry = MANIFEST[model]
-    origin, _, cfg_path = entry["cfg"].partition(":")
-    if origin == "darknet":
-        docker(
-            "build", "--quiet", "--target", "darknet", "-t", STAGE_IMAGE, str(CONTAINER),
-            timeout=STAGE_BUILD_TIMEOUT_SECONDS,
-        )  # fmt: skip
-        cfg_text = file_from_image(STAGE_IMAGE, f"/opt/darknet/{cfg_path}").decode()
-    else:
-        cfg_text = (CONTAINER / cfg_path).read_text()
+    cfg_text = model_cfg_text(model)
     source = folder / "source"
     source.mkdir()
     cfg = source / f"{model}.cfg"
@@ -663,8 +696,7 @@ def timing_model_dir(image: str, model: str, folder: Path) -> tuple[Path, str]:
     model_dir.chmod(0o755)
     for path in model_dir.iterdir():
         path.chmod(0o644)
-    net = parse_cfg(cfg_text)[0]
-    return model_dir, f"{net.integer('width', 0)}x{net.integer('height', 0)}"
+    return model_dir, input_size(cfg_text)
 
 
 def fmt(value, unit: str = "", digits: int = 0) -> str:
@@ -938,6 +970,7 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"{timed}: random weights, converted on the host")
             model_dir, inputs[timed] = timing_model_dir(args.image, timed, Path(folder))
             engines = ENGINES if MANIFEST[timed]["darknet_cli"] else (DEFAULT_ENGINE,)
+            model_env, volumes = timing_mount(timed, model_dir)
             model_timings[timed] = [
                 time_engine(
                     engine_image[engine],
@@ -946,8 +979,8 @@ def main(argv: list[str] | None = None) -> int:
                     event,
                     args.timing_model_calls,
                     cold_starts=1,
-                    extra_env={"DETECTOR_MODEL": timed, "DETECTOR_MODEL_DIR": TIMING_MOUNT},
-                    volumes={str(model_dir): TIMING_MOUNT},
+                    extra_env=model_env,
+                    volumes=volumes,
                 )
                 for limits in settings
                 for engine in engines

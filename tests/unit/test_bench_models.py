@@ -26,3 +26,55 @@ def test_timing_cfg_runs_one_image_at_a_time():
         bench.timing_cfg(cfg)
         == "[net]\n# Testing\n#batch=1\n# Training\nbatch=1\nsubdivisions=1\nwidth=608\n"
     )
+
+
+TINY_CFG = """[net]
+width=16
+height=16
+channels=3
+
+[convolutional]
+filters=8
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[maxpool]
+size=2
+stride=2
+
+[convolutional]
+filters=255
+size=1
+stride=1
+pad=1
+activation=linear
+
+[yolo]
+mask=0,1,2
+anchors=10,14,23,27,37,58
+classes=80
+num=3
+"""
+
+
+def test_gflop_is_darknets_count_over_the_convolutions():
+    # 2 x (8 filters x 3 channels x 3x3) x 16x16, then 2 x (255 x 8 x 1x1) x 8x8 after the maxpool.
+    assert bench.cfg_gflop(TINY_CFG, "pjreddie") == pytest.approx(
+        (2 * 8 * 3 * 9 * 256 + 2 * 255 * 8 * 64) / 1e9
+    )
+    assert bench.input_size(TINY_CFG) == "16x16"
+
+
+def test_gflop_of_a_shipped_cfg_is_what_darknet_prints_for_it():
+    # The maintained fork prints "Total BFLOPS 6.910" for yolov4-tiny; its maxpools add the last 0.002.
+    cfg = bench.model_cfg_text("yolov4-tiny")
+    assert bench.cfg_gflop(cfg, "fork") == pytest.approx(6.91, abs=0.005)
+    assert bench.input_size(cfg) == "416x416"
+
+
+def test_a_timing_model_is_mounted_read_only_where_its_model_setting_points(tmp_path):
+    env, volumes = bench.timing_mount("yolov4", tmp_path)
+    assert env == {"DETECTOR_MODEL": "yolov4", "DETECTOR_MODEL_DIR": bench.TIMING_MOUNT}
+    assert volumes == {str(tmp_path): bench.TIMING_MOUNT}
