@@ -71,6 +71,8 @@ def test_billed_over_predict_at_the_cheapest_size_is_judged_against_the_goal():
         "1.43x (goal at most 1.15x): FAIL"
     )
     assert tune.billed_line([cheap], tune.choices([cheap])).endswith("1.12x (goal at most 1.15x): PASS")
+
+
 # --- every model's price ----------------------------------------------------------------------------------
 
 
