@@ -40,16 +40,21 @@ for entry in "$data"/*; do
     *) rm -rf "$entry" ;;
   esac
 done
-# onnxruntime's model-tuning tools are never imported at run time, and its Python module links the
-# runtime statically: the separate libonnxruntime.so (35 MB) serves C API users only.
+# onnxruntime's model-tuning tools, ONNX test backend and sample models are never imported at run time,
+# and its Python module links the runtime statically: the separate libonnxruntime.so serves C API users.
 rm -rf "$dest/python/onnxruntime/transformers" "$dest/python/onnxruntime/quantization" \
-       "$dest/python/onnxruntime/tools" "$dest/python/bin" "$dest"/python/onnxruntime/capi/libonnxruntime.so.*
-# protobuf, sympy and coloredlogs come with onnxruntime for its model tools only (removed above): the
-# session reads the graph in C++.
-rm -rf "$dest/python/google/protobuf" "$dest/python/google/_upb" "$dest"/python/protobuf-*.dist-info \
-       "$dest"/python/sympy "$dest"/python/sympy-*.dist-info "$dest"/python/isympy.py \
-       "$dest"/python/mpmath "$dest"/python/mpmath-*.dist-info "$dest"/python/coloredlogs* \
-       "$dest"/python/humanfriendly "$dest"/python/humanfriendly-*.dist-info
+       "$dest/python/onnxruntime/tools" "$dest/python/onnxruntime/backend" "$dest/python/onnxruntime/datasets" \
+       "$dest/python/bin" "$dest"/python/onnxruntime/capi/libonnxruntime.so.*
+# protobuf, sympy, coloredlogs, flatbuffers and packaging come with onnxruntime for the tools and the
+# backend removed above: the session reads the graph in C++.
+for package in google/protobuf google/_upb protobuf sympy isympy mpmath coloredlogs humanfriendly flatbuffers \
+               packaging; do
+  rm -rf "${dest:?}/python/$package" "$dest/python/$package".py "$dest/python/$package"-*.dist-info
+done
+rm -f "$dest"/python/coloredlogs.pth
+# dateutil's own time zone database serves tz.gettz() where the system has none; botocore only asks for UTC
+# and local time.
+rm "$dest"/python/dateutil/zoneinfo/dateutil-zoneinfo.tar.gz
 rmdir "$dest/python/google" 2>/dev/null || true
 # numpy's build and packaging tools (f2py, distutils, the C headers and static library for extensions
 # built against it) and its compiled test modules are never loaded by an installed program.
