@@ -107,8 +107,9 @@ STARTUP_WARM_CALLS = 3
 # setting, and the warm p90 over the median at the 1024 MB share.
 GOAL_WARM_OVER_PREDICT = {"unrestricted": 1.25, "cpus0.6_mem1024m": 1.10}
 GOAL_P90_OVER_MEDIAN = {"cpus0.6_mem1024m": 1.25}
-# The default image, uncompressed, for the models that have a size goal.
-GOAL_IMAGE_BYTES = {DEFAULT_MODEL: 200_000_000}
+# The default image's size, for the models that have a size goal: uncompressed as docker counts it, and
+# gzip-compressed as compressed_size() measures it.
+GOAL_IMAGE_BYTES = {DEFAULT_MODEL: {"uncompressed": 150_000_000, "gzip": 70_000_000}}
 
 
 @dataclass(frozen=True)
@@ -1005,9 +1006,12 @@ def main(argv: list[str] | None = None) -> int:
         "parity": parity_ok,
     }
     if model in GOAL_IMAGE_BYTES:
-        goals[f"image_at_most_{GOAL_IMAGE_BYTES[model] // 1_000_000}mb"] = (
-            sizes[DEFAULT_ENGINE].size_bytes <= GOAL_IMAGE_BYTES[model]
-        )
+        default_size = sizes[DEFAULT_ENGINE]
+        measured = {"uncompressed": default_size.size_bytes, "gzip": default_size.compressed_bytes}
+        goals["image_at_most"] = {
+            f"{limit // 1_000_000} MB {kind}": measured[kind] <= limit
+            for kind, limit in GOAL_IMAGE_BYTES[model].items()
+        }
 
     lines = [
         "",

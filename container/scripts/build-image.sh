@@ -62,6 +62,7 @@ case "${ARCH:-x86_64}" in
   x86_64)
     bash "$here/ensure-base-image.sh"
     wheels="$context/cache/wheels"
+    machine=x86_64
     wheel_platforms=(manylinux_2_28_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64
                      manylinux1_x86_64 manylinux_2_5_x86_64)
     ;;
@@ -73,6 +74,7 @@ case "${ARCH:-x86_64}" in
     BASE_IMAGE="$base" BASE_PLATFORM=linux/arm64 bash "$here/ensure-base-image.sh"
     build_args+=(--platform linux/arm64 --build-arg "BASE_IMAGE=$base")
     wheels="$context/cache/wheels-aarch64"
+    machine=aarch64
     wheel_platforms=(manylinux_2_28_aarch64 manylinux_2_17_aarch64 manylinux2014_aarch64)
     ;;
   *)
@@ -82,18 +84,33 @@ case "${ARCH:-x86_64}" in
 esac
 
 mkdir -p "$wheels"
+# numpy is compiled from its sdist in the build (build-numpy.sh): the wheel it makes is kept here, as long
+# as numpy's pin and the recipe stay the same, because compiling takes minutes.
+numpy_version="$(sed -n 's/^numpy==//p' "$context/requirements.txt")"
+numpy_wheel="numpy-$numpy_version-cp311-cp311-linux_$machine.whl"
+numpy_stamp="$wheels/.numpy-build.sha256"
+numpy_recipe="$(cat "$context/requirements-numpy.txt" "$here/numpy-build.ini" "$here/build-numpy.sh" \
+  <(echo "$numpy_version") | sha256sum | cut -d' ' -f1)"
+if [[ "$(cat "$numpy_stamp" 2>/dev/null)" != "$numpy_recipe" ]]; then
+  rm -f "$wheels/$numpy_wheel"
+  echo "$numpy_recipe" >"$numpy_stamp"
+fi
 stamp="$wheels/.requirements.sha256"
-wanted="$(cat "$context/requirements.txt" "$context/requirements-build.txt" | sha256sum | cut -d' ' -f1)"
+wanted="$(cat "$context/requirements.txt" "$context/requirements-build.txt" "$context/requirements-numpy.txt" \
+  | sha256sum | cut -d' ' -f1)"
 if [[ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
   echo "build-image: downloading wheels for the image (CPython 3.11, ${wheel_platforms[0]})" >&2
-  rm -f "$wheels"/*.whl
+  find "$wheels" -maxdepth 1 \( -name '*.whl' -o -name '*.tar.gz' \) ! -name "$numpy_wheel" -delete
   "$python" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
     --implementation cp --python-version 3.11 \
     "${wheel_platforms[@]/#/--platform=}" \
     -r "$context/requirements.txt" -r <(grep -v '^aws-sam-cli' "$context/requirements-build.txt") \
-    --dest "$wheels"
+    -r "$context/requirements-numpy.txt" --dest "$wheels"
   "$python" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
     "$(grep '^aws-sam-cli' "$context/requirements-build.txt")" --dest "$wheels"
+  # numpy's sdist, read by a stand-in metadata hook (sdist_metadata/mesonpy.py says why).
+  PYTHONPATH="$here/sdist_metadata" "$python" -m pip download --quiet --disable-pip-version-check \
+    --no-deps --no-binary numpy --no-build-isolation "numpy==$numpy_version" --dest "$wheels"
   echo "$wanted" >"$stamp"
 fi
 
@@ -108,14 +125,26 @@ exec {lock}>"$lock_dir/image-build.lock"
 flock "$lock"
 
 started=$SECONDS
+stage_tag() { echo "${tag%%:*}-stage:$1-${tag##*:}"; }
+if [[ "$machine" != "$(uname -m)" ]]; then
+  # Compiling numpy under emulation would take hours: an emulated build installs PyPI's wheel.
+  build_args+=(--build-arg NUMPY_FROM_SOURCE=0)
+elif [[ ! -f "$wheels/$numpy_wheel" ]]; then
+  # Compiled before the image, then kept in the wheelhouse: later builds copy it (build-numpy.sh), and the
+  # wheelhouse that the image's build reads does not change after its first build.
+  echo "build-image: compiling numpy $numpy_version without BLAS (once for this pin and recipe)" >&2
+  docker build --quiet "${build_args[@]}" --target numpy -t "$(stage_tag numpy)" "$context" >/dev/null
+  container="$(docker create "$(stage_tag numpy)" true)"
+  docker cp "$container:/build/numpy/$numpy_wheel" "$wheels/"
+  docker rm "$container" >/dev/null
+fi
 docker build --quiet "${build_args[@]}" -t "$tag" "$context" >/dev/null
 docker build --quiet "${build_args[@]}" --target "$reference_target" -t "$reference" "$context" >/dev/null
 # The legacy builder's build cache is the build stages' images. Tag the current ones (instant:
 # every stage is cached by now) so that pruning untagged images removes only stale stages. Stage
 # tags follow the image tag, so builds of different sources keep their own caches.
-for stage in darknet python-deps model runtime-files; do
-  docker build --quiet "${build_args[@]}" --target "$stage" \
-    -t "${tag%%:*}-stage:$stage-${tag##*:}" "$context" >/dev/null
+for stage in numpy darknet python-deps model runtime-files; do
+  docker build --quiet "${build_args[@]}" --target "$stage" -t "$(stage_tag "$stage")" "$context" >/dev/null
 done
 docker image prune --force >/dev/null 2>&1 || true
 flock --unlock "$lock"

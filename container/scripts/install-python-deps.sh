@@ -18,10 +18,13 @@ if ls "$wheels"/*"$(uname -m)".whl >/dev/null 2>&1; then
 else
   source_args=""
 fi
+# numpy: the wheel the numpy stage built without BLAS (build-numpy.sh), named as a file so that pip takes
+# it over the index's; none when that stage left PyPI's wheel to the index.
+numpy_wheel="$(ls "$src"/numpy/numpy-*.whl 2>/dev/null || true)"
 pip_install() {
   # shellcheck disable=SC2086
   python3 -m pip install --quiet --disable-pip-version-check --no-compile --only-binary=:all: \
-    $source_args --target "$1" -r "$2"
+    $source_args --target "$1" -r "$2" $numpy_wheel
 }
 
 pip_install "$dest/python" "$src/requirements.txt"
@@ -37,12 +40,21 @@ for entry in "$data"/*; do
     *) rm -rf "$entry" ;;
   esac
 done
-# onnxruntime's model-tuning tools are never imported at run time, and its Python module links the
-# runtime statically: the separate libonnxruntime.so (35 MB) serves C API users only.
+# onnxruntime's model-tuning tools, ONNX test backend and sample models are never imported at run time,
+# and its Python module links the runtime statically: the separate libonnxruntime.so serves C API users.
 rm -rf "$dest/python/onnxruntime/transformers" "$dest/python/onnxruntime/quantization" \
-       "$dest/python/onnxruntime/tools" "$dest/python/bin" "$dest"/python/onnxruntime/capi/libonnxruntime.so.*
-# protobuf comes with onnxruntime for its model tools only: the session reads the graph in C++.
-rm -rf "$dest/python/google/protobuf" "$dest/python/google/_upb" "$dest"/python/protobuf-*.dist-info
+       "$dest/python/onnxruntime/tools" "$dest/python/onnxruntime/backend" "$dest/python/onnxruntime/datasets" \
+       "$dest/python/bin" "$dest"/python/onnxruntime/capi/libonnxruntime.so.*
+# protobuf, sympy, coloredlogs, flatbuffers and packaging come with onnxruntime for the tools and the
+# backend removed above: the session reads the graph in C++.
+for package in google/protobuf google/_upb protobuf sympy isympy mpmath coloredlogs humanfriendly flatbuffers \
+               packaging; do
+  rm -rf "${dest:?}/python/$package" "$dest/python/$package".py "$dest/python/$package"-*.dist-info
+done
+rm -f "$dest"/python/coloredlogs.pth
+# dateutil's own time zone database serves tz.gettz() where the system has none; botocore only asks for UTC
+# and local time.
+rm "$dest"/python/dateutil/zoneinfo/dateutil-zoneinfo.tar.gz
 rmdir "$dest/python/google" 2>/dev/null || true
 # numpy's build and packaging tools (f2py, distutils, the C headers and static library for extensions
 # built against it) and its compiled test modules are never loaded by an installed program.
@@ -55,6 +67,16 @@ rm -f "$dest"/python/PIL/_imagingtk.* "$dest"/python/PIL/_imagingft.* "$dest"/py
 # Powertools' Swagger UI assets: served only by an API that enables its OpenAPI page, which this one does not.
 rm -f "$dest"/python/aws_lambda_powertools/event_handler/openapi/swagger_ui/*.js \
       "$dest"/python/aws_lambda_powertools/event_handler/openapi/swagger_ui/*.css
-# Type stubs and Cython declarations serve editors and compilers, never the interpreter.
-find "$dest/python" -type f \( -name '*.pyi' -o -name '*.pxd' -o -name py.typed \) -delete
+# Powertools' utilities that nothing here imports: the parser (it needs pydantic, which the image does not
+# have), idempotency, parameters, feature flags, circuit breaker, Kafka, data masking, streaming and the
+# authorisation alpha.
+for utility in parser idempotency parameters feature_flags circuit_breaker kafka data_masking streaming auth_alpha; do
+  rm -r "$dest/python/aws_lambda_powertools/utilities/$utility"
+done
+# Type stubs and Cython declarations serve editors and compilers, never the interpreter; a wheel's RECORD
+# serves pip's uninstall.
+find "$dest/python" -type f \( -name '*.pyi' -o -name '*.pxd' -o -name py.typed -o -name RECORD \) -delete
+# Symbol tables serve debuggers: several wheels ship their extension modules with them (2.7 of Pillow's
+# 3.5 MB, numpy's main module).
+find "$dest/python" -type f \( -name '*.so' -o -name '*.so.*' \) -exec strip --strip-unneeded {} +
 find "$dest/python" -type d \( -name tests -o -name __pycache__ \) -prune -exec rm -rf {} +

@@ -11,10 +11,19 @@ shift
 wanted="python3 libgomp1 libstdc++6 dash"
 # Left out with what they alone depend on: the package tooling that dash and python3-minimal declare
 # for their maintainer scripts, which never run in the image; and the libraries only the standard
-# library's terminal, local database and NIS modules link (readline, curses, dbm, sqlite3, nis), which
-# go with those modules (ncurses, readline, Berkeley DB, SQLite, NIS/RPC and the Kerberos it pulls in).
-skipped=" dpkg debianutils libreadline8 libncursesw6 libtinfo6 libdb5.3 libsqlite3-0 libnsl2 libtirpc3 "
-unused_modules="readline _curses _curses_panel _dbm _sqlite3 nis"
+# library's terminal, local database, NIS and password-hashing modules link (readline, curses, dbm,
+# sqlite3, nis, crypt), which go with those modules (ncurses, readline, Berkeley DB, SQLite, NIS/RPC and
+# the Kerberos it pulls in, libcrypt).
+skipped=" dpkg debianutils libreadline8 libncursesw6 libtinfo6 libdb5.3 libsqlite3-0 libnsl2 libtirpc3 libcrypt1 "
+unused_modules="readline _curses _curses_panel _dbm _sqlite3 nis _crypt"
+# The CJK codecs and the profiler's C part: the Dockerfile leaves out their Python halves.
+unused_modules="$unused_modules _codecs_cn _codecs_hk _codecs_iso2022 _codecs_jp _codecs_kr _codecs_tw
+  _multibytecodec _lsprof"
+# Libraries of the packages above that nothing in the image links or loads: glibc's vector maths (for
+# programs compiled to call it) and its old NIS library, expat's wide-character build, and OpenSSL's
+# engines and legacy provider (loaded only when an OpenSSL configuration names them; the image has none).
+unused_libraries="usr/lib/*/libmvec.so.1 usr/lib/*/libnsl.so.1 usr/lib/*/libexpatw.so.* usr/lib/*/engines-3
+  usr/lib/*/ossl-modules"
 # CPython's own test extension modules.
 test_modules="_testbuffer _testcapi _testclinic _testimportmultiple _testinternalcapi _testmultiphase
   _ctypes_test _xxtestfuzz xxlimited xxlimited_35"
@@ -65,7 +74,10 @@ rm -f "$list"
 for module in $unused_modules $test_modules; do
   rm "$root"/usr/lib/python3.*/lib-dynload/"$module".cpython-*.so
 done
-rm -r "$root"/usr/lib/python3.*/sqlite3 "$root"/usr/lib/python3.*/curses
+rm -r "$root"/usr/lib/python3.*/sqlite3 "$root"/usr/lib/python3.*/curses "$root"/usr/lib/python3.*/crypt.py
+for library in $unused_libraries; do
+  rm -r "${root:?}"/$library
+done
 ldconfig -r "$root"
 # Every extension module left must load from what was copied (a missing library fails the build here).
 chroot "$root" /usr/bin/python3 -c '
