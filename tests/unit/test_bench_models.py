@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bench
 import pytest
+from support.models import OWN_CFG
 
 
 def test_the_originals_model_is_always_timed_first():
@@ -28,43 +29,13 @@ def test_timing_cfg_runs_one_image_at_a_time():
     )
 
 
-TINY_CFG = """[net]
-width=16
-height=16
-channels=3
-
-[convolutional]
-filters=8
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-filters=255
-size=1
-stride=1
-pad=1
-activation=linear
-
-[yolo]
-mask=0,1,2
-anchors=10,14,23,27,37,58
-classes=80
-num=3
-"""
-
-
 def test_gflop_is_darknets_count_over_the_convolutions():
-    # 2 x (8 filters x 3 channels x 3x3) x 16x16, then 2 x (255 x 8 x 1x1) x 8x8 after the maxpool.
-    assert bench.cfg_gflop(TINY_CFG, "pjreddie") == pytest.approx(
-        (2 * 8 * 3 * 9 * 256 + 2 * 255 * 8 * 64) / 1e9
+    # The tests' own model: 2 x (8 filters x 3 channels x 3x3) x 32x32 (stride 2 on 64x64), then
+    # 2 x (24 x 8 x 1x1) x 32x32.
+    assert bench.cfg_gflop(OWN_CFG, "pjreddie") == pytest.approx(
+        (2 * 8 * 3 * 9 * 1024 + 2 * 24 * 8 * 1024) / 1e9
     )
-    assert bench.input_size(TINY_CFG) == "16x16"
+    assert bench.input_size(OWN_CFG) == "64x64"
 
 
 def test_gflop_of_a_shipped_cfg_is_what_darknet_prints_for_it():
