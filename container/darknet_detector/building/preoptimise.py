@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from darknet_detector.engines.optimised_graph import (
-    SUPPLIED_AT_START_UP,
     TRANSFORMS,
     Choice,
     DerivedWeight,
@@ -52,8 +51,13 @@ def _weight_sources(plain_graph: Path, block: int) -> list[tuple[dict, np.ndarra
     return sources
 
 
-def strip_weights(graph_path: Path, plain_graph: Path, block: int) -> dict[str, dict]:
-    """Take out of the saved graph each weight a recipe reproduces byte for byte; the recipes by name."""
+def strip_weights(graph_path: Path, plain_graph: Path, block: int, facts_name: str) -> dict[str, dict]:
+    """Take out of the saved graph each weight a recipe reproduces byte for byte; the recipes by name.
+
+    Each weight taken out is left as external data in the facts file beside the graph (facts_name): a
+    file that exists, as ONNX Runtime requires of external data, and holds the recipes, not the bytes,
+    so a weight the engine does not supply fails the load loudly instead of being read from elsewhere.
+    """
     import onnx
     from onnx import numpy_helper
 
@@ -70,7 +74,7 @@ def strip_weights(graph_path: Path, plain_graph: Path, block: int) -> dict[str, 
                 tensor.data_location = onnx.TensorProto.EXTERNAL
                 del tensor.external_data[:]
                 location = tensor.external_data.add()
-                location.key, location.value = "location", SUPPLIED_AT_START_UP
+                location.key, location.value = "location", facts_name
                 break
     onnx.save(graph, str(graph_path))
     return recipes
@@ -88,14 +92,16 @@ def build(files: ModelFiles, expect_block: int | None) -> GraphFacts:
             f"this CPU has NCHWc block {facts.nchwc_block_size}, expected {expect_block}: "
             "is the emulator's CPU model right?"
         )
-    graph = files.optimised_graph(facts.cpu_key)
+    graph, facts_file = files.optimised_graph(facts.cpu_key), files.optimised_graph_facts(facts.cpu_key)
     with tempfile.TemporaryDirectory(dir=files.directory) as scratch:
-        partial = Path(scratch) / graph.name
+        partial, partial_facts = Path(scratch) / graph.name, Path(scratch) / facts_file.name
         full = ort.SessionOptions()
         full.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         full.optimized_model_filepath = str(partial)
         plain_session = ort.InferenceSession(str(files.onnx), full, providers=["CPUExecutionProvider"])
-        recipes = strip_weights(partial, files.onnx, facts.nchwc_block_size)
+        recipes = strip_weights(partial, files.onnx, facts.nchwc_block_size, facts_file.name)
+        recorded = {**asdict(facts), "graph_bytes": partial.stat().st_size, "weights": recipes}
+        partial_facts.write_text(json.dumps(recorded, indent=1) + "\n")
         as_saved = ort.SessionOptions()
         as_saved.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         weights = {name: DerivedWeight.from_json(recipe) for name, recipe in recipes.items()}
@@ -109,8 +115,7 @@ def build(files: ModelFiles, expect_block: int | None) -> GraphFacts:
             if want.shape != got.shape or not np.array_equal(want, got):
                 raise SystemExit(f"{graph.name}: the saved graph's outputs differ from the plain graph's")
         partial.replace(graph)
-    recorded = {**asdict(facts), "graph_bytes": graph.stat().st_size, "weights": recipes}
-    files.optimised_graph_facts(facts.cpu_key).write_text(json.dumps(recorded, indent=1) + "\n")
+        partial_facts.replace(facts_file)
     return facts
 
 
