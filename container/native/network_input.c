@@ -4,12 +4,13 @@
  * resize_image) of load_image_stb's float image: every byte becomes (float)byte/255., then
  * resize_image shrinks the planes across (into `part`) and then down, and letterbox_image embeds the
  * result in a 0.5 grey canvas. Each output value here comes from the same operations in the same order
- * (core/resize.py states them and the container tests hold both to libdarknet):
+ * (tests/container/test_network_input.py holds them to libdarknet):
  *   across: fmaf(dx, b, (1 - dx) * a), the product rounded first (gcc contracts image.c so);
  *   down:   (1 - dy) * top, then + dy * bottom, each term rounded (no contraction);
  * compiled with -ffp-contract=off so that only the fmaf written here is fused. What it saves is
- * Darknet's 12-byte float copy of the whole photo and image.c's per-pixel bounds checks: the bytes are
- * read once, row by row, and the canvas is written once.
+ * Darknet's 12-byte float copy of the whole photo and image.c's per-pixel bounds checks: only the
+ * source rows the second pass reads are converted (at most two per output row, whatever the photo's
+ * size), and the canvas is written once.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -30,10 +31,10 @@ static void samples(int size, int new_size, int *low, int *high, float *weight)
 
 /* Fills out (3 x net_h x net_w floats, planar) for pixels (height x width x 3 bytes, each pixel's
  * bytes adjacent; rows row_step and pixels pixel_step bytes apart, either negative for a flipped or
- * turned view), using part (3 x height x net_w floats) for the first pass: the caller keeps both
- * buffers for the next call, since fresh pages for them cost more than the arithmetic. Returns 0, or
- * -1 where Darknet itself would not resize (under 2 rows: a NaN scale its assert stops on) or memory
- * runs out; the caller then uses Darknet's own functions. */
+ * turned view), using part (3 x min(height, 2 x net_h) x net_w floats) for the first pass: the caller
+ * keeps both buffers for the next call, since fresh pages for them cost more than the arithmetic.
+ * Returns 0, or -1 where Darknet itself would not resize (under 2 rows: a NaN scale its assert stops
+ * on) or memory runs out. */
 int darknet_network_input(const unsigned char *pixels, int width, int height, long row_step,
                           long pixel_step, int net_w, int net_h, int letterbox, float *part, float *out)
 {
@@ -50,20 +51,29 @@ int darknet_network_input(const unsigned char *pixels, int width, int height, lo
     float byte_to_float[256];
     for (int v = 0; v < 256; ++v) byte_to_float[v] = (float)v / 255.;
 
-    size_t part_plane = (size_t)height * new_w;
     int *left = malloc(sizeof(int) * new_w), *right = malloc(sizeof(int) * new_w);
     int *top = malloc(sizeof(int) * new_h), *bottom = malloc(sizeof(int) * new_h);
     float *dx = malloc(sizeof(float) * new_w), *dy = malloc(sizeof(float) * new_h);
+    int *slot = malloc(sizeof(int) * height); /* a source row's place in part, or -1: not read */
     int status = -1;
-    if (!left || !right || !top || !bottom || !dx || !dy) goto done;
+    if (!left || !right || !top || !bottom || !dx || !dy || !slot) goto done;
     samples(width, new_w, left, right, dx);
     samples(height, new_h, top, bottom, dy);
-
-    /* Across: every source row, as resize_image's first pass (the last column is copied). */
+    for (int y = 0; y < height; ++y) slot[y] = -1;
+    for (int r = 0; r < new_h; ++r) slot[top[r]] = slot[bottom[r]] = 0;
+    size_t kept = 0;
     for (int y = 0; y < height; ++y) {
+        if (slot[y] == 0) slot[y] = (int)kept++;
+    }
+    size_t part_plane = kept * new_w;
+
+    /* Across: each source row the second pass reads, as resize_image's first pass computes every row
+     * (the last column is copied). */
+    for (int y = 0; y < height; ++y) {
+        if (slot[y] < 0) continue;
         const unsigned char *row = pixels + y * row_step;
         for (int k = 0; k < CHANNELS; ++k) {
-            float *into = part + k * part_plane + (size_t)y * new_w;
+            float *into = part + k * part_plane + (size_t)slot[y] * new_w;
             for (int x = 0; x < new_w - 1; ++x) {
                 float a = byte_to_float[row[left[x] * pixel_step + k]];
                 float b = byte_to_float[row[right[x] * pixel_step + k]];
@@ -81,8 +91,8 @@ int darknet_network_input(const unsigned char *pixels, int width, int height, lo
     }
     for (int k = 0; k < CHANNELS; ++k) {
         for (int r = 0; r < new_h; ++r) {
-            const float *upper = part + k * part_plane + (size_t)top[r] * new_w;
-            const float *lower = part + k * part_plane + (size_t)bottom[r] * new_w;
+            const float *upper = part + k * part_plane + (size_t)slot[top[r]] * new_w;
+            const float *lower = part + k * part_plane + (size_t)slot[bottom[r]] * new_w;
             float *into = out + k * plane + (size_t)(offset_y + r) * net_w + offset_x;
             float wu = 1 - dy[r], wl = dy[r];
             if (r == new_h - 1 || height == 1) {
@@ -100,5 +110,6 @@ done:
     free(bottom);
     free(dx);
     free(dy);
+    free(slot);
     return status;
 }

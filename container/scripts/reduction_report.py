@@ -3,8 +3,8 @@
 Makes a corpus of large photos from the image's sample photos (tests/support/corpus.py: 12, 24 and 48 MP,
 clean enlargements and grainy ones, upscaled with a sensor's noise), then, inside the reference image:
 - reference: `darknet detector test` on the whole photo (Darknet's full decode);
-- after: the onnx engine as the function runs it now, the same on every stack (core.resize from the
-  8-bit pixels for a photo over DRAWN_MAX_PIXELS);
+- after: the onnx engine as the function runs it now, the same on every stack (the network input
+  from the 8-bit pixels of the full decode);
 - before: what the memory-dependent decode this project used until 0.4.0 gave on a stack of
   --before-memory MB: the photo decoded at 1/k (libjpeg's DCT scaling, then box averaging) when
   3 x 24 bytes a pixel did not fit, and the Darknet CLI on that copy.

@@ -8,7 +8,7 @@ Pillow too (with pi-heif). Pillow is imported on the first such image, so the co
 warm JPEG path never pay for it.
 
 Every photo is decoded whole, whatever the function's memory: the network's input is the one Darknet
-makes from the full decode (for a large photo computed from the 8-bit pixels by core.resize), so the
+makes from the full decode (computed from the 8-bit pixels by Libdarknet.network_input), so the
 same photo gets the same detections on every stack.
 """
 

@@ -2,8 +2,8 @@
 
 Everything around the network is Darknet's own: image decoding, NMS and drawing run in libdarknet.so,
 the letterbox is Darknet's arithmetic computed from the 8-bit pixels, bit for bit (in C by
-Libdarknet.network_input; from core.resize for a photo over contract.DRAWN_MAX_PIXELS, which is drawn on
-a copy shrunk by a rule of the photo; by libdarknet's own letterbox_image where neither serves), and
+Libdarknet.network_input, whatever the photo's size; by libdarknet's own letterbox_image where that
+cannot serve), and
 darknet_detector.engines.heads repeats the heads' arithmetic (float vs double included), so the
 detections, their order and result.out match `darknet detector test`; models whose cfg asks for the fork's
 DIoU NMS get the fork's diounms_sort. The session is created once per process, from the graph optimised for
@@ -20,14 +20,13 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from darknet_detector.contract import DRAWN_MAX_PIXELS, RESULT_IMAGE, SERVICE_NAME
+from darknet_detector.contract import RESULT_IMAGE, SERVICE_NAME
 from darknet_detector.core import cpu
 from darknet_detector.core.decoding import orient, stored_pixels, upright_pixels
 from darknet_detector.core.detection import Detection, DetectionRun, Tiling
 from darknet_detector.core.libdarknet import Candidates, FloatImage, Libdarknet, c_string_array
 from darknet_detector.core.pillow_decoder import reduced
 from darknet_detector.core.png import encode_png
-from darknet_detector.core.resize import network_input
 from darknet_detector.core.source import SourceImage
 from darknet_detector.core.tiles import Found, Tile, merge, plan_tiles, to_photo
 from darknet_detector.engines import heads
@@ -200,7 +199,7 @@ class OnnxEngine:
             stored = stored_pixels(source, lambda: self._darknet)
             lap("decode_image")
             orientation = source.info.orientation
-            tensor = network_input(orient(stored, orientation), net.width, net.height, net.letterbox)
+            tensor = self._input_tensor(orient(stored, orientation), None)
             lap("letterbox")
             if annotate:  # reduced as stored (contiguous rows, faster), then turned
                 drawn = orient(reduced(stored, source.drawn_factor), orientation)
@@ -314,10 +313,7 @@ class OnnxEngine:
         relative to those pixels) and class probabilities after NMS, and the network's seconds."""
         net = self.network
         height, width = pixels.shape[:2]
-        if width * height > DRAWN_MAX_PIXELS:  # a large photo's whole-photo pass: from its 8-bit pixels
-            tensor = network_input(pixels, net.width, net.height, net.letterbox)
-        else:  # a tile: Darknet's arithmetic in C, about 40x faster than core.resize's numpy
-            tensor = self._input_tensor(pixels, None)
+        tensor = self._input_tensor(pixels, None)
         started = time.perf_counter()
         raw_maps = self._graph.session.run(self._outputs, {INPUT_NAME: tensor})
         seconds = time.perf_counter() - started
