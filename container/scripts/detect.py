@@ -44,7 +44,11 @@ def main() -> int:
     container_image = args.container_image
     if args.engine == "darknet":
         container_image = reference_tag(container_image)
-    body = args.image.read_bytes() if args.image else file_from_image(container_image, SAMPLE_IMAGE)
+    try:
+        body = args.image.read_bytes() if args.image else file_from_image(container_image, SAMPLE_IMAGE)
+    except OSError as error:
+        print(f"detect: cannot read {args.image}: {error.strerror or error}", file=sys.stderr)
+        return 2
     with LocalLambda(image=container_image, env={"DETECTOR_ENGINE": args.engine}) as function:
         response = function.invoke(make_api_event(body, {"Accept": "application/gzip"}))
         if error_code(response) == "answer_too_large":
