@@ -32,6 +32,7 @@ from darknet_detector.engines.cpu_features import (
 from darknet_detector.engines.onnx_runtime import create_session
 from darknet_detector.engines.optimised_graph import (
     PLAIN_GRAPH_ENV,
+    WEIGHT_ALIGNMENT,
     DerivedWeight,
     choose_graph,
     derive_weights,
@@ -247,6 +248,7 @@ def test_the_matching_graph_is_loaded_and_computes_what_the_plain_graph_does(mod
     loaded = create_session(model, threads=1)
     assert loaded.preoptimised and loaded.weights
     assert not warnings
+    assert all(value.data_ptr() % WEIGHT_ALIGNMENT == 0 for value in loaded.weights.values())
     plain = ort.InferenceSession(str(model.onnx), providers=["CPUExecutionProvider"])
     for got, want in zip(outputs(loaded.session), outputs(plain), strict=True):
         np.testing.assert_array_equal(got, want)

@@ -56,6 +56,22 @@ def _round_up(count: int, block: int) -> int:
     return -(-count // block) * block
 
 
+# Where each derived weight's data starts: a cache line, as ONNX Runtime's own arena places the weights it
+# reads from a file (numpy's allocations are only 16-byte aligned, and MLAS's kernels ran 2 to 6% slower
+# on such weights).
+WEIGHT_ALIGNMENT = 64
+
+
+def _aligned_copy(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """values' elements in C order, in a new array of `shape` starting on a WEIGHT_ALIGNMENT boundary."""
+    size = values.size * values.itemsize
+    raw = np.empty(size + WEIGHT_ALIGNMENT, dtype=np.uint8)
+    start = -raw.ctypes.data % WEIGHT_ALIGNMENT
+    aligned = raw[start : start + size].view(values.dtype).reshape(shape)
+    aligned.reshape(values.shape)[...] = values
+    return aligned
+
+
 def _zero_padded(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if array.shape == shape:
         return array
@@ -66,13 +82,14 @@ def _zero_padded(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 def same(array: np.ndarray, block: int) -> np.ndarray:
     """The weight as it is (copied out of the file, aligned, for ONNX Runtime to use in place)."""
-    return np.array(array)
+    return _aligned_copy(array, array.shape)
 
 
 def padded(array: np.ndarray, block: int) -> np.ndarray:
     """A bias zero-padded to whole blocks of output channels."""
     (channels,) = array.shape
-    return np.array(_zero_padded(array, (_round_up(channels, block),)))
+    shape = (_round_up(channels, block),)
+    return _aligned_copy(_zero_padded(array, shape), shape)
 
 
 def oihw_bibo(array: np.ndarray, block: int) -> np.ndarray:
@@ -82,8 +99,7 @@ def oihw_bibo(array: np.ndarray, block: int) -> np.ndarray:
     blocks = _zero_padded(array, (o_padded, i_padded, height, width)).reshape(
         o_padded // block, block, i_padded // block, block, height, width
     )
-    reordered = np.ascontiguousarray(blocks.transpose(0, 2, 4, 5, 3, 1))
-    return reordered.reshape(o_padded, i_padded, height, width)
+    return _aligned_copy(blocks.transpose(0, 2, 4, 5, 3, 1), (o_padded, i_padded, height, width))
 
 
 def oihw_bo(array: np.ndarray, block: int) -> np.ndarray:
@@ -93,7 +109,7 @@ def oihw_bo(array: np.ndarray, block: int) -> np.ndarray:
     blocks = _zero_padded(array, (o_padded, inputs, height, width)).reshape(
         o_padded // block, block, inputs, height, width
     )
-    return np.ascontiguousarray(blocks.transpose(0, 2, 3, 4, 1)).reshape(o_padded, inputs, height, width)
+    return _aligned_copy(blocks.transpose(0, 2, 3, 4, 1), (o_padded, inputs, height, width))
 
 
 # How a saved graph's weight is made from one of the plain graph's, by name (the JSON file's "transform");
