@@ -196,7 +196,7 @@ class Libdarknet:
         if pixels.strides[2] != 1:
             return None
         rows, columns = pixels.shape[:2]
-        part = self._reused("part", 3 * min(rows, 2 * height) * width)  # the source rows the rows read
+        part = self._reused("part", 3 * min(rows, 2 * height) * width)  # two source rows an output row
         tensor = self._reused("tensor", 3 * height * width).reshape(1, 3, height, width)
         status = self._input.darknet_network_input(
             pixels.ctypes.data, columns, rows, pixels.strides[0], pixels.strides[1], width, height,

@@ -3,12 +3,12 @@
 Everything around the network is Darknet's own: image decoding, NMS and drawing run in libdarknet.so,
 the letterbox is Darknet's arithmetic computed from the 8-bit pixels, bit for bit (in C by
 Libdarknet.network_input, whatever the photo's size; by libdarknet's own letterbox_image where that
-cannot serve), and
-darknet_detector.engines.heads repeats the heads' arithmetic (float vs double included), so the
-detections, their order and result.out match `darknet detector test`; models whose cfg asks for the fork's
-DIoU NMS get the fork's diounms_sort. The session is created once per process, from the graph optimised for
-this CPU at build time when there is a valid one (darknet_detector.engines.optimised_graph), and the label
-glyphs when the first drawing needs them; warm invocations reuse both.
+cannot serve), and darknet_detector.engines.heads repeats the heads' arithmetic (float vs double
+included), so the detections, their order and result.out match `darknet detector test`; models whose
+cfg asks for the fork's DIoU NMS get the fork's diounms_sort. The session is created once per process,
+from the graph optimised for this CPU at build time when there is a valid one
+(darknet_detector.engines.optimised_graph), and the label glyphs when the first drawing needs them;
+warm invocations reuse both.
 """
 
 from __future__ import annotations
