@@ -54,11 +54,19 @@ int darknet_network_input(const unsigned char *pixels, int width, int height, lo
     int *left = malloc(sizeof(int) * new_w), *right = malloc(sizeof(int) * new_w);
     int *top = malloc(sizeof(int) * new_h), *bottom = malloc(sizeof(int) * new_h);
     float *dx = malloc(sizeof(float) * new_w), *dy = malloc(sizeof(float) * new_h);
+    float *ux = malloc(sizeof(float) * new_w);               /* 1 - dx, rounded as image.c rounds it */
+    long *from_a = malloc(sizeof(long) * new_w), *from_b = malloc(sizeof(long) * new_w); /* byte offsets */
     int *slot = malloc(sizeof(int) * height); /* a source row's place in part, or -1: not read */
     int status = -1;
-    if (!left || !right || !top || !bottom || !dx || !dy || !slot) goto done;
+    if (!left || !right || !top || !bottom || !dx || !dy || !ux || !from_a || !from_b || !slot) goto done;
     samples(width, new_w, left, right, dx);
     samples(height, new_h, top, bottom, dy);
+    for (int x = 0; x < new_w; ++x) {
+        ux[x] = 1 - dx[x];
+        from_a[x] = left[x] * pixel_step;
+        from_b[x] = right[x] * pixel_step;
+    }
+    from_a[new_w - 1] = from_b[new_w - 1] = (long)(width - 1) * pixel_step; /* the last column: copied */
     for (int y = 0; y < height; ++y) slot[y] = -1;
     for (int r = 0; r < new_h; ++r) slot[top[r]] = slot[bottom[r]] = 0;
     size_t kept = 0;
@@ -68,18 +76,21 @@ int darknet_network_input(const unsigned char *pixels, int width, int height, lo
     size_t part_plane = kept * new_w;
 
     /* Across: each source row the second pass reads, as resize_image's first pass computes every row
-     * (the last column is copied). */
+     * (the last column is copied), a pixel's three bytes at a time. */
     for (int y = 0; y < height; ++y) {
         if (slot[y] < 0) continue;
         const unsigned char *row = pixels + y * row_step;
-        for (int k = 0; k < CHANNELS; ++k) {
-            float *into = part + k * part_plane + (size_t)slot[y] * new_w;
-            for (int x = 0; x < new_w - 1; ++x) {
-                float a = byte_to_float[row[left[x] * pixel_step + k]];
-                float b = byte_to_float[row[right[x] * pixel_step + k]];
-                into[x] = width == 1 ? a : fmaf(dx[x], b, (1 - dx[x]) * a);
+        float *into[CHANNELS];
+        for (int k = 0; k < CHANNELS; ++k) into[k] = part + k * part_plane + (size_t)slot[y] * new_w;
+        int blended = width == 1 ? 0 : new_w - 1; /* one source column: every value is a copy */
+        for (int x = 0; x < blended; ++x) {
+            const unsigned char *a = row + from_a[x], *b = row + from_b[x];
+            for (int k = 0; k < CHANNELS; ++k) {
+                into[k][x] = fmaf(dx[x], byte_to_float[b[k]], ux[x] * byte_to_float[a[k]]);
             }
-            into[new_w - 1] = byte_to_float[row[(width - 1) * pixel_step + k]];
+        }
+        for (int x = blended; x < new_w; ++x) {
+            for (int k = 0; k < CHANNELS; ++k) into[k][x] = byte_to_float[row[from_a[x] + k]];
         }
     }
 
@@ -110,6 +121,9 @@ done:
     free(bottom);
     free(dx);
     free(dy);
+    free(ux);
+    free(from_a);
+    free(from_b);
     free(slot);
     return status;
 }
