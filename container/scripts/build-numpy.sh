@@ -27,11 +27,19 @@ if [ -f "$wheels/numpy-$version.tar.gz" ]; then
 else
   source_args=""
 fi
+# On x86_64 the SIMD kernels are dispatched up to AVX2 (numpy's X86_V3) only, not AVX-512: every x86 CPU
+# Lambda runs on has AVX2, Darknet and the network input are built for it, and a Lambda host with AVX-512
+# then runs the very kernels the tests and the parity check ran on an AVX2 build machine. The wheel is
+# 0.8 MB smaller (9.3 against 10.1 MB); the compile takes about as long.
+dispatch=""
+if [ "$(uname -m)" = x86_64 ]; then
+  dispatch="--config-settings=setup-args=-Dcpu-dispatch=X86_V3"
+fi
 # The build tools come pinned (PIP_CONSTRAINT reaches pip's isolated build environment); binaries are
 # stripped at install, as PyPI's wheel leaves its main extension module unstripped (10.4 MB).
 # shellcheck disable=SC2086
 PIP_CONSTRAINT="$src/requirements-numpy.txt" python3 -m pip wheel --quiet --disable-pip-version-check \
   --no-deps --only-binary=:all: --no-binary numpy $source_args --wheel-dir "$out" \
-  --config-settings=setup-args=--native-file="$src/numpy-build.ini" \
+  --config-settings=setup-args=--native-file="$src/numpy-build.ini" $dispatch \
   --config-settings=install-args=--strip "numpy==$version"
 ls "$out"/numpy-*.whl
