@@ -268,8 +268,8 @@ def load_preoptimised(
 
     derived = derive_weights(files.onnx, choice.weights or {}, choice.block, threads)
     # Shared initializers are used where they lie. add_external_initializers, by contrast, copies each
-    # weight into the graph and then again into the session's arena: 35 MB twice, about 60 ms of a
-    # 70 ms session creation at 2 CPUs for yolov3-tiny.
+    # weight into the graph and then again into the session's arena: 35 MB twice for yolov3-tiny, about
+    # 70 ms of a 70 to 95 ms session creation at 2 CPUs (3 to 5 ms now).
     weights = {name: ort.OrtValue.ortvalue_from_numpy(array) for name, array in derived.items()}
     for name, value in weights.items():
         options.add_initializer(name, value)
