@@ -33,11 +33,22 @@ case "$(basename "$PWD")" in
   *61c9d02e*) ;;
   *) echo "build-darknet: expected upstream commit 61c9d02e, got $(basename "$PWD")" >&2; exit 1 ;;
 esac
+mkdir upstream
+cp src/stb_image.h upstream/
 for patch in "$here"/patches/*.patch; do
   patch -p1 --quiet <"$patch"
 done
 
 make -j"$(nproc)" OPENMP=1 OPTS="-O3 $arch_flags" obj backup results darknet libdarknet.so >/dev/null
+
+# The decode must stay upstream's bytes: patches/0004's colour conversion against upstream's, built
+# with Darknet's own flags, for every (Y, Cb, Cr).
+# shellcheck disable=SC2086
+gcc -O3 $arch_flags -w -DRGB_FUNCTION=upstream_rgb -Iupstream -c "$here/rgb-kernel.c" -o upstream-rgb.o
+# shellcheck disable=SC2086
+gcc -O3 $arch_flags -w -DRGB_FUNCTION=patched_rgb -Isrc -c "$here/rgb-kernel.c" -o patched-rgb.o
+gcc -O2 -Wall -Werror "$here/check-rgb-conversion.c" upstream-rgb.o patched-rgb.o -o check-rgb-conversion
+./check-rgb-conversion
 
 install -D -m 0755 darknet "$prefix/bin/darknet"
 install -D -m 0644 libdarknet.so "$prefix/lib/libdarknet.so"
