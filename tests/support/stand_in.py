@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from darknet_detector.contract import DEFAULT_MODEL, RESULT_IMAGE
-from darknet_detector.core.detection import Detection, DetectionRun, Tiling
+from darknet_detector.core.detection import Detection, DetectionRun, Tiling, make_workdir
 from darknet_detector.core.source import SourceImage
 
 # What the stand-in "finds" in every image: a dog above the default threshold, a person below it.
@@ -41,7 +41,7 @@ class StandInEngine:
         self.annotated.append(annotate)
         annotated = None
         if annotate:
-            annotated = workdir / RESULT_IMAGE
+            annotated = make_workdir(workdir) / RESULT_IMAGE
             annotated.write_bytes(source.data)
         threshold = self.threshold if threshold is None else threshold
         found = [d for d in FOUND if d.confidence > threshold and (not classes or d.label in classes)]

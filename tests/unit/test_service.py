@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import stat
 import tarfile
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from support.stand_in import StandInEngine
 
 from darknet_detector.contract import RESULT_IMAGE, RESULT_JSON, RESULT_TEXT, TILE_TAIL_SECONDS, TileSpec
 from darknet_detector.core import pipeline as service_module
-from darknet_detector.core.detection import DetectionRun, DetectOptions, Tiling
+from darknet_detector.core.detection import DetectionRun, DetectOptions, Tiling, make_workdir
 from darknet_detector.core.images import ImageTooLarge
 from darknet_detector.core.pipeline import (
     WORKDIR_PREFIX,
@@ -229,7 +230,7 @@ class ExhaustedEngine(StandInEngine):
     """Runs out of memory half-way, as a decoder that cannot allocate its buffer does."""
 
     def detect(self, source: SourceImage, workdir: Path, **options) -> DetectionRun:
-        (workdir / "half-written.png").write_bytes(b"partial")
+        (make_workdir(workdir) / "half-written.png").write_bytes(b"partial")
         raise MemoryError
 
 
@@ -239,6 +240,27 @@ def test_running_out_of_memory_ends_in_an_error_record_and_leaves_no_files(s3, s
     assert (document["status"], document["error"]["code"]) == ("error", "too_large")
     assert "memory" in document["error"]["message"]
     assert s3.written[1:] == [f"output/{REQUEST_ID}/result.json"]
+    assert list(settings.work_root.iterdir()) == []
+
+
+class FolderWatchingEngine(StandInEngine):
+    """Records whether its work folder existed when it was called, and the folder's mode once made."""
+
+    def detect(self, source: SourceImage, workdir: Path, **options) -> DetectionRun:
+        self.existed = workdir.exists()
+        run = super().detect(source, workdir, **options)
+        self.mode = stat.S_IMODE(workdir.stat().st_mode) if workdir.exists() else None
+        return run
+
+
+def test_only_a_detection_that_writes_files_makes_a_work_folder_and_it_is_private(settings, small_jpeg):
+    answer_only = FolderWatchingEngine()
+    detect_document(small_jpeg, REQUEST_ID, answer_only, settings)
+    assert (answer_only.existed, answer_only.mode) == (False, None)
+
+    drawing = FolderWatchingEngine()
+    detect_archive(small_jpeg, REQUEST_ID, drawing, settings, refuse_s3)
+    assert (drawing.existed, drawing.mode) == (False, 0o700)
     assert list(settings.work_root.iterdir()) == []
 
 

@@ -194,6 +194,12 @@ class Tiling:
     deadline: float | None = None
 
 
+def make_workdir(workdir: Path) -> Path:
+    """Create Engine.detect's private folder, owner-only as mkdtemp makes one, unless it exists."""
+    workdir.mkdir(mode=0o700, exist_ok=True)
+    return workdir
+
+
 class Engine(Protocol):
     """A loaded model that turns an image into a DetectionRun, reused across warm invocations."""
 
@@ -217,6 +223,9 @@ class Engine(Protocol):
         tiling: Tiling | None = None,
     ) -> DetectionRun:
         """Detect objects in the upright source image and, if annotate, write image-result.png into workdir.
+
+        workdir is this call's private folder, not yet created: an engine that writes files creates it
+        (make_workdir) and the caller removes it.
 
         threshold replaces the default for this call (Darknet's -thresh); a non-empty classes keeps only
         those classes after NMS, in result.out, the detections and the drawing alike; tiling asks for

@@ -22,7 +22,7 @@ from pathlib import Path
 from darknet_detector.contract import REFERENCE_TARGET, RESULT_IMAGE, reference_tag
 from darknet_detector.core import cpu
 from darknet_detector.core.decoding import darknet_readable
-from darknet_detector.core.detection import Detection, DetectionRun, Tiling, UnsupportedOption
+from darknet_detector.core.detection import Detection, DetectionRun, Tiling, UnsupportedOption, make_workdir
 from darknet_detector.core.images import ImageDecodeError
 from darknet_detector.core.libdarknet import Libdarknet
 from darknet_detector.core.source import SourceImage
@@ -171,7 +171,7 @@ class DarknetCliEngine:
             )
         data, extension = darknet_readable(source, self._darknet)
         image_name = Path(source.name).stem + extension
-        (workdir / image_name).write_bytes(data)
+        (make_workdir(workdir) / image_name).write_bytes(data)
         del data  # a large photo's PNG is not kept in memory beside Darknet's float image
         started = time.perf_counter()
         completed = subprocess.run(

@@ -23,7 +23,7 @@ import onnxruntime as ort
 from darknet_detector.contract import RESULT_IMAGE, SERVICE_NAME
 from darknet_detector.core import cpu
 from darknet_detector.core.decoding import orient, stored_pixels, upright_pixels
-from darknet_detector.core.detection import Detection, DetectionRun, Tiling
+from darknet_detector.core.detection import Detection, DetectionRun, Tiling, make_workdir
 from darknet_detector.core.libdarknet import Candidates, FloatImage, Libdarknet, c_string_array
 from darknet_detector.core.pillow_decoder import reduced
 from darknet_detector.core.png import encode_png
@@ -63,7 +63,9 @@ def percent(prob: np.float32) -> str:
 
 
 def write_png(path: Path, rgb: np.ndarray) -> Path:
-    """image-result.png: the same pixels as Darknet's save_image_options(PNG), encoded faster."""
+    """image-result.png: the same pixels as Darknet's save_image_options(PNG), encoded faster, in
+    Engine.detect's workdir (path's folder), created here."""
+    make_workdir(path.parent)
     path.write_bytes(encode_png(rgb))
     return path
 
