@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-VERSION = "0.6.2"
+VERSION = "0.6.3"
 """The project's version: the wheel's, the image tag's suffix, and the function's DARKNET_LAMBDA_VERSION."""
 
 SERVICE_NAME = "darknet-lambda"

@@ -73,6 +73,11 @@ rm -f "$dest"/python/aws_lambda_powertools/event_handler/openapi/swagger_ui/*.js
 for utility in parser idempotency parameters feature_flags circuit_breaker kafka data_masking streaming auth_alpha; do
   rm -r "$dest/python/aws_lambda_powertools/utilities/$utility"
 done
+# Powertools' event_handler and data_classes packages import every resolver and every event class they
+# export; the function uses API Gateway's resolver and four event classes. Rewritten to import each name
+# on first use, a request no longer imports the AppSync resolver and asyncio with it (docs/performance.md).
+python3 "$src/lazy-package-init.py" "$dest/python" aws_lambda_powertools.event_handler \
+  aws_lambda_powertools.utilities.data_classes
 # Type stubs and Cython declarations serve editors and compilers, never the interpreter; a wheel's RECORD
 # serves pip's uninstall.
 find "$dest/python" -type f \( -name '*.pyi' -o -name '*.pxd' -o -name py.typed -o -name RECORD \) -delete

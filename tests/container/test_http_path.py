@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import re
+import subprocess
 import tarfile
 import time
 from urllib.parse import unquote
@@ -53,6 +54,45 @@ def test_post_returns_json_detections(any_engine, dog_jpg, api_event, dog_checks
     dog_checks["detections"](document["detections"])
     dog_checks["result_out"](document["result_out"])
     assert document["timings"]["predict_seconds"] > 0
+
+
+WHAT_A_REQUEST_IMPORTS = """
+import json, sys
+from darknet_detector.serving import handler
+
+class Context:
+    function_name, function_version, memory_limit_in_mb = "detector", "$LATEST", 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:detector"
+    aws_request_id, log_group_name, log_stream_name = "request", "group", "stream"
+
+    def get_remaining_time_in_millis(self):
+        return 60000
+
+response = handler.lambda_handler(json.load(sys.stdin), Context())
+print(json.dumps({"status": response["statusCode"], "modules": sorted(sys.modules)}))
+"""
+# Modules that serve other event sources than the function's: Powertools' package __init__.py files import
+# them all, and the image's rewritten ones (container/scripts/lazy-package-init.py) only on first use.
+OTHER_EVENT_SOURCES = [
+    "asyncio",
+    "aws_lambda_powertools.event_handler.appsync",
+    "aws_lambda_powertools.event_handler.bedrock_agent",
+    "aws_lambda_powertools.utilities.data_classes.kinesis_firehose_event",
+    "aws_lambda_powertools.utilities.data_classes.ses_event",
+]
+
+
+def test_a_request_imports_only_what_serves_api_gateway(detector_image, dog_jpg, api_event):
+    """A cold start's first request pays for the REST resolver, not for AppSync's (asyncio) or Bedrock's."""
+    command = ["docker", "run", "--rm", "-i", "--network", "none", "--read-only", "--tmpfs", "/tmp"]
+    command += ["--entrypoint", "python3", detector_image, "-c", WHAT_A_REQUEST_IMPORTS]
+    event = json.dumps(api_event(dog_jpg, {"Accept": "application/json"}))
+    done = subprocess.run(command, input=event, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["status"] == 200
+    assert "aws_lambda_powertools.event_handler.api_gateway" in report["modules"]
+    assert [name for name in OTHER_EVENT_SOURCES if name in report["modules"]] == []
 
 
 def test_accept_gzip_returns_a_tar_gz_of_the_png_and_result_out(lambda_onnx, dog_jpg, api_event, dog_checks):

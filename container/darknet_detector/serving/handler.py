@@ -42,8 +42,8 @@ logger = Logger(service=SERVICE_NAME)
 
 # What each kind of event imports, decided here and nowhere else. An S3 notification (direct or through
 # EventBridge) and an async job need only the pipeline, imported above. A queue's batch also needs
-# Powertools' batch utility, and an API Gateway request the HTTP layer (Powertools' resolver); each of
-# those imports asyncio with it, so each is imported when the first event of its kind arrives, and an
+# Powertools' batch utility (which imports asyncio), and an API Gateway request the HTTP layer
+# (Powertools' REST resolver): each is imported when the first event of its kind arrives, and an
 # S3-triggered function's start-up does not pay for them.
 @cache
 def queue_batch() -> tuple[BatchProcessor, Callable[..., Mapping[str, Any]]]:
