@@ -82,6 +82,7 @@ python3 "$src/lazy-package-init.py" "$dest/python" aws_lambda_powertools.event_h
 # serves pip's uninstall.
 find "$dest/python" -type f \( -name '*.pyi' -o -name '*.pxd' -o -name py.typed -o -name RECORD \) -delete
 # Symbol tables serve debuggers: several wheels ship their extension modules with them (2.7 of Pillow's
-# 3.5 MB, numpy's main module).
-find "$dest/python" -type f \( -name '*.so' -o -name '*.so.*' \) -exec strip --strip-unneeded {} +
+# 3.5 MB, numpy's main module). A library that stripping would leave unloadable keeps them (numpy's arm64
+# wheel's OpenBLAS and gfortran: strip-loadable.py says why).
+python3 "$src/strip-loadable.py" "$dest/python"
 find "$dest/python" -type d \( -name tests -o -name __pycache__ \) -prune -exec rm -rf {} +
