@@ -19,11 +19,14 @@ unused_modules="readline _curses _curses_panel _dbm _sqlite3 nis _crypt"
 # The CJK codecs and the profiler's C part: the Dockerfile leaves out their Python halves.
 unused_modules="$unused_modules _codecs_cn _codecs_hk _codecs_iso2022 _codecs_jp _codecs_kr _codecs_tw
   _multibytecodec _lsprof"
-# Libraries of the packages above that nothing in the image links or loads: glibc's vector maths (for
-# programs compiled to call it) and its old NIS library, expat's wide-character build, and OpenSSL's
-# engines and legacy provider (loaded only when an OpenSSL configuration names them; the image has none).
-unused_libraries="usr/lib/*/libmvec.so.1 usr/lib/*/libnsl.so.1 usr/lib/*/libexpatw.so.* usr/lib/*/engines-3
-  usr/lib/*/ossl-modules"
+# Libraries of the packages above that nothing in the image links or loads: glibc's old NIS library,
+# expat's wide-character build, and OpenSSL's engines and legacy provider (loaded only when an OpenSSL
+# configuration names them; the image has none). glibc's vector maths (for programs compiled to call it)
+# too, where the architecture has it: bookworm's arm64 glibc does not.
+unused_libraries="usr/lib/*/libnsl.so.1 usr/lib/*/libexpatw.so.* usr/lib/*/engines-3 usr/lib/*/ossl-modules"
+if [ "$(uname -m)" = x86_64 ]; then
+  unused_libraries="$unused_libraries usr/lib/*/libmvec.so.1"
+fi
 # CPython's own test extension modules.
 test_modules="_testbuffer _testcapi _testclinic _testimportmultiple _testinternalcapi _testmultiphase
   _ctypes_test _xxtestfuzz xxlimited xxlimited_35"
