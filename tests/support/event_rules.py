@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from support import ROOT
+
 DOCS = ROOT / "docs" / "events.md"
 SAVED_EVENTS = ROOT / "out" / "e2e" / "events"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,12 +10,10 @@ import types
 from pathlib import Path
 
 import pytest
+from support import ROOT
+from support.scripts import load_script
 
-SCRIPT = Path(__file__).parents[2] / "container" / "scripts" / "lazy-package-init.py"
-spec = importlib.util.spec_from_file_location("lazy_package_init", SCRIPT)
-assert spec is not None and spec.loader is not None
-lazy_package_init = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(lazy_package_init)
+lazy_package_init = load_script(ROOT / "container/scripts/lazy-package-init.py", "lazy_package_init")
 
 EAGER_INIT = '''"""Shapes, re-exported."""
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
-INIT = Path(__file__).resolve().parents[2] / "localstack" / "lambda-init" / "init.py"
-spec = importlib.util.spec_from_file_location("lambda_init", INIT)
-lambda_init = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(lambda_init)
+from support import ROOT
+from support.scripts import load_script
+
+INIT = ROOT / "localstack" / "lambda-init" / "init.py"
+lambda_init = load_script(INIT, "lambda_init")
 
 
 def test_a_plain_result_is_not_an_error():

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import _ctypes
 import ctypes
-import importlib.util
 import shutil
 import struct
 from pathlib import Path
 
 import pytest
+from support import ROOT
+from support.scripts import load_script
 
-SCRIPT = Path(__file__).parents[2] / "container" / "scripts" / "strip-loadable.py"
-spec = importlib.util.spec_from_file_location("strip_loadable", SCRIPT)
-assert spec is not None and spec.loader is not None
-strip_loadable = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(strip_loadable)
+strip_loadable = load_script(ROOT / "container/scripts/strip-loadable.py", "strip_loadable")
 
 
 def elf(segments: list[tuple[int, int, int, int]], wide: bool = True) -> bytes:
