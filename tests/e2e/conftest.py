@@ -58,18 +58,28 @@ class Subscriber:
         self.events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern))
         self.events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
         self.by_id: dict[str, list[dict]] = defaultdict(list)
+        # When each event was received (time.monotonic()), in the order of by_id's lists.
+        self.received_at: dict[str, list[float]] = defaultdict(list)
 
     def poll(self, seconds: float) -> None:
+        """Receive events for `seconds`, and until the queue answers empty: what arrived is read."""
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        while True:
             wait = max(0, min(2, int(deadline - time.monotonic())))
-            answer = self.sqs.receive_message(
+            messages = self.sqs.receive_message(
                 QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait
-            )
-            for message in answer.get("Messages", []):
+            ).get("Messages", [])
+            for message in messages:
                 event = json.loads(message["Body"])
                 self.by_id[event["detail"]["id"]].append(event)
+                self.received_at[event["detail"]["id"]].append(time.monotonic())
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            if not messages and time.monotonic() >= deadline:
+                return
+
+    def listen_past(self, request_id: str, count: int, window: float) -> None:
+        """Receive until `window` seconds after request_id's count-th event was received."""
+        self.poll(self.received_at[request_id][count - 1] + window - time.monotonic())
 
     def wait_for(self, request_id: str, count: int = 1, timeout: float = 120) -> list[dict]:
         """The events of request_id once there are `count` of them (fails after timeout)."""
