@@ -24,7 +24,7 @@ export MODEL IMAGE IMAGE_TAG ARCH
 # once, beside lint and the unit tests).
 IMAGE_PREREQ := $(if $(IMAGE_READY),,image)
 
-.PHONY: help venv lint unit image detect box-figure container-test parity native-only bench tune tune-models e2e up down local-stack-test demo backfill docs test clean
+.PHONY: help venv lint unit image detect box-figure container-test parity native-only bench tune tune-models e2e up down localstack-venv local-stack-test demo backfill docs test clean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -85,6 +85,10 @@ up: venv $(IMAGE_PREREQ) ## deploy to LocalStack and leave it running for the co
 down: venv ## tear down what make up left running
 	bash localstack/run.sh down
 
+# LocalStack's own virtualenv: make e2e and make up make it when it is missing; make test makes it early.
+localstack-venv:
+	bash localstack/run.sh venv
+
 # Not in make e2e: these tests run make up, make demo and make down themselves.
 local-stack-test: venv $(IMAGE_PREREQ) ## make up (twice), the command, curl and the aws CLI on it, make demo, make down (twice)
 	$(VENV)/bin/pytest tests/e2e -m local_stack -p no:cacheprovider
@@ -99,11 +103,11 @@ backfill: venv ## PREFIX=input/... of existing images through the queue (WAIT=1 
 docs: venv ## regenerate docs/configuration.md's settings tables from the components' Args
 	$(PY) docs/configuration_doc.py
 
-# Lint and the unit tests need no Docker, so they run while the image builds (much of a build waits on
-# downloads, the package manager and layer commits); the suites that run the image then take the machine
-# one at a time.
+# Lint, the unit tests and LocalStack's virtualenv need no Docker, so they run while the image builds (much
+# of a build waits on downloads, the package manager and layer commits); the suites that run the image
+# then take the machine one at a time.
 test: ## everything CI runs
-	$(MAKE) --no-print-directory --jobs=3 --output-sync=target lint unit image
+	$(MAKE) --no-print-directory --jobs=4 --output-sync=target lint unit image localstack-venv
 	$(MAKE) --no-print-directory --jobs=1 container-test e2e local-stack-test IMAGE_READY=1
 
 clean: ## remove the venv, caches and outputs (keeps Docker images)

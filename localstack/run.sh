@@ -6,13 +6,14 @@
 #   bash localstack/run.sh e2e     # deploy, tests/e2e against the stack, tear down
 #   bash localstack/run.sh up      # deploy and leave it running; writes the outputs file the command reads
 #   bash localstack/run.sh down    # tear down what `up` left running
+#   bash localstack/run.sh venv    # only LocalStack's virtualenv, which e2e and up make when it is missing
 #
 # Environment: IMAGE_TAG (the Lambda image tag, default the default model's, as `make image`
 # builds it), E2E_PYTEST_ARGS (extra pytest arguments), LOCALSTACK_MODE (host: LocalStack Community
 # from PyPI, offline, the default; compose: docker-compose.yml).
 set -euo pipefail
 
-mode="${1:?usage: run.sh e2e|up|down}"
+mode="${1:?usage: run.sh e2e|up|down|venv}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="$root/.cache/localstack"
 venv="$root/.cache/localstack-venv"
@@ -360,12 +361,16 @@ prepare() {
 
 main() {
   local t
+  if [[ "$mode" == venv ]]; then
+    [[ "$localstack_mode" != host ]] || ensure_localstack_venv
+    return
+  fi
   if [[ ! -x "$root/.venv/bin/python" ]]; then
     log "the project venv .venv is missing: run make (it creates it) before this script"
     exit 1
   fi
   case "$mode" in e2e | up | down) ;; *)
-    log "unknown mode $mode (e2e, up or down)"
+    log "unknown mode $mode (e2e, up, down or venv)"
     exit 2
     ;;
   esac

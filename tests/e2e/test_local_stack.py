@@ -57,8 +57,9 @@ def env(tmp_path_factory) -> dict[str, str]:
         pytest.fail("port 4566 already answers (a stack is up): run make down first", pytrace=False)
     state = tmp_path_factory.mktemp("state")
     # No AWS_* settings of the caller's: the command must find the local stack by the make-up file alone.
-    # Nor the flags of a make running these tests (make test's IMAGE_READY): a person's make up starts anew.
-    inherited = ("AWS_", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+    # Nor what a make running these tests passes on (make test's IMAGE_READY=1, in the environment and in
+    # MAKEFLAGS): a person's make up builds the image first.
+    inherited = ("AWS_", "IMAGE_READY", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
     clean = {name: value for name, value in os.environ.items() if not name.startswith(inherited)}
     return {**clean, "XDG_STATE_HOME": str(state), "NO_COLOR": "1"}
 
