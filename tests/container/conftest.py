@@ -32,7 +32,6 @@ from local_lambda import (
 
 from darknet_detector.contract import reference_tag
 
-ROOT = Path(__file__).resolve().parents[2]
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 REGION = "us-east-1"
 

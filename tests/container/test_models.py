@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 from local_lambda import DEFAULT_IMAGE, LocalLambda
 from PIL import Image
+from support import ROOT
 from support.models import OWN_NAMES, write_own_model
 
 from darknet_lambda.image import DarknetImageArgs, image_build_args, stage_own_model
 
 pytestmark = pytest.mark.docker
 
-ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = json.loads((ROOT / "container" / "models.json").read_text())
 DARKNET_CLI_MODELS = sorted(name for name, entry in MANIFEST.items() if entry["darknet_cli"])
 SAMPLES = ["/opt/darknet/data/dog.jpg", "/opt/darknet/data/person.jpg"]

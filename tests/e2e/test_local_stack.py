@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 from e2e_harness.applier import ENDPOINT
+from support import ROOT
 
 from darknet_lambda.cli.stack import LOCALSTACK_BLOCK, outputs_file_of_make_up
 
 pytestmark = pytest.mark.local_stack
 
-ROOT = Path(__file__).resolve().parents[2]
 COMMAND = ROOT / ".venv" / "bin" / "darknet-lambda"
 
 

@@ -21,11 +21,11 @@ import requests
 from e2e_harness.client import classes
 from PIL import Image
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
-from support import corpus
+from support import ROOT, corpus
 
 from darknet_detector.contract import SYNC_BODY_LIMIT_BYTES, VIEWER_THRESHOLD, DetectorConfig
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "out" / "e2e"
+ARTIFACTS = ROOT / "out" / "e2e"
 EXPECTED = {"dog", "truck", "bicycle"}
 NOT_AN_IMAGE = b"shopping list: milk, eggs\n"
 PIXEL_TOLERANCE = 1.5

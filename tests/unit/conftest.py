@@ -20,8 +20,8 @@ import pytest
 import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "darknet-lambda"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

@@ -15,8 +15,8 @@ import ast
 from pathlib import Path
 
 import pytest
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = {
     "darknet_detector": ROOT / "container" / "darknet_detector",
     "darknet_lambda": ROOT / "components",

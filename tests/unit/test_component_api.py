@@ -1,10 +1,10 @@
 """DarknetApi: REST API with POST /detect as a Lambda proxy, binary media, throttling and access logs."""
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
+from support import ROOT
 
 from darknet_detector.contract import BINARY_MEDIA_TYPES, SYNC_BODY_LIMIT_BYTES
 from darknet_lambda import DarknetApi, DarknetApiArgs, DarknetService, DarknetServiceArgs
@@ -241,7 +241,7 @@ def test_unknown_authorization_or_quota_is_refused(overrides, argument):
 
 
 def test_the_prod_stack_does_not_leave_the_api_open():
-    prod = yaml.safe_load(Path(__file__).resolve().parents[2].joinpath("Pulumi.prod.yaml").read_text())
+    prod = yaml.safe_load(ROOT.joinpath("Pulumi.prod.yaml").read_text())
     assert prod["config"]["darknet-lambda:api"]["authorization"] in ("iam", "api_key")
 
 

@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+from support import ROOT
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "container" / "scripts"
+SCRIPTS = ROOT / "container" / "scripts"
 DETACH = [sys.executable, str(SCRIPTS / "detach.py")]
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from support import ROOT
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "container" / "scripts"
+SCRIPTS = ROOT / "container" / "scripts"
 
 
 @pytest.mark.parametrize("target", ["missing.jpg", "."], ids=["missing", "a-folder"])

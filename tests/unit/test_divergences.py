@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from support import divergences
+from support import ROOT, divergences
 from support.divergences import DETECTED, DIVERGENCES, TARGET_VARIABLE, expected, outcome
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def collected_node_ids(files: set[str]) -> set[str]:

@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 import pytest
 import yaml
+from support import ROOT
 
 from darknet_detector.contract import VERSION
 from darknet_lambda import DarknetMonitoring, DarknetMonitoringArgs
@@ -28,7 +29,6 @@ from darknet_lambda.cli import cli
 from darknet_lambda.service import PARTS
 from darknet_lambda.stack_config import camel_case
 
-ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "CHANGELOG.md", *sorted(DOCS.glob("*.md"))]
 README_MAX_LINES = 170

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pulumi
 import pytest
+from support import ROOT
 
 from darknet_lambda import __version__
 
@@ -29,9 +30,8 @@ SOURCES = ("pyproject.toml", "README.md", "LICENSE", "components", "container")
 def recipe_files() -> list[str]:
     """Every file of container/ the repository tracks: all of it is the image's recipe (cache/ holds only
     its README in git; `make image` fills the rest)."""
-    root = Path(__file__).resolve().parents[2]
     listed = subprocess.run(
-        ["git", "ls-files", "container"], cwd=root, capture_output=True, text=True, check=True
+        ["git", "ls-files", "container"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
     assert "container/Dockerfile" in listed, "git lists no recipe: not run from a checkout?"
     return [name.removeprefix("container/") for name in listed]
@@ -108,12 +108,11 @@ def installation(tmp_path_factory) -> dict:
     The virtualenv sees the dev environment's packages (pulumi, pulumi-aws, pulumi-docker) after its
     own, as with --system-site-packages, so nothing is downloaded; the package itself comes only from
     the wheel (the dev environment has it as an editable install, which a path entry does not load)."""
-    root = Path(__file__).resolve().parents[2]
     work = tmp_path_factory.mktemp("install")
     source = work / "source"
     source.mkdir()
     for name in SOURCES:
-        path = root / name
+        path = ROOT / name
         if path.is_dir():
             ignore = shutil.ignore_patterns("__pycache__", "wheels", "models")
             shutil.copytree(path, source / name, symlinks=True, ignore=ignore)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import ROOT
 
 from darknet_detector.contract import (
     DEFAULT_IMAGE_TAG,
@@ -35,7 +36,6 @@ from darknet_detector.contract import (
     reference_tag,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 CONTAINER = ROOT / "container"
 CODE = ("components", "container/darknet_detector", "container/scripts", "localstack")
 FACTS = {DEFAULT_MODEL, DEFAULT_IMAGE_TAG, RESULT_IMAGE, RESULT_TEXT, RESULT_JSON, SERVICE_NAME}

@@ -11,19 +11,19 @@ The heads are calibrated as darknet_detector.building.random_parity does for the
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
 import onnxruntime as ort
 import pytest
+from support import ROOT
 
 from darknet_detector.building.convert import build_layers, convert, parse_cfg
 from darknet_detector.building.random_parity import calibrated_random_weights, resized_cfg
 from darknet_detector.engines.heads import yolo_candidates
 from darknet_detector.model_format import INPUT_NAME
 
-CONTAINER = Path(__file__).resolve().parents[2] / "container"
+CONTAINER = ROOT / "container"
 MANIFEST = json.loads((CONTAINER / "models.json").read_text())
 FORK_MODELS = {"yolov4": 320, "yolov4-tiny": 416, "yolov7-tiny": 320}
 THRESHOLD = 0.5

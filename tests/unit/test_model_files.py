@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from support import ROOT
 from support.models import OWN_NAMES, write_own_model
 
 from darknet_detector.building.convert import (
@@ -17,7 +17,7 @@ from darknet_detector.building.model_dir import assemble, check_model, main
 from darknet_detector.contract import DEFAULT_MODEL
 from darknet_detector.model_format import ModelFiles, read_names
 
-CONTAINER = Path(__file__).resolve().parents[2] / "container"
+CONTAINER = ROOT / "container"
 MANIFEST = json.loads((CONTAINER / "models.json").read_text())
 MODELS = [
     "yolov2",

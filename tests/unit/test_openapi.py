@@ -18,17 +18,16 @@ import ast
 import importlib
 import inspect
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 from openapi_spec_validator import validate
+from support import ROOT
 
 from darknet_detector.contract import API_ROUTES, AUTHORIZATIONS, VERSION
 from darknet_detector.serving import http_api, uploads_api
 from darknet_lambda import DarknetApi, DarknetApiArgs
 
-ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "docs" / "openapi.yaml"
 RUNTIME = ROOT / "container" / "darknet_detector"
 ERROR_CODE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")

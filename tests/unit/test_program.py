@@ -3,18 +3,16 @@
 import dataclasses
 import inspect
 import json
-from pathlib import Path
 
 import pulumi
 import pulumi_aws
 import pytest
 import yaml
+from support import ROOT
 
 from darknet_lambda import DarknetServiceArgs, StackConfigError
 from darknet_lambda.service import HANDED
 from darknet_lambda.stack_config import PARTS, camel_case, config_kind
-
-ROOT = Path(__file__).resolve().parents[2]
 
 EXPORTS = {
     "bucketName",

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import boto3
 import pytest
@@ -18,6 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from lambda_events import make_api_event, response_headers
 from moto import mock_aws
+from support import ROOT
 
 from darknet_detector.contract import (
     CORS_ORIGINS_ENV,
@@ -45,7 +45,7 @@ from darknet_detector.serving.events import parse_s3_event
 BUCKET = "detector-bucket"
 NOW_MS = 1_790_000_000_000  # 2026-09-21
 SETTINGS = UploadsSettings(BUCKET, "input/", "output/", result_window_seconds=UPLOAD_URL_SECONDS + 120)
-CONTAINER = Path(__file__).resolve().parents[2] / "container"
+CONTAINER = ROOT / "container"
 
 
 @dataclass
